@@ -1,0 +1,1 @@
+//! The on-disk result cache (Go-compatible `cniCacheV1` files).
