@@ -23,6 +23,7 @@ pub mod cache;
 pub mod conf;
 mod error;
 pub mod invoke;
+mod json;
 pub mod netns;
 mod sys;
 pub mod types;
