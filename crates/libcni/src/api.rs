@@ -1,10 +1,736 @@
-//! `CniConfig`: ADD, CHECK, DEL, GC, STATUS and validation of network lists, mirroring Go's
-//! `libcni/api.go`.
+//! [`CniConfig`]: ADD, CHECK, DEL, GC, STATUS and validation of network lists (SPEC.md
+//! "Section 4: Plugin delegation" and the runtime's side of "Section 2: Execution
+//! protocol"), mirroring Go's `libcni/api.go`.
+//!
+//! Where this differs from Go on purpose (see the crate's README):
+//! - identifiers are validated on every verb before any path is built or plugin runs;
+//! - ADD and CHECK refuse a namespace that is not a network namespace or is the caller's own;
+//! - ADD of an attachment the cache already records is refused ([`Error::AlreadyAttached`]);
+//! - a failed ADD is rolled back with a DEL of the whole list in reverse order;
+//! - DEL restores the `CNI_ARGS` and capability arguments recorded at ADD when the caller
+//!   gives none (Go leaks portmap rules when `CAP_ARGS` is omitted on DEL);
+//! - CHECK without a cached result is [`Error::NotAttached`] (Go runs the plugins without
+//!   `prevResult`, which the spec forbids);
+//! - GC holds an exclusive lock on the cache against concurrent ADD and DEL.
 
-/// The runtime's view of one attachment.
-#[derive(Clone, Debug, Default)]
-pub struct RuntimeConf;
+use std::collections::BTreeSet;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Plugin directories, cache directory and executor.
-#[derive(Debug)]
-pub struct CniConfig;
+use nix::fcntl::{Flock, FlockArg};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::cache::{Cache, CacheEntry, CachedAttachment};
+use crate::conf::{NetworkConfigList, PluginConfig};
+use crate::error::Error;
+use crate::invoke::{self, join_cni_args, Args, Command, Exec, Observer, PluginRef, RawExec};
+use crate::types::CniResult;
+use crate::version::{PluginInfo, Version};
+use crate::{json, netns, validate};
+
+/// The default cache directory, shared with Go's libcni.
+pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
+
+/// The runtime's description of one attachment (Go's `RuntimeConf`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuntimeConf {
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_NETNS`: the namespace path.
+    pub netns: PathBuf,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// `CNI_ARGS` pairs.
+    pub args: Vec<(String, String)>,
+    /// Capability arguments (`runtimeConfig` sources), keyed by capability name.
+    pub capability_args: Map<String, Value>,
+}
+
+/// One attachment a GC must keep (SPEC.md "GC": `cni.dev/valid-attachments`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct GcAttachment {
+    /// The container ID.
+    #[serde(rename = "containerID")]
+    pub container_id: String,
+    /// The interface name.
+    #[serde(rename = "ifname")]
+    pub ifname: String,
+}
+
+/// What a GC did.
+#[derive(Debug, Default)]
+pub struct GcReport {
+    /// Stale attachments that were deleted.
+    pub deleted: Vec<CachedAttachment>,
+    /// Whether the plugins were sent GC (1.1.0 and later, unless `disableGC`).
+    pub plugins_collected: bool,
+}
+
+/// Plugin directories, cache directory and executor: everything needed to run a network list
+/// (Go's `CNIConfig`).
+#[derive(Debug, Clone)]
+pub struct CniConfig {
+    plugin_dirs: Vec<PathBuf>,
+    cache: Cache,
+    exec: Arc<dyn Exec>,
+    observer: Option<Arc<dyn Observer>>,
+    netns_checks: bool,
+}
+
+/// Serializes a plugin's stdin: the plugin object with injected keys, keys sorted, values
+/// given either as JSON values or as pre-encoded bytes (Go keeps a struct's field order for
+/// `prevResult` unless it re-encodes the document).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Injected<'a> {
+    Value(&'a Value),
+    Raw(&'a RawValue),
+}
+
+impl CniConfig {
+    /// A configuration running real plugins from `plugin_dirs`, caching under `cache_dir`.
+    pub fn new(plugin_dirs: Vec<PathBuf>, cache_dir: impl Into<PathBuf>) -> CniConfig {
+        CniConfig {
+            plugin_dirs,
+            cache: Cache::new(cache_dir),
+            exec: Arc::new(RawExec::default()),
+            observer: None,
+            netns_checks: true,
+        }
+    }
+
+    /// Replaces the executor (tests inject fakes; callers set time limits).
+    pub fn with_exec(mut self, exec: Arc<dyn Exec>) -> CniConfig {
+        self.exec = exec;
+        self
+    }
+
+    /// Sets an observer that sees every plugin call.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> CniConfig {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Turns the target-namespace checks of ADD, CHECK and DEL on (the default) or off
+    /// (for callers whose "namespace" is not a real one, such as dry runs).
+    pub fn with_netns_checks(mut self, on: bool) -> CniConfig {
+        self.netns_checks = on;
+        self
+    }
+
+    /// The plugin directories.
+    pub fn plugin_dirs(&self) -> &[PathBuf] {
+        &self.plugin_dirs
+    }
+
+    /// The result cache.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    fn observer(&self) -> Option<&dyn Observer> {
+        self.observer.as_deref()
+    }
+
+    /// Go's `c.args(action, rt)`.
+    fn args(&self, command: Command, rt: &RuntimeConf) -> Result<Args, Error> {
+        Ok(Args {
+            command: command.as_str(),
+            container_id: rt.container_id.clone(),
+            netns: path_str(&rt.netns)?.to_owned(),
+            ifname: rt.ifname.clone(),
+            plugin_args: join_cni_args(&rt.args),
+            path: self.plugin_path_env(),
+        })
+    }
+
+    fn plugin_path_env(&self) -> String {
+        self.plugin_dirs
+            .iter()
+            .map(|d| d.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    fn find(&self, plugin: &PluginConfig) -> Result<PathBuf, Error> {
+        self.exec
+            .find_in_path(&plugin.plugin_type, &self.plugin_dirs)
+    }
+
+    /// Takes the cache lock: shared for ADD and DEL, exclusive for GC.
+    fn lock(&self, exclusive: bool) -> Result<Flock<File>, Error> {
+        let dir = self.cache.dir();
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("creating cache directory", dir, e))?;
+        let path = dir.join("cnitool.lock");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io("opening lock file", &path, e))?;
+        let arg = if exclusive {
+            FlockArg::LockExclusive
+        } else {
+            FlockArg::LockShared
+        };
+        Flock::lock(file, arg).map_err(|(_, errno)| Error::io("locking", &path, errno.into()))
+    }
+
+    fn validate_attachment(list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        validate::container_id(&rt.container_id)?;
+        validate::network_name(&list.name)?;
+        validate::ifname(&rt.ifname)?;
+        path_str(&rt.netns)?;
+        Ok(())
+    }
+
+    /// ADD: runs the plugins in order, each getting the previous one's result, caches the
+    /// final result and returns it (Go's `AddNetworkList`). On failure the list is rolled back
+    /// with DEL in reverse order and nothing is cached.
+    ///
+    /// # Errors
+    /// Validation errors before anything runs; [`Error::AlreadyAttached`];
+    /// [`Error::AddFailed`] wrapping the plugin error and any rollback error.
+    #[doc(alias = "AddNetworkList")]
+    pub fn add_network_list(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+    ) -> Result<CniResult, Error> {
+        Self::validate_attachment(list, rt)?;
+        if self.netns_checks {
+            netns::check_target(&rt.netns)?;
+        }
+        let _lock = self.lock(false)?;
+        let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
+        if cache_path.exists() {
+            return Err(Error::AlreadyAttached {
+                network: list.name.clone(),
+                container_id: rt.container_id.clone(),
+                ifname: rt.ifname.clone(),
+                path: cache_path,
+            });
+        }
+
+        let mut result: Option<CniResult> = None;
+        for (index, plugin) in list.plugins.iter().enumerate() {
+            match self.add_network(list, index, plugin, result.as_ref(), rt) {
+                Ok(r) => result = Some(r),
+                Err(error) => {
+                    let rollback = self.rollback(list, rt, result.as_ref()).err().map(Box::new);
+                    return Err(Error::AddFailed {
+                        error: Box::new(error),
+                        rollback,
+                    });
+                }
+            }
+        }
+        let result = result.ok_or_else(|| Error::ConfigInvalid {
+            path: list.source.clone(),
+            field: "plugins".into(),
+            reason: "the list has no plugins".into(),
+        })?;
+        let att = CachedAttachment {
+            container_id: rt.container_id.clone(),
+            config: list.bytes.clone(),
+            ifname: rt.ifname.clone(),
+            network_name: list.name.clone(),
+            netns: Some(path_str(&rt.netns)?.to_owned()).filter(|s| !s.is_empty()),
+            cni_args: rt.args.clone(),
+            capability_args: rt.capability_args.clone(),
+            result: Some(result.to_sorted_value()),
+        };
+        if let Err(error) = self.cache.write(&att) {
+            let rollback = self.rollback(list, rt, Some(&result)).err().map(Box::new);
+            return Err(Error::AddFailed {
+                error: Box::new(error),
+                rollback,
+            });
+        }
+        Ok(result)
+    }
+
+    fn add_network(
+        &self,
+        list: &NetworkConfigList,
+        index: usize,
+        plugin: &PluginConfig,
+        prev: Option<&CniResult>,
+        rt: &RuntimeConf,
+    ) -> Result<CniResult, Error> {
+        let path = self.find(plugin)?;
+        let stdin = build_one_config(list, plugin, prev, Some(rt));
+        let who = PluginRef {
+            plugin: &plugin.plugin_type,
+            index,
+        };
+        let args = self.args(Command::Add, rt)?;
+        invoke::exec_plugin_with_result(
+            &*self.exec,
+            self.observer(),
+            &path,
+            who,
+            &stdin,
+            &args,
+            &list.cni_version,
+        )
+        .map(|(result, _)| result)
+    }
+
+    /// DEL of the whole list after a failed ADD, with the partial result as `prevResult`.
+    fn rollback(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+        partial: Option<&CniResult>,
+    ) -> Result<(), Error> {
+        let prev = partial
+            .filter(|_| supports_prev_result_on_del(&list.cni_version))
+            .and_then(|r| r.convert_to(&list.cni_version).ok());
+        self.del_plugins(list, rt, prev.as_ref())
+    }
+
+    /// The cached result converted to the list's version (Go's `getCachedResult`).
+    fn cached_result(
+        &self,
+        list: &NetworkConfigList,
+        entry: &CacheEntry,
+    ) -> Result<Option<CniResult>, Error> {
+        let Some(raw) = entry.result() else {
+            return Ok(None);
+        };
+        let bytes = json::to_vec(raw);
+        let result = CniResult::parse(&bytes, &list.cni_version)?;
+        result.convert_to(&list.cni_version).map(Some)
+    }
+
+    /// CHECK: runs the plugins in order with the cached result as `prevResult` (Go's
+    /// `CheckNetworkList`). Skipped when the list sets `disableCheck`.
+    ///
+    /// # Errors
+    /// [`Error::VerbUnsupported`] below 0.4.0; [`Error::NotAttached`] without a cached
+    /// result; the first plugin error.
+    #[doc(alias = "CheckNetworkList")]
+    pub fn check_network_list(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+    ) -> Result<(), Error> {
+        Self::validate_attachment(list, rt)?;
+        require_version(list, Command::Check, Version::V0_4_0)?;
+        if list.disable_check {
+            return Ok(());
+        }
+        if self.netns_checks {
+            netns::check_target(&rt.netns)?;
+        }
+        let not_attached = || Error::NotAttached {
+            network: list.name.clone(),
+            container_id: rt.container_id.clone(),
+            ifname: rt.ifname.clone(),
+        };
+        let entry = self
+            .cache
+            .read(&list.name, &rt.container_id, &rt.ifname)?
+            .ok_or_else(not_attached)?;
+        let cached = self.cached_result(list, &entry)?.ok_or_else(not_attached)?;
+        let args = self.args(Command::Check, rt)?;
+        for (index, plugin) in list.plugins.iter().enumerate() {
+            let path = self.find(plugin)?;
+            let stdin = build_one_config(list, plugin, Some(&cached), Some(rt));
+            let who = PluginRef {
+                plugin: &plugin.plugin_type,
+                index,
+            };
+            invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)?;
+        }
+        Ok(())
+    }
+
+    /// DEL: runs the plugins in reverse order with the cached result as `prevResult` (0.4.0
+    /// and later), then removes the cache entry (Go's `DelNetworkList`). A missing cache entry
+    /// is fine; a corrupt one is removed and ignored. When `rt` carries no `CNI_ARGS` or no
+    /// capability arguments, those recorded at ADD are used.
+    ///
+    /// # Errors
+    /// Validation errors; the first plugin error (the cache entry is then kept, so DEL can
+    /// be retried).
+    #[doc(alias = "DelNetworkList")]
+    pub fn del_network_list(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        Self::validate_attachment(list, rt)?;
+        if self.netns_checks && rt.netns.exists() {
+            netns::check_target(&rt.netns)?;
+        }
+        let _lock = self.lock(false)?;
+        self.del_locked(list, rt)
+    }
+
+    fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        let entry = match self.cache.read(&list.name, &rt.container_id, &rt.ifname) {
+            Ok(entry) => entry,
+            Err(Error::CacheCorrupt { .. }) => {
+                self.cache.remove(&list.name, &rt.container_id, &rt.ifname)?;
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let mut rt = rt.clone();
+        if let Some(att) = entry.as_ref().and_then(CacheEntry::attachment) {
+            restore_cached_args(&mut rt, att);
+        }
+        let prev = match &entry {
+            Some(entry) if supports_prev_result_on_del(&list.cni_version) => {
+                // Go: a cached result that cannot be used is dropped with its file.
+                self.cached_result(list, entry).unwrap_or(None)
+            }
+            _ => None,
+        };
+        self.del_plugins(list, &rt, prev.as_ref())?;
+        self.cache.remove(&list.name, &rt.container_id, &rt.ifname)
+    }
+
+    fn del_plugins(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+        prev: Option<&CniResult>,
+    ) -> Result<(), Error> {
+        let args = self.args(Command::Del, rt)?;
+        for (index, plugin) in list.plugins.iter().enumerate().rev() {
+            let path = self.find(plugin)?;
+            let stdin = build_one_config(list, plugin, prev, Some(rt));
+            let who = PluginRef {
+                plugin: &plugin.plugin_type,
+                index,
+            };
+            invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)?;
+        }
+        Ok(())
+    }
+
+    /// GC: deletes every cached attachment of the list that is not in `valid`, then (1.1.0
+    /// and later) sends GC to each plugin with `cni.dev/valid-attachments` and the legacy
+    /// `cni.dev/attachments` (Go's `GCNetworkList`). Nothing happens when the list sets
+    /// `disableGC`. Holds the cache lock exclusively, so no ADD or DEL runs meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::Multiple`] with every failure; the other steps still run.
+    #[doc(alias = "GCNetworkList")]
+    pub fn gc_network_list(
+        &self,
+        list: &NetworkConfigList,
+        valid: &[GcAttachment],
+    ) -> Result<GcReport, Error> {
+        validate::network_name(&list.name)?;
+        let mut report = GcReport::default();
+        if list.disable_gc {
+            return Ok(report);
+        }
+        let _lock = self.lock(true)?;
+        let valid_set: BTreeSet<&GcAttachment> = valid.iter().collect();
+        let mut errors = Vec::new();
+        for (_, att) in self.cache.list(Some(&list.name))?.attachments {
+            let key = GcAttachment {
+                container_id: att.container_id.clone(),
+                ifname: att.ifname.clone(),
+            };
+            if valid_set.contains(&key) {
+                continue;
+            }
+            let rt = RuntimeConf {
+                container_id: att.container_id.clone(),
+                netns: att.netns.clone().unwrap_or_default().into(),
+                ifname: att.ifname.clone(),
+                args: att.cni_args.clone(),
+                capability_args: att.capability_args.clone(),
+            };
+            match Self::validate_attachment(list, &rt).and_then(|()| self.del_locked(list, &rt)) {
+                Ok(()) => report.deleted.push(att),
+                Err(e) => errors.push(e),
+            }
+        }
+
+        if parse_version(&list.cni_version)? >= Version::V1_1_0 {
+            report.plugins_collected = true;
+            let valid_json = serde_json::to_value(valid).unwrap_or(Value::Null);
+            let extra = [
+                ("cni.dev/attachments", &valid_json),
+                ("cni.dev/valid-attachments", &valid_json),
+            ];
+            let args = self.args(Command::Gc, &RuntimeConf::default())?;
+            for (index, plugin) in list.plugins.iter().enumerate() {
+                let run = || {
+                    let path = self.find(plugin)?;
+                    let stdin = inject(list, plugin, &extra, None);
+                    let who = PluginRef {
+                        plugin: &plugin.plugin_type,
+                        index,
+                    };
+                    invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)
+                };
+                if let Err(e) = run() {
+                    errors.push(e);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(report)
+        } else {
+            Err(Error::Multiple { errors })
+        }
+    }
+
+    /// STATUS: asks each plugin whether it is ready (1.1.0 and later; earlier versions have
+    /// no STATUS and succeed). The first failure is returned (Go's `GetStatusNetworkList`).
+    ///
+    /// # Errors
+    /// The first plugin error.
+    #[doc(alias = "GetStatusNetworkList")]
+    pub fn get_status_network_list(&self, list: &NetworkConfigList) -> Result<(), Error> {
+        validate::network_name(&list.name)?;
+        if parse_version(&list.cni_version)? < Version::V1_1_0 {
+            return Ok(());
+        }
+        let args = self.args(Command::Status, &RuntimeConf::default())?;
+        for (index, plugin) in list.plugins.iter().enumerate() {
+            let path = self.find(plugin)?;
+            let stdin = inject(list, plugin, &[], None);
+            let who = PluginRef {
+                plugin: &plugin.plugin_type,
+                index,
+            };
+            invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every plugin of the list is installed and supports the list's version, and
+    /// returns the capabilities the plugins declare (Go's `ValidateNetworkList`).
+    ///
+    /// # Errors
+    /// [`Error::Multiple`] with a failure per plugin.
+    #[doc(alias = "ValidateNetworkList")]
+    pub fn validate_network_list(&self, list: &NetworkConfigList) -> Result<Vec<String>, Error> {
+        validate::network_name(&list.name)?;
+        let mut errors = Vec::new();
+        let mut caps = BTreeSet::new();
+        for (index, plugin) in list.plugins.iter().enumerate() {
+            if let Err(e) = self.validate_plugin(index, plugin, &list.cni_version) {
+                errors.push(e);
+            }
+            caps.extend(
+                plugin
+                    .capabilities
+                    .iter()
+                    .filter(|(_, on)| **on)
+                    .map(|(c, _)| c.clone()),
+            );
+        }
+        if errors.is_empty() {
+            Ok(caps.into_iter().collect())
+        } else {
+            Err(Error::Multiple { errors })
+        }
+    }
+
+    fn validate_plugin(&self, index: usize, plugin: &PluginConfig, version: &str) -> Result<(), Error> {
+        let info = self.version_info_at(&plugin.plugin_type, index)?;
+        let expected = if version.is_empty() { "0.1.0" } else { version };
+        if info.supports(expected) {
+            Ok(())
+        } else {
+            Err(Error::PluginVersionUnsupported {
+                plugin: plugin.plugin_type.clone(),
+                version: expected.to_owned(),
+                supported: info.supported_versions,
+            })
+        }
+    }
+
+    fn version_info_at(&self, plugin_type: &str, index: usize) -> Result<PluginInfo, Error> {
+        let path = self.exec.find_in_path(plugin_type, &self.plugin_dirs)?;
+        let who = PluginRef {
+            plugin: plugin_type,
+            index,
+        };
+        invoke::get_version_info(&*self.exec, self.observer(), &path, who)
+    }
+
+    /// Asks a plugin which spec versions it supports (Go's `GetVersionInfo`).
+    ///
+    /// # Errors
+    /// [`Error::PluginNotFound`] or the plugin's failure.
+    #[doc(alias = "GetVersionInfo")]
+    pub fn get_version_info(&self, plugin_type: &str) -> Result<PluginInfo, Error> {
+        self.version_info_at(plugin_type, 0)
+    }
+
+    /// The cached entry of an attachment, if any (Go's `GetNetworkListCachedResult` and
+    /// `GetNetworkListCachedConfig` read the same file).
+    ///
+    /// # Errors
+    /// [`Error::CacheCorrupt`] or [`Error::Io`].
+    #[doc(alias = "GetNetworkListCachedConfig")]
+    pub fn get_cached_attachment(
+        &self,
+        network: &str,
+        rt: &RuntimeConf,
+    ) -> Result<Option<CacheEntry>, Error> {
+        validate::network_name(network)?;
+        validate::container_id(&rt.container_id)?;
+        validate::ifname(&rt.ifname)?;
+        self.cache.read(network, &rt.container_id, &rt.ifname)
+    }
+
+    /// The cached result of an attachment converted to the list's version (Go's
+    /// `GetNetworkListCachedResult`).
+    ///
+    /// # Errors
+    /// As [`CniConfig::get_cached_attachment`], plus conversion errors.
+    #[doc(alias = "GetNetworkListCachedResult")]
+    pub fn get_cached_result(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+    ) -> Result<Option<CniResult>, Error> {
+        match self.get_cached_attachment(&list.name, rt)? {
+            Some(entry) => self.cached_result(list, &entry),
+            None => Ok(None),
+        }
+    }
+
+    /// Every cached attachment, optionally of one network only (Go's
+    /// `GetCachedAttachments`, keyed by network instead of container).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the cache directory cannot be read.
+    #[doc(alias = "GetCachedAttachments")]
+    pub fn get_cached_attachments(
+        &self,
+        network: Option<&str>,
+    ) -> Result<Vec<CachedAttachment>, Error> {
+        Ok(self
+            .cache
+            .list(network)?
+            .attachments
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+}
+
+/// Fills in what the caller left out with what ADD recorded: Go's DEL uses only the current
+/// arguments, so a DEL without the original `CAP_ARGS` leaves portmap's rules behind.
+fn restore_cached_args(rt: &mut RuntimeConf, att: &CachedAttachment) {
+    if rt.args.is_empty() {
+        rt.args = att.cni_args.clone();
+    }
+    for (k, v) in &att.capability_args {
+        rt.capability_args
+            .entry(k.clone())
+            .or_insert_with(|| v.clone());
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str, Error> {
+    path.to_str().ok_or_else(|| Error::InvalidArgument {
+        what: "network namespace path",
+        reason: format!("{} is not valid UTF-8", path.display()),
+    })
+}
+
+fn parse_version(v: &str) -> Result<Version, Error> {
+    Version::parse(v)
+}
+
+fn supports_prev_result_on_del(version: &str) -> bool {
+    Version::parse(version).is_ok_and(|v| v >= Version::V0_4_0)
+}
+
+fn require_version(list: &NetworkConfigList, command: Command, min: Version) -> Result<(), Error> {
+    if parse_version(&list.cni_version)? < min {
+        return Err(Error::VerbUnsupported {
+            command,
+            version: list.cni_version.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The stdin of one plugin call (Go's `buildOneConfig` + `injectRuntimeConfig`): the plugin
+/// object with the list's `name` and `cniVersion`, `prevResult`, and `runtimeConfig` holding
+/// the capability arguments the plugin declares. Keys are sorted; `prevResult` keeps the
+/// result's field order unless `runtimeConfig` is added, because Go then re-encodes the whole
+/// document through a map (see the `list-spy` fixture).
+pub fn build_one_config(
+    list: &NetworkConfigList,
+    plugin: &PluginConfig,
+    prev: Option<&CniResult>,
+    rt: Option<&RuntimeConf>,
+) -> Vec<u8> {
+    let runtime_config: Map<String, Value> = rt
+        .map(|rt| {
+            plugin
+                .capabilities
+                .iter()
+                .filter(|(_, on)| **on)
+                .filter_map(|(cap, _)| {
+                    rt.capability_args
+                        .get(cap)
+                        .map(|v| (cap.clone(), v.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if runtime_config.is_empty() {
+        inject(list, plugin, &[], prev)
+    } else {
+        let mut doc = plugin.raw.clone();
+        doc.insert("name".into(), Value::String(list.name.clone()));
+        doc.insert("cniVersion".into(), Value::String(list.cni_version.clone()));
+        if let Some(prev) = prev {
+            doc.insert("prevResult".into(), prev.to_sorted_value());
+        }
+        doc.insert("runtimeConfig".into(), Value::Object(runtime_config));
+        json::to_vec(&doc)
+    }
+}
+
+/// The plugin object with `name`, `cniVersion`, `extra` keys and `prevResult` (struct order).
+fn inject(
+    list: &NetworkConfigList,
+    plugin: &PluginConfig,
+    extra: &[(&str, &Value)],
+    prev: Option<&CniResult>,
+) -> Vec<u8> {
+    let name = Value::String(list.name.clone());
+    let version = Value::String(list.cni_version.clone());
+    let prev_raw = prev.map(|r| {
+        RawValue::from_string(String::from_utf8_lossy(&r.to_json()).into_owned())
+            .expect("a result encodes to valid JSON")
+    });
+    let mut doc: std::collections::BTreeMap<&str, Injected<'_>> = plugin
+        .raw
+        .iter()
+        .map(|(k, v)| (k.as_str(), Injected::Value(v)))
+        .collect();
+    doc.insert("name", Injected::Value(&name));
+    doc.insert("cniVersion", Injected::Value(&version));
+    for (k, v) in extra {
+        doc.insert(k, Injected::Value(v));
+    }
+    if let Some(raw) = &prev_raw {
+        doc.insert("prevResult", Injected::Raw(raw));
+    }
+    json::to_vec(&doc)
+}

@@ -318,6 +318,17 @@ pub enum Error {
         rollback: Option<Box<Error>>,
     },
 
+    /// A plugin does not support the configuration's `cniVersion` (from its VERSION reply).
+    #[error("plugin {plugin:?} does not support config version {version:?} (it supports {})", supported.join(", "))]
+    PluginVersionUnsupported {
+        /// The plugin type.
+        plugin: String,
+        /// The configuration's version.
+        version: String,
+        /// What the plugin reported.
+        supported: Vec<String>,
+    },
+
     /// Several independent steps failed (GC).
     #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Multiple {
@@ -348,7 +359,8 @@ impl Error {
             | Error::ConfigInvalid { .. }
             | Error::PluginNotFound { .. }
             | Error::VerbUnsupported { .. }
-            | Error::UnsupportedResultVersion { .. } => ErrorKind::Config,
+            | Error::UnsupportedResultVersion { .. }
+            | Error::PluginVersionUnsupported { .. } => ErrorKind::Config,
             Error::Plugin { .. }
             | Error::PluginOutput { .. }
             | Error::PluginSignaled { .. }
@@ -373,7 +385,7 @@ impl Error {
             Error::AddFailed { error, .. } => error.cni_code(),
             Error::Multiple { errors } => errors.first().map_or(999, Error::cni_code),
             Error::InvalidVersion { .. } | Error::UnsupportedResultVersion { .. } => 1,
-            Error::VerbUnsupported { .. } => 1,
+            Error::VerbUnsupported { .. } | Error::PluginVersionUnsupported { .. } => 1,
             Error::NotAttached { .. } => 3,
             Error::InvalidIdentifier { .. } | Error::InvalidArgument { .. } => 4,
             Error::Io { .. } | Error::CacheCorrupt { .. } => 5,

@@ -74,7 +74,7 @@ pub trait Exec: Send + Sync + fmt::Debug {
 }
 
 /// Runs real plugin processes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RawExec {
     /// Per-call time limit.
     pub timeout: Option<Duration>,
