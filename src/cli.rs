@@ -1,0 +1,139 @@
+//! The command line: global flags and the subcommands (clap definitions only).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+
+/// Exit codes, documented in `--help` and the man page.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  internal or I/O error
+  2  usage or validation error (bad argument, identifier, CNI_ARGS, CAP_ARGS)
+  3  configuration error (netconf missing or invalid, plugin not installed, version)
+  4  a plugin failed (its CNI code is in the message)
+  5  state conflict (already attached, not attached, unusable or own namespace)
+
+Environment:
+  NETCONFPATH  netconf directories, ':'-separated (default /etc/cni/net.d, ~/.config/cni/net.d)
+  CNI_PATH     plugin directories, ':'-separated (default /opt/cni/bin:/usr/libexec/cni:/usr/lib/cni)
+  CNI_IFNAME   interface name (default eth0)
+  CNI_ARGS     extra plugin arguments, K=V;K=V
+  CAP_ARGS     capability arguments, a JSON object
+  CNITOOL_CACHE_DIR  result cache directory (default /var/lib/cni)";
+
+/// Bring up CNI networks by hand, in CI and around container engines.
+#[derive(Debug, Parser)]
+#[command(name = "cnitool", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Flags shared by every subcommand.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// JSON (ADD prints the CNI result, as the Go cnitool).
+    Json,
+    /// A human-readable table.
+    Table,
+    /// Nothing on stdout.
+    None,
+}
+
+/// Flags shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Netconf directories, searched in order (':'-separated).
+    #[arg(long, global = true, env = "NETCONFPATH", value_name = "DIRS")]
+    pub netconf_dir: Option<String>,
+    /// Plugin directories, searched in order (':'-separated).
+    #[arg(long, global = true, env = "CNI_PATH", value_name = "DIRS")]
+    pub plugin_dir: Option<String>,
+    /// Result cache directory.
+    #[arg(
+        long,
+        global = true,
+        env = "CNITOOL_CACHE_DIR",
+        value_name = "DIR",
+        default_value = libcni::api::DEFAULT_CACHE_DIR
+    )]
+    pub cache_dir: PathBuf,
+    /// Directory of named network namespaces.
+    #[arg(long, global = true, env = "CNITOOL_NETNS_DIR", value_name = "DIR")]
+    pub netns_dir: Option<PathBuf>,
+    /// Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub timeout: Duration,
+    /// Output format.
+    #[arg(short, long, global = true, value_enum)]
+    pub output: Option<Output>,
+    /// Show each plugin call and its duration on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print nothing but errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Attach a container's network namespace to a network (CNI ADD).
+    Add(cmd::add::AddArgs),
+    /// Check an attachment (CNI CHECK).
+    Check(cmd::check::CheckArgs),
+    /// Detach a container from a network (CNI DEL).
+    Del(cmd::del::DelArgs),
+    /// Remove stale attachments whose namespace is gone (CNI GC).
+    Gc(cmd::gc::GcArgs),
+    /// Ask a network's plugins whether they are ready (CNI STATUS).
+    Status(cmd::status::StatusArgs),
+}
+
+/// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (examples: 30s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit {unit:?} (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
