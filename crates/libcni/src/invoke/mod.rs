@@ -110,7 +110,8 @@ pub struct ExecRequest<'a> {
     pub plugin_path: &'a Path,
     /// Its stdin.
     pub stdin: &'a [u8],
-    /// The `CNI_*` variables, added to the inherited environment.
+    /// The `CNI_*` variables, added to the inherited environment; they replace inherited
+    /// variables of the same names (see [`plugin_env`]).
     pub env: &'a [(&'static str, String)],
 }
 

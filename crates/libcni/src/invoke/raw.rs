@@ -99,7 +99,10 @@ pub fn plugin_env(
     env.reverse();
     env.retain(|(k, _)| seen.insert(k.clone()));
     env.reverse();
-    env.extend(cni.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
+    env.extend(
+        cni.iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
     env
 }
 
@@ -184,11 +187,17 @@ impl RawExec {
         for (stream, pipe) in [
             (
                 Stream::Stdout,
-                child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
             ),
             (
                 Stream::Stderr,
-                child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
             ),
         ] {
             let buf = Arc::new(Mutex::new(Vec::new()));
@@ -283,7 +292,9 @@ impl RawExec {
             (None, Some(sig)) => ExitStatus::Signal(sig),
             (None, None) => ExitStatus::Code(-1),
         };
-        let take = |b: &Arc<Mutex<Vec<u8>>>| std::mem::take(&mut *b.lock().unwrap_or_else(|p| p.into_inner()));
+        let take = |b: &Arc<Mutex<Vec<u8>>>| {
+            std::mem::take(&mut *b.lock().unwrap_or_else(|p| p.into_inner()))
+        };
         Ok(ExecOutput {
             status,
             stdout: take(&readers[0]),
@@ -353,7 +364,10 @@ mod tests {
             ("CNI_OTHER", "kept"),
             ("PATH", "/usr/bin"),
         ]);
-        let cni = [("CNI_COMMAND", "ADD".to_owned()), ("CNI_ARGS", String::new())];
+        let cni = [
+            ("CNI_COMMAND", "ADD".to_owned()),
+            ("CNI_ARGS", String::new()),
+        ];
         assert_eq!(
             plugin_env(base, &cni),
             pairs(&[
