@@ -1,4 +1,51 @@
 //! `cnitool`: bring up CNI networks by hand, in CI and around container engines.
-fn main() {
-    println!("cnitool {}", env!("CARGO_PKG_VERSION"));
+//!
+//! `main` parses the command line, dispatches with one `match`, and turns errors into one
+//! line on stderr and a documented exit code.
+
+#![deny(unsafe_code)]
+
+mod cli;
+mod cmd;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+
+use crate::cli::{Cli, Command, Output};
+use crate::cmd::Context;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context::new(&cli.global);
+    let result = match cli.command {
+        Command::Add(args) => cmd::add::run(args, &ctx),
+        Command::Check(args) => cmd::check::run(args, &ctx),
+        Command::Del(args) => cmd::del::run(args, &ctx),
+        Command::Gc(args) => cmd::gc::run(args, &ctx),
+        Command::Status(args) => cmd::status::run(args, &ctx),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err, ctx.output),
+    }
+}
+
+/// Prints an error as one line on stderr (and as a CNI error object on stdout with
+/// `--output json`) and returns its exit code.
+fn report(err: &anyhow::Error, output: Option<Output>) -> ExitCode {
+    let msg = format!("{err:#}").replace('\n', " ");
+    eprintln!("error: {msg}");
+    if output == Some(Output::Json) {
+        let (code, details) = exit::cni_code_and_details(err);
+        let mut obj = json!({ "code": code, "msg": msg });
+        if !details.is_empty() {
+            obj["details"] = details.into();
+        }
+        println!("{obj}");
+    }
+    exit::classify(err).into()
 }

@@ -376,11 +376,6 @@ impl AttachArgs {
             capability_args: self.capability_args()?,
         })
     }
-
-    /// Whether arguments were given explicitly (rather than restored from the cache).
-    pub fn has_explicit_args(&self) -> bool {
-        self.cni_args.as_deref().is_some_and(|s| !s.is_empty()) || !self.args.is_empty()
-    }
 }
 
 fn validate_cidr_or_ip(s: &str) -> Result<(), String> {

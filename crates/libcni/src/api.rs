@@ -315,7 +315,8 @@ impl CniConfig {
     }
 
     /// CHECK: runs the plugins in order with the cached result as `prevResult` (Go's
-    /// `CheckNetworkList`). Skipped when the list sets `disableCheck`.
+    /// `CheckNetworkList`). Skipped when the list sets `disableCheck`. Like DEL, it uses the
+    /// arguments recorded at ADD when `rt` carries none.
     ///
     /// # Errors
     /// [`Error::VerbUnsupported`] below 0.4.0; [`Error::NotAttached`] without a cached
@@ -344,10 +345,14 @@ impl CniConfig {
             .read(&list.name, &rt.container_id, &rt.ifname)?
             .ok_or_else(not_attached)?;
         let cached = self.cached_result(list, &entry)?.ok_or_else(not_attached)?;
-        let args = self.args(Command::Check, rt)?;
+        let mut rt = rt.clone();
+        if let Some(att) = entry.attachment() {
+            restore_cached_args(&mut rt, att);
+        }
+        let args = self.args(Command::Check, &rt)?;
         for (index, plugin) in list.plugins.iter().enumerate() {
             let path = self.find(plugin)?;
-            let stdin = build_one_config(list, plugin, Some(&cached), Some(rt));
+            let stdin = build_one_config(list, plugin, Some(&cached), Some(&rt));
             let who = PluginRef {
                 plugin: &plugin.plugin_type,
                 index,
@@ -431,20 +436,40 @@ impl CniConfig {
         list: &NetworkConfigList,
         valid: &[GcAttachment],
     ) -> Result<GcReport, Error> {
+        let valid_set: BTreeSet<GcAttachment> = valid.iter().cloned().collect();
+        self.gc_network_list_by(list, |att| {
+            valid_set.contains(&GcAttachment {
+                container_id: att.container_id.clone(),
+                ifname: att.ifname.clone(),
+            })
+        })
+    }
+
+    /// GC deciding which cached attachments are valid with `keep`, evaluated while the
+    /// exclusive cache lock is held, so an attachment added after the decision cannot be
+    /// mistaken for a stale one. The plugins are sent the kept attachments as valid.
+    ///
+    /// # Errors
+    /// As [`CniConfig::gc_network_list`].
+    pub fn gc_network_list_by(
+        &self,
+        list: &NetworkConfigList,
+        keep: impl Fn(&CachedAttachment) -> bool,
+    ) -> Result<GcReport, Error> {
         validate::network_name(&list.name)?;
         let mut report = GcReport::default();
         if list.disable_gc {
             return Ok(report);
         }
         let _lock = self.lock(true)?;
-        let valid_set: BTreeSet<&GcAttachment> = valid.iter().collect();
+        let mut valid = Vec::new();
         let mut errors = Vec::new();
         for (_, att) in self.cache.list(Some(&list.name))?.attachments {
-            let key = GcAttachment {
-                container_id: att.container_id.clone(),
-                ifname: att.ifname.clone(),
-            };
-            if valid_set.contains(&key) {
+            if keep(&att) {
+                valid.push(GcAttachment {
+                    container_id: att.container_id.clone(),
+                    ifname: att.ifname.clone(),
+                });
                 continue;
             }
             let rt = RuntimeConf {
@@ -462,7 +487,9 @@ impl CniConfig {
 
         if parse_version(&list.cni_version)? >= Version::V1_1_0 {
             report.plugins_collected = true;
-            let valid_json = serde_json::to_value(valid).unwrap_or(Value::Null);
+            valid.sort();
+            valid.dedup();
+            let valid_json = serde_json::to_value(&valid).unwrap_or(Value::Null);
             let extra = [
                 ("cni.dev/attachments", &valid_json),
                 ("cni.dev/valid-attachments", &valid_json),

@@ -24,3 +24,21 @@ pub fn check_target(path: &Path) -> Result<NetnsId, Error> {
     let _ = path;
     Ok(NetnsId { dev: 0, ino: 0 })
 }
+
+/// Checks a namespace name (placeholder).
+///
+/// # Errors
+/// [`Error::InvalidArgument`].
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    let _ = name;
+    Ok(())
+}
+
+/// Identifies a namespace file (placeholder).
+///
+/// # Errors
+/// [`Error::Netns`].
+pub fn identify(path: &Path) -> Result<NetnsId, Error> {
+    let _ = path;
+    Ok(NetnsId { dev: 0, ino: 0 })
+}

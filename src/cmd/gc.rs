@@ -1,0 +1,132 @@
+//! `cnitool gc`: remove attachments whose network namespace is gone (CNI GC).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use libcni::cache::CachedAttachment;
+use libcni::NetworkConfigList;
+use serde_json::json;
+
+use super::Context;
+use crate::cli::Output;
+
+/// Arguments of `gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only this network (default: every network with cached attachments).
+    #[arg(value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Accepted for compatibility with the Go cnitool; not used.
+    #[arg(value_name = "NETNS", hide = true)]
+    pub netns: Option<String>,
+    /// Show what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// An attachment is stale when the namespace it recorded no longer exists or is no longer a
+/// network namespace. One without a recorded namespace (written by an older Go libcni) is
+/// kept: nothing proves it is dead.
+pub fn is_stale(att: &CachedAttachment) -> bool {
+    match att.netns.as_deref() {
+        None | Some("") => false,
+        Some(p) => {
+            let path = Path::new(p);
+            match libcni::netns::identify(path) {
+                Ok(_) => false,
+                Err(libcni::Error::Netns { .. }) => true,
+                Err(_) => !path.exists(),
+            }
+        }
+    }
+}
+
+/// Runs `gc`.
+pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
+    let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
+    for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
+        by_network
+            .entry(att.network_name.clone())
+            .or_default()
+            .push(att);
+    }
+    if let Some(n) = &args.network {
+        by_network.entry(n.clone()).or_default();
+    }
+
+    let mut removed = Vec::new();
+    let mut errors = Vec::new();
+    for (network, atts) in &by_network {
+        if args.dry_run {
+            removed.extend(atts.iter().filter(|a| is_stale(a)).cloned());
+            continue;
+        }
+        let list = match list_for_gc(ctx, network, atts) {
+            Ok(list) => list,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match ctx.cni.gc_network_list_by(&list, |a| !is_stale(a)) {
+            Ok(report) => removed.extend(report.deleted),
+            Err(e) => errors.push(anyhow!(e).context(format!("gc of network {network:?}"))),
+        }
+    }
+
+    let verb = if args.dry_run { "would remove" } else { "removed" };
+    match ctx.output.unwrap_or(Output::Table) {
+        Output::Json => {
+            let items: Vec<_> = removed
+                .iter()
+                .map(|a| {
+                    json!({"network": a.network_name, "containerId": a.container_id,
+                           "ifname": a.ifname, "netns": a.netns})
+                })
+                .collect();
+            println!("{}", json!({ "dryRun": args.dry_run, "removed": items }));
+        }
+        Output::Table if !ctx.quiet => {
+            for a in &removed {
+                println!(
+                    "{verb} {} {} {} (netns {})",
+                    a.network_name,
+                    a.container_id,
+                    a.ifname,
+                    a.netns.as_deref().unwrap_or("?")
+                );
+            }
+            if removed.is_empty() {
+                println!("nothing to remove");
+            }
+        }
+        _ => {}
+    }
+    match errors.len() {
+        0 => Ok(ExitCode::SUCCESS),
+        1 => Err(errors.remove(0)),
+        n => {
+            let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+            Err(errors.remove(0).context(format!("{n} networks failed: {}", msgs.join("; "))))
+        }
+    }
+}
+
+/// The list to GC with: the netconf files, else the configuration recorded at ADD.
+fn list_for_gc(
+    ctx: &Context,
+    network: &str,
+    atts: &[CachedAttachment],
+) -> Result<NetworkConfigList> {
+    match libcni::conf::load_conf_list(&ctx.netconf_dirs, network) {
+        Ok(lookup) => Ok(lookup.list),
+        Err(e) => atts
+            .iter()
+            .find_map(|a| libcni::conf::conf_list_from_bytes(&a.config, None).ok())
+            .filter(|l| l.name == network)
+            .ok_or_else(|| anyhow!(e)),
+    }
+}
