@@ -29,6 +29,8 @@ pub mod v02;
 pub mod v04;
 pub mod v1;
 
+#[cfg(test)]
+mod tests;
 
 use json::{decode_error, Fields};
 pub use net::{parse_ip, AddrParseError, IpNet};
