@@ -1,100 +1,19 @@
 //! JSON the way Go's `encoding/json` reads and writes results.
 //!
-//! Writing: struct field order comes from the `Serialize` derives; this module adds Go's string
-//! escaping (`<`, `>`, `&`, U+2028 and U+2029 become `\u003c`, `\u003e`, `\u0026`, `\u2028`,
-//! `\u2029`, as `json.Marshal` does by default) and `json.MarshalIndent(v, "", "    ")`.
+//! Writing goes through [`crate::json`] (Go's escaping and indentation); struct field order
+//! comes from the `Serialize` derives.
 //!
 //! Reading: results are decoded from a [`serde_json::Value`] by hand rather than with serde
 //! derives, to accept what Go accepts: `null` for any field means "absent", keys match
 //! case-insensitively when there is no exact match, and unknown keys are ignored.
 
-use std::io;
 use std::net::IpAddr;
 
 use serde::Serialize;
-use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use serde_json::{Map, Value};
 
 use super::net::{parse_ip, IpNet};
 use crate::error::Error;
-
-/// A serde_json formatter that escapes strings as Go does, around a compact or pretty one.
-struct GoFormatter<F>(F);
-
-macro_rules! delegate {
-    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
-        $(
-            fn $name<W>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()>
-            where
-                W: ?Sized + io::Write,
-            {
-                self.0.$name(writer $(, $arg)*)
-            }
-        )*
-    };
-}
-
-impl<F: Formatter> Formatter for GoFormatter<F> {
-    delegate! {
-        begin_array();
-        end_array();
-        begin_array_value(first: bool);
-        end_array_value();
-        begin_object();
-        end_object();
-        begin_object_key(first: bool);
-        end_object_key();
-        begin_object_value();
-        end_object_value();
-    }
-
-    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()>
-    where
-        W: ?Sized + io::Write,
-    {
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            let escaped = match c {
-                '<' => "\\u003c",
-                '>' => "\\u003e",
-                '&' => "\\u0026",
-                '\u{2028}' => "\\u2028",
-                '\u{2029}' => "\\u2029",
-                _ => continue,
-            };
-            writer.write_all(&fragment.as_bytes()[start..i])?;
-            writer.write_all(escaped.as_bytes())?;
-            start = i + c.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[start..])
-    }
-}
-
-/// Compact JSON as Go's `json.Marshal` writes it.
-pub(crate) fn to_go_json<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter(CompactFormatter));
-    // The result types have only strings, integers, sequences and string-keyed structs:
-    // serialising them into memory cannot fail.
-    value
-        .serialize(&mut ser)
-        .expect("serialising a result cannot fail");
-    out
-}
-
-/// JSON as Go's `json.MarshalIndent(v, "", "    ")` writes it: 4 spaces, `{}` and `[]` for
-/// empty containers, no trailing newline.
-pub(crate) fn to_go_json_pretty<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        GoFormatter(PrettyFormatter::with_indent(b"    ")),
-    );
-    value
-        .serialize(&mut ser)
-        .expect("serialising a result cannot fail");
-    out
-}
 
 /// The value with sorted keys (serde_json's default map is a `BTreeMap`).
 pub(crate) fn to_sorted_value<T: Serialize>(value: &T) -> Value {
@@ -272,7 +191,7 @@ mod tests {
     fn strings_are_escaped_like_go() {
         let v = serde_json::json!({"k": "a<b>&c\u{2028}\u{2029}\"\\\n\t\u{1}\u{8}\u{c}é"});
         assert_eq!(
-            String::from_utf8(to_go_json(&v)).unwrap(),
+            String::from_utf8(crate::json::to_vec(&v)).unwrap(),
             r#"{"k":"a\u003cb\u003e\u0026c\u2028\u2029\"\\\n\t\u0001\b\fé"}"#
         );
     }
@@ -281,7 +200,7 @@ mod tests {
     fn pretty_matches_marshal_indent() {
         let v = serde_json::json!({"a": {}, "b": [], "c": [1, {"d": "x"}]});
         assert_eq!(
-            String::from_utf8(to_go_json_pretty(&v)).unwrap(),
+            String::from_utf8(crate::json::to_vec_pretty(&v)).unwrap(),
             "{\n    \"a\": {},\n    \"b\": [],\n    \"c\": [\n        1,\n        {\n            \"d\": \"x\"\n        }\n    ]\n}"
         );
     }

@@ -314,13 +314,13 @@ impl CniResult {
 
     /// Compact JSON in Go's struct field order (what a plugin gets as `prevResult`).
     pub fn to_json(&self) -> Vec<u8> {
-        json::to_go_json(self)
+        crate::json::to_vec(self)
     }
 
     /// JSON indented by 4 spaces in Go's struct field order, no trailing newline (what
     /// `cnitool add` prints; Go: `json.MarshalIndent(result, "", "    ")`).
     pub fn to_json_pretty(&self) -> Vec<u8> {
-        json::to_go_json_pretty(self)
+        crate::json::to_vec_pretty(self)
     }
 
     /// The result as a JSON value with sorted keys (what the cache file's `result` holds).
