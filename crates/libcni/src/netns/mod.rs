@@ -111,6 +111,7 @@ impl NetnsId {
 /// [`Error::Netns`] whose reason says what is wrong: `does not exist`, `permission denied`,
 /// `is a regular file, not a namespace` (for example a stale file whose mount is gone), `is a
 /// directory, not a namespace`, `is a mount namespace, not a network namespace`, ...
+#[doc(alias = "GetNS")]
 pub fn identify(path: impl AsRef<Path>) -> Result<NetnsId, Error> {
     open_netns(path.as_ref()).map(|(_, id)| id)
 }
@@ -207,6 +208,7 @@ fn ns_type_name(nstype: libc::c_int) -> String {
 /// # Errors
 ///
 /// [`Error::Netns`] if procfs is not mounted or not readable.
+#[doc(alias = "GetCurrentNS")]
 pub fn current_thread_netns() -> Result<NetnsId, Error> {
     identify(THREAD_NETNS_PATH)
 }
@@ -300,8 +302,13 @@ where
         if opts.mount {
             flags |= CloneFlags::CLONE_NEWNS;
         }
-        unshare(flags)
-            .map_err(|e| Error::io("unsharing namespaces", "/proc/thread-self/ns", e.into()))?;
+        unshare(flags).map_err(|e| {
+            Error::io(
+                "unsharing the namespaces in",
+                "/proc/thread-self/ns",
+                e.into(),
+            )
+        })?;
         if opts.mount {
             mount(
                 None::<&str>,

@@ -191,7 +191,9 @@ fn make_shared_mount(run_dir: &Path) -> Result<(), Error> {
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None::<&str>,
                 )
-                .map_err(|e| Error::io("bind-mounting onto itself", run_dir, e.into()))?;
+                .map_err(|e| {
+                    Error::io("bind-mounting onto itself the directory", run_dir, e.into())
+                })?;
                 bound = true;
             }
             Err(e) => return Err(Error::io("making a shared mount of", run_dir, e.into())),
@@ -244,8 +246,9 @@ pub fn delete(run_dir: impl AsRef<Path>, name: &str) -> Result<(), Error> {
 /// Lists the entries of `run_dir`, sorted by name; the equivalent of `ip netns list`.
 ///
 /// Every entry is listed, also names [`validate_name`] would refuse (iproute2 accepts more),
-/// with [`NamedNetns::id`] telling live namespaces from stale files. A missing run directory
-/// is an empty list.
+/// with [`NamedNetns::id`] telling live namespaces from stale files. A namespace that
+/// [`create`] or `ip netns add` is making at that moment may show as stale (its file exists
+/// before its mount). A missing run directory is an empty list.
 ///
 /// # Errors
 ///
