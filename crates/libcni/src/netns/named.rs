@@ -276,6 +276,7 @@ pub fn list(run_dir: impl AsRef<Path>) -> Result<Vec<NamedNetns>, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
     use std::thread;
 
@@ -454,7 +455,6 @@ mod tests {
             assert_eq!(list(&run_dir).unwrap(), vec![]);
             let path = create(&run_dir, "deep", no_lo()).unwrap();
             let mode = fs::metadata(&run_dir).unwrap().permissions();
-            use std::os::unix::fs::PermissionsExt;
             assert_eq!(mode.mode() & 0o777, 0o755 & !current_umask());
             assert!(identify(&path).is_ok());
             delete(&run_dir, "deep").unwrap();
