@@ -335,6 +335,25 @@ pub enum Error {
         /// Each failure.
         errors: Vec<Error>,
     },
+
+    /// No netconf with the requested name was found, but some files (or directories) could
+    /// not be read far enough to know which network they hold, so one of them may be it.
+    #[error(
+        "network {name:?} not found in {} ({}); it may be in what could not be read: {}",
+        display_dirs(dirs),
+        display_found(found),
+        display_chains(broken)
+    )]
+    NetworkNotFoundBroken {
+        /// The name asked for.
+        name: String,
+        /// The directories searched.
+        dirs: Vec<PathBuf>,
+        /// The names of the networks that were found.
+        found: Vec<String>,
+        /// Why each unreadable file or directory could not be read (each names its path).
+        broken: Vec<Error>,
+    },
 }
 
 impl Error {
@@ -355,6 +374,7 @@ impl Error {
             | Error::InvalidArgument { .. } => ErrorKind::Invalid,
             Error::NoConfigs { .. }
             | Error::NetworkNotFound { .. }
+            | Error::NetworkNotFoundBroken { .. }
             | Error::ConfigParse { .. }
             | Error::ConfigInvalid { .. }
             | Error::PluginNotFound { .. }
@@ -392,7 +412,8 @@ impl Error {
             Error::Decode { .. } | Error::PluginOutput { .. } | Error::ConfigParse { .. } => 6,
             Error::ConfigInvalid { .. }
             | Error::NoConfigs { .. }
-            | Error::NetworkNotFound { .. } => 7,
+            | Error::NetworkNotFound { .. }
+            | Error::NetworkNotFoundBroken { .. } => 7,
             Error::PluginNotFound { .. } => 50,
             _ => 999,
         }
@@ -447,6 +468,25 @@ fn display_found(found: &[String]) -> String {
     } else {
         format!("networks there: {}", found.join(", "))
     }
+}
+
+/// Each error with its causes (`reading /x: Permission denied`), joined by `; `: these errors
+/// sit in a list, out of reach of the `source()` chain that `{:#}` printing walks.
+fn display_chains(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(": ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn display_origin(path: &Option<PathBuf>) -> String {

@@ -1,0 +1,328 @@
+//! Finding netconf files in directories: the lookup by name and the listing of everything.
+
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::{parse, Lookup, NetworkConfigList};
+use crate::error::Error;
+
+/// Which format a netconf file has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfKind {
+    /// A `.conflist`: a list with `plugins`.
+    ConfList,
+    /// A `.conf` or `.json` with one plugin, converted to a one-plugin list.
+    Conf,
+}
+
+/// One netconf file found by [`list_networks`].
+#[derive(Debug)]
+pub struct ListedNetwork {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub kind: ConfKind,
+    /// Its `name`, when the file could be read that far (even if it is otherwise broken).
+    pub name: Option<String>,
+    /// The parsed list, or why the file is unusable.
+    pub result: Result<NetworkConfigList, Error>,
+    /// The earlier file with the same `name` that a lookup would pick instead of this one.
+    pub shadowed_by: Option<PathBuf>,
+}
+
+impl ListedNetwork {
+    /// Whether an earlier file has the same `name`, so a lookup never returns this one.
+    pub fn is_shadowed(&self) -> bool {
+        self.shadowed_by.is_some()
+    }
+}
+
+/// Every netconf in a set of directories, in lookup order.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The netconf files, in the order [`load_conf_list`] tries them.
+    pub networks: Vec<ListedNetwork>,
+    /// Directories that exist but could not be listed.
+    pub errors: Vec<Error>,
+}
+
+impl Listing {
+    /// The distinct network names, in lookup order (files whose `name` could not be read are
+    /// left out).
+    pub fn names(&self) -> Vec<String> {
+        self.networks
+            .iter()
+            .filter(|n| !n.is_shadowed())
+            .filter_map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// The entry a lookup of `name` would use.
+    pub fn get(&self, name: &str) -> Option<&ListedNetwork> {
+        self.networks
+            .iter()
+            .find(|n| n.name.as_deref() == Some(name))
+    }
+}
+
+/// A netconf file to try.
+struct Candidate {
+    path: PathBuf,
+    kind: ConfKind,
+}
+
+/// Go's `filepath.Ext` without the dot: what follows the last `.` of the file name
+/// (`.conf` has the extension `conf`, unlike [`Path::extension`]).
+fn go_ext(name: &[u8]) -> Option<&[u8]> {
+    name.iter()
+        .rposition(|&b| b == b'.')
+        .map(|i| &name[i + 1..])
+}
+
+/// The non-directory entries of `dir` whose extension is in `exts`, sorted by path bytes.
+fn scan(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, Error> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("reading directory", dir, e)),
+    };
+    let wanted: Vec<&[u8]> = exts
+        .iter()
+        .map(|e| e.strip_prefix('.').unwrap_or(e).as_bytes())
+        .collect();
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("reading directory", dir, e))?;
+        let name = entry.file_name();
+        if !go_ext(name.as_bytes()).is_some_and(|ext| wanted.contains(&ext)) {
+            continue;
+        }
+        let path = entry.path();
+        // Skip directories, and symbolic links to them, named like netconfs. A dangling link
+        // stays in, so that reading it reports the problem.
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => fs::metadata(&path).is_ok_and(|m| m.is_dir()),
+            Ok(t) => t.is_dir(),
+            Err(e) => return Err(Error::io("reading directory", dir, e)),
+        };
+        if !is_dir {
+            files.push(path);
+        }
+    }
+    files.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    Ok(files)
+}
+
+/// The files in `dir` with one of the extensions `exts` (given with or without the dot:
+/// `"conflist"` or `".conflist"`), sorted by the bytes of the path. Directories are skipped;
+/// a missing directory gives an empty list.
+///
+/// # Errors
+/// [`Error::Io`] naming `dir` when it exists but cannot be listed.
+#[doc(alias = "ConfFiles")]
+pub fn conf_files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, Error> {
+    scan(dir, exts)
+}
+
+/// The netconf files of one directory in lookup order: `.conflist`, then `.conf` and `.json`.
+fn dir_candidates(dir: &Path) -> Result<Vec<Candidate>, Error> {
+    let lists = scan(dir, &["conflist"])?;
+    let confs = scan(dir, &["conf", "json"])?;
+    Ok(lists
+        .into_iter()
+        .map(|path| Candidate {
+            path,
+            kind: ConfKind::ConfList,
+        })
+        .chain(confs.into_iter().map(|path| Candidate {
+            path,
+            kind: ConfKind::Conf,
+        }))
+        .collect())
+}
+
+/// Every candidate of every directory, directory by directory (lazily, so a lookup that
+/// succeeds early does not list later directories).
+fn candidates(dirs: &[PathBuf]) -> impl Iterator<Item = Result<Candidate, Error>> + '_ {
+    dirs.iter().flat_map(|dir| match dir_candidates(dir) {
+        Ok(found) => found.into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(e) => vec![Err(e)],
+    })
+}
+
+/// Finishes a `.conflist` read from `path`: appends `<dir>/<name>/*.conf` unless
+/// `loadOnlyInlinedPlugins`, and insists on at least one plugin (Go v1.3.0
+/// `NetworkConfFromFile`).
+pub(super) fn list_from_file_parts(
+    map: &Map<String, Value>,
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<NetworkConfigList, Error> {
+    let parsed = parse::list(map, bytes, Some(path))?;
+    let mut list = parsed.list;
+    if !parsed.load_only_inlined {
+        // The name is a checked network name, so this stays inside the directory.
+        let plugin_dir = path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(&list.name);
+        for file in scan(&plugin_dir, &["conf"])? {
+            list.plugins.push(super::conf_from_file(&file)?);
+        }
+    }
+    if list.plugins.is_empty() {
+        return Err(parse::invalid(
+            Some(path),
+            "plugins",
+            format!(
+                "missing, and there are no plugin files in {}",
+                path.with_file_name(&list.name).join("*.conf").display()
+            ),
+        ));
+    }
+    Ok(list)
+}
+
+/// A candidate read as far as it goes.
+struct Loaded {
+    /// `name`, if the file is a JSON object with a string `name`.
+    name: Option<String>,
+    result: Result<NetworkConfigList, Error>,
+}
+
+fn load(c: &Candidate) -> Loaded {
+    let path = c.path.as_path();
+    let bytes = match super::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Loaded {
+                name: None,
+                result: Err(e),
+            }
+        }
+    };
+    let map = match parse::object(&bytes, Some(path)) {
+        Ok(map) => map,
+        Err(e) => {
+            return Loaded {
+                name: None,
+                result: Err(e),
+            }
+        }
+    };
+    let name = map.get("name").and_then(Value::as_str).map(str::to_owned);
+    let result = match c.kind {
+        ConfKind::ConfList => list_from_file_parts(&map, bytes, path),
+        ConfKind::Conf => parse::plugin(map, "", Some(path))
+            .and_then(|plugin| super::conf_list_from_conf(&plugin, Some(path))),
+    };
+    Loaded { name, result }
+}
+
+/// Finds the network `name` in `dirs` (in order; within a directory `.conflist` files first,
+/// then `.conf`/`.json`, each group in byte order of the path). The first file whose `name`
+/// matches is the network, even if a later one with that name is valid.
+///
+/// Files that are broken but are not the network asked for do not stop the lookup: they are
+/// returned in [`Lookup::warnings`]. That includes files so broken their `name` cannot be
+/// read, and directories that cannot be listed; if the network is then not found, those are
+/// reported in [`Error::NetworkNotFoundBroken`], since any of them may have held it.
+///
+/// # Errors
+/// - the error of the first file named `name` when that file is broken
+///   ([`Error::ConfigParse`], [`Error::ConfigInvalid`], [`Error::Io`]);
+/// - [`Error::NetworkNotFoundBroken`] when not found and something could not be read;
+/// - [`Error::NoConfigs`] when the directories hold no netconf file at all;
+/// - [`Error::NetworkNotFound`] listing the networks found.
+#[doc(alias = "LoadConfList")]
+#[doc(alias = "LoadNetworkConf")]
+pub fn load_conf_list(dirs: &[PathBuf], name: &str) -> Result<Lookup, Error> {
+    // Each problem met, and whether it hides a network name (so it may be the one asked for).
+    let mut problems: Vec<(Error, bool)> = Vec::new();
+    let mut found: Vec<String> = Vec::new();
+    let mut any_file = false;
+    for candidate in candidates(dirs) {
+        let candidate = match candidate {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push((e, true));
+                continue;
+            }
+        };
+        any_file = true;
+        let loaded = load(&candidate);
+        match loaded.name {
+            Some(n) if n == name => {
+                let warnings = problems.into_iter().map(|(e, _)| e).collect();
+                return loaded.result.map(|list| Lookup { list, warnings });
+            }
+            Some(n) => {
+                if let Err(e) = loaded.result {
+                    problems.push((e, false));
+                }
+                if !found.contains(&n) {
+                    found.push(n);
+                }
+            }
+            // Every valid netconf has a name, so the result is an error here.
+            None => problems.extend(loaded.result.err().map(|e| (e, true))),
+        }
+    }
+    let broken: Vec<Error> = problems
+        .into_iter()
+        .filter_map(|(e, hides_name)| hides_name.then_some(e))
+        .collect();
+    let (name, dirs) = (name.to_owned(), dirs.to_vec());
+    if !broken.is_empty() {
+        Err(Error::NetworkNotFoundBroken {
+            name,
+            dirs,
+            found,
+            broken,
+        })
+    } else if !any_file {
+        Err(Error::NoConfigs { dirs })
+    } else {
+        Err(Error::NetworkNotFound { name, dirs, found })
+    }
+}
+
+/// Reads every netconf in `dirs`, in lookup order, for listing networks and explaining a
+/// failed lookup. Each file is parsed completely (with its `<dir>/<name>/*.conf` plugins); a
+/// file whose `name` an earlier file already has is marked [`ListedNetwork::shadowed_by`].
+///
+/// This does not fail: unreadable files are entries with an error, and directories that
+/// cannot be listed are in [`Listing::errors`]. Missing directories count as empty.
+pub fn list_networks(dirs: &[PathBuf]) -> Listing {
+    let mut listing = Listing::default();
+    for candidate in candidates(dirs) {
+        let candidate = match candidate {
+            Ok(c) => c,
+            Err(e) => {
+                listing.errors.push(e);
+                continue;
+            }
+        };
+        let loaded = load(&candidate);
+        let shadowed_by = loaded.name.as_deref().and_then(|n| {
+            listing
+                .networks
+                .iter()
+                .find(|earlier| earlier.name.as_deref() == Some(n))
+                .map(|earlier| earlier.path.clone())
+        });
+        listing.networks.push(ListedNetwork {
+            path: candidate.path,
+            kind: candidate.kind,
+            name: loaded.name,
+            result: loaded.result,
+            shadowed_by,
+        });
+    }
+    listing
+}
