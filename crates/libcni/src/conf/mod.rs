@@ -27,7 +27,6 @@
 //! - A directory, or a symbolic link to one, named like a netconf is skipped rather than
 //!   failing the lookup.
 
-mod gojson;
 mod lookup;
 mod parse;
 #[cfg(test)]
@@ -180,6 +179,6 @@ pub fn conf_list_from_conf(
         "plugins".into(),
         Value::Array(vec![Value::Object(conf.raw.clone())]),
     );
-    let bytes = gojson::to_vec(&top);
+    let bytes = crate::json::to_vec(&top);
     Ok(parse::list(&top, bytes, path)?.list)
 }
