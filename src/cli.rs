@@ -96,6 +96,10 @@ pub enum Command {
     Gc(cmd::gc::GcArgs),
     /// Ask a network's plugins whether they are ready (CNI STATUS).
     Status(cmd::status::StatusArgs),
+    /// Persistent named network namespaces (iproute2-compatible).
+    Netns(cmd::netns::NetnsArgs),
+    /// Run a command on CNI networks in a private network namespace, then clean up.
+    Run(cmd::run::RunArgs),
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.

@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         Command::Del(args) => cmd::del::run(args, &ctx),
         Command::Gc(args) => cmd::gc::run(args, &ctx),
         Command::Status(args) => cmd::status::run(args, &ctx),
+        Command::Netns(args) => cmd::netns::run(args, &ctx),
+        Command::Run(args) => cmd::run::run(args, &ctx),
     };
     match result {
         Ok(code) => code,

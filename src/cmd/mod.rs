@@ -5,6 +5,8 @@ pub mod add;
 pub mod check;
 pub mod del;
 pub mod gc;
+pub mod netns;
+pub mod run;
 pub mod status;
 
 use std::fmt;
@@ -91,10 +93,7 @@ impl Context {
         Context {
             netconf_dirs,
             cni,
-            netns_dir: global
-                .netns_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(SYSTEM_NETNS_DIR)),
+            netns_dir: global.netns_dir.clone().unwrap_or_else(default_netns_dir),
             output: global.output,
             quiet: global.quiet,
         }
@@ -115,6 +114,17 @@ impl Context {
                 eprintln!("warning: {w}");
             }
         }
+    }
+}
+
+/// `/run/netns` for root (iproute2's directory); `$XDG_RUNTIME_DIR/netns` for other users.
+pub fn default_netns_dir() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(SYSTEM_NETNS_DIR);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir.join("netns"),
+        _ => PathBuf::from(SYSTEM_NETNS_DIR),
     }
 }
 
