@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use libcni::ErrorKind;
 
+use crate::cmd::run::RunToolError;
 use crate::cmd::UsageError;
 
 /// Why `cnitool` failed, as an exit code.
@@ -20,6 +21,8 @@ pub enum Exit {
     Plugin = 4,
     /// Already attached, not attached, unusable or own namespace.
     State = 5,
+    /// `run`: the tool failed (podman's convention).
+    RunTool = 125,
 }
 
 impl From<Exit> for ExitCode {
@@ -30,6 +33,9 @@ impl From<Exit> for ExitCode {
 
 /// The exit code for an error: the first library or usage error in its chain decides.
 pub fn classify(err: &anyhow::Error) -> Exit {
+    if err.downcast_ref::<RunToolError>().is_some() {
+        return Exit::RunTool;
+    }
     for cause in err.chain() {
         if cause.is::<UsageError>() {
             return Exit::Usage;
@@ -58,5 +64,8 @@ pub fn cni_code_and_details(err: &anyhow::Error) -> (u32, String) {
             return (e.cni_code(), details);
         }
     }
-    (if classify(err) == Exit::Usage { 4 } else { 999 }, String::new())
+    (
+        if classify(err) == Exit::Usage { 4 } else { 999 },
+        String::new(),
+    )
 }

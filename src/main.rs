@@ -5,10 +5,12 @@
 
 #![deny(unsafe_code)]
 
+mod builtin;
 mod cli;
 mod cmd;
 mod exit;
 mod output;
+mod sys;
 
 use std::process::ExitCode;
 

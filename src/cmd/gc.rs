@@ -1,15 +1,17 @@
 //! `cnitool gc`: remove attachments whose network namespace is gone (CNI GC).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use libcni::cache::CachedAttachment;
-use libcni::NetworkConfigList;
+use libcni::{NetworkConfigList, RuntimeConf};
 use serde_json::json;
 
+use super::run::kill_namespace_processes;
+use super::run::record::RunRecord;
 use super::Context;
 use crate::cli::Output;
 
@@ -44,8 +46,82 @@ pub fn is_stale(att: &CachedAttachment) -> bool {
     }
 }
 
+/// Undoes the runs whose runner died (SIGKILL, power loss): kills what is left in their
+/// namespace, DELs their networks in reverse order, deletes the namespace and the record.
+/// Returns a line per run.
+fn collect_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for (path, rec) in RunRecord::list(ctx.cni.cache().dir())? {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => {
+                eprintln!("warning: {e:#}");
+                continue;
+            }
+        };
+        if rec.owner.is_alive() {
+            continue;
+        }
+        let what = format!("run of pid {} ({})", rec.owner.pid, rec.netns.display());
+        if dry_run {
+            done.push(format!("would clean up {what}"));
+            continue;
+        }
+        let live_ns = libcni::netns::identify(&rec.netns).is_ok();
+        if rec.owns_netns && live_ns {
+            kill_namespace_processes(&rec.netns);
+        }
+        let mut errors = Vec::new();
+        for att in rec.attachments.iter().rev() {
+            let rt = RuntimeConf {
+                container_id: rec.container_id.clone(),
+                // Plugins treat an empty path as "the namespace is gone".
+                netns: if live_ns {
+                    rec.netns.clone()
+                } else {
+                    PathBuf::new()
+                },
+                ifname: att.ifname.clone(),
+                args: rec.cni_args.clone(),
+                capability_args: rec.capability_args.clone(),
+            };
+            let cached = ctx
+                .cni
+                .get_cached_attachment(&att.network, &rt)
+                .ok()
+                .flatten();
+            let list =
+                super::list_for_teardown(ctx, &att.network, cached.as_ref(), false).or_else(|_| {
+                    libcni::conf::conf_list_from_bytes(&att.config_bytes(), None)
+                        .map_err(anyhow::Error::from)
+                });
+            let res = list.and_then(|l| Ok(ctx.cni.del_network_list(&l, &rt)?));
+            if let Err(e) = res {
+                errors.push(format!("{}: {e:#}", att.network));
+            }
+        }
+        if rec.owns_netns && errors.is_empty() {
+            if let (Some(dir), Some(name)) = (rec.netns.parent(), rec.netns.file_name()) {
+                match libcni::netns::delete(dir, &name.to_string_lossy()) {
+                    Ok(()) | Err(libcni::Error::Netns { .. }) => {}
+                    Err(e) => errors.push(format!("deleting the namespace: {e}")),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            eprintln!("warning: could not clean up {what}: {}", errors.join("; "));
+            continue;
+        }
+        let _ = std::fs::remove_file(path.with_extension("resolv.conf"));
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        done.push(format!("cleaned up {what}"));
+    }
+    Ok(done)
+}
+
 /// Runs `gc`.
 pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
+    let runs = collect_dead_runs(ctx, args.dry_run)?;
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
         by_network
@@ -77,7 +153,11 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
 
-    let verb = if args.dry_run { "would remove" } else { "removed" };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     match ctx.output.unwrap_or(Output::Table) {
         Output::Json => {
             let items: Vec<_> = removed
@@ -87,9 +167,15 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
                            "ifname": a.ifname, "netns": a.netns})
                 })
                 .collect();
-            println!("{}", json!({ "dryRun": args.dry_run, "removed": items }));
+            println!(
+                "{}",
+                json!({ "dryRun": args.dry_run, "removed": items, "runs": runs })
+            );
         }
         Output::Table if !ctx.quiet => {
+            for line in &runs {
+                println!("{line}");
+            }
             for a in &removed {
                 println!(
                     "{verb} {} {} {} (netns {})",
@@ -99,7 +185,7 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
                     a.netns.as_deref().unwrap_or("?")
                 );
             }
-            if removed.is_empty() {
+            if removed.is_empty() && runs.is_empty() {
                 println!("nothing to remove");
             }
         }
@@ -110,7 +196,9 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         1 => Err(errors.remove(0)),
         n => {
             let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-            Err(errors.remove(0).context(format!("{n} networks failed: {}", msgs.join("; "))))
+            Err(errors
+                .remove(0)
+                .context(format!("{n} networks failed: {}", msgs.join("; "))))
         }
     }
 }

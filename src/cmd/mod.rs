@@ -50,7 +50,10 @@ macro_rules! usage {
 
 /// Splits a `:`-separated directory list, dropping empty entries.
 pub fn split_dirs(s: &str) -> Vec<PathBuf> {
-    s.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect()
+    s.split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// Everything a verb needs from the global flags.
@@ -101,10 +104,20 @@ impl Context {
 
     /// Loads a network list by name from the netconf directories, printing warnings about
     /// other files that could not be parsed.
+    /// The built-in network (see [`crate::builtin`]) is found when no file defines its name.
     pub fn load_list(&self, name: &str) -> Result<NetworkConfigList> {
-        let lookup = libcni::conf::load_conf_list(&self.netconf_dirs, name)?;
-        self.warn_all(&lookup.warnings);
-        Ok(lookup.list)
+        match libcni::conf::load_conf_list(&self.netconf_dirs, name) {
+            Ok(lookup) => {
+                self.warn_all(&lookup.warnings);
+                Ok(lookup.list)
+            }
+            Err(
+                libcni::Error::NoConfigs { .. }
+                | libcni::Error::NetworkNotFound { .. }
+                | libcni::Error::NetworkNotFoundBroken { .. },
+            ) if name == crate::builtin::NAME => Ok(crate::builtin::list()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Prints warnings on stderr unless `--quiet`.
@@ -198,6 +211,14 @@ pub struct AttachArgs {
     /// Container ID (default: derived from the namespace path, as the Go cnitool does).
     #[arg(long, value_name = "ID")]
     pub container_id: Option<String>,
+    /// Plugin arguments and capabilities.
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+}
+
+/// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
+#[derive(Debug, Args)]
+pub struct PluginArgs {
     /// Plugin argument K=V, added to CNI_ARGS (repeatable).
     #[arg(long = "arg", value_name = "K=V")]
     pub args: Vec<String>,
@@ -296,6 +317,19 @@ impl AttachArgs {
         Ok(Target { path, container_id })
     }
 
+    /// The runtime configuration for the library.
+    pub fn runtime_conf(&self, target: &Target) -> Result<RuntimeConf> {
+        Ok(RuntimeConf {
+            container_id: target.container_id.clone(),
+            netns: target.path.clone(),
+            ifname: self.ifname.clone(),
+            args: self.plugin.cni_args()?,
+            capability_args: self.plugin.capability_args()?,
+        })
+    }
+}
+
+impl PluginArgs {
     /// The `CNI_ARGS` pairs: the `CNI_ARGS` variable, then each `--arg`.
     pub fn cni_args(&self) -> Result<Vec<(String, String)>> {
         let mut pairs = match &self.cni_args {
@@ -352,7 +386,9 @@ impl AttachArgs {
         }
         if let Some(mac) = &self.mac {
             if !is_mac(mac) {
-                return Err(usage!("--mac {mac:?}: expected six hex bytes like 02:42:ac:11:00:02"));
+                return Err(usage!(
+                    "--mac {mac:?}: expected six hex bytes like 02:42:ac:11:00:02"
+                ));
             }
             caps.insert("mac".into(), mac.clone().into());
         }
@@ -374,17 +410,6 @@ impl AttachArgs {
             check_port_mappings(pm)?;
         }
         Ok(caps)
-    }
-
-    /// The runtime configuration for the library.
-    pub fn runtime_conf(&self, target: &Target) -> Result<RuntimeConf> {
-        Ok(RuntimeConf {
-            container_id: target.container_id.clone(),
-            netns: target.path.clone(),
-            ifname: self.ifname.clone(),
-            args: self.cni_args()?,
-            capability_args: self.capability_args()?,
-        })
     }
 }
 
@@ -426,7 +451,9 @@ pub fn parse_publish(spec: &str) -> Result<Value> {
         None => (spec, "tcp".to_owned()),
     };
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(usage!("--publish {spec:?}: protocol must be tcp, udp or sctp"));
+        return Err(usage!(
+            "--publish {spec:?}: protocol must be tcp, udp or sctp"
+        ));
     }
     let (host_ip, rest) = if let Some(stripped) = ports.strip_prefix('[') {
         let (ip, rest) = stripped
@@ -449,8 +476,14 @@ pub fn parse_publish(spec: &str) -> Result<Value> {
         usage!("--publish {spec:?}: expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]")
     })?;
     let mut m = Map::new();
-    m.insert("hostPort".into(), parse_port(host, "host port", spec)?.into());
-    m.insert("containerPort".into(), parse_port(ctr, "container port", spec)?.into());
+    m.insert(
+        "hostPort".into(),
+        parse_port(host, "host port", spec)?.into(),
+    );
+    m.insert(
+        "containerPort".into(),
+        parse_port(ctr, "container port", spec)?.into(),
+    );
     m.insert("protocol".into(), proto.into());
     if let Some(ip) = host_ip.filter(|ip| !ip.is_empty()) {
         ip.parse::<std::net::IpAddr>()
@@ -588,7 +621,10 @@ mod tests {
     #[test]
     fn publish_specs() {
         let ok = [
-            ("8080:80", r#"{"containerPort":80,"hostPort":8080,"protocol":"tcp"}"#),
+            (
+                "8080:80",
+                r#"{"containerPort":80,"hostPort":8080,"protocol":"tcp"}"#,
+            ),
             (
                 "127.0.0.1:8080:80/udp",
                 r#"{"containerPort":80,"hostIP":"127.0.0.1","hostPort":8080,"protocol":"udp"}"#,
@@ -601,7 +637,15 @@ mod tests {
         for (spec, want) in ok {
             assert_eq!(parse_publish(spec).unwrap().to_string(), want, "{spec}");
         }
-        for bad in ["80", "0:80", "70000:80", "a:80", "1:2:3:4", "8080:80/icmp", "x.y:1:2"] {
+        for bad in [
+            "80",
+            "0:80",
+            "70000:80",
+            "a:80",
+            "1:2:3:4",
+            "8080:80/icmp",
+            "x.y:1:2",
+        ] {
             assert!(parse_publish(bad).is_err(), "{bad}");
         }
     }

@@ -347,21 +347,24 @@ where
 /// Only each process's main thread is looked at. Processes that exit during the scan or whose
 /// namespace link cannot be read (permissions) are not counted.
 pub fn count_processes(id: NetnsId) -> usize {
+    processes_in(id).len()
+}
+
+/// The PIDs of the processes whose network namespace is `id` (their main thread's; processes
+/// that vanish or cannot be inspected while scanning are left out).
+pub fn processes_in(id: NetnsId) -> Vec<i32> {
     let Ok(proc_dir) = fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
     proc_dir
         .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            fs::metadata(entry.path().join("ns/net"))
+                .is_ok_and(|m| NetnsId::of(&m) == id)
+                .then_some(pid)
         })
-        .filter(|entry| {
-            fs::metadata(entry.path().join("ns/net")).is_ok_and(|m| NetnsId::of(&m) == id)
-        })
-        .count()
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,133 @@
+//! Starting the command inside the run's namespaces.
+//!
+//! A dedicated thread joins the network namespace, unshares a mount namespace (and a UTS
+//! namespace for `--hostname`), prepares `/sys` and `/etc/resolv.conf` there, and spawns the
+//! command, which inherits all of it. The thread then waits for the command: it must outlive
+//! it, because `PR_SET_PDEATHSIG` fires when the spawning *thread* ends. The caller's
+//! namespaces are never touched.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::mpsc::Sender;
+use std::thread;
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+use crate::sys;
+
+/// What the command thread reports.
+#[derive(Debug)]
+pub enum ChildEvent {
+    /// The command runs with this PID.
+    Started(i32),
+    /// It could not be started (namespace setup or exec failed).
+    Failed(io::Error),
+    /// It ended.
+    Exited(io::Result<ExitStatus>),
+}
+
+/// How to start the command.
+#[derive(Debug)]
+pub struct Spec {
+    /// The network namespace to run in.
+    pub netns: PathBuf,
+    /// A file to bind-mount over `/etc/resolv.conf`.
+    pub resolv_conf: Option<PathBuf>,
+    /// A hostname, in a UTS namespace of its own.
+    pub hostname: Option<String>,
+    /// The command and its arguments.
+    pub argv: Vec<String>,
+}
+
+/// Starts the command thread; events arrive on `tx`, wrapped by `wrap`.
+pub fn spawn<E: Send + 'static>(
+    spec: Spec,
+    tx: Sender<E>,
+    wrap: fn(ChildEvent) -> E,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("cnitool-cmd".into())
+        .spawn(move || {
+            let mut cmd = match enter(&spec) {
+                Ok(()) => command(&spec.argv),
+                Err(e) => {
+                    let _ = tx.send(wrap(ChildEvent::Failed(e)));
+                    return;
+                }
+            };
+            match cmd.spawn() {
+                Err(e) => {
+                    let _ = tx.send(wrap(ChildEvent::Failed(e)));
+                }
+                Ok(mut child) => {
+                    let _ = tx.send(wrap(ChildEvent::Started(child.id() as i32)));
+                    let _ = tx.send(wrap(ChildEvent::Exited(child.wait())));
+                }
+            }
+        })
+        .map(drop)
+}
+
+fn command(argv: &[String]) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    sys::kill_with_parent(&mut cmd);
+    cmd
+}
+
+/// Moves this thread into the run's namespaces and prepares its mount view.
+fn enter(spec: &Spec) -> io::Result<()> {
+    let ns = File::open(&spec.netns)?;
+    setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io_err("joining the network namespace"))?;
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    if spec.hostname.is_some() {
+        flags |= CloneFlags::CLONE_NEWUTS;
+    }
+    unshare(flags).map_err(io_err("creating a private mount namespace"))?;
+    // Nothing done in this view may propagate back to the host's mounts.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(io_err("making / a slave mount"))?;
+    // As `ip netns exec` does: /sys shows the namespace's own interfaces.
+    if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
+        let _ = mount(
+            Some("sysfs"),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        );
+    }
+    if let Some(resolv) = &spec.resolv_conf {
+        bind_resolv_conf(resolv)?;
+    }
+    if let Some(name) = &spec.hostname {
+        nix::unistd::sethostname(name).map_err(io_err("setting the hostname"))?;
+    }
+    Ok(())
+}
+
+/// Bind-mounts `file` over `/etc/resolv.conf`. When that is a symbolic link (systemd-resolved),
+/// the mount lands on its target, which must exist; a dangling link cannot be covered.
+fn bind_resolv_conf(file: &Path) -> io::Result<()> {
+    mount(
+        Some(file),
+        "/etc/resolv.conf",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(io_err("bind-mounting /etc/resolv.conf"))
+}
+
+fn io_err(what: &'static str) -> impl Fn(nix::Error) -> io::Error {
+    move |e| io::Error::new(io::Error::from(e).kind(), format!("{what}: {e}"))
+}

@@ -1,0 +1,494 @@
+//! `cnitool run`: run a command on CNI networks in a private network namespace, and always
+//! clean up.
+//!
+//! The CNI repo's `scripts/priv-net-run.sh` does this in shell and leaks on every failure
+//! path. Here the order is: write a crash-safety record, create the namespace, ADD each
+//! network, run the command, then kill what it left running, DEL in reverse order while the
+//! namespace still exists, delete the namespace and the record. Signals during setup roll
+//! back; during the command they are forwarded to it; during teardown they are held off.
+//! If the runner itself dies (SIGKILL), the command dies with it (`PR_SET_PDEATHSIG`) and
+//! `cnitool gc` finds the record and undoes the rest.
+
+mod child;
+pub mod record;
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read as _};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use libcni::netns::{self, CreateOptions};
+use libcni::{CniResult, NetworkConfigList, RuntimeConf};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::unistd::Pid;
+
+use self::child::ChildEvent;
+use self::record::{Owner, PlannedAttachment, RunRecord};
+use super::{container_id_for, Context, PluginArgs};
+use crate::builtin;
+
+/// Exit codes of `run` (podman's convention), shown in `run --help`.
+pub const RUN_EXIT_HELP: &str = "\
+Exit status: the command's own. If the command is killed by signal N: 128+N.
+  125  cnitool failed (bad argument, netconf, plugin, namespace; nothing is left behind)
+  126  the command could not be executed
+  127  the command was not found";
+
+/// The tool's own failure in `run`: exit 125.
+#[derive(Debug)]
+pub struct RunToolError;
+
+impl fmt::Display for RunToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("run")
+    }
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+#[command(after_help = RUN_EXIT_HELP)]
+pub struct RunArgs {
+    /// A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0,
+    /// eth1, ... by default). Without --net and without any netconf, the built-in network
+    /// "cnitool" is used.
+    #[arg(long = "net", value_name = "NAME[:IFNAME]")]
+    pub nets: Vec<String>,
+    /// Join this existing named network namespace instead of creating one; it is left in place
+    /// and only the networks this run added are removed.
+    #[arg(long, value_name = "NAME")]
+    pub netns: Option<String>,
+    /// The command's hostname (in a UTS namespace of its own).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Plugin arguments and capabilities, applied to every network.
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// What the main loop hears about.
+#[derive(Debug)]
+enum Event {
+    Signal(Signal),
+    Child(ChildEvent),
+}
+
+/// The signals `run` handles; they are blocked in every thread and taken by one waiting
+/// thread, so no handler runs in an arbitrary place.
+fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set
+}
+
+/// Blocks the handled signals (must run before any other thread starts, so every thread
+/// inherits the mask) and starts the thread that waits for them.
+fn start_signal_thread(tx: Sender<Event>, pending: Arc<AtomicI32>) -> Result<()> {
+    let set = handled_signals();
+    set.thread_block().context("blocking signals")?;
+    thread::Builder::new()
+        .name("cnitool-signals".into())
+        .spawn(move || loop {
+            let Ok(sig) = set.wait() else { continue };
+            pending.store(sig as i32, Ordering::SeqCst);
+            if tx.send(Event::Signal(sig)).is_err() {
+                return;
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(())
+}
+
+/// Setup was interrupted by a signal: roll back, then exit 128+N.
+#[derive(Debug)]
+struct Interrupted(i32);
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = Signal::try_from(self.0).map_or("a signal", Signal::as_str);
+        write!(
+            f,
+            "interrupted by {name} during setup; everything was rolled back"
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn check_signal(pending: &AtomicI32) -> Result<()> {
+    match pending.load(Ordering::SeqCst) {
+        0 => Ok(()),
+        sig => Err(Interrupted(sig).into()),
+    }
+}
+
+/// What a run has created so far, undone in reverse by [`Teardown::run`].
+#[derive(Debug)]
+struct Teardown<'a> {
+    ctx: &'a Context,
+    netns_name: String,
+    netns_path: PathBuf,
+    netns_created: bool,
+    added: Vec<(NetworkConfigList, RuntimeConf)>,
+    record_path: PathBuf,
+    resolv_conf: Option<PathBuf>,
+}
+
+impl Teardown<'_> {
+    /// Kills what is left in an owned namespace, DELs the networks in reverse order, deletes
+    /// the namespace, then the record. Every step runs even if an earlier one failed; the
+    /// record stays when something could not be undone, so `gc` can retry.
+    fn run(&mut self) -> Result<()> {
+        let mut errors = Vec::new();
+        if self.netns_created {
+            kill_namespace_processes(&self.netns_path);
+        }
+        while let Some((list, rt)) = self.added.pop() {
+            if let Err(e) = self.ctx.cni.del_network_list(&list, &rt) {
+                errors.push(anyhow!(e).context(format!("deleting network {:?}", list.name)));
+            }
+        }
+        if self.netns_created {
+            match netns::delete(&self.ctx.netns_dir, &self.netns_name) {
+                Ok(()) => self.netns_created = false,
+                Err(e) => errors.push(anyhow!(e).context("deleting the network namespace")),
+            }
+        }
+        if let Some(resolv) = self.resolv_conf.take() {
+            let _ = fs::remove_file(resolv);
+        }
+        if errors.is_empty() {
+            fs::remove_file(&self.record_path)
+                .with_context(|| format!("removing {}", self.record_path.display()))?;
+            return Ok(());
+        }
+        let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+        Err(anyhow!("cleanup failed: {}", msgs.join("; ")))
+    }
+}
+
+/// SIGKILLs every process in the namespace until none is left (a command's background
+/// children must not keep the namespace, or hold its addresses, after DEL).
+pub fn kill_namespace_processes(path: &Path) {
+    let Ok(id) = netns::identify(path) else {
+        return;
+    };
+    for _ in 0..100 {
+        let pids = netns::processes_in(id);
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn random_hex() -> String {
+    let mut buf = [0u8; 4];
+    let ok = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if ok.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        buf = nanos.to_le_bytes();
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The networks to attach with their interface names.
+fn resolve_networks(args: &RunArgs, ctx: &Context) -> Result<Vec<(NetworkConfigList, String)>> {
+    if args.nets.is_empty() {
+        let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
+        let names = listing.names();
+        if names.is_empty() {
+            return Ok(vec![(builtin::list(), "eth0".into())]);
+        }
+        return Err(crate::usage!(
+            "no --net given and netconfs exist, so the built-in network is not used; \
+             networks available: {} (pick with --net NAME, or --net {} for the built-in one)",
+            names.join(", "),
+            builtin::NAME
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, spec) in args.nets.iter().enumerate() {
+        let (name, ifname) = match spec.split_once(':') {
+            Some((n, i)) => (n, i.to_owned()),
+            None => (spec.as_str(), format!("eth{i}")),
+        };
+        libcni::validate::ifname(&ifname)?;
+        if out
+            .iter()
+            .any(|(_, f): &(NetworkConfigList, String)| *f == ifname)
+        {
+            return Err(crate::usage!(
+                "--net {spec}: interface {ifname} is used twice"
+            ));
+        }
+        out.push((ctx.load_list(name)?, ifname));
+    }
+    Ok(out)
+}
+
+/// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
+fn resolv_conf(results: &[CniResult]) -> Option<String> {
+    let mut servers = Vec::new();
+    let mut search = Vec::new();
+    let mut options = Vec::new();
+    let mut domain = None;
+    for r in results {
+        let Ok(v1) = r.to_v1() else { continue };
+        for s in v1.dns.nameservers {
+            if !servers.contains(&s) {
+                servers.push(s);
+            }
+        }
+        for s in v1.dns.search {
+            if !search.contains(&s) {
+                search.push(s);
+            }
+        }
+        for o in v1.dns.options {
+            if !options.contains(&o) {
+                options.push(o);
+            }
+        }
+        domain = domain.or(Some(v1.dns.domain).filter(|d| !d.is_empty()));
+    }
+    if servers.is_empty() {
+        return None;
+    }
+    let mut out = String::from("# written by cnitool run from the CNI results\n");
+    for s in &servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    } else if let Some(d) = domain {
+        out.push_str(&format!("domain {d}\n"));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    Some(out)
+}
+
+/// Runs `run`.
+pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
+    let (tx, rx) = mpsc::channel();
+    let pending = Arc::new(AtomicI32::new(0));
+    start_signal_thread(tx.clone(), Arc::clone(&pending)).context(RunToolError)?;
+    run_inner(&args, ctx, tx, rx, &pending)
+}
+
+fn run_inner(
+    args: &RunArgs,
+    ctx: &Context,
+    tx: Sender<Event>,
+    rx: mpsc::Receiver<Event>,
+    pending: &AtomicI32,
+) -> Result<ExitCode> {
+    let tool = |e: anyhow::Error| e.context(RunToolError);
+    let nets = resolve_networks(args, ctx).map_err(tool)?;
+    let cni_args = args.plugin.cni_args().map_err(tool)?;
+    let capability_args = args.plugin.capability_args().map_err(tool)?;
+    if let Some(h) = &args.hostname {
+        if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
+            return Err(tool(crate::usage!(
+                "--hostname {h:?}: must be 1 to 64 characters"
+            )));
+        }
+    }
+
+    let (netns_name, owns_netns) = match &args.netns {
+        Some(name) => (name.clone(), false),
+        None => (format!("cnitool-run-{}", random_hex()), true),
+    };
+    netns::validate_name(&netns_name).map_err(|e| tool(e.into()))?;
+    let netns_path = super::absolute(&ctx.netns_dir.join(&netns_name)).map_err(tool)?;
+    if !owns_netns {
+        netns::check_target(&netns_path).map_err(|e| tool(e.into()))?;
+    }
+    let container_id = container_id_for(&netns_path);
+
+    let record = RunRecord {
+        owner: Owner::current().map_err(tool)?,
+        netns: netns_path.clone(),
+        owns_netns,
+        container_id: container_id.clone(),
+        attachments: nets
+            .iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .collect(),
+        cni_args: cni_args.clone(),
+        capability_args: capability_args.clone(),
+    };
+    let record_id = format!("{netns_name}-{}", std::process::id());
+    let record_path = record
+        .write(ctx.cni.cache().dir(), &record_id)
+        .map_err(tool)?;
+
+    let mut teardown = Teardown {
+        ctx,
+        netns_name: netns_name.clone(),
+        netns_path: netns_path.clone(),
+        netns_created: false,
+        added: Vec::new(),
+        record_path,
+        resolv_conf: None,
+    };
+
+    let setup = (|| -> Result<Vec<CniResult>> {
+        check_signal(pending)?;
+        if owns_netns {
+            netns::create(&ctx.netns_dir, &netns_name, CreateOptions { lo_up: true })?;
+            teardown.netns_created = true;
+        }
+        let mut results = Vec::new();
+        for (list, ifname) in &nets {
+            check_signal(pending)?;
+            let rt = RuntimeConf {
+                container_id: container_id.clone(),
+                netns: netns_path.clone(),
+                ifname: ifname.clone(),
+                args: cni_args.clone(),
+                capability_args: capability_args.clone(),
+            };
+            let result = ctx
+                .cni
+                .add_network_list(list, &rt)
+                .with_context(|| format!("adding network {:?} as {ifname}", list.name))?;
+            teardown.added.push((list.clone(), rt));
+            results.push(result);
+        }
+        if let Some(content) = resolv_conf(&results) {
+            let path = teardown.record_path.with_extension("resolv.conf");
+            fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+            teardown.resolv_conf = Some(path);
+        }
+        check_signal(pending)?;
+        Ok(results)
+    })();
+
+    if let Err(err) = setup {
+        let cleanup = teardown.run();
+        let err = match cleanup {
+            Ok(()) => err,
+            Err(c) => err.context(format!("{c:#}")),
+        };
+        if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
+            let code = 128 + *sig;
+            eprintln!("cnitool: {err:#}");
+            return Ok(ExitCode::from(code as u8));
+        }
+        return Err(tool(err));
+    }
+
+    let spec = child::Spec {
+        netns: netns_path,
+        resolv_conf: teardown.resolv_conf.clone(),
+        hostname: args.hostname.clone(),
+        argv: args.command.clone(),
+    };
+    let outcome = match child::spawn(spec, tx, Event::Child) {
+        Ok(()) => wait_for_command(&rx),
+        Err(e) => Outcome::Failed(e),
+    };
+
+    // Teardown: signals stay blocked and queued; nothing interrupts it.
+    let cleanup = teardown.run();
+    let code = match outcome {
+        Outcome::Exited(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => c as u8,
+            (None, Some(sig)) => (128 + sig) as u8,
+            _ => 125,
+        },
+        Outcome::Failed(e) => {
+            let code = match e.kind() {
+                io::ErrorKind::NotFound => 127,
+                io::ErrorKind::PermissionDenied => 126,
+                _ => 125,
+            };
+            let what = match code {
+                127 => "command not found".to_owned(),
+                126 => "permission denied".to_owned(),
+                _ => format!("could not start the command: {e}"),
+            };
+            eprintln!("cnitool: {}: {what}", args.command[0]);
+            code
+        }
+    };
+    if let Err(e) = cleanup {
+        return Err(tool(e));
+    }
+    Ok(ExitCode::from(code))
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Exited(std::process::ExitStatus),
+    Failed(io::Error),
+}
+
+/// Forwards signals to the command until it ends.
+fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
+    let mut pid = None;
+    let mut queued = Vec::new();
+    loop {
+        match rx.recv() {
+            Ok(Event::Signal(sig)) => match pid {
+                Some(p) => {
+                    let _ = kill(Pid::from_raw(p), sig);
+                }
+                None => queued.push(sig),
+            },
+            Ok(Event::Child(ChildEvent::Started(p))) => {
+                pid = Some(p);
+                for sig in queued.drain(..) {
+                    let _ = kill(Pid::from_raw(p), sig);
+                }
+            }
+            Ok(Event::Child(ChildEvent::Exited(Ok(status)))) => return Outcome::Exited(status),
+            Ok(Event::Child(ChildEvent::Exited(Err(e)) | ChildEvent::Failed(e))) => {
+                return Outcome::Failed(e)
+            }
+            Err(_) => return Outcome::Failed(io::Error::other("the command thread vanished")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_from_results() {
+        let r = CniResult::parse(
+            br#"{"cniVersion":"1.0.0","dns":{"nameservers":["10.1.0.1","10.1.0.2"],"search":["a.test"],"options":["ndots:2"]}}"#,
+            "1.0.0",
+        )
+        .unwrap();
+        let none = CniResult::parse(br#"{"cniVersion":"1.0.0"}"#, "1.0.0").unwrap();
+        assert_eq!(resolv_conf(std::slice::from_ref(&none)), None);
+        let text = resolv_conf(&[none, r.clone(), r]).unwrap();
+        assert_eq!(
+            text,
+            "# written by cnitool run from the CNI results\nnameserver 10.1.0.1\nnameserver 10.1.0.2\nsearch a.test\noptions ndots:2\n"
+        );
+    }
+}

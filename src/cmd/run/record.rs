@@ -1,0 +1,227 @@
+//! Crash-safety records of `run`: what a run is about to create, written (atomically, synced)
+//! before its first side effect, so `cnitool gc` can undo everything when the runner died
+//! (SIGKILL, power loss). A record lives in `<cache dir>/cnitool-runs/<id>.json`, beside
+//! the result cache, because it must survive a reboot just as the IPAM state does.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Who owns a record: a process, identified so that PID reuse or a reboot is not mistaken
+/// for the owner being alive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    /// The runner's PID.
+    pub pid: i32,
+    /// Its start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub start_time: u64,
+    /// The boot it ran in (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id: String,
+}
+
+impl Owner {
+    /// The calling process.
+    pub fn current() -> Result<Owner> {
+        let pid = std::process::id() as i32;
+        Ok(Owner {
+            pid,
+            start_time: start_time(pid).context("reading this process's start time")?,
+            boot_id: boot_id().context("reading the boot ID")?,
+        })
+    }
+
+    /// Whether this process still runs.
+    pub fn is_alive(&self) -> bool {
+        boot_id().is_ok_and(|b| b == self.boot_id)
+            && start_time(self.pid).is_ok_and(|t| t == self.start_time)
+    }
+}
+
+fn boot_id() -> io::Result<String> {
+    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+        .trim()
+        .to_owned())
+}
+
+/// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may contain
+/// spaces and parentheses itself).
+fn start_time(pid: i32) -> io::Result<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat
+        .rfind(')')
+        .map(|i| &stat[i + 1..])
+        .ok_or_else(|| io::Error::other("malformed stat"))?;
+    // Fields after the name start at field 3; starttime is field 22.
+    after
+        .split_whitespace()
+        .nth(19)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| io::Error::other("malformed stat"))
+}
+
+/// One network a run attaches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedAttachment {
+    /// The network name.
+    pub network: String,
+    /// The interface name.
+    pub ifname: String,
+    /// The network list's bytes (base64), so it can be torn down even if the netconf is gone.
+    pub config: String,
+}
+
+impl PlannedAttachment {
+    /// The network list's bytes.
+    pub fn config_bytes(&self) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.config)
+            .unwrap_or_default()
+    }
+
+    /// Builds one from a list's bytes.
+    pub fn new(network: &str, ifname: &str, config: &[u8]) -> PlannedAttachment {
+        PlannedAttachment {
+            network: network.to_owned(),
+            ifname: ifname.to_owned(),
+            config: base64::engine::general_purpose::STANDARD.encode(config),
+        }
+    }
+}
+
+/// What a run creates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// The runner.
+    pub owner: Owner,
+    /// The network namespace path.
+    pub netns: PathBuf,
+    /// Whether the run created the namespace (and must delete it).
+    pub owns_netns: bool,
+    /// The container ID of the attachments.
+    pub container_id: String,
+    /// The networks, in ADD order.
+    pub attachments: Vec<PlannedAttachment>,
+    /// `CNI_ARGS` pairs.
+    #[serde(default)]
+    pub cni_args: Vec<(String, String)>,
+    /// Capability arguments.
+    #[serde(default)]
+    pub capability_args: Map<String, Value>,
+}
+
+/// The directory of records under a cache directory.
+pub fn dir(cache_dir: &Path) -> PathBuf {
+    cache_dir.join("cnitool-runs")
+}
+
+impl RunRecord {
+    /// Writes the record atomically and durably; returns its path.
+    pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
+        let dir = dir(cache_dir);
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{id}.json"));
+        let tmp = dir.join(format!(".{id}.json.tmp"));
+        let bytes = serde_json::to_vec(self)?;
+        let write = || -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(&dir)?.sync_all()
+        };
+        write()
+            .inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })
+            .with_context(|| format!("writing run record {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Every record in the cache directory, with its path (unreadable ones as errors).
+    pub fn list(cache_dir: &Path) -> Result<Vec<(PathBuf, Result<RunRecord>)>> {
+        let dir = dir(cache_dir);
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut out = Vec::new();
+        for entry in rd.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let rec = fs::read(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| Ok(serde_json::from_slice(&b)?))
+                .with_context(|| format!("run record {}", path.display()));
+            out.push((path, rec));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_identifies_this_process() {
+        let me = Owner::current().unwrap();
+        assert!(me.is_alive());
+        let reused = Owner {
+            start_time: me.start_time + 1,
+            ..me.clone()
+        };
+        assert!(
+            !reused.is_alive(),
+            "a different start time is another process"
+        );
+        let rebooted = Owner {
+            boot_id: "x".into(),
+            ..me
+        };
+        assert!(!rebooted.is_alive());
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rec = RunRecord {
+            owner: Owner::current().unwrap(),
+            netns: "/run/netns/x".into(),
+            owns_netns: true,
+            container_id: "c".into(),
+            attachments: vec![PlannedAttachment::new("n", "eth0", b"{}")],
+            cni_args: vec![],
+            capability_args: Map::new(),
+        };
+        let path = rec.write(tmp.path(), "r1").unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.mode() & 0o777, 0o600);
+        let all = RunRecord::list(tmp.path()).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].1.as_ref().unwrap(), &rec);
+        assert_eq!(rec.attachments[0].config_bytes(), b"{}");
+    }
+}
