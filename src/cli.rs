@@ -96,6 +96,17 @@ pub enum Command {
     Gc(cmd::gc::GcArgs),
     /// Ask a network's plugins whether they are ready (CNI STATUS).
     Status(cmd::status::StatusArgs),
+    /// List every network in the config directories (and the built-in one).
+    #[command(visible_alias = "ls")]
+    List(cmd::list::ListArgs),
+    /// Show a network list exactly as it will be used.
+    Show(cmd::show::ShowArgs),
+    /// Check netconfs against the installed plugins (exit 3 on any error).
+    Validate(cmd::validate::ValidateArgs),
+    /// Show the tool's version, the spec versions and (--plugins) the plugins' versions.
+    Version(cmd::version::VersionArgs),
+    /// Show what the cache says is attached.
+    Attachments(cmd::attachments::AttachmentsArgs),
     /// Persistent named network namespaces (iproute2-compatible).
     Netns(cmd::netns::NetnsArgs),
     /// Run a command on CNI networks in a private network namespace, then clean up.

@@ -11,6 +11,7 @@ mod cmd;
 mod exit;
 mod output;
 mod sys;
+mod table;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,11 @@ fn main() -> ExitCode {
         Command::Del(args) => cmd::del::run(args, &ctx),
         Command::Gc(args) => cmd::gc::run(args, &ctx),
         Command::Status(args) => cmd::status::run(args, &ctx),
+        Command::List(args) => cmd::list::run(args, &ctx),
+        Command::Show(args) => cmd::show::run(args, &ctx),
+        Command::Validate(args) => cmd::validate::run(args, &ctx),
+        Command::Version(args) => cmd::version::run(args, &ctx),
+        Command::Attachments(args) => cmd::attachments::run(args, &ctx),
         Command::Netns(args) => cmd::netns::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
     };

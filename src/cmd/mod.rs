@@ -2,12 +2,17 @@
 //! the container ID and the runtime configuration. Each verb lives in its own file.
 
 pub mod add;
+pub mod attachments;
 pub mod check;
 pub mod del;
 pub mod gc;
+pub mod list;
 pub mod netns;
 pub mod run;
+pub mod show;
 pub mod status;
+pub mod validate;
+pub mod version;
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};

@@ -1,0 +1,102 @@
+//! `cnitool attachments`: what the cache says is attached.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use libcni::cache::CachedAttachment;
+use libcni::CniResult;
+use serde_json::json;
+
+use super::{absolute, Context};
+use crate::cli::Output;
+use crate::table;
+
+/// Arguments of `attachments`.
+#[derive(Debug, Args)]
+pub struct AttachmentsArgs {
+    /// Only attachments of this network namespace (a path, or a name in the netns directory).
+    #[arg(long, value_name = "NETNS")]
+    pub netns: Option<String>,
+    /// Only attachments of this network.
+    #[arg(long, value_name = "NETWORK")]
+    pub net: Option<String>,
+}
+
+/// The addresses of a cached attachment's result.
+pub fn addresses(att: &CachedAttachment) -> Vec<String> {
+    let Some(result) = &att.result else {
+        return Vec::new();
+    };
+    let bytes = serde_json::to_vec(result).unwrap_or_default();
+    CniResult::parse(&bytes, "1.0.0")
+        .and_then(|r| r.to_v1())
+        .map(|r| r.ips.iter().map(|ip| ip.address.to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// Runs `attachments`.
+pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
+    let want_ns = match &args.netns {
+        Some(s) if s.contains('/') => Some(absolute(Path::new(s))?),
+        Some(s) => Some(absolute(&ctx.netns_dir.join(s))?),
+        None => None,
+    };
+    let atts: Vec<CachedAttachment> = ctx
+        .cni
+        .get_cached_attachments(args.net.as_deref())?
+        .into_iter()
+        .filter(|a| {
+            want_ns
+                .as_ref()
+                .is_none_or(|w| a.netns.as_deref().is_some_and(|n| Path::new(n) == w))
+        })
+        .collect();
+    let exists = |a: &CachedAttachment| -> Option<bool> {
+        a.netns
+            .as_deref()
+            .map(|n| libcni::netns::identify(Path::new(n)).is_ok())
+    };
+    match ctx.output.unwrap_or(Output::Table) {
+        Output::Json => {
+            let items: Vec<_> = atts
+                .iter()
+                .map(|a| {
+                    json!({"network": a.network_name, "containerId": a.container_id,
+                           "ifname": a.ifname, "netns": a.netns, "addresses": addresses(a),
+                           "netnsExists": exists(a)})
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&items)?);
+        }
+        Output::Table => {
+            let mut t = table::new(&[
+                "network",
+                "container",
+                "ifname",
+                "netns",
+                "addresses",
+                "netns exists",
+            ]);
+            for a in &atts {
+                let ex = match exists(a) {
+                    Some(true) => "yes",
+                    Some(false) => "no (stale: cnitool gc removes it)",
+                    None => "unknown",
+                };
+                t.add_row([
+                    a.network_name.clone(),
+                    a.container_id.clone(),
+                    a.ifname.clone(),
+                    a.netns.clone().unwrap_or_else(|| "?".into()),
+                    addresses(a).join(", "),
+                    ex.to_owned(),
+                ]);
+            }
+            print!("{}", table::render(&t));
+        }
+        Output::None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! `cnitool version`: the tool's version, the spec versions it implements, and optionally
+//! what every installed plugin supports.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+use super::Context;
+use crate::cli::Output;
+use crate::table;
+
+/// Arguments of `version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Also ask every plugin in the plugin directories which spec versions it supports.
+    #[arg(long)]
+    pub plugins: bool,
+}
+
+/// The plugin names in the plugin directories (first directory wins, as in lookup).
+fn plugin_names(ctx: &Context) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for dir in ctx.cni.plugin_dirs().iter().filter(|d| d.is_absolute()) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let executable = std::fs::metadata(e.path())
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+            if let (true, Some(name)) = (executable, e.file_name().to_str()) {
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
+/// Runs `version`.
+pub fn run(args: VersionArgs, ctx: &Context) -> Result<ExitCode> {
+    let tool = env!("CARGO_PKG_VERSION");
+    let spec = libcni::version::SUPPORTED;
+    let mut plugins = Vec::new();
+    if args.plugins {
+        for name in plugin_names(ctx) {
+            let path = libcni::invoke::find_in_path(&name, ctx.cni.plugin_dirs())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let versions = ctx
+                .cni
+                .get_version_info(&name)
+                .map(|i| i.supported_versions.join(", "))
+                .unwrap_or_else(|e| format!("error: {e}"));
+            plugins.push((name, path, versions));
+        }
+    }
+    match ctx.output.unwrap_or(Output::Table) {
+        Output::Json => {
+            let items: Vec<_> = plugins
+                .iter()
+                .map(|(n, p, v)| json!({"plugin": n, "path": p, "supportedVersions": v}))
+                .collect();
+            let mut doc = json!({"version": tool, "cniVersions": spec});
+            if args.plugins {
+                doc["plugins"] = items.into();
+            }
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Output::Table => {
+            println!("cnitool {tool}");
+            println!("CNI spec versions: {}", spec.join(", "));
+            if args.plugins {
+                println!();
+                let mut t = table::new(&["plugin", "path", "supported versions"]);
+                for (n, p, v) in &plugins {
+                    t.add_row([n, p, v]);
+                }
+                print!("{}", table::render(&t));
+            }
+        }
+        Output::None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
