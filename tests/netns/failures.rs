@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use nix::mount::{mount, MsFlags};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::util::*;
 
@@ -145,5 +145,27 @@ fn deleting_a_missing_namespace() {
         assert!(err.contains("ghost2: does not exist"), "{err}");
         assert_eq!(entries(&env.run_dir), Vec::<String>::new());
         assert_eq!(env.run_dir_mounts(), (1, 0));
+    });
+}
+
+#[test]
+fn force_delete_of_a_stale_file_with_attachments() {
+    if !root_or_skip("force_delete_of_a_stale_file_with_attachments") {
+        return;
+    }
+    let env = Env::new();
+    env.bridge_net("good", "cnitest3", "10.99.5.0/24");
+    in_throwaway_host(|| {
+        env.ok(&["netns", "create", "n", "--attach", "good"]);
+        // What an unmount by hand leaves: the file, no namespace, a cache entry.
+        umount2(&env.run_dir.join("n"), MntFlags::MNT_DETACH).unwrap();
+        let listed = env.list();
+        assert_eq!(listed[0]["inode"], serde_json::Value::Null);
+        assert_eq!(listed[0]["networks"][0]["network"], "good");
+        env.fails(5, &["netns", "delete", "n"]);
+        env.ok(&["netns", "delete", "--force", "n"]);
+        assert_eq!(entries(&env.run_dir), Vec::<String>::new());
+        assert_eq!(env.cache_files(), Vec::<String>::new());
+        assert_eq!(env.ipam_leases("good"), Vec::<String>::new());
     });
 }

@@ -41,7 +41,7 @@ pub fn run(args: DeleteArgs, ctx: &Context) -> Result<ExitCode> {
 
 fn delete_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     let path = netns_path(ctx, name)?;
-    let exists = path.symlink_metadata().is_ok();
+    let mut exists = path.symlink_metadata().is_ok();
     if !exists && !force {
         // The library's error names the path ("... does not exist").
         libcni::netns::delete(&ctx.netns_dir, name)?;
@@ -50,6 +50,14 @@ fn delete_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     if !attached.is_empty() {
         if !force {
             return Err(still_attached(ctx, name, &path, &attached).into());
+        }
+        if exists && libcni::netns::identify(&path).is_err() {
+            // A stale file (its mount gone): plugins would be handed something that is not
+            // a namespace, and refuse. Removed first, the namespace is just missing, and the
+            // CNI spec asks plugins to complete DEL when resources are already missing.
+            libcni::netns::delete(&ctx.netns_dir, name)
+                .with_context(|| format!("deleting stale network namespace file {name:?}"))?;
+            exists = false;
         }
         detach_all(ctx, name, &path, &attached)?;
     }
