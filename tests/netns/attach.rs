@@ -78,3 +78,35 @@ fn attach_list_refuse_and_force_delete() {
         assert_eq!(env.ipam_leases("second"), Vec::<String>::new());
     });
 }
+
+#[test]
+fn the_suggested_del_commands_work() {
+    if !root_or_skip("the_suggested_del_commands_work") {
+        return;
+    }
+    let env = Env::new();
+    env.bridge_net("first", "cnitest4", "10.99.6.0/24");
+    env.ptp_net("second", "10.99.7.0/24");
+    in_throwaway_host(|| {
+        env.ok(&[
+            "netns", "create", "app", "--attach", "first", "--attach", "second",
+        ]);
+        let err = env.fails(5, &["netns", "delete", "app"]);
+        let suggested = err.split('`').nth(1).expect("a command in backticks");
+        for cmd in suggested.split(" && ") {
+            let words: Vec<&str> = cmd.split(' ').collect();
+            // The run dir is not the default, so the command names it.
+            assert_eq!(
+                words[..3],
+                ["cnitool", "--netns-dir", env.run_dir.to_str().unwrap()],
+                "{err}"
+            );
+            let out = env.cmd(&words[3..]).output().unwrap();
+            assert!(out.status.success(), "{cmd}: {}", show(&out));
+        }
+        assert_eq!(env.list()[0]["networks"], serde_json::json!([]));
+        env.ok(&["netns", "delete", "app"]);
+        assert_eq!(env.cache_files(), Vec::<String>::new());
+        assert_eq!(entries(&env.run_dir), Vec::<String>::new());
+    });
+}
