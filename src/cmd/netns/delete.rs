@@ -43,8 +43,11 @@ fn delete_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     let path = netns_path(ctx, name)?;
     let mut exists = path.symlink_metadata().is_ok();
     if !exists && !force {
-        // The library's error names the path ("... does not exist").
-        libcni::netns::delete(&ctx.netns_dir, name)?;
+        return Err(libcni::Error::Netns {
+            path,
+            reason: "does not exist".into(),
+        }
+        .into());
     }
     let attached = attachments_in(ctx, &path)?;
     if !attached.is_empty() {
