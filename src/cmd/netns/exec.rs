@@ -1,0 +1,159 @@
+//! `cnitool netns exec`: run a command in a named network namespace, the way `ip netns exec`
+//! does (iproute2 `lib/namespace.c`, `netns_switch` and `bind_etc`).
+//!
+//! `cnitool` itself becomes the command: it enters the namespace and then `exec`s, so no
+//! parent is left behind; signals, the terminal, stdin and the exit status are the command's.
+//! This is the one place where `cnitool`'s own (main) thread changes namespaces: it never
+//! switches back, because it either turns into the command or exits.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::statvfs::{statvfs, FsFlags};
+
+use super::{netns_path, parse_name};
+use crate::cmd::Context;
+
+/// Where iproute2 looks for per-namespace configuration files (`NETNS_ETC_DIR`).
+pub const NETNS_ETC_DIR: &str = "/etc/netns";
+
+/// Exit status when `cnitool` could not set up the namespace (coreutils `env`/`chroot` and
+/// podman use 125 the same way, so it does not collide with the command's own statuses).
+pub const EXIT_SETUP_FAILED: u8 = 125;
+/// Exit status when the command was found but could not be run.
+pub const EXIT_CANNOT_EXECUTE: u8 = 126;
+/// Exit status when the command was not found.
+pub const EXIT_NOT_FOUND: u8 = 127;
+
+const EXEC_HELP: &str = "\
+Like `ip netns exec`, the command runs in a private mount namespace in which /sys describes
+the network namespace and each file in /etc/netns/NAME/ is bind-mounted over the file of the
+same name in /etc (for example a per-namespace resolv.conf).
+
+Exit status: the command's own, or
+  125  cnitool could not enter the namespace (missing, not a namespace, permission denied)
+  126  the command was found but could not be executed
+  127  the command was not found";
+
+/// Arguments of `netns exec`.
+#[derive(Debug, Args)]
+#[command(after_help = EXEC_HELP)]
+pub struct ExecArgs {
+    /// The namespace's name (in the netns directory).
+    #[arg(value_name = "NAME", value_parser = parse_name)]
+    pub name: String,
+    /// The command and its arguments (after `--` if it has options of its own).
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_parser = clap::value_parser!(OsString)
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// Runs `netns exec`: returns only if something failed (with 125, 126 or 127).
+pub fn run(args: ExecArgs, ctx: &Context) -> Result<ExitCode> {
+    if let Err(e) = enter(ctx, &args.name) {
+        eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+        return Ok(ExitCode::from(EXIT_SETUP_FAILED));
+    }
+    let program = &args.command[0];
+    // std's exec, unlike a bare execvp, restores the default SIGPIPE disposition and an empty
+    // signal mask: Rust programs start with SIGPIPE ignored, and the command must not inherit
+    // that (`yes | head` would loop on EPIPE instead of dying).
+    let err = Command::new(program).args(&args.command[1..]).exec();
+    let (code, why) = match err.kind() {
+        io::ErrorKind::NotFound if Path::new(program).components().count() > 1 => (
+            EXIT_NOT_FOUND,
+            "no such file (or its interpreter is missing)".to_owned(),
+        ),
+        io::ErrorKind::NotFound => (EXIT_NOT_FOUND, "command not found".to_owned()),
+        io::ErrorKind::PermissionDenied => (EXIT_CANNOT_EXECUTE, "permission denied".to_owned()),
+        _ => (EXIT_CANNOT_EXECUTE, err.to_string()),
+    };
+    eprintln!(
+        "error: cannot run {:?} in network namespace {:?}: {why}",
+        program, args.name
+    );
+    Ok(ExitCode::from(code))
+}
+
+/// Moves this (single-threaded) process into the namespace and a private mount namespace
+/// set up as iproute2's `netns_switch` does.
+fn enter(ctx: &Context, name: &str) -> Result<()> {
+    let path = netns_path(ctx, name)?;
+    // identify first for a clear message ("does not exist", "is a regular file, not a
+    // namespace" for a stale file) and so that nothing but a network namespace is entered.
+    libcni::netns::identify(&path)?;
+    let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    setns(&file, CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("entering network namespace {}", path.display()))?;
+    drop(file);
+    // EINVAL here means another thread exists (unshare(CLONE_NEWNS) needs an unshared fs).
+    unshare(CloneFlags::CLONE_NEWNS).context("unsharing the mount namespace")?;
+    // Nothing mounted from here on may propagate back to the caller's mount namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("making / a recursive slave mount")?;
+    remount_sys(name)?;
+    bind_etc(ctx, name);
+    Ok(())
+}
+
+/// Mounts a sysfs that describes the current network namespace on `/sys` (sysfs shows the
+/// network devices of the namespace of whoever mounts it).
+fn remount_sys(name: &str) -> Result<()> {
+    let mut flags = MsFlags::empty();
+    if umount2("/sys", MntFlags::MNT_DETACH).is_err() {
+        // No sysfs there (fine), or one we may not unmount: shadow it. A read-only sysfs
+        // cannot be shadowed by a read-write one.
+        if statvfs("/sys").is_ok_and(|s| s.flags().contains(FsFlags::ST_RDONLY)) {
+            flags |= MsFlags::MS_RDONLY;
+        }
+    }
+    mount(Some(name), "/sys", Some("sysfs"), flags, None::<&str>).context("mounting /sys")
+}
+
+/// Bind-mounts each entry of `/etc/netns/NAME/` over `/etc/ENTRY`. As in iproute2, an entry
+/// that cannot be bound (no such file in /etc) is reported and skipped.
+fn bind_etc(ctx: &Context, name: &str) {
+    let dir = Path::new(NETNS_ETC_DIR).join(name);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let from = entry.path();
+        let to = Path::new("/etc").join(entry.file_name());
+        let bound = mount(
+            Some(&from),
+            &to,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        );
+        if let Err(e) = bound {
+            if !ctx.quiet {
+                eprintln!(
+                    "warning: bind-mounting {} over {}: {e}",
+                    from.display(),
+                    to.display()
+                );
+            }
+        }
+    }
+}

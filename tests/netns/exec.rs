@@ -1,0 +1,219 @@
+//! `netns exec`: the command replaces cnitool (pid, signals, stdin, exit status), /sys and
+//! /etc/netns/NAME as `ip netns exec` sets them up, and the exit codes of failures.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+
+use nix::mount::{mount, MsFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::util::*;
+
+#[test]
+fn exit_status_and_signals_are_the_commands() {
+    if !root_or_skip("exit_status_and_signals_are_the_commands") {
+        return;
+    }
+    let env = Env::new();
+    in_throwaway_host(|| {
+        env.ok(&["netns", "create", "x"]);
+
+        let out = env.run(&["netns", "exec", "x", "--", "sh", "-c", "exit 7"]);
+        assert_eq!(out.status.code(), Some(7), "{}", show(&out));
+        // Without `--`, options after the name still belong to the command.
+        let out = env.run(&["netns", "exec", "x", "sh", "-c", "exit 0"]);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+        let out = env.run(&["netns", "exec", "x", "--", "sh", "-c", "kill -TERM $$"]);
+        assert_eq!(
+            out.status.signal(),
+            Some(Signal::SIGTERM as i32),
+            "{}",
+            show(&out)
+        );
+
+        // No parent left behind: the command has the pid of the process we spawned.
+        let child = env
+            .cmd(&["netns", "exec", "x", "--", "sh", "-c", "echo $$"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), pid.to_string());
+
+        // A signal sent to that pid is handled by the command.
+        let mut child = env
+            .cmd(&[
+                "netns",
+                "exec",
+                "x",
+                "--",
+                "sh",
+                "-c",
+                "trap 'exit 42' USR1; echo ready; while :; do sleep 0.05; done",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGUSR1).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(42));
+
+        // stdin is the command's.
+        let mut child = env
+            .cmd(&["netns", "exec", "x", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.stdout, b"hello\n");
+
+        // Rust ignores SIGPIPE in its own process; the command must not inherit that.
+        let status = env.ok(&["netns", "exec", "x", "cat", "/proc/self/status"]);
+        let ignored = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(
+            ignored & (1 << (Signal::SIGPIPE as i32 - 1)),
+            0,
+            "SigIgn {ignored:#x}"
+        );
+
+        env.ok(&["netns", "delete", "x"]);
+    });
+}
+
+#[test]
+fn failures_exit_125_126_127() {
+    if !root_or_skip("failures_exit_125_126_127") {
+        return;
+    }
+    let env = Env::new();
+    in_throwaway_host(|| {
+        let err = env.fails(125, &["netns", "exec", "missing", "true"]);
+        assert!(err.contains("missing: does not exist"), "{err}");
+
+        env.ok(&["netns", "create", "x"]);
+        let err = env.fails(127, &["netns", "exec", "x", "no-such-command-here"]);
+        assert!(
+            err.contains(
+                r#"cannot run "no-such-command-here" in network namespace "x": command not found"#
+            ),
+            "{err}"
+        );
+        let script = env.base.join("not-executable");
+        fs::write(&script, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = env.fails(126, &["netns", "exec", "x", script.to_str().unwrap()]);
+        assert!(err.contains("permission denied"), "{err}");
+        let err = env.fails(127, &["netns", "exec", "x", "/no/such/file"]);
+        assert!(err.contains("no such file"), "{err}");
+
+        // A stale file (its mount gone) is not entered.
+        env.ok(&["netns", "delete", "x"]);
+        fs::write(env.run_dir.join("stale"), "").unwrap();
+        let err = env.fails(125, &["netns", "exec", "stale", "true"]);
+        assert!(err.contains("not a namespace"), "{err}");
+        fs::remove_file(env.run_dir.join("stale")).unwrap();
+    });
+}
+
+#[test]
+fn sys_shows_the_namespace_and_mounts_stay_private() {
+    if !root_or_skip("sys_shows_the_namespace_and_mounts_stay_private") {
+        return;
+    }
+    let env = Env::new();
+    in_throwaway_host(|| {
+        // A link in the (throwaway) host namespace that must not show inside. (This thread's
+        // own /sys still describes the namespace that mounted it, the real host's.)
+        ip(&["link", "add", "hostonly0", "type", "bridge"]);
+        env.ok(&["netns", "create", "x"]);
+        let before = mount_points();
+        assert_eq!(
+            env.ok(&["netns", "exec", "x", "ls", "/sys/class/net"]),
+            "lo\n"
+        );
+        assert_eq!(mount_points(), before);
+        env.ok(&["netns", "delete", "x"]);
+    });
+}
+
+/// Makes `/etc/netns` a private, empty tmpfs of this mount namespace. Where the host has no
+/// `/etc/netns` to mount on, `/etc` is first covered by an overlay whose writable layer is in
+/// the temp dir, so the host's `/etc` is never written.
+fn private_etc_netns(env: &Env) {
+    if !std::path::Path::new("/etc/netns").is_dir() {
+        let upper = env.base.join("etc-upper");
+        let work = env.base.join("etc-work");
+        fs::create_dir(&upper).unwrap();
+        fs::create_dir(&work).unwrap();
+        let opts = format!(
+            "lowerdir=/etc,upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
+        mount(
+            Some("overlay"),
+            "/etc",
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .expect("mounting an overlay on /etc");
+        fs::create_dir("/etc/netns").unwrap();
+    }
+    mount_tmpfs("/etc/netns");
+}
+
+#[test]
+fn etc_netns_files_cover_etc() {
+    if !root_or_skip("etc_netns_files_cover_etc") {
+        return;
+    }
+    let env = Env::new();
+    let host_resolv = fs::read("/etc/resolv.conf").unwrap();
+    in_throwaway_host(|| {
+        private_etc_netns(&env);
+        fs::create_dir("/etc/netns/dns").unwrap();
+        fs::write("/etc/netns/dns/resolv.conf", "nameserver 192.0.2.53\n").unwrap();
+        // No /etc/no-such-file to cover: reported and skipped, as iproute2 does.
+        fs::write("/etc/netns/dns/no-such-file", "x\n").unwrap();
+        env.ok(&["netns", "create", "dns"]);
+        env.ok(&["netns", "create", "plain"]);
+
+        let out = env.run(&["netns", "exec", "dns", "cat", "/etc/resolv.conf"]);
+        assert!(out.status.success(), "{}", show(&out));
+        assert_eq!(out.stdout, b"nameserver 192.0.2.53\n");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(
+                "warning: bind-mounting /etc/netns/dns/no-such-file over /etc/no-such-file"
+            ),
+            "{err}"
+        );
+        // -q silences that warning.
+        let out = env.run(&["-q", "netns", "exec", "dns", "true"]);
+        assert_eq!(out.stderr, b"");
+        // Other namespaces and this mount namespace still see the real file.
+        let out = env.run(&["netns", "exec", "plain", "cat", "/etc/resolv.conf"]);
+        assert_eq!(out.stdout, host_resolv);
+        assert_eq!(fs::read("/etc/resolv.conf").unwrap(), host_resolv);
+
+        env.ok(&["netns", "delete", "dns", "plain"]);
+    });
+    assert_eq!(fs::read("/etc/resolv.conf").unwrap(), host_resolv);
+}
