@@ -227,7 +227,16 @@ impl CniConfig {
             match self.add_network(list, index, plugin, result.as_ref(), rt) {
                 Ok(r) => result = Some(r),
                 Err(error) => {
-                    let rollback = self.rollback(list, rt, result.as_ref()).err().map(Box::new);
+                    // Roll back every plugin that may have done something: those before
+                    // the failed one and the failed one itself, unless it never started.
+                    let ran = match error {
+                        Error::PluginNotFound { .. } => index,
+                        _ => index + 1,
+                    };
+                    let rollback = self
+                        .rollback(list, rt, result.as_ref(), ran)
+                        .err()
+                        .map(Box::new);
                     return Err(Error::AddFailed {
                         error: Box::new(error),
                         rollback,
@@ -251,7 +260,10 @@ impl CniConfig {
             result: Some(result.to_sorted_value()),
         };
         if let Err(error) = self.cache.write(&att) {
-            let rollback = self.rollback(list, rt, Some(&result)).err().map(Box::new);
+            let rollback = self
+                .rollback(list, rt, Some(&result), list.plugins.len())
+                .err()
+                .map(Box::new);
             return Err(Error::AddFailed {
                 error: Box::new(error),
                 rollback,
@@ -287,17 +299,41 @@ impl CniConfig {
         .map(|(result, _)| result)
     }
 
-    /// DEL of the whole list after a failed ADD, with the partial result as `prevResult`.
+    /// DEL, in reverse order, of the first `ran` plugins after a failed ADD, with the partial
+    /// result as `prevResult`. Plugins that never ran are not sent DEL (one that is not
+    /// installed would stop the rollback before it reached those that did run), and a failing
+    /// DEL does not stop the others: the rollback is best effort.
     fn rollback(
         &self,
         list: &NetworkConfigList,
         rt: &RuntimeConf,
         partial: Option<&CniResult>,
+        ran: usize,
     ) -> Result<(), Error> {
         let prev = partial
             .filter(|_| supports_prev_result_on_del(&list.cni_version))
             .and_then(|r| r.convert_to(&list.cni_version).ok());
-        self.del_plugins(list, rt, prev.as_ref())
+        let args = self.args(Command::Del, rt)?;
+        let mut errors = Vec::new();
+        for (index, plugin) in list.plugins.iter().enumerate().take(ran).rev() {
+            let run = || {
+                let path = self.find(plugin)?;
+                let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
+                let who = PluginRef {
+                    plugin: &plugin.plugin_type,
+                    index,
+                };
+                invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)
+            };
+            if let Err(e) = run() {
+                errors.push(e);
+            }
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Multiple { errors }),
+        }
     }
 
     /// The cached result converted to the list's version (Go's `getCachedResult`).
