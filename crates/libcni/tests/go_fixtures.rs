@@ -134,13 +134,24 @@ impl Replay {
     }
 }
 
-/// Sets up the recorded paths and replays every run of `folder` (with `netconf` replacing
-/// the folder's netconf files when given).
-fn replay(folder: &str, netconf: Option<(&str, &[u8])>, runs: &[Run]) -> Replay {
+/// Replays every run of `folder` in a throwaway host namespace.
+fn replay(folder: &str, runs: &[Run]) -> Replay {
+    in_throwaway_host(|| replay_steps(folder, None, runs, |_| {}))
+}
+
+/// Sets up the recorded paths in the calling thread's throwaway namespaces and replays every
+/// run of `folder` (with `netconf` replacing the folder's netconf files when given), calling
+/// `after` with each run's label after it.
+fn replay_steps(
+    folder: &str,
+    netconf: Option<(&str, &[u8])>,
+    runs: &[Run],
+    mut after: impl FnMut(&str),
+) -> Replay {
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().to_owned();
     let fx = fixture_dir();
-    let replay = in_throwaway_host(|| {
+    let replay = {
         private_run();
         fs::create_dir_all(PLUGIN_DIR).unwrap();
         fs::create_dir_all(SPY_LOG).unwrap();
@@ -176,7 +187,7 @@ fn replay(folder: &str, netconf: Option<(&str, &[u8])>, runs: &[Run]) -> Replay 
                 netns::create(NETNS_DIR, name, CreateOptions::default()).unwrap();
                 made.push(name.to_owned());
             }
-            let list = load_conf_list(&[conf_dir.clone()], &run.network)
+            let list = load_conf_list(std::slice::from_ref(&conf_dir), &run.network)
                 .unwrap()
                 .list;
             let rt = RuntimeConf {
@@ -205,6 +216,7 @@ fn replay(folder: &str, netconf: Option<(&str, &[u8])>, runs: &[Run]) -> Replay 
                 cache_after_add = Some(fs::read(path).unwrap());
             }
             outcomes.push((run.clone(), outcome));
+            after(&run.label);
         }
         let mut spy = Vec::new();
         for f in dir_names(Path::new(SPY_LOG)) {
@@ -227,7 +239,7 @@ fn replay(folder: &str, netconf: Option<(&str, &[u8])>, runs: &[Run]) -> Replay 
             cache_after_add,
             results_left: dir_names(&cache_dir.join("results")),
         }
-    });
+    };
     drop(cache);
     replay
 }
@@ -288,7 +300,7 @@ fn networkname(cache: &str) -> String {
 /// output.
 fn assert_same_as_go(folder: &str) -> Replay {
     let runs = parse_env_txt(folder);
-    let r = replay(folder, None, &runs);
+    let r = replay(folder, &runs);
     for (run, outcome) in &r.outcomes {
         assert_eq!(
             outcome.is_ok(),
@@ -377,7 +389,7 @@ same_as_go! {
 fn replay_errors(case: &str) -> Replay {
     let folder = format!("errors/{case}");
     let runs = parse_env_txt(&folder);
-    replay(&folder, None, &runs)
+    replay(&folder, &runs)
 }
 
 fn plugin_dirs() -> Vec<PathBuf> {
@@ -547,4 +559,128 @@ fn errors_check_and_del_without_cache() {
     let theirs = fixture_calls("errors/check-and-del-without-cache");
     assert_eq!(r.spy.len(), 1, "only DEL ran: {:?}", r.spy);
     assert_call("check-and-del-without-cache", &r.spy[0], &theirs[1]);
+}
+
+// ---- bridge-real: real bridge + host-local + portmap (through the spy) ----
+
+const BR_NAME: &str = "cnitfxbr5";
+const BR_NET: &str = "10.199.41.";
+
+/// The bridge-real run with our own bridge name, subnet and host-local `dataDir`; MACs and
+/// the veth name are random, so both sides are compared after [`normalize_random`] and after
+/// mapping our names back to the recorded ones. Where we differ on purpose: the DEL without
+/// `CAP_ARGS` gets the cached `portMappings` and removes the DNAT chain, which Go leaks.
+#[test]
+fn bridge_real_and_portmap_del_without_cap_args() {
+    if !root_or_skip("bridge_real_and_portmap_del_without_cap_args") {
+        return;
+    }
+    use support::{cni_chains, iptables_save, link_names, normalize_random};
+    let folder = "bridge-real";
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap().to_owned();
+    let orig = fixture_str(&format!("{folder}/20-fxbridge.conflist"));
+    let ours = orig
+        .replace("fxbr0", BR_NAME)
+        .replace("10.241.0.", BR_NET)
+        .replace(
+            r#""ipam": {"type": "host-local","#,
+            &format!(r#""ipam": {{"dataDir": "{data_dir}", "type": "host-local","#),
+        );
+    assert!(ours.contains(&data_dir));
+    let back = |s: &str| {
+        normalize_random(
+            &s.replace(&format!(r#""dataDir":"{data_dir}","#), "")
+                .replace(BR_NAME, "fxbr0")
+                .replace(BR_NET, "10.241.0."),
+        )
+    };
+    let runs = parse_env_txt(folder);
+    assert_eq!(runs[1].cap_args, None, "the recorded del has no CAP_ARGS");
+
+    // Run inside one namespace so the host side can be inspected between the steps.
+    let (nat_after_add, nat_after_del, links_after_del, chains_after_del, r) =
+        in_throwaway_host(|| {
+            let nat = std::cell::RefCell::new(Vec::new());
+            let r = replay_steps(
+                folder,
+                Some(("20-fxbridge.conflist", ours.as_bytes())),
+                &runs,
+                |label| {
+                    nat.borrow_mut()
+                        .push((label.to_owned(), iptables_save("nat")));
+                },
+            );
+            let nat = nat.into_inner();
+            (
+                nat[0].1.clone(),
+                nat[1].1.clone(),
+                link_names(),
+                cni_chains(),
+                r,
+            )
+        });
+
+    for (run, outcome) in &r.outcomes {
+        assert!(outcome.is_ok(), "{}: {outcome:?}", run.label);
+    }
+    let result = r.outcome("add").as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(
+        back(&String::from_utf8(result.to_json_pretty()).unwrap()),
+        normalize_random(&fixture_str(&format!("{folder}/add.stdout")))
+    );
+    // The spy delegating to portmap: ADD exactly as Go (modulo random bytes) ...
+    let theirs = fixture_calls(folder);
+    assert_eq!(r.spy.len(), 2);
+    assert_eq!(
+        back(&String::from_utf8_lossy(&r.spy[0].1)),
+        normalize_random(&String::from_utf8_lossy(&theirs[0].1))
+    );
+    assert_eq!(r.spy[0].2, theirs[0].2);
+    // ... but DEL gets the cached portMappings: the same document as ADD (Go's has no
+    // runtimeConfig, see portmap-del-runtimeConfig.txt).
+    assert!(r.spy[1].2.contains("CNI_COMMAND=DEL\n"));
+    assert_eq!(
+        back(&String::from_utf8_lossy(&r.spy[1].1)),
+        normalize_random(&String::from_utf8_lossy(&theirs[0].1)),
+        "our DEL stdin carries runtimeConfig.portMappings"
+    );
+    // The cache: the recorded one except `config` (our conflist) and `netns`.
+    let cache = String::from_utf8(r.cache_after_add.clone().unwrap()).unwrap();
+    let parsed: Value = serde_json::from_str(&cache).unwrap();
+    let fx_cache = fixture_str(&format!("{folder}/cache-after-add"));
+    let fx_parsed: Value = serde_json::from_str(&fx_cache).unwrap();
+    let cache = cache
+        .replacen(r#","netns":"/run/netns/fx5""#, "", 1)
+        .replacen(
+            parsed["config"].as_str().unwrap(),
+            fx_parsed["config"].as_str().unwrap(),
+            1,
+        );
+    assert_eq!(back(&cache), normalize_random(&fx_cache));
+    // iptables after ADD: the same rules, the same chain name (it hashes the network name and
+    // container ID, both as recorded).
+    assert_eq!(
+        nat_after_add.replace(BR_NET, "10.241.0."),
+        fixture_str(&format!("{folder}/iptables-nat-after-add.txt"))
+    );
+    assert!(fixture_str(&format!("{folder}/iptables-nat-after-del.txt")).contains(":CNI-DN-"));
+    assert!(!nat_after_del.contains("CNI-DN-"), "{nat_after_del}");
+    assert!(
+        chains_after_del.iter().all(|c| !c.starts_with("CNI-DN-")),
+        "{chains_after_del:?}"
+    );
+    // Nothing left of the attachment: no veth on the host side (the bridge itself stays, as
+    // with Go), no cache file, host-local released the address.
+    assert!(
+        links_after_del.iter().all(|l| !l.starts_with("veth")),
+        "{links_after_del:?}"
+    );
+    assert!(r.results_left.is_empty());
+    let mut left = dir_names(&data.path().join("fxbridge"));
+    left.sort();
+    assert_eq!(
+        left.join("\n") + "\n",
+        fixture_str(&format!("{folder}/host-local-files-after-del.txt"))
+    );
 }
