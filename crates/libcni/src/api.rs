@@ -11,11 +11,14 @@
 //!   gives none (Go leaks portmap rules when `CAP_ARGS` is omitted on DEL);
 //! - CHECK without a cached result is [`Error::NotAttached`] (Go runs the plugins without
 //!   `prevResult`, which the spec forbids);
-//! - GC holds an exclusive lock on the cache against concurrent ADD and DEL.
+//! - GC holds an exclusive lock on the cache against concurrent ADD and DEL, and ADD and DEL
+//!   of one attachment hold its lock file (`<cacheDir>/cnitool.lock.d/<net>-<id>-<ifname>`),
+//!   so two of them never run the plugins for the same attachment at once.
 
 use std::collections::BTreeSet;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,6 +37,32 @@ use crate::{json, netns, validate};
 
 /// The default cache directory, shared with Go's libcni.
 pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
+
+/// Directory, in the cache directory, of the per-attachment lock files.
+const ATTACHMENT_LOCK_DIR: &str = "cnitool.lock.d";
+
+/// An exclusive lock on one attachment, held across ADD or DEL so that two of them never
+/// run the plugins for the same attachment at once (the cache-file check alone is racy).
+#[derive(Debug)]
+struct AttachmentLock {
+    path: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl AttachmentLock {
+    /// Removes the lock file, still holding the lock: the attachment is gone, and a waiter
+    /// that then gets this lock sees that its file was unlinked and locks a fresh one.
+    fn remove(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+
+    /// [`AttachmentLock::remove`] when no cache file records the attachment (a failed ADD).
+    fn remove_unless_cached(self, cache_path: &Path) {
+        if !cache_path.exists() {
+            self.remove();
+        }
+    }
+}
 
 /// The runtime's description of one attachment (Go's `RuntimeConf`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -186,6 +215,48 @@ impl CniConfig {
         Flock::lock(file, arg).map_err(|(_, errno)| Error::io("locking", &path, errno.into()))
     }
 
+    fn attachment_lock_path(&self, network: &str, rt: &RuntimeConf) -> PathBuf {
+        self.cache
+            .dir()
+            .join(ATTACHMENT_LOCK_DIR)
+            .join(format!("{network}-{}-{}", rt.container_id, rt.ifname))
+    }
+
+    /// Takes the exclusive lock of one attachment (after the shared cache lock).
+    fn lock_attachment(&self, network: &str, rt: &RuntimeConf) -> Result<AttachmentLock, Error> {
+        let path = self.attachment_lock_path(network, rt);
+        let dir = path.parent().expect("lock path has a parent");
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("creating lock directory", dir, e))?;
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| Error::io("opening lock file", &path, e))?;
+            let lock = Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, errno)| Error::io("locking", &path, errno.into()))?;
+            let held = lock
+                .metadata()
+                .map_err(|e| Error::io("inspecting lock file", &path, e))?;
+            // A DEL that finished while we waited removed the file we locked: start over.
+            match fs::metadata(&path) {
+                Ok(m) if m.dev() == held.dev() && m.ino() == held.ino() => {
+                    return Ok(AttachmentLock { path, _lock: lock })
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("inspecting lock file", &path, e)),
+            }
+        }
+    }
+
     fn validate_attachment(list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
         validate::container_id(&rt.container_id)?;
         validate::network_name(&list.name)?;
@@ -212,6 +283,19 @@ impl CniConfig {
             netns::check_target(&rt.netns)?;
         }
         let _lock = self.lock(false)?;
+        let attachment = self.lock_attachment(&list.name, rt)?;
+        let outcome = self.add_locked(list, rt);
+        if outcome.is_err() {
+            attachment.remove_unless_cached(&self.cache.path(
+                &list.name,
+                &rt.container_id,
+                &rt.ifname,
+            ));
+        }
+        outcome
+    }
+
+    fn add_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<CniResult, Error> {
         let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
         if cache_path.exists() {
             return Err(Error::AlreadyAttached {
@@ -417,7 +501,10 @@ impl CniConfig {
             netns::check_target(&rt.netns)?;
         }
         let _lock = self.lock(false)?;
-        self.del_locked(list, rt)
+        let attachment = self.lock_attachment(&list.name, rt)?;
+        self.del_locked(list, rt)?;
+        attachment.remove();
+        Ok(())
     }
 
     fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
@@ -521,7 +608,11 @@ impl CniConfig {
                 capability_args: att.capability_args.clone(),
             };
             match Self::validate_attachment(list, &rt).and_then(|()| self.del_locked(list, &rt)) {
-                Ok(()) => report.deleted.push(att),
+                Ok(()) => {
+                    // No ADD or DEL holds an attachment lock while GC holds the cache lock.
+                    let _ = fs::remove_file(self.attachment_lock_path(&list.name, &rt));
+                    report.deleted.push(att);
+                }
                 Err(e) => errors.push(e),
             }
         }

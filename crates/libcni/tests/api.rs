@@ -110,8 +110,11 @@ exit 0
             .with_netns_checks(false)
     }
 
+    /// The cache files; asserts that no attachment lock file outlives its attachment.
     fn cached(&self) -> Vec<String> {
-        dir_names(&self.cache_dir().join("results"))
+        let cached = dir_names(&self.cache_dir().join("results"));
+        assert_eq!(dir_names(&self.cache_dir().join("cnitool.lock.d")), cached);
+        cached
     }
 }
 
@@ -636,4 +639,30 @@ fn validate_network_list_with_real_plugins() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn concurrent_adds_of_one_attachment_run_the_plugins_once() {
+    let env = Env::new();
+    // A slow plugin widens the window between the cache check and the cache write.
+    let slow = format!(
+        "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND slow\" >>'{}'\nsleep 0.5\nprintf '%s' '{RESULT}'\n",
+        env.log_path().display()
+    );
+    write_script(&env.plugins(), "slow", &slow);
+    let list = list("1.0.0", &["slow"], json!({}), json!({}));
+    let cfg = env.cfg();
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| cfg.add_network_list(&list, &rt("ctr1"))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::AlreadyAttached { .. })))
+        .count();
+    assert_eq!((ok, refused), (1, 1), "{outcomes:?}");
+    assert_eq!(env.log(), lines(&["ADD slow"]));
 }
