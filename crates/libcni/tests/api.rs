@@ -29,6 +29,8 @@ enum Mode {
     FailAdd,
     /// ADD sleeps for a minute; every other verb succeeds.
     HangAdd,
+    /// ADD and DEL sleep for a minute.
+    HangAddDel,
 }
 
 /// A temp dir with a plugin dir, a cache dir and the call log.
@@ -67,7 +69,12 @@ impl Env {
             Mode::FailAdd => {
                 r#"echo '{"code":7,"msg":"refused","details":"by design"}'; exit 1"#.to_owned()
             }
-            Mode::HangAdd => "sleep 60".to_owned(),
+            Mode::HangAdd | Mode::HangAddDel => "sleep 60".to_owned(),
+        };
+        let on_del = if mode == Mode::HangAddDel {
+            "sleep 60"
+        } else {
+            ":"
         };
         let text = format!(
             r#"#!/bin/sh
@@ -78,6 +85,7 @@ printf '%s' "$stdin" >"{dir}/stdin-$n-$CNI_COMMAND"
 printf '%s' "$CNI_ARGS" >"{dir}/args-$n-$CNI_COMMAND"
 case "$CNI_COMMAND" in
 ADD) {on_add} ;;
+DEL) {on_del} ;;
 VERSION) echo '{VERSIONS}' ;;
 esac
 exit 0
@@ -665,4 +673,84 @@ fn concurrent_adds_of_one_attachment_run_the_plugins_once() {
         .count();
     assert_eq!((ok, refused), (1, 1), "{outcomes:?}");
     assert_eq!(env.log(), lines(&["ADD slow"]));
+}
+
+/// The rollback is best effort: a DEL that times out does not stop the DELs before it.
+#[test]
+fn rollback_goes_on_past_a_failing_del() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("hang", Mode::HangAddDel);
+    let list = list("1.0.0", &["p0", "hang"], json!({}), json!({}));
+    let exec = RawExec {
+        timeout: Some(Duration::from_millis(500)),
+        grace: Duration::from_millis(100),
+        ..RawExec::default()
+    };
+    let cfg = CniConfig::new(vec![env.plugins()], env.cache_dir())
+        .with_exec(Arc::new(exec))
+        .with_netns_checks(false);
+    match cfg.add_network_list(&list, &rt("ctr1")).unwrap_err() {
+        Error::AddFailed { error, rollback } => {
+            assert!(
+                matches!(
+                    *error,
+                    Error::PluginTimeout {
+                        index: 1,
+                        command: Command::Add,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            let rollback = rollback.expect("the rollback DEL of hang timed out");
+            assert!(
+                matches!(
+                    *rollback,
+                    Error::PluginTimeout {
+                        index: 1,
+                        command: Command::Del,
+                        ..
+                    }
+                ),
+                "{rollback:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
+    );
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn check_restores_cached_args_too() {
+    let env = Env::new();
+    env.plugin("pm", Mode::Ok);
+    let list = list(
+        "1.0.0",
+        &["pm"],
+        json!({}),
+        json!({"capabilities": {"portMappings": true}}),
+    );
+    let cfg = env.cfg();
+    let mut add_rt = rt("ctr1");
+    add_rt.args = vec![("K".into(), "V".into())];
+    add_rt
+        .capability_args
+        .insert("portMappings".into(), json!([]));
+    cfg.add_network_list(&list, &add_rt).unwrap();
+    cfg.check_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(
+        env.stdin("pm", "CHECK")["runtimeConfig"],
+        json!({"portMappings": []})
+    );
+    assert_eq!(env.cni_args("pm", "CHECK"), "K=V");
+    // Arguments given on DEL win over the cached ones.
+    let mut del_rt = rt("ctr1");
+    del_rt.args = vec![("K".into(), "other".into())];
+    cfg.del_network_list(&list, &del_rt).unwrap();
+    assert_eq!(env.cni_args("pm", "DEL"), "K=other");
 }
