@@ -11,11 +11,14 @@
 //!   gives none (Go leaks portmap rules when `CAP_ARGS` is omitted on DEL);
 //! - CHECK without a cached result is [`Error::NotAttached`] (Go runs the plugins without
 //!   `prevResult`, which the spec forbids);
-//! - GC holds an exclusive lock on the cache against concurrent ADD and DEL.
+//! - GC holds an exclusive lock on the cache against concurrent ADD and DEL, and ADD and DEL
+//!   of one attachment hold its lock file (`<cacheDir>/cnitool.lock.d/<net>-<id>-<ifname>`),
+//!   so two of them never run the plugins for the same attachment at once.
 
 use std::collections::BTreeSet;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,6 +37,32 @@ use crate::{json, netns, validate};
 
 /// The default cache directory, shared with Go's libcni.
 pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
+
+/// Directory, in the cache directory, of the per-attachment lock files.
+const ATTACHMENT_LOCK_DIR: &str = "cnitool.lock.d";
+
+/// An exclusive lock on one attachment, held across ADD or DEL so that two of them never
+/// run the plugins for the same attachment at once (the cache-file check alone is racy).
+#[derive(Debug)]
+struct AttachmentLock {
+    path: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl AttachmentLock {
+    /// Removes the lock file, still holding the lock: the attachment is gone, and a waiter
+    /// that then gets this lock sees that its file was unlinked and locks a fresh one.
+    fn remove(self) {
+        let _ = fs::remove_file(&self.path);
+    }
+
+    /// [`AttachmentLock::remove`] when no cache file records the attachment (a failed ADD).
+    fn remove_unless_cached(self, cache_path: &Path) {
+        if !cache_path.exists() {
+            self.remove();
+        }
+    }
+}
 
 /// The runtime's description of one attachment (Go's `RuntimeConf`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -186,6 +215,48 @@ impl CniConfig {
         Flock::lock(file, arg).map_err(|(_, errno)| Error::io("locking", &path, errno.into()))
     }
 
+    fn attachment_lock_path(&self, network: &str, rt: &RuntimeConf) -> PathBuf {
+        self.cache
+            .dir()
+            .join(ATTACHMENT_LOCK_DIR)
+            .join(format!("{network}-{}-{}", rt.container_id, rt.ifname))
+    }
+
+    /// Takes the exclusive lock of one attachment (after the shared cache lock).
+    fn lock_attachment(&self, network: &str, rt: &RuntimeConf) -> Result<AttachmentLock, Error> {
+        let path = self.attachment_lock_path(network, rt);
+        let dir = path.parent().expect("lock path has a parent");
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io("creating lock directory", dir, e))?;
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| Error::io("opening lock file", &path, e))?;
+            let lock = Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, errno)| Error::io("locking", &path, errno.into()))?;
+            let held = lock
+                .metadata()
+                .map_err(|e| Error::io("inspecting lock file", &path, e))?;
+            // A DEL that finished while we waited removed the file we locked: start over.
+            match fs::metadata(&path) {
+                Ok(m) if m.dev() == held.dev() && m.ino() == held.ino() => {
+                    return Ok(AttachmentLock { path, _lock: lock })
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("inspecting lock file", &path, e)),
+            }
+        }
+    }
+
     fn validate_attachment(list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
         validate::container_id(&rt.container_id)?;
         validate::network_name(&list.name)?;
@@ -212,6 +283,19 @@ impl CniConfig {
             netns::check_target(&rt.netns)?;
         }
         let _lock = self.lock(false)?;
+        let attachment = self.lock_attachment(&list.name, rt)?;
+        let outcome = self.add_locked(list, rt);
+        if outcome.is_err() {
+            attachment.remove_unless_cached(&self.cache.path(
+                &list.name,
+                &rt.container_id,
+                &rt.ifname,
+            ));
+        }
+        outcome
+    }
+
+    fn add_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<CniResult, Error> {
         let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
         if cache_path.exists() {
             return Err(Error::AlreadyAttached {
@@ -227,7 +311,16 @@ impl CniConfig {
             match self.add_network(list, index, plugin, result.as_ref(), rt) {
                 Ok(r) => result = Some(r),
                 Err(error) => {
-                    let rollback = self.rollback(list, rt, result.as_ref()).err().map(Box::new);
+                    // Roll back every plugin that may have done something: those before
+                    // the failed one and the failed one itself, unless it never started.
+                    let ran = match error {
+                        Error::PluginNotFound { .. } => index,
+                        _ => index + 1,
+                    };
+                    let rollback = self
+                        .rollback(list, rt, result.as_ref(), ran)
+                        .err()
+                        .map(Box::new);
                     return Err(Error::AddFailed {
                         error: Box::new(error),
                         rollback,
@@ -251,7 +344,10 @@ impl CniConfig {
             result: Some(result.to_sorted_value()),
         };
         if let Err(error) = self.cache.write(&att) {
-            let rollback = self.rollback(list, rt, Some(&result)).err().map(Box::new);
+            let rollback = self
+                .rollback(list, rt, Some(&result), list.plugins.len())
+                .err()
+                .map(Box::new);
             return Err(Error::AddFailed {
                 error: Box::new(error),
                 rollback,
@@ -287,17 +383,41 @@ impl CniConfig {
         .map(|(result, _)| result)
     }
 
-    /// DEL of the whole list after a failed ADD, with the partial result as `prevResult`.
+    /// DEL, in reverse order, of the first `ran` plugins after a failed ADD, with the partial
+    /// result as `prevResult`. Plugins that never ran are not sent DEL (one that is not
+    /// installed would stop the rollback before it reached those that did run), and a failing
+    /// DEL does not stop the others: the rollback is best effort.
     fn rollback(
         &self,
         list: &NetworkConfigList,
         rt: &RuntimeConf,
         partial: Option<&CniResult>,
+        ran: usize,
     ) -> Result<(), Error> {
         let prev = partial
             .filter(|_| supports_prev_result_on_del(&list.cni_version))
             .and_then(|r| r.convert_to(&list.cni_version).ok());
-        self.del_plugins(list, rt, prev.as_ref())
+        let args = self.args(Command::Del, rt)?;
+        let mut errors = Vec::new();
+        for (index, plugin) in list.plugins.iter().enumerate().take(ran).rev() {
+            let run = || {
+                let path = self.find(plugin)?;
+                let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
+                let who = PluginRef {
+                    plugin: &plugin.plugin_type,
+                    index,
+                };
+                invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)
+            };
+            if let Err(e) = run() {
+                errors.push(e);
+            }
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Multiple { errors }),
+        }
     }
 
     /// The cached result converted to the list's version (Go's `getCachedResult`).
@@ -383,7 +503,10 @@ impl CniConfig {
             netns::check_target(&rt.netns)?;
         }
         let _lock = self.lock(false)?;
-        self.del_locked(list, rt)
+        let attachment = self.lock_attachment(&list.name, rt)?;
+        self.del_locked(list, rt)?;
+        attachment.remove();
+        Ok(())
     }
 
     fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
@@ -487,7 +610,11 @@ impl CniConfig {
                 capability_args: att.capability_args.clone(),
             };
             match Self::validate_attachment(list, &rt).and_then(|()| self.del_locked(list, &rt)) {
-                Ok(()) => report.deleted.push(att),
+                Ok(()) => {
+                    // No ADD or DEL holds an attachment lock while GC holds the cache lock.
+                    let _ = fs::remove_file(self.attachment_lock_path(&list.name, &rt));
+                    report.deleted.push(att);
+                }
                 Err(e) => errors.push(e),
             }
         }

@@ -1,0 +1,756 @@
+//! `CniConfig` with fake plugins: small `#!/bin/sh` scripts that log `$CNI_COMMAND <name>` to
+//! a file, keep their last stdin and `CNI_ARGS` per verb, and print canned results. The
+//! target-namespace checks are off except where they are the subject, so no root is needed.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libcni::api::{CniConfig, GcAttachment};
+use libcni::conf::conf_list_from_bytes;
+use libcni::invoke::RawExec;
+use libcni::{Command, Error, IdKind, NetworkConfigList, RuntimeConf};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use support::{dir_names, write_script};
+
+const RESULT: &str = r#"{"cniVersion":"1.0.0","ips":[{"address":"10.199.0.5/24"}],"dns":{}}"#;
+const VERSIONS: &str =
+    r#"{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}"#;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Ok,
+    /// ADD exits 1 with a CNI error (code 7); every other verb succeeds.
+    FailAdd,
+    /// ADD sleeps for a minute; every other verb succeeds.
+    HangAdd,
+    /// ADD and DEL sleep for a minute.
+    HangAddDel,
+}
+
+/// A temp dir with a plugin dir, a cache dir and the call log.
+struct Env {
+    dir: TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir(env.plugins()).unwrap();
+        fs::write(env.log_path(), "").unwrap();
+        env
+    }
+
+    fn plugins(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("calls.log")
+    }
+
+    /// Writes plugin `name`.
+    fn plugin(&self, name: &str, mode: Mode) {
+        let dir = self.dir.path().display();
+        let log = self.log_path();
+        let on_add = match mode {
+            Mode::Ok => format!("printf '%s' '{RESULT}'"),
+            Mode::FailAdd => {
+                r#"echo '{"code":7,"msg":"refused","details":"by design"}'; exit 1"#.to_owned()
+            }
+            Mode::HangAdd | Mode::HangAddDel => "sleep 60".to_owned(),
+        };
+        let on_del = if mode == Mode::HangAddDel {
+            "sleep 60"
+        } else {
+            ":"
+        };
+        let text = format!(
+            r#"#!/bin/sh
+stdin=$(cat)
+n=$(basename "$0")
+echo "$CNI_COMMAND $n" >>'{log}'
+printf '%s' "$stdin" >"{dir}/stdin-$n-$CNI_COMMAND"
+printf '%s' "$CNI_ARGS" >"{dir}/args-$n-$CNI_COMMAND"
+case "$CNI_COMMAND" in
+ADD) {on_add} ;;
+DEL) {on_del} ;;
+VERSION) echo '{VERSIONS}' ;;
+esac
+exit 0
+"#,
+            log = log.display()
+        );
+        write_script(&self.plugins(), name, &text);
+    }
+
+    fn log(&self) -> Vec<String> {
+        fs::read_to_string(self.log_path())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn stdin(&self, plugin: &str, verb: &str) -> Value {
+        let path = self.dir.path().join(format!("stdin-{plugin}-{verb}"));
+        serde_json::from_slice(&fs::read(&path).unwrap()).unwrap()
+    }
+
+    fn cni_args(&self, plugin: &str, verb: &str) -> String {
+        fs::read_to_string(self.dir.path().join(format!("args-{plugin}-{verb}"))).unwrap()
+    }
+
+    fn cfg(&self) -> CniConfig {
+        CniConfig::new(vec![self.plugins()], self.cache_dir())
+            .with_exec(Arc::new(RawExec::new(Some(Duration::from_secs(20)))))
+            .with_netns_checks(false)
+    }
+
+    /// The cache files; asserts that no attachment lock file outlives its attachment.
+    fn cached(&self) -> Vec<String> {
+        let cached = dir_names(&self.cache_dir().join("results"));
+        assert_eq!(dir_names(&self.cache_dir().join("cnitool.lock.d")), cached);
+        cached
+    }
+}
+
+/// A list of the given plugins (`extra` merged into every plugin object).
+fn list(version: &str, plugins: &[&str], top: Value, extra: Value) -> NetworkConfigList {
+    let plugins: Vec<Value> = plugins
+        .iter()
+        .map(|p| {
+            let mut o = json!({ "type": p });
+            for (k, v) in extra.as_object().unwrap() {
+                o[k] = v.clone();
+            }
+            o
+        })
+        .collect();
+    let mut doc = json!({ "cniVersion": version, "name": "apinet", "plugins": plugins });
+    for (k, v) in top.as_object().unwrap() {
+        doc[k] = v.clone();
+    }
+    conf_list_from_bytes(doc.to_string().as_bytes(), None).unwrap()
+}
+
+fn rt(container_id: &str) -> RuntimeConf {
+    RuntimeConf {
+        container_id: container_id.into(),
+        netns: "/var/run/netns/api-test".into(),
+        ifname: "eth0".into(),
+        ..RuntimeConf::default()
+    }
+}
+
+fn three(env: &Env) -> NetworkConfigList {
+    for p in ["p0", "p1", "p2"] {
+        env.plugin(p, Mode::Ok);
+    }
+    list("1.0.0", &["p0", "p1", "p2"], json!({}), json!({}))
+}
+
+fn lines(s: &[&str]) -> Vec<String> {
+    s.iter().map(|l| (*l).to_owned()).collect()
+}
+
+#[test]
+fn add_in_order_del_in_reverse() {
+    let env = Env::new();
+    let list = three(&env);
+    let cfg = env.cfg();
+    let result = cfg.add_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(result.to_json(), RESULT.as_bytes());
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0"]);
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD p1", "ADD p2", "DEL p2", "DEL p1", "DEL p0"])
+    );
+    assert!(env.cached().is_empty());
+    // DEL is idempotent: a second one runs the plugins again and succeeds.
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(env.log().len(), 9);
+}
+
+#[test]
+fn failed_add_rolls_back_what_ran_in_reverse_at_each_position() {
+    for k in 0..3 {
+        let env = Env::new();
+        let names = ["p0", "p1", "p2"];
+        for (i, p) in names.iter().enumerate() {
+            env.plugin(p, if i == k { Mode::FailAdd } else { Mode::Ok });
+        }
+        let list = list("1.0.0", &names, json!({}), json!({}));
+        let err = env.cfg().add_network_list(&list, &rt("ctr1")).unwrap_err();
+        match &err {
+            Error::AddFailed { error, rollback } => {
+                assert!(rollback.is_none(), "k={k}: {rollback:?}");
+                match &**error {
+                    Error::Plugin {
+                        plugin,
+                        index,
+                        command,
+                        code,
+                        msg,
+                        details,
+                    } => {
+                        assert_eq!(plugin, names[k]);
+                        assert_eq!(*index, k);
+                        assert_eq!(*command, Command::Add);
+                        assert_eq!(
+                            (*code, msg.as_str(), details.as_str()),
+                            (7, "refused", "by design")
+                        );
+                    }
+                    other => panic!("k={k}: {other:?}"),
+                }
+            }
+            other => panic!("k={k}: {other:?}"),
+        }
+        assert!(err.to_string().contains(names[k]), "{err}");
+        let mut want: Vec<String> = (0..=k).map(|i| format!("ADD p{i}")).collect();
+        want.extend((0..=k).rev().map(|i| format!("DEL p{i}")));
+        assert_eq!(env.log(), want, "k={k}");
+        assert!(env.cached().is_empty(), "k={k}");
+        // The rollback DEL of a later plugin gets the partial result of the earlier ones.
+        if k > 0 {
+            assert_eq!(
+                env.stdin("p0", "DEL")["prevResult"],
+                serde_json::from_str::<Value>(RESULT).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn second_add_of_the_same_attachment_is_refused_before_any_plugin_runs() {
+    let env = Env::new();
+    let list = three(&env);
+    let cfg = env.cfg();
+    cfg.add_network_list(&list, &rt("ctr1")).unwrap();
+    let err = cfg.add_network_list(&list, &rt("ctr1")).unwrap_err();
+    match err {
+        Error::AlreadyAttached {
+            network,
+            container_id,
+            ifname,
+            path,
+        } => {
+            assert_eq!(
+                (network.as_str(), container_id.as_str(), ifname.as_str()),
+                ("apinet", "ctr1", "eth0")
+            );
+            assert_eq!(path, env.cache_dir().join("results/apinet-ctr1-eth0"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.log().len(), 3);
+    // Another container ID or ifname is another attachment.
+    cfg.add_network_list(&list, &rt("ctr2")).unwrap();
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0", "apinet-ctr2-eth0"]);
+}
+
+#[test]
+fn del_restores_cached_cni_args_and_capability_args() {
+    let env = Env::new();
+    env.plugin("pm", Mode::Ok);
+    env.plugin("plain", Mode::Ok);
+    let list = list(
+        "1.0.0",
+        &["plain", "pm"],
+        json!({}),
+        json!({"capabilities": {"portMappings": true}}),
+    );
+    let cfg = env.cfg();
+    let ports = json!([{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]);
+    let mut add_rt = rt("ctr1");
+    add_rt.args = vec![
+        ("IgnoreUnknown".into(), "1".into()),
+        ("FOO".into(), "bar".into()),
+    ];
+    add_rt
+        .capability_args
+        .insert("portMappings".into(), ports.clone());
+    add_rt
+        .capability_args
+        .insert("bandwidth".into(), json!({"ingressRate": 1}));
+    cfg.add_network_list(&list, &add_rt).unwrap();
+    assert_eq!(
+        env.stdin("pm", "ADD")["runtimeConfig"],
+        json!({"portMappings": ports})
+    );
+
+    // DEL with neither CNI_ARGS nor capability args, as `cnitool del` without CAP_ARGS.
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    let del = env.stdin("pm", "DEL");
+    assert_eq!(
+        del["runtimeConfig"],
+        json!({"portMappings": ports}),
+        "{del}"
+    );
+    assert_eq!(
+        del["prevResult"],
+        serde_json::from_str::<Value>(RESULT).unwrap()
+    );
+    assert_eq!(env.cni_args("pm", "DEL"), "IgnoreUnknown=1;FOO=bar");
+    assert_eq!(env.cni_args("plain", "DEL"), "IgnoreUnknown=1;FOO=bar");
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn corrupt_cache_file_is_removed_on_del_and_del_succeeds() {
+    let env = Env::new();
+    let list = three(&env);
+    let cfg = env.cfg();
+    let path = cfg.cache().path("apinet", "ctr1", "eth0");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, b"{\"kind\":\"cniCacheV1\",\"containerId\":").unwrap();
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    assert!(!path.exists());
+    assert_eq!(env.log(), lines(&["DEL p2", "DEL p1", "DEL p0"]));
+    // Without a usable cache there is no prevResult.
+    assert!(env.stdin("p0", "DEL").get("prevResult").is_none());
+}
+
+#[test]
+fn check_below_0_4_0_is_refused_before_any_plugin_runs() {
+    for version in ["0.1.0", "0.2.0", "0.3.0", "0.3.1"] {
+        let env = Env::new();
+        env.plugin("p0", Mode::Ok);
+        let list = list(version, &["p0"], json!({}), json!({}));
+        match env.cfg().check_network_list(&list, &rt("ctr1")) {
+            Err(Error::VerbUnsupported {
+                command,
+                version: v,
+            }) => {
+                assert_eq!((command, v.as_str()), (Command::Check, version));
+            }
+            other => panic!("{version}: {other:?}"),
+        }
+        assert!(env.log().is_empty(), "{version}");
+    }
+}
+
+#[test]
+fn check_runs_in_order_with_the_cached_result_and_disable_check_skips_it() {
+    let env = Env::new();
+    let list_on = three(&env);
+    let cfg = env.cfg();
+    cfg.add_network_list(&list_on, &rt("ctr1")).unwrap();
+    cfg.check_network_list(&list_on, &rt("ctr1")).unwrap();
+    assert_eq!(env.log()[3..], lines(&["CHECK p0", "CHECK p1", "CHECK p2"]));
+    assert_eq!(
+        env.stdin("p0", "CHECK")["prevResult"],
+        serde_json::from_str::<Value>(RESULT).unwrap()
+    );
+    // CHECK of an attachment that was never added.
+    assert!(matches!(
+        cfg.check_network_list(&list_on, &rt("ctr9")),
+        Err(Error::NotAttached { .. })
+    ));
+    let off = list(
+        "1.0.0",
+        &["p0", "p1", "p2"],
+        json!({"disableCheck": true}),
+        json!({}),
+    );
+    assert!(off.disable_check);
+    let before = env.log().len();
+    cfg.check_network_list(&off, &rt("ctr1")).unwrap();
+    cfg.check_network_list(&off, &rt("never-added")).unwrap();
+    assert_eq!(env.log().len(), before);
+}
+
+#[test]
+fn gc_deletes_only_stale_attachments_and_sends_both_attachment_keys() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("p1", Mode::Ok);
+    let list = list("1.1.0", &["p0", "p1"], json!({}), json!({}));
+    let cfg = env.cfg();
+    for c in ["ctr-a", "ctr-b", "ctr-c"] {
+        cfg.add_network_list(&list, &rt(c)).unwrap();
+    }
+    fs::write(env.log_path(), "").unwrap();
+    let valid = [GcAttachment {
+        container_id: "ctr-a".into(),
+        ifname: "eth0".into(),
+    }];
+    let report = cfg.gc_network_list(&list, &valid).unwrap();
+    let mut deleted: Vec<&str> = report
+        .deleted
+        .iter()
+        .map(|a| a.container_id.as_str())
+        .collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["ctr-b", "ctr-c"]);
+    assert!(report.plugins_collected);
+    assert_eq!(env.cached(), ["apinet-ctr-a-eth0"]);
+    let log = env.log();
+    assert_eq!(log.len(), 6, "{log:?}");
+    assert_eq!(
+        log[..4].iter().filter(|l| l.starts_with("DEL ")).count(),
+        4,
+        "{log:?}"
+    );
+    assert_eq!(log[4..], lines(&["GC p0", "GC p1"]));
+    // Each stale attachment was DELed in reverse order.
+    assert_eq!(log[..2], lines(&["DEL p1", "DEL p0"]));
+    let gc = env.stdin("p1", "GC");
+    let want = json!([{"containerID": "ctr-a", "ifname": "eth0"}]);
+    assert_eq!(gc["cni.dev/valid-attachments"], want, "{gc}");
+    assert_eq!(gc["cni.dev/attachments"], want, "{gc}");
+    assert_eq!(gc["cniVersion"], "1.1.0");
+    assert!(gc.get("prevResult").is_none());
+}
+
+#[test]
+fn gc_below_1_1_0_sends_no_gc_to_plugins() {
+    let env = Env::new();
+    let list = three(&env);
+    let cfg = env.cfg();
+    cfg.add_network_list(&list, &rt("ctr-b")).unwrap();
+    fs::write(env.log_path(), "").unwrap();
+    let report = cfg.gc_network_list(&list, &[]).unwrap();
+    assert!(!report.plugins_collected);
+    assert_eq!(env.log(), lines(&["DEL p2", "DEL p1", "DEL p0"]));
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn status_below_1_1_0_runs_nothing() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    for version in ["0.3.1", "0.4.0", "1.0.0"] {
+        let list = list(version, &["p0"], json!({}), json!({}));
+        env.cfg().get_status_network_list(&list).unwrap();
+    }
+    assert!(env.log().is_empty());
+    let list = list("1.1.0", &["p0"], json!({}), json!({}));
+    env.cfg().get_status_network_list(&list).unwrap();
+    assert_eq!(env.log(), lines(&["STATUS p0"]));
+}
+
+#[test]
+fn hanging_plugin_times_out_and_is_rolled_back() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("hang", Mode::HangAdd);
+    env.plugin("p2", Mode::Ok);
+    let list = list("1.0.0", &["p0", "hang", "p2"], json!({}), json!({}));
+    let exec = RawExec {
+        timeout: Some(Duration::from_secs(1)),
+        grace: Duration::from_millis(200),
+        ..RawExec::default()
+    };
+    let cfg = CniConfig::new(vec![env.plugins()], env.cache_dir())
+        .with_exec(Arc::new(exec))
+        .with_netns_checks(false);
+    let start = Instant::now();
+    let err = cfg.add_network_list(&list, &rt("ctr1")).unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    match err {
+        Error::AddFailed { error, rollback } => {
+            assert!(rollback.is_none(), "{rollback:?}");
+            match *error {
+                Error::PluginTimeout {
+                    plugin,
+                    index,
+                    command,
+                    timeout,
+                } => {
+                    assert_eq!((plugin.as_str(), index, command), ("hang", 1, Command::Add));
+                    assert_eq!(timeout, Duration::from_secs(1));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
+    );
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn invalid_identifiers_are_rejected_before_any_plugin_runs() {
+    let env = Env::new();
+    let good = three(&env);
+    let cfg = env.cfg();
+    let mut cases: Vec<(IdKind, NetworkConfigList, RuntimeConf)> = Vec::new();
+    for id in ["", "-ctr", "a/b", "ctr 1", "../x"] {
+        cases.push((IdKind::ContainerId, good.clone(), rt(id)));
+    }
+    for ifname in [
+        "eth%d",
+        "0123456789abcdef",
+        "a/b",
+        "",
+        ".",
+        "..",
+        "a:b",
+        "a b",
+    ] {
+        let mut r = rt("ctr1");
+        r.ifname = ifname.into();
+        cases.push((IdKind::IfName, good.clone(), r));
+    }
+    for name in ["a/b", "../x", "", "-net"] {
+        let mut l = good.clone();
+        l.name = name.into();
+        cases.push((IdKind::NetworkName, l, rt("ctr1")));
+    }
+    for (kind, list, r) in &cases {
+        let results = [
+            cfg.add_network_list(list, r).map(|_| ()),
+            cfg.check_network_list(list, r),
+            cfg.del_network_list(list, r),
+        ];
+        for res in results {
+            match res {
+                Err(Error::InvalidIdentifier { kind: k, .. }) => {
+                    assert_eq!(
+                        k, *kind,
+                        "{:?} {:?} {:?}",
+                        list.name, r.container_id, r.ifname
+                    )
+                }
+                other => panic!("{kind:?} {:?} {r:?}: {other:?}", list.name),
+            }
+        }
+    }
+    assert!(env.log().is_empty(), "{:?}", env.log());
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn target_netns_checks_refuse_non_namespaces_and_the_callers_own() {
+    let env = Env::new();
+    let list = three(&env);
+    let cfg = CniConfig::new(vec![env.plugins()], env.cache_dir());
+    let file = env.dir.path().join("not-a-netns");
+    fs::write(&file, "").unwrap();
+    let targets: [(&Path, &str); 4] = [
+        (&file, "regular file"),
+        (Path::new("/nonexistent/netns/x"), "does not exist"),
+        (
+            Path::new("/proc/thread-self/ns/net"),
+            "own network namespace",
+        ),
+        (env.dir.path(), "directory"),
+    ];
+    for (path, why) in targets {
+        let mut r = rt("ctr1");
+        r.netns = path.to_owned();
+        for res in [
+            cfg.add_network_list(&list, &r).map(|_| ()),
+            cfg.check_network_list(&list, &r),
+        ] {
+            match res {
+                Err(Error::Netns { path: p, reason }) => {
+                    assert_eq!(p, path);
+                    assert!(reason.contains(why), "{path:?}: {reason}");
+                }
+                other => panic!("{path:?}: {other:?}"),
+            }
+        }
+    }
+    assert!(env.log().is_empty(), "{:?}", env.log());
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn validate_network_list_reports_plugins_without_the_version() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("p1", Mode::Ok);
+    let ok = list(
+        "1.0.0",
+        &["p0", "p1"],
+        json!({}),
+        json!({"capabilities": {"portMappings": true, "bandwidth": false}}),
+    );
+    assert_eq!(
+        env.cfg().validate_network_list(&ok).unwrap(),
+        ["portMappings"]
+    );
+    assert_eq!(env.log(), lines(&["VERSION p0", "VERSION p1"]));
+
+    let too_new = list("1.1.0", &["p0", "p1"], json!({}), json!({}));
+    match env.cfg().validate_network_list(&too_new) {
+        Err(Error::Multiple { errors }) => {
+            assert_eq!(errors.len(), 2);
+            for (e, name) in errors.iter().zip(["p0", "p1"]) {
+                match e {
+                    Error::PluginVersionUnsupported {
+                        plugin,
+                        version,
+                        supported,
+                    } => {
+                        assert_eq!((plugin.as_str(), version.as_str()), (name, "1.1.0"));
+                        assert_eq!(supported, &["0.3.0", "0.3.1", "0.4.0", "1.0.0"]);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The real Debian plugins (1.1.1) answer VERSION up to 1.0.0.
+#[test]
+fn validate_network_list_with_real_plugins() {
+    let dirs = vec![PathBuf::from("/usr/lib/cni")];
+    if !dirs[0].join("bridge").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "no plugins in /usr/lib/cni"
+        );
+        eprintln!("skipping: no plugins in /usr/lib/cni");
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let cfg = CniConfig::new(dirs, cache.path());
+    let ok = list("1.0.0", &["bridge", "portmap"], json!({}), json!({}));
+    cfg.validate_network_list(&ok).unwrap();
+    let too_new = list("1.1.0", &["bridge", "nosuchplugin"], json!({}), json!({}));
+    match cfg.validate_network_list(&too_new) {
+        Err(Error::Multiple { errors }) => {
+            assert!(
+                matches!(&errors[0], Error::PluginVersionUnsupported { plugin, version, .. } if plugin == "bridge" && version == "1.1.0"),
+                "{errors:?}"
+            );
+            assert!(
+                matches!(&errors[1], Error::PluginNotFound { plugin, .. } if plugin == "nosuchplugin"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_adds_of_one_attachment_run_the_plugins_once() {
+    let env = Env::new();
+    // A slow plugin widens the window between the cache check and the cache write.
+    let slow = format!(
+        "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND slow\" >>'{}'\nsleep 0.5\nprintf '%s' '{RESULT}'\n",
+        env.log_path().display()
+    );
+    write_script(&env.plugins(), "slow", &slow);
+    let list = list("1.0.0", &["slow"], json!({}), json!({}));
+    let cfg = env.cfg();
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| cfg.add_network_list(&list, &rt("ctr1"))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::AlreadyAttached { .. })))
+        .count();
+    assert_eq!((ok, refused), (1, 1), "{outcomes:?}");
+    assert_eq!(env.log(), lines(&["ADD slow"]));
+}
+
+/// The rollback is best effort: a DEL that times out does not stop the DELs before it.
+#[test]
+fn rollback_goes_on_past_a_failing_del() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("hang", Mode::HangAddDel);
+    let list = list("1.0.0", &["p0", "hang"], json!({}), json!({}));
+    let exec = RawExec {
+        timeout: Some(Duration::from_millis(500)),
+        grace: Duration::from_millis(100),
+        ..RawExec::default()
+    };
+    let cfg = CniConfig::new(vec![env.plugins()], env.cache_dir())
+        .with_exec(Arc::new(exec))
+        .with_netns_checks(false);
+    match cfg.add_network_list(&list, &rt("ctr1")).unwrap_err() {
+        Error::AddFailed { error, rollback } => {
+            assert!(
+                matches!(
+                    *error,
+                    Error::PluginTimeout {
+                        index: 1,
+                        command: Command::Add,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            let rollback = rollback.expect("the rollback DEL of hang timed out");
+            assert!(
+                matches!(
+                    *rollback,
+                    Error::PluginTimeout {
+                        index: 1,
+                        command: Command::Del,
+                        ..
+                    }
+                ),
+                "{rollback:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
+    );
+    assert!(env.cached().is_empty());
+}
+
+#[test]
+fn check_restores_cached_args_too() {
+    let env = Env::new();
+    env.plugin("pm", Mode::Ok);
+    let list = list(
+        "1.0.0",
+        &["pm"],
+        json!({}),
+        json!({"capabilities": {"portMappings": true}}),
+    );
+    let cfg = env.cfg();
+    let mut add_rt = rt("ctr1");
+    add_rt.args = vec![("K".into(), "V".into())];
+    add_rt
+        .capability_args
+        .insert("portMappings".into(), json!([]));
+    cfg.add_network_list(&list, &add_rt).unwrap();
+    cfg.check_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(
+        env.stdin("pm", "CHECK")["runtimeConfig"],
+        json!({"portMappings": []})
+    );
+    assert_eq!(env.cni_args("pm", "CHECK"), "K=V");
+    // Arguments given on DEL win over the cached ones.
+    let mut del_rt = rt("ctr1");
+    del_rt.args = vec![("K".into(), "other".into())];
+    cfg.del_network_list(&list, &del_rt).unwrap();
+    assert_eq!(env.cni_args("pm", "DEL"), "K=other");
+}
