@@ -137,6 +137,14 @@ impl Host {
     }
 }
 
+impl Drop for Host {
+    /// `netns::create` made the run dir a (shared) mount point in this thread's mount
+    /// namespace; removing the temp dir would fail with EBUSY and leave it in /tmp.
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.netns_dir(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 fn rt(container_id: &str, netns: &Path) -> RuntimeConf {
     RuntimeConf {
         container_id: container_id.into(),
