@@ -185,6 +185,22 @@ impl CniConfig {
             .join(":")
     }
 
+    /// Finds and runs one plugin of a list (everything but ADD, whose result is parsed).
+    fn call(
+        &self,
+        index: usize,
+        plugin: &PluginConfig,
+        stdin: &[u8],
+        args: &Args,
+    ) -> Result<invoke::Reply, Error> {
+        let path = self.find(plugin)?;
+        let who = PluginRef {
+            plugin: &plugin.plugin_type,
+            index,
+        };
+        invoke::exec_plugin(&*self.exec, self.observer(), &path, who, stdin, args)
+    }
+
     fn find(&self, plugin: &PluginConfig) -> Result<PathBuf, Error> {
         self.exec
             .find_in_path(&plugin.plugin_type, &self.plugin_dirs)
@@ -400,16 +416,8 @@ impl CniConfig {
         let args = self.args(Command::Del, rt)?;
         let mut errors = Vec::new();
         for (index, plugin) in list.plugins.iter().enumerate().take(ran).rev() {
-            let run = || {
-                let path = self.find(plugin)?;
-                let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
-                let who = PluginRef {
-                    plugin: &plugin.plugin_type,
-                    index,
-                };
-                invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)
-            };
-            if let Err(e) = run() {
+            let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
+            if let Err(e) = self.call(index, plugin, &stdin, &args) {
                 errors.push(e);
             }
         }
@@ -471,13 +479,12 @@ impl CniConfig {
         }
         let args = self.args(Command::Check, &rt)?;
         for (index, plugin) in list.plugins.iter().enumerate() {
-            let path = self.find(plugin)?;
-            let stdin = build_one_config(list, plugin, Some(&cached), Some(&rt));
-            let who = PluginRef {
-                plugin: &plugin.plugin_type,
+            self.call(
                 index,
-            };
-            invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)?;
+                plugin,
+                &build_one_config(list, plugin, Some(&cached), Some(&rt)),
+                &args,
+            )?;
         }
         Ok(())
     }
@@ -542,13 +549,12 @@ impl CniConfig {
     ) -> Result<(), Error> {
         let args = self.args(Command::Del, rt)?;
         for (index, plugin) in list.plugins.iter().enumerate().rev() {
-            let path = self.find(plugin)?;
-            let stdin = build_one_config(list, plugin, prev, Some(rt));
-            let who = PluginRef {
-                plugin: &plugin.plugin_type,
+            self.call(
                 index,
-            };
-            invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)?;
+                plugin,
+                &build_one_config(list, plugin, prev, Some(rt)),
+                &args,
+            )?;
         }
         Ok(())
     }
@@ -630,16 +636,8 @@ impl CniConfig {
             ];
             let args = self.args(Command::Gc, &RuntimeConf::default())?;
             for (index, plugin) in list.plugins.iter().enumerate() {
-                let run = || {
-                    let path = self.find(plugin)?;
-                    let stdin = inject(list, plugin, &extra, None);
-                    let who = PluginRef {
-                        plugin: &plugin.plugin_type,
-                        index,
-                    };
-                    invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)
-                };
-                if let Err(e) = run() {
+                let stdin = inject(list, plugin, &extra, None);
+                if let Err(e) = self.call(index, plugin, &stdin, &args) {
                     errors.push(e);
                 }
             }
@@ -664,13 +662,7 @@ impl CniConfig {
         }
         let args = self.args(Command::Status, &RuntimeConf::default())?;
         for (index, plugin) in list.plugins.iter().enumerate() {
-            let path = self.find(plugin)?;
-            let stdin = inject(list, plugin, &[], None);
-            let who = PluginRef {
-                plugin: &plugin.plugin_type,
-                index,
-            };
-            invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)?;
+            self.call(index, plugin, &inject(list, plugin, &[], None), &args)?;
         }
         Ok(())
     }
