@@ -9,6 +9,8 @@ mod builtin;
 mod cli;
 mod cmd;
 mod exit;
+#[cfg(test)]
+mod gen;
 mod output;
 mod sys;
 mod table;

@@ -13,7 +13,11 @@ use crate::{builtin, table};
 
 /// Arguments of `list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {}
+pub struct ListArgs {
+    /// Print only the names, one per line (for shell completion).
+    #[arg(long, hide = true)]
+    pub names: bool,
+}
 
 /// One row of the listing.
 struct Row {
@@ -57,8 +61,18 @@ fn row(n: &ListedNetwork) -> Row {
 }
 
 /// Runs `list`.
-pub fn run(_args: ListArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
     let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
+    if args.names {
+        let mut names = listing.names();
+        if !names.iter().any(|n| n == builtin::NAME) {
+            names.push(builtin::NAME.to_owned());
+        }
+        for n in names {
+            println!("{n}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     ctx.warn_all(&listing.errors);
     let mut rows: Vec<Row> = listing.networks.iter().map(row).collect();
     if !listing.names().iter().any(|n| n == builtin::NAME) {

@@ -1,0 +1,354 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_cnitool_global_optspecs
+    string join \n netconf-dir= plugin-dir= cache-dir= netns-dir= timeout= o/output= v/verbose q/quiet h/help V/version
+end
+
+function __fish_cnitool_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_cnitool_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_cnitool_using_subcommand
+    set -l cmd (__fish_cnitool_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c cnitool -n "__fish_cnitool_needs_command" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_needs_command" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_needs_command" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_needs_command" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_needs_command" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_needs_command" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_needs_command" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_needs_command" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_needs_command" -s V -l version -d 'Print version'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "check" -d 'Check an attachment (CNI CHECK)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "ls" -d 'List every network in the config directories (and the built-in one)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "show" -d 'Show a network list exactly as it will be used'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "attachments" -d 'Show what the cache says is attached'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s i -l ifname -d 'Interface name inside the namespace' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l pid -d 'Use the network namespace of this running process' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cni-args -d 'Plugin arguments K=V;K=V' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cap-args -d 'Capability arguments as one JSON object' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l mac -d 'Request a MAC address (mac capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s i -l ifname -d 'Interface name inside the namespace' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l pid -d 'Use the network namespace of this running process' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cni-args -d 'Plugin arguments K=V;K=V' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cap-args -d 'Capability arguments as one JSON object' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l mac -d 'Request a MAC address (mac capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s i -l ifname -d 'Interface name inside the namespace' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l pid -d 'Use the network namespace of this running process' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cni-args -d 'Plugin arguments K=V;K=V' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cap-args -d 'Capability arguments as one JSON object' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l mac -d 'Request a MAC address (mac capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l dry-run -d 'Show what would be removed; remove nothing'
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l names -d 'Print only the names, one per line (for shell completion)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l names -d 'Print only the names, one per line (for shell completion)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every plugin in the plugin directories which spec versions it supports'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a path, or a name in the netns directory)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l net -d 'Only attachments of this network' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "list" -d 'List the named network namespaces with their networks and processes'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "ls" -d 'List the named network namespaces with their networks and processes'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "del" -d 'Delete named network namespaces (like `ip netns delete`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l attach -d 'Attach this network (CNI ADD) as eth0, the next as eth1, ... (repeatable). If an ADD fails, the networks added so far are deleted and so is the namespace' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l no-lo -d 'Leave the loopback interface down (as `ip netns add` does)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the named network namespaces with their networks and processes'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default). Without --net and without any netconf, the built-in network "cnitool" is used' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns -d 'Join this existing named network namespace instead of creating one; it is left in place and only the networks this run added are removed' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l hostname -d 'The command\'s hostname (in a UTS namespace of its own)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cni-args -d 'Plugin arguments K=V;K=V' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap-args -d 'Capability arguments as one JSON object' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l mac -d 'Request a MAC address (mac capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "show" -d 'Show a network list exactly as it will be used'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "attachments" -d 'Show what the cache says is attached'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "list" -d 'List the named network namespaces with their networks and processes'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
+
+complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"

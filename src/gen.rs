@@ -1,0 +1,188 @@
+//! Shell completions and man pages, generated from the clap definitions into `completions/`
+//! and `man/` and committed. The test below fails when they are out of date; run it with
+//! `UPDATE_GENERATED=1` to rewrite them:
+//! `UPDATE_GENERATED=1 cargo test --bin cnitool generated_files`.
+
+use std::path::Path;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+/// Bash: complete network names for `--net` and the NETWORK argument.
+const BASH_NETWORKS: &str = r#"
+_cnitool_networks() {
+    cnitool list --names 2>/dev/null
+}
+
+_cnitool_with_networks() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    if [[ "$prev" == "--net" ]] || { [[ ${COMP_CWORD} -eq 2 ]] &&
+        [[ " add del check status show validate gc " == *" ${COMP_WORDS[1]} "* ]]; }; then
+        COMPREPLY=( $(compgen -W "$(_cnitool_networks)" -- "$cur") )
+        return 0
+    fi
+    _cnitool "$@"
+}
+complete -F _cnitool_with_networks -o nosort -o bashdefault -o default cnitool
+"#;
+
+/// Fish: the same.
+const FISH_NETWORKS: &str = r#"
+complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"
+"#;
+
+/// Zsh: a function the generated script calls for network names.
+const ZSH_NETWORKS: &str = r#"
+_cnitool_networks() {
+    local -a nets
+    nets=(${(f)"$(cnitool list --names 2>/dev/null)"})
+    _describe 'network' nets
+}
+"#;
+
+fn completion(shell: Shell) -> String {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "cnitool", &mut buf);
+    let mut text = String::from_utf8(buf).expect("completion scripts are UTF-8");
+    match shell {
+        Shell::Bash => text.push_str(BASH_NETWORKS),
+        Shell::Fish => text.push_str(FISH_NETWORKS),
+        Shell::Zsh => {
+            // Network arguments complete with our function instead of file names.
+            text = text
+                .lines()
+                .map(|l| {
+                    let network_arg = l.contains(":network -- ")
+                        || l.contains("::networks -- ")
+                        || l.contains("]:NETWORK:")
+                        || l.contains("=[A network to attach");
+                    if network_arg {
+                        l.replace(":_default'", ":_cnitool_networks'")
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            text.push('\n');
+            // Defined before the compdef dispatch at the end runs.
+            text = text.replacen(
+                "\n_cnitool() {",
+                &format!("{ZSH_NETWORKS}\n_cnitool() {{"),
+                1,
+            );
+        }
+        _ => {}
+    }
+    text
+}
+
+fn man_pages() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let root = Cli::command();
+    render(&root, "cnitool", &mut out);
+    out
+}
+
+fn render(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
+    let cmd = cmd.clone().name(name.to_owned());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut buf)
+        .expect("rendering a man page into memory");
+    out.push((format!("{name}.1"), buf));
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        render(sub, &format!("{name}-{}", sub.get_name()), out);
+    }
+}
+
+/// Every generated file with its path relative to the repository.
+pub fn generated() -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![
+        (
+            "completions/cnitool.bash".to_owned(),
+            completion(Shell::Bash).into_bytes(),
+        ),
+        (
+            "completions/_cnitool".to_owned(),
+            completion(Shell::Zsh).into_bytes(),
+        ),
+        (
+            "completions/cnitool.fish".to_owned(),
+            completion(Shell::Fish).into_bytes(),
+        ),
+    ];
+    files.extend(
+        man_pages()
+            .into_iter()
+            .map(|(n, b)| (format!("man/{n}"), b)),
+    );
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_files_are_current() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let update = std::env::var_os("UPDATE_GENERATED").is_some();
+        let mut stale = Vec::new();
+        for (rel, bytes) in generated() {
+            let path = root.join(&rel);
+            if update {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &bytes).unwrap();
+            } else if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+                stale.push(rel);
+            }
+        }
+        // No page or script of a removed subcommand may stay behind.
+        let expected: Vec<String> = generated().into_iter().map(|(r, _)| r).collect();
+        for dir in ["completions", "man"] {
+            for e in std::fs::read_dir(root.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let rel = format!("{dir}/{}", e.file_name().to_string_lossy());
+                if !expected.contains(&rel) {
+                    if update {
+                        std::fs::remove_file(e.path()).unwrap();
+                    } else {
+                        stale.push(rel);
+                    }
+                }
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "out of date: {stale:?}; run UPDATE_GENERATED=1 cargo test --bin cnitool generated_files"
+        );
+    }
+
+    #[test]
+    fn completions_know_network_names() {
+        assert!(completion(Shell::Bash).contains("cnitool list --names"));
+        assert!(completion(Shell::Fish).contains("cnitool list --names"));
+        let zsh = completion(Shell::Zsh);
+        assert!(
+            zsh.contains(":_cnitool_networks'"),
+            "zsh NETWORK args use the function"
+        );
+    }
+
+    #[test]
+    fn man_pages_document_exit_codes_and_environment() {
+        let pages = man_pages();
+        let root = String::from_utf8_lossy(&pages[0].1).into_owned();
+        assert!(root.contains("Exit codes"), "{root}");
+        assert!(root.contains("NETCONFPATH"));
+        assert!(pages.iter().any(|(n, _)| n == "cnitool-run.1"));
+        assert!(pages.iter().any(|(n, _)| n == "cnitool-netns-create.1"));
+    }
+}
