@@ -90,6 +90,23 @@ pub struct GcAttachment {
     pub ifname: String,
 }
 
+/// One plugin call as [`CniConfig::plan_network_list`] plans it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedCall {
+    /// The plugin type.
+    pub plugin: String,
+    /// Its index in the list.
+    pub index: usize,
+    /// The binary that would run.
+    pub path: PathBuf,
+    /// The `CNI_*` variables it would get (on top of the inherited environment).
+    pub env: Vec<(&'static str, String)>,
+    /// Its exact stdin.
+    pub stdin: Vec<u8>,
+    /// ADD only: the previous plugin's result would be added as `prevResult`.
+    pub prev_result_pending: bool,
+}
+
 /// What a GC did.
 #[derive(Debug, Default)]
 pub struct GcReport {
@@ -456,9 +473,27 @@ impl CniConfig {
         rt: &RuntimeConf,
     ) -> Result<(), Error> {
         Self::validate_attachment(list, rt)?;
+        let Some((rt, cached)) = self.prepare_check(list, rt)? else {
+            return Ok(());
+        };
+        let args = self.args(Command::Check, &rt)?;
+        for (index, plugin) in list.plugins.iter().enumerate() {
+            let stdin = build_one_config(list, plugin, Some(&cached), Some(&rt));
+            self.call(index, plugin, &stdin, &args)?;
+        }
+        Ok(())
+    }
+
+    /// What CHECK needs before running anything: the version gate, the target namespace and
+    /// the cached result; `None` when the list disables CHECK.
+    fn prepare_check(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+    ) -> Result<Option<(RuntimeConf, CniResult)>, Error> {
         require_version(list, Command::Check, Version::V0_4_0)?;
         if list.disable_check {
-            return Ok(());
+            return Ok(None);
         }
         if self.netns_checks {
             netns::check_target(&rt.netns)?;
@@ -477,16 +512,7 @@ impl CniConfig {
         if let Some(att) = entry.attachment() {
             restore_cached_args(&mut rt, att);
         }
-        let args = self.args(Command::Check, &rt)?;
-        for (index, plugin) in list.plugins.iter().enumerate() {
-            self.call(
-                index,
-                plugin,
-                &build_one_config(list, plugin, Some(&cached), Some(&rt)),
-                &args,
-            )?;
-        }
-        Ok(())
+        Ok(Some((rt, cached)))
     }
 
     /// DEL: runs the plugins in reverse order with the cached result as `prevResult` (0.4.0
@@ -517,11 +543,27 @@ impl CniConfig {
     }
 
     fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        let (rt, prev) = self.prepare_del(list, rt, true)?;
+        self.del_plugins(list, &rt, prev.as_ref())?;
+        self.cache.remove(&list.name, &rt.container_id, &rt.ifname)
+    }
+
+    /// What DEL sends: the arguments restored from the cache and the cached result as
+    /// `prevResult` (0.4.0 and later). A corrupt cache file is ignored, and removed when
+    /// `remove_corrupt` is set.
+    fn prepare_del(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+        remove_corrupt: bool,
+    ) -> Result<(RuntimeConf, Option<CniResult>), Error> {
         let entry = match self.cache.read(&list.name, &rt.container_id, &rt.ifname) {
             Ok(entry) => entry,
             Err(Error::CacheCorrupt { .. }) => {
-                self.cache
-                    .remove(&list.name, &rt.container_id, &rt.ifname)?;
+                if remove_corrupt {
+                    self.cache
+                        .remove(&list.name, &rt.container_id, &rt.ifname)?;
+                }
                 None
             }
             Err(e) => return Err(e),
@@ -537,8 +579,79 @@ impl CniConfig {
             }
             _ => None,
         };
-        self.del_plugins(list, &rt, prev.as_ref())?;
-        self.cache.remove(&list.name, &rt.container_id, &rt.ifname)
+        Ok((rt, prev))
+    }
+
+    /// The plugin calls ADD, CHECK or DEL would make, in order, with the exact environment and
+    /// stdin, after the same validation as the verb itself; nothing is executed or written.
+    /// On ADD only the first plugin's `prevResult` is known (it has none): the later plugins'
+    /// stdin leaves it out and [`PlannedCall::prev_result_pending`] is set.
+    ///
+    /// # Errors
+    /// Whatever the verb would fail with before running a plugin (validation, namespace,
+    /// [`Error::AlreadyAttached`], [`Error::NotAttached`], a plugin that is not installed).
+    pub fn plan_network_list(
+        &self,
+        command: Command,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+    ) -> Result<Vec<PlannedCall>, Error> {
+        Self::validate_attachment(list, rt)?;
+        let plan = |rt: &RuntimeConf, prev: Option<&CniResult>, reverse: bool| {
+            let args = self.args(command, rt)?;
+            let env = args.as_env();
+            let mut calls = list
+                .plugins
+                .iter()
+                .enumerate()
+                .map(|(index, plugin)| {
+                    Ok(PlannedCall {
+                        plugin: plugin.plugin_type.clone(),
+                        index,
+                        path: self.find(plugin)?,
+                        env: env.clone(),
+                        stdin: build_one_config(list, plugin, prev, Some(rt)),
+                        prev_result_pending: command == Command::Add && index > 0,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            if reverse {
+                calls.reverse();
+            }
+            Ok(calls)
+        };
+        match command {
+            Command::Add => {
+                if self.netns_checks {
+                    netns::check_target(&rt.netns)?;
+                }
+                let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
+                if cache_path.exists() {
+                    return Err(Error::AlreadyAttached {
+                        network: list.name.clone(),
+                        container_id: rt.container_id.clone(),
+                        ifname: rt.ifname.clone(),
+                        path: cache_path,
+                    });
+                }
+                plan(rt, None, false)
+            }
+            Command::Check => match self.prepare_check(list, rt)? {
+                Some((rt, cached)) => plan(&rt, Some(&cached), false),
+                None => Ok(Vec::new()),
+            },
+            Command::Del => {
+                if self.netns_checks && netns::identify(&rt.netns).is_ok() {
+                    netns::check_target(&rt.netns)?;
+                }
+                let (rt, prev) = self.prepare_del(list, rt, false)?;
+                plan(&rt, prev.as_ref(), true)
+            }
+            other => Err(Error::InvalidArgument {
+                what: "dry run",
+                reason: format!("{other} cannot be planned (only ADD, CHECK and DEL)"),
+            }),
+        }
     }
 
     fn del_plugins(

@@ -754,3 +754,74 @@ fn check_restores_cached_args_too() {
     cfg.del_network_list(&list, &del_rt).unwrap();
     assert_eq!(env.cni_args("pm", "DEL"), "K=other");
 }
+
+/// The plan of a dry run is byte for byte what the plugins then really receive: the first
+/// plugin of ADD, and every plugin of CHECK and DEL (whose `prevResult` comes from the cache).
+#[test]
+fn plans_match_what_plugins_receive() {
+    let env = Env::new();
+    let list = three(&env);
+    let cfg = env.cfg();
+    let mut rt = rt("ctr1");
+    rt.args = vec![("K".into(), "v".into())];
+    rt.capability_args = json!({"portMappings": [{"hostPort": 8080, "containerPort": 80}]})
+        .as_object()
+        .unwrap()
+        .clone();
+
+    let add = cfg.plan_network_list(Command::Add, &list, &rt).unwrap();
+    assert_eq!(add.len(), 3);
+    assert!(env.log().is_empty(), "planning runs nothing");
+    assert!(env.cached().is_empty(), "planning writes nothing");
+    assert!(!add[0].prev_result_pending && add[1].prev_result_pending);
+    cfg.add_network_list(&list, &rt).unwrap();
+    let got: Value = serde_json::from_slice(&add[0].stdin).unwrap();
+    assert_eq!(got, env.stdin("p0", "ADD"));
+    let cni_args = add[0].env.iter().find(|(k, _)| *k == "CNI_ARGS").unwrap();
+    assert_eq!(cni_args.1, env.cni_args("p0", "ADD"));
+
+    // DEL and CHECK without the arguments: restored from the cache in the plan too.
+    let bare = rt_without_args(&rt);
+    for (command, verb) in [(Command::Check, "CHECK"), (Command::Del, "DEL")] {
+        let plan = cfg.plan_network_list(command, &list, &bare).unwrap();
+        let order: Vec<&str> = plan.iter().map(|c| c.plugin.as_str()).collect();
+        let want: &[&str] = if command == Command::Del {
+            &["p2", "p1", "p0"]
+        } else {
+            &["p0", "p1", "p2"]
+        };
+        assert_eq!(order, want);
+        if command == Command::Check {
+            cfg.check_network_list(&list, &bare).unwrap();
+        } else {
+            cfg.del_network_list(&list, &bare).unwrap();
+        }
+        for call in &plan {
+            let got: Value = serde_json::from_slice(&call.stdin).unwrap();
+            assert_eq!(got, env.stdin(&call.plugin, verb), "{verb} {}", call.plugin);
+            assert!(got.get("prevResult").is_some());
+            let args = call.env.iter().find(|(k, _)| *k == "CNI_ARGS").unwrap();
+            assert_eq!(args.1, env.cni_args(&call.plugin, verb));
+        }
+    }
+
+    // After DEL there is nothing to CHECK, and planning a second ADD is fine.
+    let err = cfg
+        .plan_network_list(Command::Check, &list, &bare)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotAttached { .. }), "{err}");
+    assert_eq!(
+        cfg.plan_network_list(Command::Add, &list, &rt)
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+fn rt_without_args(rt: &RuntimeConf) -> RuntimeConf {
+    RuntimeConf {
+        args: Vec::new(),
+        capability_args: Default::default(),
+        ..rt.clone()
+    }
+}
