@@ -58,5 +58,8 @@ pub fn cni_code_and_details(err: &anyhow::Error) -> (u32, String) {
             return (e.cni_code(), details);
         }
     }
-    (if classify(err) == Exit::Usage { 4 } else { 999 }, String::new())
+    (
+        if classify(err) == Exit::Usage { 4 } else { 999 },
+        String::new(),
+    )
 }

@@ -21,7 +21,12 @@ pub struct CheckArgs {
 pub fn run(args: CheckArgs, ctx: &Context) -> Result<ExitCode> {
     let target = args.attach.target(&ctx.netns_dir)?;
     let (target, entry) = find_cached(ctx, &args.attach.network, &args.attach, target)?;
-    let list = list_for_teardown(ctx, &args.attach.network, entry.as_ref(), args.current_config)?;
+    let list = list_for_teardown(
+        ctx,
+        &args.attach.network,
+        entry.as_ref(),
+        args.current_config,
+    )?;
     let rt = args.attach.runtime_conf(&target)?;
     ctx.cni.check_network_list(&list, &rt).with_context(|| {
         format!(

@@ -23,7 +23,12 @@ pub struct DelArgs {
 pub fn run(args: DelArgs, ctx: &Context) -> Result<ExitCode> {
     let target = args.attach.target(&ctx.netns_dir)?;
     let (target, entry) = find_cached(ctx, &args.attach.network, &args.attach, target)?;
-    let list = list_for_teardown(ctx, &args.attach.network, entry.as_ref(), args.current_config)?;
+    let list = list_for_teardown(
+        ctx,
+        &args.attach.network,
+        entry.as_ref(),
+        args.current_config,
+    )?;
     let rt = args.attach.runtime_conf(&target)?;
     ctx.cni.del_network_list(&list, &rt).with_context(|| {
         format!(

@@ -77,7 +77,11 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
 
-    let verb = if args.dry_run { "would remove" } else { "removed" };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     match ctx.output.unwrap_or(Output::Table) {
         Output::Json => {
             let items: Vec<_> = removed
@@ -110,7 +114,9 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         1 => Err(errors.remove(0)),
         n => {
             let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-            Err(errors.remove(0).context(format!("{n} networks failed: {}", msgs.join("; "))))
+            Err(errors
+                .remove(0)
+                .context(format!("{n} networks failed: {}", msgs.join("; "))))
         }
     }
 }

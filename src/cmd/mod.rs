@@ -50,7 +50,10 @@ macro_rules! usage {
 
 /// Splits a `:`-separated directory list, dropping empty entries.
 pub fn split_dirs(s: &str) -> Vec<PathBuf> {
-    s.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect()
+    s.split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// Everything a verb needs from the global flags.
@@ -352,7 +355,9 @@ impl AttachArgs {
         }
         if let Some(mac) = &self.mac {
             if !is_mac(mac) {
-                return Err(usage!("--mac {mac:?}: expected six hex bytes like 02:42:ac:11:00:02"));
+                return Err(usage!(
+                    "--mac {mac:?}: expected six hex bytes like 02:42:ac:11:00:02"
+                ));
             }
             caps.insert("mac".into(), mac.clone().into());
         }
@@ -426,7 +431,9 @@ pub fn parse_publish(spec: &str) -> Result<Value> {
         None => (spec, "tcp".to_owned()),
     };
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(usage!("--publish {spec:?}: protocol must be tcp, udp or sctp"));
+        return Err(usage!(
+            "--publish {spec:?}: protocol must be tcp, udp or sctp"
+        ));
     }
     let (host_ip, rest) = if let Some(stripped) = ports.strip_prefix('[') {
         let (ip, rest) = stripped
@@ -449,8 +456,14 @@ pub fn parse_publish(spec: &str) -> Result<Value> {
         usage!("--publish {spec:?}: expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]")
     })?;
     let mut m = Map::new();
-    m.insert("hostPort".into(), parse_port(host, "host port", spec)?.into());
-    m.insert("containerPort".into(), parse_port(ctr, "container port", spec)?.into());
+    m.insert(
+        "hostPort".into(),
+        parse_port(host, "host port", spec)?.into(),
+    );
+    m.insert(
+        "containerPort".into(),
+        parse_port(ctr, "container port", spec)?.into(),
+    );
     m.insert("protocol".into(), proto.into());
     if let Some(ip) = host_ip.filter(|ip| !ip.is_empty()) {
         ip.parse::<std::net::IpAddr>()
@@ -588,7 +601,10 @@ mod tests {
     #[test]
     fn publish_specs() {
         let ok = [
-            ("8080:80", r#"{"containerPort":80,"hostPort":8080,"protocol":"tcp"}"#),
+            (
+                "8080:80",
+                r#"{"containerPort":80,"hostPort":8080,"protocol":"tcp"}"#,
+            ),
             (
                 "127.0.0.1:8080:80/udp",
                 r#"{"containerPort":80,"hostIP":"127.0.0.1","hostPort":8080,"protocol":"udp"}"#,
@@ -601,7 +617,15 @@ mod tests {
         for (spec, want) in ok {
             assert_eq!(parse_publish(spec).unwrap().to_string(), want, "{spec}");
         }
-        for bad in ["80", "0:80", "70000:80", "a:80", "1:2:3:4", "8080:80/icmp", "x.y:1:2"] {
+        for bad in [
+            "80",
+            "0:80",
+            "70000:80",
+            "a:80",
+            "1:2:3:4",
+            "8080:80/icmp",
+            "x.y:1:2",
+        ] {
             assert!(parse_publish(bad).is_err(), "{bad}");
         }
     }

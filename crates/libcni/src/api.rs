@@ -371,7 +371,11 @@ impl CniConfig {
     /// Validation errors; the first plugin error (the cache entry is then kept, so DEL can
     /// be retried).
     #[doc(alias = "DelNetworkList")]
-    pub fn del_network_list(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+    pub fn del_network_list(
+        &self,
+        list: &NetworkConfigList,
+        rt: &RuntimeConf,
+    ) -> Result<(), Error> {
         Self::validate_attachment(list, rt)?;
         if self.netns_checks && rt.netns.exists() {
             netns::check_target(&rt.netns)?;
@@ -384,7 +388,8 @@ impl CniConfig {
         let entry = match self.cache.read(&list.name, &rt.container_id, &rt.ifname) {
             Ok(entry) => entry,
             Err(Error::CacheCorrupt { .. }) => {
-                self.cache.remove(&list.name, &rt.container_id, &rt.ifname)?;
+                self.cache
+                    .remove(&list.name, &rt.container_id, &rt.ifname)?;
                 None
             }
             Err(e) => return Err(e),
@@ -570,7 +575,12 @@ impl CniConfig {
         }
     }
 
-    fn validate_plugin(&self, index: usize, plugin: &PluginConfig, version: &str) -> Result<(), Error> {
+    fn validate_plugin(
+        &self,
+        index: usize,
+        plugin: &PluginConfig,
+        version: &str,
+    ) -> Result<(), Error> {
         let info = self.version_info_at(&plugin.plugin_type, index)?;
         let expected = if version.is_empty() { "0.1.0" } else { version };
         if info.supports(expected) {
