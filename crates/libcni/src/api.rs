@@ -288,6 +288,11 @@ impl CniConfig {
     }
 
     /// DEL of the whole list after a failed ADD, with the partial result as `prevResult`.
+    ///
+    /// Unlike a DEL asked for by the caller, the rollback is best effort: it goes on past a
+    /// failing plugin, so that one broken or missing plugin does not leave the others' work
+    /// behind, and it skips plugins that are not installed (they cannot have run). The first
+    /// failure is returned.
     fn rollback(
         &self,
         list: &NetworkConfigList,
@@ -297,7 +302,29 @@ impl CniConfig {
         let prev = partial
             .filter(|_| supports_prev_result_on_del(&list.cni_version))
             .and_then(|r| r.convert_to(&list.cni_version).ok());
-        self.del_plugins(list, rt, prev.as_ref())
+        let args = self.args(Command::Del, rt)?;
+        let mut first_error = None;
+        for (index, plugin) in list.plugins.iter().enumerate().rev() {
+            let path = match self.find(plugin) {
+                Ok(path) => path,
+                Err(Error::PluginNotFound { .. }) => continue,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
+            let who = PluginRef {
+                plugin: &plugin.plugin_type,
+                index,
+            };
+            if let Err(e) =
+                invoke::exec_plugin(&*self.exec, self.observer(), &path, who, &stdin, &args)
+            {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// The cached result converted to the list's version (Go's `getCachedResult`).
