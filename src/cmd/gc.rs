@@ -46,6 +46,9 @@ pub fn is_stale(att: &CachedAttachment) -> bool {
 
 /// Runs `gc`.
 pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
+    if let Some(n) = &args.network {
+        libcni::validate::network_name(n)?;
+    }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
         by_network

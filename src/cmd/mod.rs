@@ -103,8 +103,10 @@ impl Context {
     }
 
     /// Loads a network list by name from the netconf directories, printing warnings about
-    /// other files that could not be parsed.
+    /// other files that could not be parsed. A name no netconf could carry is a usage error,
+    /// not a network that is merely missing.
     pub fn load_list(&self, name: &str) -> Result<NetworkConfigList> {
+        libcni::validate::network_name(name)?;
         let lookup = libcni::conf::load_conf_list(&self.netconf_dirs, name)?;
         self.warn_all(&lookup.warnings);
         Ok(lookup.list)
