@@ -404,14 +404,30 @@ impl CniConfig {
         rt: &RuntimeConf,
     ) -> Result<(), Error> {
         Self::validate_attachment(list, rt)?;
-        if self.netns_checks && rt.netns.exists() {
+        if self.netns_checks && rt.netns.exists() && !is_stale_netns_file(&rt.netns) {
             netns::check_target(&rt.netns)?;
         }
         let _lock = self.lock(false)?;
         self.del_locked(list, rt)
     }
 
+    /// DEL under the cache lock. A namespace file whose namespace is gone (a stale file left
+    /// after its bind mount was removed) is passed to the plugins as an empty `CNI_NETNS`,
+    /// as containerd does for a closed namespace (SPEC.md v0.7.0 onwards): plugins then
+    /// release what lives outside the namespace (addresses, rules) instead of failing on a
+    /// path that is no namespace, which left the attachment impossible to delete.
     fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        if self.netns_checks && is_stale_netns_file(&rt.netns) {
+            let rt = RuntimeConf {
+                netns: PathBuf::new(),
+                ..rt.clone()
+            };
+            return self.del_locked_in(list, &rt);
+        }
+        self.del_locked_in(list, rt)
+    }
+
+    fn del_locked_in(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
         let entry = match self.cache.read(&list.name, &rt.container_id, &rt.ifname) {
             Ok(entry) => entry,
             Err(Error::CacheCorrupt { .. }) => {
@@ -704,6 +720,16 @@ fn restore_cached_args(rt: &mut RuntimeConf, att: &CachedAttachment) {
             .entry(k.clone())
             .or_insert_with(|| v.clone());
     }
+}
+
+/// Whether `path` is a plain file rather than a namespace: what is left of a persistent
+/// namespace file once its bind mount is gone (`umount`, or `/run/netns` kept across a
+/// reboot). The namespace it named no longer exists.
+fn is_stale_netns_file(path: &Path) -> bool {
+    use nix::sys::statfs::{statfs, NSFS_MAGIC};
+    !path.as_os_str().is_empty()
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && statfs(path).is_ok_and(|s| s.filesystem_type() != NSFS_MAGIC)
 }
 
 fn path_str(path: &Path) -> Result<&str, Error> {
