@@ -127,3 +127,25 @@ fn status_before_1_1_is_noop() {
         assert_eq!(run.stdout, "");
     });
 }
+
+/// DEL and GC of attachments whose namespace file is stale (its bind mount was removed, the
+/// plain file is left): both succeed and release the addresses.
+#[test]
+fn del_and_gc_after_netns_unmounted() {
+    host_test("del_and_gc_after_netns_unmounted", |h| {
+        h.testnet_no_masq();
+        let a = h.netns("a");
+        let b = h.netns("b");
+        h.run(&["add", "-o", "none", "testnet", "a"]).ok();
+        h.run(&["add", "-o", "none", "testnet", "b"]).ok();
+        for ns in [&a, &b] {
+            nix::mount::umount2(ns, nix::mount::MntFlags::MNT_DETACH).unwrap();
+            assert!(ns.is_file());
+        }
+        h.run(&["del", "testnet", "a"]).ok();
+        let run = h.run(&["gc"]).ok();
+        assert!(run.stdout.contains(&go_container_id(&b)), "{run:?}");
+        fs::remove_file(&a).unwrap();
+        fs::remove_file(&b).unwrap();
+    });
+}

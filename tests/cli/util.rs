@@ -382,11 +382,20 @@ impl Host {
             Vec::<String>::new(),
             "host-local leases left"
         );
-        let links = sh_output(&["ip", "-o", "link", "show"]);
-        assert!(
-            !links.contains("veth"),
-            "veth left on the host side:\n{links}"
-        );
+        // The kernel destroys a namespace, and the veth peers of its links, asynchronously
+        // once the last reference is gone: give it a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let links = sh_output(&["ip", "-o", "link", "show"]);
+            if !links.contains("veth") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "veth left on the host side:\n{links}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         for save in ["iptables-save", "ip6tables-save"] {
             let rules = sh_output(&[save]);
             let leaked: Vec<&str> = rules
