@@ -106,7 +106,8 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
                     a.netns.as_deref().unwrap_or("?")
                 );
             }
-            if removed.is_empty() {
+            // Not when something failed: the stale attachments are still there.
+            if removed.is_empty() && errors.is_empty() {
                 println!("nothing to remove");
             }
         }
