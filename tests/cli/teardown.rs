@@ -149,3 +149,33 @@ fn del_and_gc_after_netns_unmounted() {
         fs::remove_file(&b).unwrap();
     });
 }
+
+/// GC whose DEL fails: exit 4, the attachment is kept, and stdout does not claim there was
+/// nothing to remove.
+#[test]
+fn gc_with_failing_del() {
+    host_test("gc_with_failing_del", |h| {
+        h.conflist("n", "1.0.0", serde_json::json!([{"type": "faildel"}]));
+        let allow = h.scratch.join("allow-del");
+        h.fake_plugin(
+            "faildel",
+            &format!(
+                "case $CNI_COMMAND in\n\
+                 ADD) echo '{{\"cniVersion\":\"1.0.0\",\"dns\":{{}}}}' ;;\n\
+                 DEL) [ -e {} ] || {{ echo '{{\"code\":11,\"msg\":\"busy\"}}'; exit 1; }} ;;\n\
+                 esac",
+                allow.display()
+            ),
+        );
+        h.netns("ctr");
+        h.run(&["add", "-o", "none", "n", "ctr"]).ok();
+        h.delete_netns("ctr");
+        let run = h.run(&["gc"]).fails(4, "busy");
+        assert!(!run.stdout.contains("nothing to remove"), "{run:?}");
+        assert_eq!(h.cache_files().len(), 1);
+        // Once DEL succeeds, the next GC removes it.
+        fs::write(&allow, "").unwrap();
+        let run = h.run(&["gc"]).ok();
+        assert!(run.stdout.starts_with("removed n cnitool-"), "{run:?}");
+    });
+}
