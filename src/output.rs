@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use libcni::types::v1;
 use libcni::CniResult;
 
 use crate::cli::Output;
@@ -24,7 +25,216 @@ pub fn print_result(result: &CniResult, format: Output) -> io::Result<()> {
     out.flush()
 }
 
-/// A result as a table of interfaces, addresses, routes and DNS.
+/// A result as tables of interfaces, addresses, routes and DNS settings, separated by blank
+/// lines; empty sections are left out. Every result version is shown in its 1.x form (a
+/// result that cannot be converted is printed as JSON).
 pub fn result_table(result: &CniResult) -> String {
-    String::from_utf8_lossy(&result.to_json_pretty()).into_owned() + "\n"
+    let Ok(r) = result.to_v1() else {
+        return String::from_utf8_lossy(&result.to_json_pretty()).into_owned() + "\n";
+    };
+    let mut sections = Vec::new();
+    if !r.interfaces.is_empty() {
+        sections.push(interfaces_table(&r.interfaces));
+    }
+    if !r.ips.is_empty() {
+        sections.push(addresses_table(&r));
+    }
+    if !r.routes.is_empty() {
+        sections.push(routes_table(&r.routes));
+    }
+    if !r.dns.is_empty() {
+        sections.push(dns_table(&r.dns));
+    }
+    if sections.is_empty() {
+        return format!("CNI result {}: nothing configured\n", result.version());
+    }
+    sections.join("\n")
+}
+
+fn dash_if_empty(s: String) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s
+    }
+}
+
+fn interfaces_table(interfaces: &[v1::Interface]) -> String {
+    let with_mtu = interfaces.iter().any(|i| i.mtu != 0);
+    let mut header = vec!["INTERFACE", "MAC"];
+    if with_mtu {
+        header.push("MTU");
+    }
+    header.push("SANDBOX");
+    let rows = interfaces
+        .iter()
+        .map(|i| {
+            let mut row = vec![i.name.clone(), dash_if_empty(i.mac.clone())];
+            if with_mtu {
+                row.push(if i.mtu == 0 {
+                    "-".into()
+                } else {
+                    i.mtu.to_string()
+                });
+            }
+            let mut where_ = if i.sandbox.is_empty() {
+                "(host)".to_owned()
+            } else {
+                i.sandbox.clone()
+            };
+            if !i.socket_path.is_empty() {
+                where_.push_str(&format!(" socket {}", i.socket_path));
+            }
+            if !i.pci_id.is_empty() {
+                where_.push_str(&format!(" pci {}", i.pci_id));
+            }
+            row.push(where_);
+            row
+        })
+        .collect();
+    table(&header, rows)
+}
+
+fn addresses_table(r: &v1::Result) -> String {
+    let rows = r
+        .ips
+        .iter()
+        .map(|ip| {
+            let iface = match ip.interface {
+                None => "-".to_owned(),
+                Some(n) => usize::try_from(n)
+                    .ok()
+                    .and_then(|n| r.interfaces.get(n))
+                    .map_or_else(|| format!("#{n}"), |i| i.name.clone()),
+            };
+            vec![
+                ip.address.to_string(),
+                ip.gateway.map_or_else(|| "-".into(), |g| g.to_string()),
+                iface,
+            ]
+        })
+        .collect();
+    table(&["ADDRESS", "GATEWAY", "INTERFACE"], rows)
+}
+
+fn routes_table(routes: &[v1::Route]) -> String {
+    let rows = routes
+        .iter()
+        .map(|rt| {
+            let mut attrs = Vec::new();
+            for (name, v) in [
+                ("mtu", rt.mtu),
+                ("advmss", rt.advmss),
+                ("priority", rt.priority),
+            ] {
+                if v != 0 {
+                    attrs.push(format!("{name} {v}"));
+                }
+            }
+            for (name, v) in [("table", rt.table), ("scope", rt.scope)] {
+                if let Some(v) = v {
+                    attrs.push(format!("{name} {v}"));
+                }
+            }
+            vec![
+                rt.dst.to_string(),
+                rt.gw.map_or_else(|| "-".into(), |g| g.to_string()),
+                attrs.join(", "),
+            ]
+        })
+        .collect();
+    table(&["ROUTE", "GATEWAY", ""], rows)
+}
+
+fn dns_table(dns: &v1::Dns) -> String {
+    let mut rows = Vec::new();
+    if !dns.nameservers.is_empty() {
+        rows.push(vec!["nameservers".into(), dns.nameservers.join(" ")]);
+    }
+    if !dns.domain.is_empty() {
+        rows.push(vec!["domain".into(), dns.domain.clone()]);
+    }
+    if !dns.search.is_empty() {
+        rows.push(vec!["search".into(), dns.search.join(" ")]);
+    }
+    if !dns.options.is_empty() {
+        rows.push(vec!["options".into(), dns.options.join(" ")]);
+    }
+    table(&["DNS", ""], rows)
+}
+
+/// Left-aligned columns separated by two spaces, trailing blanks trimmed.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (cell, w) in cells.zip(&widths) {
+            s.push_str(&format!("{cell:<w$}  "));
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in &rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_of_a_bridge_result() {
+        let json = br#"{"cniVersion":"1.0.0",
+            "interfaces":[{"name":"cni0","mac":"aa:bb:cc:dd:ee:01"},
+                          {"name":"eth0","mac":"aa:bb:cc:dd:ee:02","sandbox":"/run/netns/x"}],
+            "ips":[{"interface":1,"address":"10.1.0.5/24","gateway":"10.1.0.1"},
+                   {"address":"fd00::5/64"}],
+            "routes":[{"dst":"0.0.0.0/0"},{"dst":"10.9.0.0/16","gw":"10.1.0.254","mtu":1400}],
+            "dns":{"nameservers":["10.1.0.53"],"search":["a.test","b.test"]}}"#;
+        let r = CniResult::parse(json, "1.0.0").unwrap();
+        assert_eq!(
+            result_table(&r),
+            "\
+INTERFACE  MAC                SANDBOX
+cni0       aa:bb:cc:dd:ee:01  (host)
+eth0       aa:bb:cc:dd:ee:02  /run/netns/x
+
+ADDRESS      GATEWAY   INTERFACE
+10.1.0.5/24  10.1.0.1  eth0
+fd00::5/64   -         -
+
+ROUTE        GATEWAY
+0.0.0.0/0    -
+10.9.0.0/16  10.1.0.254  mtu 1400
+
+DNS
+nameservers  10.1.0.53
+search       a.test b.test
+"
+        );
+    }
+
+    #[test]
+    fn empty_result() {
+        let r = CniResult::parse(br#"{"cniVersion":"1.0.0","dns":{}}"#, "1.0.0").unwrap();
+        assert_eq!(result_table(&r), "CNI result 1.0.0: nothing configured\n");
+    }
+
+    #[test]
+    fn old_result_is_shown_as_1x() {
+        let r = CniResult::parse(
+            br#"{"cniVersion":"0.2.0","ip4":{"ip":"10.1.0.5/24","gateway":"10.1.0.1"},"dns":{}}"#,
+            "0.2.0",
+        )
+        .unwrap();
+        let t = result_table(&r);
+        assert!(t.contains("10.1.0.5/24  10.1.0.1"), "{t}");
+    }
 }

@@ -20,7 +20,19 @@ pub struct AddArgs {
 }
 
 /// Runs `add`.
+///
+/// ADD either succeeds or leaves nothing: a `--result-version` that is no result version is
+/// refused before any plugin runs, and a result that cannot be expressed in it (0.2.0 needs
+/// an address) is deleted again.
 pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
+    if let Some(v) = &args.result_version {
+        if libcni::version::Family::of(v).is_none() {
+            return Err(crate::usage!(
+                "--result-version {v:?}: not a CNI result version (use one of {})",
+                libcni::version::SUPPORTED.join(", ")
+            ));
+        }
+    }
     let target = args.attach.target(&ctx.netns_dir)?;
     let rt = args.attach.runtime_conf(&target)?;
     let list = ctx.load_list(&args.attach.network)?;
@@ -32,7 +44,16 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
         )
     })?;
     let result = match &args.result_version {
-        Some(v) => result.convert_to(v)?,
+        Some(v) => match result.convert_to(v) {
+            Ok(r) => r,
+            Err(e) => {
+                let undo = match ctx.cni.del_network_list(&list, &rt) {
+                    Ok(()) => "the attachment was deleted again".to_owned(),
+                    Err(d) => format!("deleting the attachment again failed too: {d}"),
+                };
+                return Err(anyhow::Error::new(e).context(format!("--result-version {v}: {undo}")));
+            }
+        },
         None => result,
     };
     output::print_result(&result, ctx.output.unwrap_or(Output::Json))?;

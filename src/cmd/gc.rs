@@ -121,6 +121,9 @@ fn collect_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
 
 /// Runs `gc`.
 pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
+    if let Some(n) = &args.network {
+        libcni::validate::network_name(n)?;
+    }
     let runs = collect_dead_runs(ctx, args.dry_run)?;
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
@@ -185,7 +188,8 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
                     a.netns.as_deref().unwrap_or("?")
                 );
             }
-            if removed.is_empty() && runs.is_empty() {
+            // Not when something failed: the stale attachments are still there.
+            if removed.is_empty() && runs.is_empty() && errors.is_empty() {
                 println!("nothing to remove");
             }
         }

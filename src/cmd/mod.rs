@@ -108,9 +108,11 @@ impl Context {
     }
 
     /// Loads a network list by name from the netconf directories, printing warnings about
-    /// other files that could not be parsed.
-    /// The built-in network (see [`crate::builtin`]) is found when no file defines its name.
+    /// other files that could not be parsed. A name no netconf could carry is a usage error,
+    /// not a network that is merely missing. The built-in network (see [`crate::builtin`]) is
+    /// found when no file defines its name.
     pub fn load_list(&self, name: &str) -> Result<NetworkConfigList> {
+        libcni::validate::network_name(name)?;
         match libcni::conf::load_conf_list(&self.netconf_dirs, name) {
             Ok(lookup) => {
                 self.warn_all(&lookup.warnings);
@@ -522,14 +524,21 @@ fn check_port_mappings(pm: &Value) -> Result<()> {
 /// Finds the cache entry of an attachment, trying other spellings of the namespace path when
 /// the derived container ID has none (`/var/run/netns/x` and `/run/netns/x`, symbolic links
 /// resolved). Returns the target to use and the entry.
+///
+/// A corrupt cache file counts as no entry for the given target: DEL must still tear down
+/// (the library removes the file), and CHECK reports the corruption itself.
 pub fn find_cached(
     ctx: &Context,
     network: &str,
     args: &AttachArgs,
     target: Target,
 ) -> Result<(Target, Option<CacheEntry>)> {
+    let lookup = |rt: &RuntimeConf| match ctx.cni.get_cached_attachment(network, rt) {
+        Err(libcni::Error::CacheCorrupt { .. }) => Ok(None),
+        other => other,
+    };
     let rt = args.runtime_conf(&target)?;
-    if let Some(entry) = ctx.cni.get_cached_attachment(network, &rt)? {
+    if let Some(entry) = lookup(&rt)? {
         return Ok((target, Some(entry)));
     }
     if args.container_id.is_some() {
@@ -551,7 +560,7 @@ pub fn find_cached(
             path,
         };
         let rt = args.runtime_conf(&alt)?;
-        if let Some(entry) = ctx.cni.get_cached_attachment(network, &rt)? {
+        if let Some(entry) = lookup(&rt)? {
             return Ok((alt, Some(entry)));
         }
     }
@@ -569,7 +578,7 @@ pub fn find_cached(
                 container_id: att.container_id.clone(),
             };
             let rt = args.runtime_conf(&alt)?;
-            let entry = ctx.cni.get_cached_attachment(network, &rt)?;
+            let entry = lookup(&rt)?;
             return Ok((alt, entry));
         }
     }

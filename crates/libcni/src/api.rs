@@ -434,8 +434,10 @@ impl CniConfig {
         let mut errors = Vec::new();
         for (index, plugin) in list.plugins.iter().enumerate().take(ran).rev() {
             let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
-            if let Err(e) = self.call(index, plugin, &stdin, &args) {
-                errors.push(e);
+            match self.call(index, plugin, &stdin, &args) {
+                // A plugin that is not installed cannot have run: nothing to undo.
+                Ok(_) | Err(Error::PluginNotFound { .. }) => {}
+                Err(e) => errors.push(e),
             }
         }
         match errors.len() {
@@ -530,9 +532,7 @@ impl CniConfig {
         rt: &RuntimeConf,
     ) -> Result<(), Error> {
         Self::validate_attachment(list, rt)?;
-        // A namespace that is gone (or a stale file where one was) is fine for DEL; a live
-        // one must still not be the caller's own.
-        if self.netns_checks && netns::identify(&rt.netns).is_ok() {
+        if self.netns_checks && rt.netns.exists() && !is_stale_netns_file(&rt.netns) {
             netns::check_target(&rt.netns)?;
         }
         let _lock = self.lock(false)?;
@@ -542,6 +542,7 @@ impl CniConfig {
         Ok(())
     }
 
+    /// DEL under the cache lock.
     fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
         let (rt, prev) = self.prepare_del(list, rt, true)?;
         self.del_plugins(list, &rt, prev.as_ref())?;
@@ -550,13 +551,21 @@ impl CniConfig {
 
     /// What DEL sends: the arguments restored from the cache and the cached result as
     /// `prevResult` (0.4.0 and later). A corrupt cache file is ignored, and removed when
-    /// `remove_corrupt` is set.
+    /// `remove_corrupt` is set. A namespace file whose namespace is gone (a stale file left
+    /// after its bind mount was removed) is passed to the plugins as an empty `CNI_NETNS`,
+    /// as containerd does for a closed namespace: plugins then release what lives outside
+    /// the namespace (addresses, rules) instead of failing on a path that is no namespace,
+    /// which left the attachment impossible to delete.
     fn prepare_del(
         &self,
         list: &NetworkConfigList,
         rt: &RuntimeConf,
         remove_corrupt: bool,
     ) -> Result<(RuntimeConf, Option<CniResult>), Error> {
+        let mut rt = rt.clone();
+        if self.netns_checks && is_stale_netns_file(&rt.netns) {
+            rt.netns = PathBuf::new();
+        }
         let entry = match self.cache.read(&list.name, &rt.container_id, &rt.ifname) {
             Ok(entry) => entry,
             Err(Error::CacheCorrupt { .. }) => {
@@ -568,7 +577,6 @@ impl CniConfig {
             }
             Err(e) => return Err(e),
         };
-        let mut rt = rt.clone();
         if let Some(att) = entry.as_ref().and_then(CacheEntry::attachment) {
             restore_cached_args(&mut rt, att);
         }
@@ -641,7 +649,7 @@ impl CniConfig {
                 None => Ok(Vec::new()),
             },
             Command::Del => {
-                if self.netns_checks && netns::identify(&rt.netns).is_ok() {
+                if self.netns_checks && rt.netns.exists() && !is_stale_netns_file(&rt.netns) {
                     netns::check_target(&rt.netns)?;
                 }
                 let (rt, prev) = self.prepare_del(list, rt, false)?;
@@ -911,6 +919,16 @@ fn restore_cached_args(rt: &mut RuntimeConf, att: &CachedAttachment) {
             .entry(k.clone())
             .or_insert_with(|| v.clone());
     }
+}
+
+/// Whether `path` is a plain file rather than a namespace: what is left of a persistent
+/// namespace file once its bind mount is gone (`umount`, or `/run/netns` kept across a
+/// reboot). The namespace it named no longer exists.
+fn is_stale_netns_file(path: &Path) -> bool {
+    use nix::sys::statfs::{statfs, NSFS_MAGIC};
+    !path.as_os_str().is_empty()
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && statfs(path).is_ok_and(|s| s.filesystem_type() != NSFS_MAGIC)
 }
 
 fn path_str(path: &Path) -> Result<&str, Error> {
