@@ -1,7 +1,7 @@
 //! `cnitool gc`: remove attachments whose network namespace is gone (CNI GC).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context as _, Result};
@@ -29,20 +29,14 @@ pub struct GcArgs {
     pub dry_run: bool,
 }
 
-/// An attachment is stale when the namespace it recorded no longer exists or is no longer a
-/// network namespace. One without a recorded namespace (written by an older Go libcni) is
-/// kept: nothing proves it is dead.
+/// An attachment is stale when the namespace it recorded is gone: the path no longer exists,
+/// or it is a plain file whose namespace mount was removed. One without a recorded namespace
+/// (written by an older Go libcni) or whose namespace cannot be inspected is kept: nothing
+/// proves it is dead.
 pub fn is_stale(att: &CachedAttachment) -> bool {
     match att.netns.as_deref() {
         None | Some("") => false,
-        Some(p) => {
-            let path = Path::new(p);
-            match libcni::netns::identify(path) {
-                Ok(_) => false,
-                Err(libcni::Error::Netns { .. }) => true,
-                Err(_) => !path.exists(),
-            }
-        }
+        Some(p) => libcni::netns::is_gone(p),
     }
 }
 

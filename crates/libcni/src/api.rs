@@ -924,11 +924,9 @@ fn restore_cached_args(rt: &mut RuntimeConf, att: &CachedAttachment) {
 /// Whether `path` is a plain file rather than a namespace: what is left of a persistent
 /// namespace file once its bind mount is gone (`umount`, or `/run/netns` kept across a
 /// reboot). The namespace it named no longer exists.
+/// A namespace file whose namespace is gone: it exists, but is a plain file now.
 fn is_stale_netns_file(path: &Path) -> bool {
-    use nix::sys::statfs::{statfs, NSFS_MAGIC};
-    !path.as_os_str().is_empty()
-        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
-        && statfs(path).is_ok_and(|s| s.filesystem_type() != NSFS_MAGIC)
+    !path.as_os_str().is_empty() && path.exists() && netns::is_gone(path)
 }
 
 fn path_str(path: &Path) -> Result<&str, Error> {

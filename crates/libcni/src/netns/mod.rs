@@ -342,6 +342,21 @@ where
     })
 }
 
+/// Whether the namespace at `path` is gone: the path does not exist, or it is a plain file
+/// that is no longer a namespace (its bind mount was removed, e.g. by a reboot or a lazy
+/// unmount). A path that cannot be inspected (permissions) is *not* gone: nothing proves it.
+pub fn is_gone(path: impl AsRef<Path>) -> bool {
+    use nix::sys::statfs::{statfs, NSFS_MAGIC};
+    let path = path.as_ref();
+    if path.as_os_str().is_empty() {
+        return true;
+    }
+    match fs::symlink_metadata(path) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) => m.is_file() && statfs(path).is_ok_and(|s| s.filesystem_type() != NSFS_MAGIC),
+    }
+}
+
 /// Counts the processes whose network namespace is `id` (their `/proc/PID/ns/net`).
 ///
 /// Only each process's main thread is looked at. Processes that exit during the scan or whose
@@ -677,5 +692,25 @@ mod tests {
             child.wait().unwrap();
             assert_eq!(count_processes(id), 0);
         });
+    }
+}
+
+#[cfg(test)]
+mod gone_tests {
+    use super::*;
+
+    #[test]
+    fn only_missing_paths_and_stale_files_are_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("stale");
+        fs::write(&file, b"").unwrap();
+        assert!(is_gone(tmp.path().join("missing")));
+        assert!(is_gone(""));
+        assert!(is_gone(&file), "a plain file where a namespace was");
+        assert!(!is_gone(THREAD_NETNS_PATH), "a live namespace");
+        assert!(
+            !is_gone(tmp.path()),
+            "a directory is not a stale namespace file"
+        );
     }
 }
