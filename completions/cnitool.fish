@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cnitool_global_optspecs
-    string join \n netconf-dir= plugin-dir= cache-dir= netns-dir= timeout= o/output= v/verbose q/quiet h/help V/version
+    string join \n netconf-dir= plugin-dir= cache-dir= netns-dir= timeout= o/output= trace= v/verbose q/quiet h/help V/version
 end
 
 function __fish_cnitool_needs_command
@@ -32,6 +32,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -l timeout -d 'Time limit 
 complete -c cnitool -n "__fish_cnitool_needs_command" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_needs_command" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_needs_command" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_needs_command" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -71,6 +72,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l timeout -d 'Time
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -94,6 +97,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l timeout -d 'Ti
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -118,6 +123,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l timeout -d 'Time
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -130,6 +137,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l timeout -d 'Time 
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l dry-run -d 'Show what would be removed; remove nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -142,6 +150,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l timeout -d 'T
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -153,6 +162,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l timeout -d 'Tim
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l names -d 'Print only the names, one per line (for shell completion)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -165,6 +175,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l timeout -d 'Time 
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l names -d 'Print only the names, one per line (for shell completion)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -177,6 +188,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l timeout -d 'Tim
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -188,6 +200,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l timeout -d 
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -199,6 +212,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l timeout -d '
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every plugin in the plugin directories which spec versions it supports'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -213,6 +227,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l timeout 
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -224,6 +239,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -243,6 +259,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l no-lo -d 'Leave the loopback interface down (as `ip netns add` does)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -255,6 +272,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -266,6 +284,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -277,6 +296,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -288,6 +308,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -300,6 +321,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -329,6 +351,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l timeout -d 'Time
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

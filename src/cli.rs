@@ -75,6 +75,10 @@ pub struct Global {
     /// Output format.
     #[arg(short, long, global = true, value_enum)]
     pub output: Option<Output>,
+    /// Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit
+    /// status, duration) to FILE, to share or replay a failure.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
     /// Show each plugin call and its duration on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,

@@ -11,6 +11,7 @@ mod cmd;
 mod exit;
 #[cfg(test)]
 mod gen;
+mod observe;
 mod output;
 mod sys;
 mod table;
@@ -25,7 +26,10 @@ use crate::cmd::Context;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ctx = Context::new(&cli.global);
+    let ctx = match Context::new(&cli.global) {
+        Ok(ctx) => ctx,
+        Err(err) => return report(&err, cli.global.output),
+    };
     let result = match cli.command {
         Command::Add(args) => cmd::add::run(args, &ctx),
         Command::Check(args) => cmd::check::run(args, &ctx),

@@ -238,3 +238,62 @@ search       a.test b.test
         assert!(t.contains("10.1.0.5/24  10.1.0.1"), "{t}");
     }
 }
+
+/// Prints a dry run: for each plugin in order, its `CNI_*` environment and exact stdin.
+///
+/// # Errors
+/// Writing to stdout failed.
+pub fn print_plan(plan: &[libcni::api::PlannedCall], format: Output) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match format {
+        Output::Json => {
+            let items: Vec<serde_json::Value> = plan
+                .iter()
+                .map(|c| {
+                    let env: serde_json::Map<String, serde_json::Value> = c
+                        .env
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+                        .collect();
+                    serde_json::json!({
+                        "plugin": c.plugin,
+                        "index": c.index,
+                        "path": c.path.display().to_string(),
+                        "env": env,
+                        "stdin": String::from_utf8_lossy(&c.stdin),
+                        "prevResultPending": c.prev_result_pending,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &items)?;
+            out.write_all(b"\n")?;
+        }
+        Output::Table => {
+            for (n, c) in plan.iter().enumerate() {
+                if n > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(
+                    out,
+                    "# plugin {} of the list: {} ({})",
+                    c.index + 1,
+                    c.plugin,
+                    c.path.display()
+                )?;
+                for (k, v) in &c.env {
+                    writeln!(out, "{k}={v}")?;
+                }
+                out.write_all(&c.stdin)?;
+                writeln!(out)?;
+                if c.prev_result_pending {
+                    writeln!(
+                        out,
+                        "# + prevResult: the previous plugin's result, known when it has run"
+                    )?;
+                }
+            }
+        }
+        Output::None => {}
+    }
+    out.flush()
+}

@@ -14,6 +14,9 @@ use crate::output;
 pub struct AddArgs {
     #[command(flatten)]
     pub attach: AttachArgs,
+    /// Print each plugin's CNI_* environment and exact stdin, in order; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print the result converted to this CNI version.
     #[arg(long, value_name = "VERSION")]
     pub result_version: Option<String>,
@@ -36,6 +39,13 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     let target = args.attach.target(&ctx.netns_dir)?;
     let rt = args.attach.runtime_conf(&target)?;
     let list = ctx.load_list(&args.attach.network)?;
+    if args.dry_run {
+        let plan = ctx
+            .cni
+            .plan_network_list(libcni::Command::Add, &list, &rt)?;
+        crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let result = ctx.cni.add_network_list(&list, &rt).with_context(|| {
         format!(
             "adding network {:?} to {}",

@@ -12,6 +12,9 @@ use super::{find_cached, list_for_teardown, AttachArgs, Context};
 pub struct CheckArgs {
     #[command(flatten)]
     pub attach: AttachArgs,
+    /// Print each plugin's CNI_* environment and exact stdin, in order; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Use the netconf files, not the configuration recorded at ADD.
     #[arg(long)]
     pub current_config: bool,
@@ -28,6 +31,13 @@ pub fn run(args: CheckArgs, ctx: &Context) -> Result<ExitCode> {
         args.current_config,
     )?;
     let rt = args.attach.runtime_conf(&target)?;
+    if args.dry_run {
+        let plan = ctx
+            .cni
+            .plan_network_list(libcni::Command::Check, &list, &rt)?;
+        crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     ctx.cni.check_network_list(&list, &rt).with_context(|| {
         format!(
             "checking network {:?} in {}",

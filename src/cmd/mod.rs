@@ -21,12 +21,13 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use libcni::cache::CacheEntry;
-use libcni::invoke::{ExitStatus, Observer, PluginCall, RawExec};
+use libcni::invoke::RawExec;
 use libcni::{CniConfig, NetworkConfigList, RuntimeConf};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
 
 use crate::cli::{Global, Output};
+use crate::observe::{CliObserver, TraceFile};
 
 /// Plugin directories used when `CNI_PATH` and `--plugin-dir` are unset.
 pub const DEFAULT_PLUGIN_DIRS: &[&str] = &["/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"];
@@ -78,7 +79,10 @@ pub struct Context {
 
 impl Context {
     /// Resolves the global flags.
-    pub fn new(global: &Global) -> Context {
+    ///
+    /// # Errors
+    /// The trace file cannot be opened.
+    pub fn new(global: &Global) -> Result<Context> {
         let netconf_dirs = match &global.netconf_dir {
             Some(s) => split_dirs(s),
             None => default_netconf_dirs(),
@@ -91,20 +95,25 @@ impl Context {
             timeout: Some(global.timeout).filter(|t| !t.is_zero()),
             ..RawExec::default()
         };
+        let trace = match &global.trace {
+            Some(path) => Some(TraceFile::open(path)?),
+            None => None,
+        };
         let observer = CliObserver {
             verbose: global.verbose,
             quiet: global.quiet,
+            trace,
         };
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
             .with_exec(Arc::new(exec))
             .with_observer(Arc::new(observer));
-        Context {
+        Ok(Context {
             netconf_dirs,
             cni,
             netns_dir: global.netns_dir.clone().unwrap_or_else(default_netns_dir),
             output: global.output,
             quiet: global.quiet,
-        }
+        })
     }
 
     /// Loads a network list by name from the netconf directories, printing warnings about
@@ -159,45 +168,6 @@ pub fn default_netconf_dirs() -> Vec<PathBuf> {
         dirs.push(home.join("cni/net.d"));
     }
     dirs
-}
-
-/// Shows plugin calls on stderr: with `-v` each call and its duration; always (unless
-/// `-q`) what a succeeding plugin printed on stderr, as the Go tool does.
-#[derive(Debug)]
-struct CliObserver {
-    verbose: bool,
-    quiet: bool,
-}
-
-impl Observer for CliObserver {
-    fn plugin_call(&self, call: &PluginCall<'_>) {
-        let command = call
-            .env
-            .iter()
-            .find(|(k, _)| *k == "CNI_COMMAND")
-            .map_or("?", |(_, v)| v.as_str());
-        if self.verbose {
-            let status = match call.outcome {
-                Ok(out) => match out.status {
-                    ExitStatus::Code(c) => format!("exit {c}"),
-                    ExitStatus::Signal(s) => format!("killed by signal {s}"),
-                },
-                Err(e) => format!("{e:?}"),
-            };
-            eprintln!(
-                "cnitool: {command} {} (plugin {} of the list, {}) {status} in {:.1?}",
-                call.who.plugin,
-                call.who.index + 1,
-                call.path.display(),
-                call.duration
-            );
-        }
-        if let Ok(out) = call.outcome {
-            if out.status == ExitStatus::Code(0) && !out.stderr.is_empty() && !self.quiet {
-                eprint!("{}", String::from_utf8_lossy(&out.stderr));
-            }
-        }
-    }
 }
 
 /// Which attachment a verb works on, and how.

@@ -5,5 +5,6 @@
 mod add;
 mod errors;
 mod help;
+mod inspect;
 mod teardown;
 mod util;

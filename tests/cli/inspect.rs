@@ -1,0 +1,143 @@
+//! Dry runs and traces: what the tool shows about plugin calls.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// A recording fake plugin: keeps its stdin and `CNI_*` environment per verb in `scratch`,
+/// passes `prevResult` through on ADD (or prints an empty 1.0.0 result).
+fn recorder(h: &Host, name: &str) {
+    let dir = h.scratch.display();
+    h.fake_plugin(
+        name,
+        &format!(
+            r#"stdin=$(cat)
+printf '%s' "$stdin" >"{dir}/{name}-$CNI_COMMAND.stdin"
+env | grep '^CNI_' | grep -v '^CNI_PATH=' | sort >"{dir}/{name}-$CNI_COMMAND.env"
+if [ "$CNI_COMMAND" = ADD ]; then echo '{{"cniVersion":"1.0.0","ips":[{{"address":"10.198.9.5/24"}}],"dns":{{}}}}'; fi"#
+        ),
+    );
+}
+
+fn plan(h: &Host, args: &[&str]) -> Vec<Value> {
+    let run = h.run(args).ok();
+    match serde_json::from_str::<Value>(&run.stdout) {
+        Ok(Value::Array(items)) => items,
+        other => panic!("not a JSON plan: {other:?}\n{run:?}"),
+    }
+}
+
+fn env_lines(call: &Value) -> String {
+    let mut lines: Vec<String> = call["env"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "CNI_PATH")
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+        .collect();
+    lines.sort();
+    lines.join("\n") + "\n"
+}
+
+/// `--dry-run` shows, for each plugin in order, exactly the environment and stdin it then
+/// receives, and runs nothing; DEL's plan is in reverse order with the cached result.
+#[test]
+fn dry_run_matches_what_plugins_receive() {
+    host_test("dry_run_matches_what_plugins_receive", |h| {
+        recorder(h, "rec1");
+        recorder(h, "rec2");
+        h.conflist(
+            "recnet",
+            "1.0.0",
+            serde_json::json!([{"type": "rec1", "k": "a<b"}, {"type": "rec2"}]),
+        );
+        h.netns("dry");
+        let add = plan(
+            h,
+            &[
+                "-o",
+                "json",
+                "add",
+                "--dry-run",
+                "--arg",
+                "A=1",
+                "recnet",
+                "dry",
+            ],
+        );
+        assert_eq!(add.len(), 2);
+        assert!(
+            fs::read_dir(&h.scratch).unwrap().next().is_none(),
+            "nothing ran"
+        );
+        assert!(h.cache_files().is_empty(), "nothing cached");
+        assert_eq!(add[1]["prevResultPending"], true);
+
+        h.run(&["add", "--arg", "A=1", "recnet", "dry"]).ok();
+        let got = fs::read_to_string(h.scratch.join("rec1-ADD.stdin")).unwrap();
+        assert_eq!(add[0]["stdin"].as_str().unwrap(), got);
+        assert_eq!(
+            env_lines(&add[0]),
+            fs::read_to_string(h.scratch.join("rec1-ADD.env")).unwrap()
+        );
+
+        let del = plan(h, &["-o", "json", "del", "--dry-run", "recnet", "dry"]);
+        let order: Vec<&str> = del.iter().map(|c| c["plugin"].as_str().unwrap()).collect();
+        assert_eq!(order, ["rec2", "rec1"]);
+        assert_eq!(h.cache_files().len(), 1, "a dry DEL removes nothing");
+        h.run(&["del", "recnet", "dry"]).ok();
+        for call in &del {
+            let name = call["plugin"].as_str().unwrap();
+            let got = fs::read_to_string(h.scratch.join(format!("{name}-DEL.stdin"))).unwrap();
+            assert_eq!(call["stdin"].as_str().unwrap(), got, "{name}");
+            assert!(got.contains("\"prevResult\""));
+            let env = fs::read_to_string(h.scratch.join(format!("{name}-DEL.env"))).unwrap();
+            assert_eq!(env_lines(call), env, "{name}: cached CNI_ARGS restored");
+        }
+
+        // The text form names each plugin and shows its stdin.
+        h.run(&["add", "recnet", "dry"]).ok();
+        let text = h.run(&["check", "--dry-run", "recnet", "dry"]).ok().stdout;
+        assert!(text.contains("# plugin 1 of the list: rec1"), "{text}");
+        assert!(text.contains("CNI_COMMAND=CHECK"), "{text}");
+        h.run(&["del", "recnet", "dry"]).ok();
+        h.assert_clean();
+    });
+}
+
+/// `--trace FILE` appends one JSON line per plugin call with everything needed to replay it.
+#[test]
+fn trace_records_every_plugin_call() {
+    host_test("trace_records_every_plugin_call", |h| {
+        h.testnet();
+        h.netns("tr");
+        let trace = h.scratch.join("trace.jsonl");
+        let t = trace.to_str().unwrap();
+        h.run(&["--trace", t, "add", "testnet", "tr"]).ok();
+        h.run(&["--trace", t, "del", "testnet", "tr"]).ok();
+        let lines: Vec<Value> = fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let verbs: Vec<&str> = lines.iter().map(|l| l["verb"].as_str().unwrap()).collect();
+        assert_eq!(verbs, ["ADD", "DEL"]);
+        let add = &lines[0];
+        assert_eq!(add["plugin"], "bridge");
+        assert_eq!(add["exitCode"], 0);
+        assert_eq!(add["env"]["CNI_IFNAME"], "eth0");
+        assert!(add["stdin"]
+            .as_str()
+            .unwrap()
+            .contains("\"name\":\"testnet\""));
+        let result: Value = serde_json::from_str(add["stdout"].as_str().unwrap()).unwrap();
+        assert!(result["ips"][0]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.198.1."));
+        assert!(add["durationMs"].as_f64().unwrap() > 0.0);
+        h.assert_clean();
+    });
+}
