@@ -185,60 +185,6 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_of_a_bridge_result() {
-        let json = br#"{"cniVersion":"1.0.0",
-            "interfaces":[{"name":"cni0","mac":"aa:bb:cc:dd:ee:01"},
-                          {"name":"eth0","mac":"aa:bb:cc:dd:ee:02","sandbox":"/run/netns/x"}],
-            "ips":[{"interface":1,"address":"10.1.0.5/24","gateway":"10.1.0.1"},
-                   {"address":"fd00::5/64"}],
-            "routes":[{"dst":"0.0.0.0/0"},{"dst":"10.9.0.0/16","gw":"10.1.0.254","mtu":1400}],
-            "dns":{"nameservers":["10.1.0.53"],"search":["a.test","b.test"]}}"#;
-        let r = CniResult::parse(json, "1.0.0").unwrap();
-        assert_eq!(
-            result_table(&r),
-            "\
-INTERFACE  MAC                SANDBOX
-cni0       aa:bb:cc:dd:ee:01  (host)
-eth0       aa:bb:cc:dd:ee:02  /run/netns/x
-
-ADDRESS      GATEWAY   INTERFACE
-10.1.0.5/24  10.1.0.1  eth0
-fd00::5/64   -         -
-
-ROUTE        GATEWAY
-0.0.0.0/0    -
-10.9.0.0/16  10.1.0.254  mtu 1400
-
-DNS
-nameservers  10.1.0.53
-search       a.test b.test
-"
-        );
-    }
-
-    #[test]
-    fn empty_result() {
-        let r = CniResult::parse(br#"{"cniVersion":"1.0.0","dns":{}}"#, "1.0.0").unwrap();
-        assert_eq!(result_table(&r), "CNI result 1.0.0: nothing configured\n");
-    }
-
-    #[test]
-    fn old_result_is_shown_as_1x() {
-        let r = CniResult::parse(
-            br#"{"cniVersion":"0.2.0","ip4":{"ip":"10.1.0.5/24","gateway":"10.1.0.1"},"dns":{}}"#,
-            "0.2.0",
-        )
-        .unwrap();
-        let t = result_table(&r);
-        assert!(t.contains("10.1.0.5/24  10.1.0.1"), "{t}");
-    }
-}
-
 /// Prints a dry run: for each plugin in order, its `CNI_*` environment and exact stdin.
 ///
 /// # Errors
@@ -296,4 +242,58 @@ pub fn print_plan(plan: &[libcni::api::PlannedCall], format: Output) -> io::Resu
         Output::None => {}
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_of_a_bridge_result() {
+        let json = br#"{"cniVersion":"1.0.0",
+            "interfaces":[{"name":"cni0","mac":"aa:bb:cc:dd:ee:01"},
+                          {"name":"eth0","mac":"aa:bb:cc:dd:ee:02","sandbox":"/run/netns/x"}],
+            "ips":[{"interface":1,"address":"10.1.0.5/24","gateway":"10.1.0.1"},
+                   {"address":"fd00::5/64"}],
+            "routes":[{"dst":"0.0.0.0/0"},{"dst":"10.9.0.0/16","gw":"10.1.0.254","mtu":1400}],
+            "dns":{"nameservers":["10.1.0.53"],"search":["a.test","b.test"]}}"#;
+        let r = CniResult::parse(json, "1.0.0").unwrap();
+        assert_eq!(
+            result_table(&r),
+            "\
+INTERFACE  MAC                SANDBOX
+cni0       aa:bb:cc:dd:ee:01  (host)
+eth0       aa:bb:cc:dd:ee:02  /run/netns/x
+
+ADDRESS      GATEWAY   INTERFACE
+10.1.0.5/24  10.1.0.1  eth0
+fd00::5/64   -         -
+
+ROUTE        GATEWAY
+0.0.0.0/0    -
+10.9.0.0/16  10.1.0.254  mtu 1400
+
+DNS
+nameservers  10.1.0.53
+search       a.test b.test
+"
+        );
+    }
+
+    #[test]
+    fn empty_result() {
+        let r = CniResult::parse(br#"{"cniVersion":"1.0.0","dns":{}}"#, "1.0.0").unwrap();
+        assert_eq!(result_table(&r), "CNI result 1.0.0: nothing configured\n");
+    }
+
+    #[test]
+    fn old_result_is_shown_as_1x() {
+        let r = CniResult::parse(
+            br#"{"cniVersion":"0.2.0","ip4":{"ip":"10.1.0.5/24","gateway":"10.1.0.1"},"dns":{}}"#,
+            "0.2.0",
+        )
+        .unwrap();
+        let t = result_table(&r);
+        assert!(t.contains("10.1.0.5/24  10.1.0.1"), "{t}");
+    }
 }
