@@ -10,20 +10,35 @@ use crate::cmd;
 /// Exit codes, documented in `--help` and the man page.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success
-  1  internal or I/O error
-  2  usage or validation error (bad argument, identifier, CNI_ARGS, CAP_ARGS)
-  3  configuration error (netconf missing or invalid, plugin not installed, version)
-  4  a plugin failed (its CNI code is in the message)
-  5  state conflict (already attached, not attached, unusable or own namespace)
+  0    success
+  1    internal or I/O error
+  2    usage or validation error (bad argument, identifier, CNI_ARGS, CAP_ARGS)
+  3    configuration error (netconf missing or invalid, plugin not installed, version)
+  4    a plugin failed (its CNI code is in the message)
+  5    state conflict (already attached, not attached, unusable or own namespace)
+  125  run: cnitool failed; 126/127: the command could not be run or was not found
 
 Environment:
-  NETCONFPATH  netconf directories, ':'-separated (default /etc/cni/net.d, ~/.config/cni/net.d)
-  CNI_PATH     plugin directories, ':'-separated (default /opt/cni/bin:/usr/libexec/cni:/usr/lib/cni)
-  CNI_IFNAME   interface name (default eth0)
-  CNI_ARGS     extra plugin arguments, K=V;K=V
-  CAP_ARGS     capability arguments, a JSON object
-  CNITOOL_CACHE_DIR  result cache directory (default /var/lib/cni)";
+  NETCONFPATH        netconf directories, ':'-separated (default /etc/cni/net.d, ~/.config/cni/net.d)
+  CNI_PATH           plugin directories, ':'-separated (default /opt/cni/bin:/usr/libexec/cni:/usr/lib/cni)
+  CNI_IFNAME         interface name (default eth0)
+  CNI_ARGS           extra plugin arguments, K=V;K=V
+  CAP_ARGS           capability arguments, a JSON object
+  CNITOOL_CACHE_DIR  result cache directory (default /var/lib/cni)
+  CNITOOL_NETNS_DIR  named network namespaces (default /run/netns; $XDG_RUNTIME_DIR/netns for users)
+
+Files:
+  /etc/cni/net.d/*.conflist, *.conf, *.json   network configurations
+  /var/lib/cni/results/NET-CONTAINER-IFNAME   result cache, shared with the Go cnitool
+  /var/lib/cni/cnitool-runs/                  records of running `cnitool run`s (for gc)
+  /run/netns/NAME                             named network namespaces (as iproute2)
+
+Examples:
+  cnitool run -- ip -brief addr                      a command on the built-in network
+  cnitool netns create web && cnitool add mynet web  attach a named namespace
+  cnitool add -p 8080:80 mynet /run/netns/web        publish a port through portmap
+  cnitool del mynet web                              detach (uses what ADD recorded)
+  cnitool validate                                   check every netconf (CI gate)";
 
 /// Bring up CNI networks by hand, in CI and around container engines.
 #[derive(Debug, Parser)]
