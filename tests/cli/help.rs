@@ -8,10 +8,10 @@ fn help_mentions_exit_codes_and_environment() {
         let run = cnitool_bare().arg("--help").run().ok();
         for needle in [
             "Exit codes:",
-            "2  usage",
-            "3  configuration",
-            "4  a plugin failed",
-            "5  state conflict",
+            "2    usage",
+            "3    configuration",
+            "4    a plugin failed",
+            "5    state conflict",
             "NETCONFPATH",
             "CNI_PATH",
             "CNI_IFNAME",
