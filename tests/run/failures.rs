@@ -165,3 +165,39 @@ fn del_failure_keeps_the_record_for_gc() {
         assert!(out.stdout.contains("cleaned up run"), "{out:#?}");
     });
 }
+/// When the command's namespaces cannot be prepared (here: DNS to write, but
+/// `/etc/resolv.conf` is a dangling symbolic link), that is the tool's failure, 125, not
+/// "command not found".
+#[test]
+fn command_setup_failure_is_125() {
+    host_test("command_setup_failure_is_125", |host| {
+        let mut bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+        bridge["dns"] = json!({ "nameservers": ["10.197.1.53"] });
+        host.netconf("t", &list("t", vec![bridge]));
+        // An /etc of this throwaway mount namespace whose resolv.conf points nowhere.
+        let etc = host.path("etc");
+        fs::create_dir(&etc).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/resolv.conf", etc.join("resolv.conf")).unwrap();
+        let bind = |from: &std::path::Path| {
+            nix::mount::mount(
+                Some(from),
+                "/etc",
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .unwrap()
+        };
+        bind(&etc);
+        let out = host.run(["--net", "t", "--", "true"]);
+        nix::mount::umount2("/etc", nix::mount::MntFlags::MNT_DETACH).unwrap();
+        assert_eq!(out.code(), 125, "{out:#?}");
+        assert!(out.stderr.contains("resolv.conf"), "{out:#?}");
+        assert!(!out.stderr.contains("not found"), "{out:#?}");
+        assert!(
+            out.stderr
+                .contains("/nonexistent/resolv.conf, which does not exist"),
+            "{out:#?}"
+        );
+    });
+}
