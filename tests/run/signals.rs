@@ -214,9 +214,76 @@ fn sigkill_during_setup_then_gc() {
         assert!(left.is_empty(), "{left:?}");
         assert_eq!(host.records().len(), 1);
 
+        // The netconf is gone by now: gc tears down with the copy in the record.
+        fs::remove_file(host.conf.join("t.conflist")).unwrap();
         let out = host.tool(["gc"]).ok();
         assert!(out.stdout.contains("cleaned up run"), "{out:#?}");
         let out = host.tool(["gc"]).ok();
         assert_eq!(out.stdout.trim(), "nothing to remove", "{out:#?}");
+    });
+}
+
+/// SIGKILL of the runner during a slow DEL: `gc` finishes the teardown.
+#[test]
+fn sigkill_during_teardown_then_gc() {
+    host_test("sigkill_during_teardown_then_gc", |host| {
+        install_hook(host);
+        let deleting = host.path("deleting");
+        let plugins = vec![
+            host.bridge_plugin("br-t", "10.197.1.0/24"),
+            hook(json!({ "delMark": deleting, "delSleep": "0.5" })),
+        ];
+        host.netconf("t", &list("t", plugins));
+        let mut child = spawn_run(host, &["--net", "t", "--", "true"]);
+        wait_for_file(&deleting, SIGNAL_LIMIT);
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        wait_limit(&mut child, SIGNAL_LIMIT).expect("the runner died");
+        let left = host.wait_no_processes(SIGNAL_LIMIT);
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(host.records().len(), 1);
+        let out = host.tool(["gc"]).ok();
+        assert!(out.stdout.contains("cleaned up run"), "{out:#?}");
+    });
+}
+
+/// SIGKILL of a runner that joined a namespace: `gc` removes its attachment and record and
+/// leaves the namespace and its other processes alone.
+#[test]
+fn sigkill_joined_run_then_gc_keeps_the_namespace() {
+    host_test("sigkill_joined_run_then_gc_keeps_the_namespace", |host| {
+        host.bridge_net("t", "br-t", "10.197.1.0/24");
+        let path = libcni::netns::create(&host.netns_dir, "joined", Default::default()).unwrap();
+        let mut owner = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", path.display()))
+            .args(["sleep", "60"])
+            .spawn()
+            .unwrap();
+        let mark = host.path("started");
+        let cmd = format!("touch {}; exec sleep 30", mark.display());
+        let mut child = spawn_run(
+            host,
+            &["--net", "t", "--netns", "joined", "--", "sh", "-c", &cmd],
+        );
+        wait_for_file(&mark, SIGNAL_LIMIT);
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        wait_limit(&mut child, SIGNAL_LIMIT).expect("the runner died");
+        let left = host.wait_no_processes(SIGNAL_LIMIT);
+        assert!(left.is_empty(), "the command outlived the runner: {left:?}");
+
+        let out = host.tool(["gc"]).ok();
+        assert!(out.stdout.contains("cleaned up run"), "{out:#?}");
+        assert!(
+            libcni::netns::identify(&path).is_ok(),
+            "gc deleted a joined namespace"
+        );
+        let links = libcni::netns::run_in(&path, crate::util::host_links).unwrap();
+        assert_eq!(links, ["lo"], "the attachment is still in the namespace");
+        assert!(
+            is_running(owner.id() as i32),
+            "gc killed a process it does not own"
+        );
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        libcni::netns::delete(&host.netns_dir, "joined").unwrap();
     });
 }
