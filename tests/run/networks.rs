@@ -252,3 +252,58 @@ fn background_processes_are_killed_before_del() {
         );
     });
 }
+
+/// --ip, --dns and --arg reach the plugins at ADD, and the same arguments at DEL.
+#[test]
+fn plugin_arguments_reach_the_plugins() {
+    host_test("plugin_arguments_reach_the_plugins", |host| {
+        install_hook(host);
+        let log = host.path("calls");
+        let mut bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+        bridge["capabilities"] = json!({ "ips": true });
+        let mut probe = hook(json!({ "log": log, "logArgs": true }));
+        probe["capabilities"] = json!({ "ips": true, "dns": true });
+        host.netconf("t", &list("t", vec![bridge, probe]));
+        let out = host
+            .run([
+                "--net",
+                "t",
+                "--ip",
+                "10.197.1.77/24",
+                "--dns",
+                "10.197.1.53",
+                // Plugins refuse unknown CNI_ARGS without IgnoreUnknown.
+                "--arg",
+                "IgnoreUnknown=1",
+                "--arg",
+                "FOO=bar",
+                "--",
+                "ip",
+                "-o",
+                "-4",
+                "addr",
+                "show",
+            ])
+            .ok();
+        assert_eq!(ipv4_of(&out.stdout, "eth0"), ["10.197.1.77"], "{out:#?}");
+        let calls = fs::read_to_string(&log).unwrap();
+        let args_of = |cmd: &str| {
+            calls
+                .lines()
+                .find(|l| l.starts_with(&format!("{cmd} CNI_ARGS=")))
+                .unwrap_or_else(|| panic!("no {cmd} in {calls}"))
+                .split_once(' ')
+                .unwrap()
+                .1
+                .to_owned()
+        };
+        let add = args_of("ADD");
+        assert!(add.contains("FOO=bar"), "{calls}");
+        assert!(add.contains(r#""ips":["10.197.1.77/24"]"#), "{calls}");
+        assert!(
+            add.contains(r#""dns":{"servers":["10.197.1.53"]}"#),
+            "{calls}"
+        );
+        assert_eq!(args_of("DEL"), add, "DEL gets the arguments of ADD");
+    });
+}

@@ -27,7 +27,8 @@ rc=$?
 printf '%s' "$out"
 "#;
 
-/// A chained plugin driven by its config: logs `COMMAND hook` to `log`; on ADD touches
+/// A chained plugin driven by its config: logs `COMMAND hook` to `log` (and, with `logArgs`,
+/// its `CNI_ARGS` and `runtimeConfig`); on ADD touches
 /// `addMark`, sleeps `addSleep` seconds, adds `dns` to the result if given, and passes the
 /// previous result on; on DEL touches `delMark`, sleeps `delSleep`, runs `delRun` (sh), and
 /// fails if the file `delFailOnce` does not exist yet (creating it: the next DEL succeeds).
@@ -36,6 +37,8 @@ conf=$(cat)
 get() { printf '%s' "$conf" | jq -r ".$1 // empty"; }
 log=$(get log)
 [ -n "$log" ] && echo "$CNI_COMMAND hook" >> "$log"
+[ -n "$(get logArgs)" ] && echo "$CNI_COMMAND CNI_ARGS=$CNI_ARGS runtimeConfig=$(printf '%s' "$conf" |
+    jq -c '.runtimeConfig // {}')" >> "$log"
 case "$CNI_COMMAND" in
 ADD)
     m=$(get addMark); [ -n "$m" ] && touch "$m"
@@ -73,7 +76,7 @@ pub fn install_hook(host: &Host) {
     host.plugin("hook", HOOK);
 }
 
-/// A `hook` plugin entry with the given settings (`log`, `addMark`, `addSleep`, `dns`,
+/// A `hook` plugin entry with the given settings (`log`, `logArgs`, `addMark`, `addSleep`, `dns`,
 /// `delMark`, `delSleep`, `delRun`, `delFailOnce`).
 pub fn hook(settings: Value) -> Value {
     let mut v = json!({ "type": "hook" });
