@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use libcni::netns::{self, NewNamespaces};
+use nix::mount::{umount2, MntFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
@@ -332,10 +333,22 @@ impl Host {
 }
 
 impl Drop for Host {
-    /// After a failed test: kill what it left running, so a failure never leaks a process.
+    /// Kills what a failed test left running, so a failure never leaks a process, and
+    /// unmounts what is mounted in the temp dir (the run directory is a mount of itself, and
+    /// namespace files a failed test left), so the temp dir can be removed.
     fn drop(&mut self) {
         for (pid, _) in self.marked_processes() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let tmp = self.tmp.path().to_str().unwrap().to_owned();
+        let mut mounts: Vec<String> = mount_points()
+            .into_iter()
+            .filter(|m| m.starts_with(&tmp))
+            .collect();
+        // Deepest first, each as often as it is stacked.
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = umount2(m.as_str(), MntFlags::MNT_DETACH);
         }
     }
 }
