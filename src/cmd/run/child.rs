@@ -23,7 +23,9 @@ use crate::sys;
 pub enum ChildEvent {
     /// The command runs with this PID.
     Started(i32),
-    /// It could not be started (namespace setup or exec failed).
+    /// Its namespaces or mounts could not be prepared: the tool's failure, not the command's.
+    SetupFailed(io::Error),
+    /// It could not be executed (not found, not executable, ...).
     Failed(io::Error),
     /// It ended.
     Exited(io::Result<ExitStatus>),
@@ -54,7 +56,7 @@ pub fn spawn<E: Send + 'static>(
             let mut cmd = match enter(&spec) {
                 Ok(()) => command(&spec.argv),
                 Err(e) => {
-                    let _ = tx.send(wrap(ChildEvent::Failed(e)));
+                    let _ = tx.send(wrap(ChildEvent::SetupFailed(e)));
                     return;
                 }
             };
@@ -116,16 +118,30 @@ fn enter(spec: &Spec) -> io::Result<()> {
 }
 
 /// Bind-mounts `file` over `/etc/resolv.conf`. When that is a symbolic link (systemd-resolved),
-/// the mount lands on its target, which must exist; a dangling link cannot be covered.
+/// the mount lands on its target, which must exist; a dangling link cannot be covered, and
+/// the error says so.
 fn bind_resolv_conf(file: &Path) -> io::Result<()> {
+    const RESOLV: &str = "/etc/resolv.conf";
     mount(
         Some(file),
-        "/etc/resolv.conf",
+        RESOLV,
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(io_err("bind-mounting /etc/resolv.conf"))
+    .map_err(|e| {
+        let why = match std::fs::read_link(RESOLV) {
+            Ok(target) if e == nix::Error::ENOENT => format!(
+                "it is a symbolic link to {}, which does not exist",
+                target.display()
+            ),
+            _ => e.to_string(),
+        };
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("cannot put the DNS settings of the results over {RESOLV}: {why}"),
+        )
+    })
 }
 
 fn io_err(what: &'static str) -> impl Fn(nix::Error) -> io::Error {

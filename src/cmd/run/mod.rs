@@ -407,7 +407,7 @@ fn run_inner(
     };
     let outcome = match child::spawn(spec, tx, Event::Child) {
         Ok(()) => wait_for_command(&rx),
-        Err(e) => Outcome::Failed(e),
+        Err(e) => Outcome::SetupFailed(e),
     };
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
@@ -418,6 +418,13 @@ fn run_inner(
             (None, Some(sig)) => (128 + sig) as u8,
             _ => 125,
         },
+        Outcome::SetupFailed(e) => {
+            let err = anyhow!(e).context("preparing the command's namespaces");
+            return Err(tool(match cleanup {
+                Ok(()) => err,
+                Err(c) => err.context(format!("{c:#}")),
+            }));
+        }
         Outcome::Failed(e) => {
             let code = match e.kind() {
                 io::ErrorKind::NotFound => 127,
@@ -441,7 +448,11 @@ fn run_inner(
 
 #[derive(Debug)]
 enum Outcome {
+    /// The command ran and ended.
     Exited(std::process::ExitStatus),
+    /// The command's namespaces could not be prepared (exit 125, whatever the errno).
+    SetupFailed(io::Error),
+    /// The command could not be executed (126, 127, else 125).
     Failed(io::Error),
 }
 
@@ -467,6 +478,7 @@ fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
             Ok(Event::Child(ChildEvent::Exited(Err(e)) | ChildEvent::Failed(e))) => {
                 return Outcome::Failed(e)
             }
+            Ok(Event::Child(ChildEvent::SetupFailed(e))) => return Outcome::SetupFailed(e),
             Err(_) => return Outcome::Failed(io::Error::other("the command thread vanished")),
         }
     }

@@ -1,0 +1,309 @@
+//! Networks: two at once, joining an existing namespace, DNS from results, the built-in
+//! network, many concurrent runs, a small subnet used over and over, and processes the
+//! command leaves behind.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::{Command, Stdio};
+
+use nix::mount::{mount, MsFlags};
+use serde_json::json;
+
+use crate::plugins::{hook, install_hook};
+use crate::util::{host_test, ipv4_of, is_running, list, wait_output};
+
+#[test]
+fn two_networks_eth0_and_eth1() {
+    host_test("two_networks_eth0_and_eth1", |host| {
+        host.bridge_net("a", "br-a", "10.197.2.0/24");
+        host.bridge_net("b", "br-b", "10.197.3.0/24");
+        let out = host
+            .run([
+                "--net", "a", "--net", "b", "--", "ip", "-o", "-4", "addr", "show",
+            ])
+            .ok();
+        let eth0 = ipv4_of(&out.stdout, "eth0");
+        let eth1 = ipv4_of(&out.stdout, "eth1");
+        assert!(
+            eth0.len() == 1 && eth0[0].starts_with("10.197.2."),
+            "{out:#?}"
+        );
+        assert!(
+            eth1.len() == 1 && eth1[0].starts_with("10.197.3."),
+            "{out:#?}"
+        );
+        host.assert_clean();
+
+        // NAME:IFNAME picks the name; the others keep their position's ethN.
+        let out = host
+            .run([
+                "--net", "a:ext0", "--net", "b", "--", "ip", "-o", "-4", "addr", "show",
+            ])
+            .ok();
+        assert_eq!(ipv4_of(&out.stdout, "ext0").len(), 1, "{out:#?}");
+        assert_eq!(ipv4_of(&out.stdout, "eth1").len(), 1, "{out:#?}");
+        assert!(ipv4_of(&out.stdout, "eth0").is_empty(), "{out:#?}");
+    });
+}
+
+#[test]
+fn join_existing_namespace() {
+    host_test("join_existing_namespace", |host| {
+        host.bridge_net("t", "br-t", "10.197.1.0/24");
+        let path = libcni::netns::create(&host.netns_dir, "joined", Default::default()).unwrap();
+        // A process of the namespace's owner, which the run must not kill.
+        let mut owner = Command::new("nsenter")
+            .arg(format!("--net={}", path.display()))
+            .args(["sleep", "60"])
+            .spawn()
+            .unwrap();
+
+        let out = host
+            .run([
+                "--net", "t", "--netns", "joined", "--", "ip", "-o", "-4", "addr", "show",
+            ])
+            .ok();
+        assert_eq!(ipv4_of(&out.stdout, "eth0").len(), 1, "{out:#?}");
+
+        assert!(
+            libcni::netns::identify(&path).is_ok(),
+            "the namespace is gone"
+        );
+        let links = libcni::netns::run_in(&path, crate::util::host_links).unwrap();
+        assert_eq!(links, ["lo"], "our attachment is left in the namespace");
+        assert!(
+            is_running(owner.id() as i32),
+            "the run killed a process it does not own"
+        );
+        assert!(host.records().is_empty());
+
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        libcni::netns::delete(&host.netns_dir, "joined").unwrap();
+    });
+}
+
+#[test]
+fn dns_from_results_reaches_resolv_conf() {
+    host_test("dns_from_results_reaches_resolv_conf", |host| {
+        install_hook(host);
+        let host_resolv = fs::read("/etc/resolv.conf").ok();
+        // bridge passes its netconf's "dns" into the result; the hook adds another.
+        let mut bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+        bridge["dns"] = json!({ "nameservers": ["10.197.1.53"], "search": ["one.test"] });
+        host.netconf("withdns", &list("withdns", vec![bridge]));
+        let plugins = vec![
+            host.bridge_plugin("br-u", "10.197.2.0/24"),
+            hook(json!({ "dns": { "nameservers": ["10.197.2.53"], "options": ["ndots:2"] } })),
+        ];
+        host.netconf("hooked", &list("hooked", plugins));
+        host.bridge_net("plain", "br-v", "10.197.3.0/24");
+
+        let cat = ["--", "cat", "/etc/resolv.conf"];
+        let out = host
+            .run(["--net", "withdns", "--net", "hooked"].iter().chain(&cat))
+            .ok();
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "nameserver 10.197.1.53",
+                "nameserver 10.197.2.53",
+                "search one.test",
+                "options ndots:2"
+            ],
+            "{out:#?}"
+        );
+        assert_eq!(
+            fs::read("/etc/resolv.conf").ok(),
+            host_resolv,
+            "host file changed"
+        );
+
+        // Without DNS in the results, the command sees the host's file.
+        let out = host.run(["--net", "plain"].iter().chain(&cat)).ok();
+        assert_eq!(Some(out.stdout.into_bytes()), host_resolv);
+    });
+}
+
+#[test]
+fn builtin_network_when_no_netconf() {
+    host_test("builtin_network_when_no_netconf", |host| {
+        // host-local's default dataDir, private to this throwaway mount namespace.
+        let var_lib_cni = std::path::Path::new("/var/lib/cni");
+        if !var_lib_cni.exists() {
+            fs::create_dir_all(var_lib_cni).unwrap();
+        }
+        mount(
+            Some("tmpfs"),
+            var_lib_cni,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        host.allow_link("cnitool0");
+        host.check_ipam_dir(var_lib_cni);
+
+        let out = host
+            .run([
+                "-p",
+                "18080:80",
+                "--",
+                "sh",
+                "-c",
+                "ip -o -4 addr show; ip route show default",
+            ])
+            .ok();
+        let eth0 = ipv4_of(&out.stdout, "eth0");
+        assert!(
+            eth0.len() == 1 && eth0[0].starts_with("10.89.0."),
+            "{out:#?}"
+        );
+        assert!(out.stdout.contains("default via 10.89.0.1"), "{out:#?}");
+        assert!(crate::util::host_links().contains(&"cnitool0".to_owned()));
+        // --net cnitool names the built-in network even when netconfs exist.
+        host.bridge_net("other", "br-o", "10.197.1.0/24");
+        host.run(["--net", "cnitool", "--", "true"]).ok();
+    });
+}
+
+/// Ten runs at once on one bridge network: all succeed, each with its own address; every
+/// command waits until all ten run, so they really overlap.
+#[test]
+fn concurrent_runs_get_distinct_addresses() {
+    host_test("concurrent_runs_get_distinct_addresses", |host| {
+        host.bridge_net("t", "br-t", "10.197.1.0/24");
+        let started = host.path("started");
+        fs::create_dir(&started).unwrap();
+        let n = 10;
+        let children: Vec<_> = (0..n)
+            .map(|i| {
+                let cmd = format!(
+                    "ip -o -4 addr show dev eth0; touch {dir}/{i}; \
+                     for _ in $(seq 400); do [ $(ls {dir} | wc -l) -ge {n} ] && exit 0; sleep 0.05; done; exit 9",
+                    dir = started.display()
+                );
+                host.run_cmd(["--net", "t", "--", "sh", "-c", &cmd])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut addrs = BTreeSet::new();
+        for child in children {
+            let out = wait_output(child, None).ok();
+            let a = ipv4_of(&out.stdout, "eth0");
+            assert_eq!(a.len(), 1, "{out:#?}");
+            assert!(addrs.insert(a[0].clone()), "address {} given twice", a[0]);
+        }
+        assert_eq!(addrs.len(), n);
+    });
+}
+
+/// A /29 has five addresses for containers; eight runs in a row all get one (DEL releases).
+#[test]
+fn small_subnet_survives_sequential_runs() {
+    host_test("small_subnet_survives_sequential_runs", |host| {
+        host.bridge_net("t", "br-t", "10.197.1.0/29");
+        for i in 0..8 {
+            let out = host.run([
+                "--net", "t", "--", "ip", "-o", "-4", "addr", "show", "dev", "eth0",
+            ]);
+            assert_eq!(out.code(), 0, "run {i}: {out:#?}");
+        }
+    });
+}
+
+/// What the command leaves running in the namespace is killed before DEL runs.
+#[test]
+fn background_processes_are_killed_before_del() {
+    host_test("background_processes_are_killed_before_del", |host| {
+        install_hook(host);
+        let pidfile = host.path("bg.pid");
+        let log = host.path("calls");
+        // At DEL, the hook logs whether the background process still runs.
+        let probe = format!(
+            "p=$(cat {}); if [ -d /proc/$p ] && ! grep -q '^[^)]*) [ZX]' /proc/$p/stat; \
+             then echo bg-alive; else echo bg-gone; fi",
+            pidfile.display()
+        );
+        let plugins = vec![
+            host.bridge_plugin("br-t", "10.197.1.0/24"),
+            hook(json!({ "log": log, "delRun": probe })),
+        ];
+        host.netconf("t", &list("t", plugins));
+        let cmd = format!(
+            "sleep 100 & echo $! > {p}; (sleep 100 &) ; exit 0",
+            p = pidfile.display()
+        );
+        host.run(["--net", "t", "--", "sh", "-c", &cmd]).ok();
+        let pid: i32 = fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!is_running(pid), "the background sleep survived");
+        let calls = fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            calls.lines().collect::<Vec<_>>(),
+            ["ADD hook", "DEL hook", "bg-gone"]
+        );
+    });
+}
+
+/// --ip, --dns and --arg reach the plugins at ADD, and the same arguments at DEL.
+#[test]
+fn plugin_arguments_reach_the_plugins() {
+    host_test("plugin_arguments_reach_the_plugins", |host| {
+        install_hook(host);
+        let log = host.path("calls");
+        let mut bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+        bridge["capabilities"] = json!({ "ips": true });
+        let mut probe = hook(json!({ "log": log, "logArgs": true }));
+        probe["capabilities"] = json!({ "ips": true, "dns": true });
+        host.netconf("t", &list("t", vec![bridge, probe]));
+        let out = host
+            .run([
+                "--net",
+                "t",
+                "--ip",
+                "10.197.1.77/24",
+                "--dns",
+                "10.197.1.53",
+                // Plugins refuse unknown CNI_ARGS without IgnoreUnknown.
+                "--arg",
+                "IgnoreUnknown=1",
+                "--arg",
+                "FOO=bar",
+                "--",
+                "ip",
+                "-o",
+                "-4",
+                "addr",
+                "show",
+            ])
+            .ok();
+        assert_eq!(ipv4_of(&out.stdout, "eth0"), ["10.197.1.77"], "{out:#?}");
+        let calls = fs::read_to_string(&log).unwrap();
+        let args_of = |cmd: &str| {
+            calls
+                .lines()
+                .find(|l| l.starts_with(&format!("{cmd} CNI_ARGS=")))
+                .unwrap_or_else(|| panic!("no {cmd} in {calls}"))
+                .split_once(' ')
+                .unwrap()
+                .1
+                .to_owned()
+        };
+        let add = args_of("ADD");
+        assert!(add.contains("FOO=bar"), "{calls}");
+        assert!(add.contains(r#""ips":["10.197.1.77/24"]"#), "{calls}");
+        assert!(
+            add.contains(r#""dns":{"servers":["10.197.1.53"]}"#),
+            "{calls}"
+        );
+        assert_eq!(args_of("DEL"), add, "DEL gets the arguments of ADD");
+    });
+}
