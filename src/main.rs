@@ -18,14 +18,22 @@ mod table;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 use serde_json::json;
 
 use crate::cli::{Cli, Command, Output};
 use crate::cmd::Context;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && subcommand_is_run() => {
+            // `run` promises 125 for its own failures, bad arguments included.
+            let _ = e.print();
+            return ExitCode::from(125);
+        }
+        Err(e) => e.exit(),
+    };
     let ctx = match Context::new(&cli.global) {
         Ok(ctx) => ctx,
         Err(err) => return report(&err, cli.global.output),
@@ -48,6 +56,29 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => report(&err, ctx.output),
     }
+}
+
+/// Whether the command line's subcommand is `run` (skipping global flags and their values).
+fn subcommand_is_run() -> bool {
+    const TAKES_VALUE: &[&str] = &[
+        "--netconf-dir",
+        "--plugin-dir",
+        "--cache-dir",
+        "--netns-dir",
+        "--timeout",
+        "--output",
+        "-o",
+        "--trace",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if TAKES_VALUE.contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return a == "run";
+        }
+    }
+    false
 }
 
 /// Prints an error as one line on stderr (and as a CNI error object on stdout with

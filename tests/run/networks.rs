@@ -58,12 +58,23 @@ fn join_existing_namespace() {
             .spawn()
             .unwrap();
 
+        // The command leaves a daemon behind (double fork, new session): the run kills it even
+        // though the namespace is not its own, because it is the command's descendant.
+        let pidfile = host.tmp.path().join("daemon.pid");
+        let script = format!(
+            "setsid sh -c 'sleep 100 & echo $! > {}' ; ip -o -4 addr show",
+            pidfile.display()
+        );
         let out = host
-            .run([
-                "--net", "t", "--netns", "joined", "--", "ip", "-o", "-4", "addr", "show",
-            ])
+            .run(["--net", "t", "--netns", "joined", "--", "sh", "-c", &script])
             .ok();
         assert_eq!(ipv4_of(&out.stdout, "eth0").len(), 1, "{out:#?}");
+        let daemon: i32 = fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!is_running(daemon), "the command's daemon survived the run");
 
         assert!(
             libcni::netns::identify(&path).is_ok(),

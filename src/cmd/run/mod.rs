@@ -43,14 +43,20 @@ Exit status: the command's own. If the command is killed by signal N: 128+N.
   126  the command could not be executed
   127  the command was not found";
 
-/// The tool's own failure in `run`: exit 125.
+/// The tool's own failure in `run`: exit 125. It shows as the error it wraps.
 #[derive(Debug)]
-pub struct RunToolError;
+pub struct RunToolError(pub anyhow::Error);
 
 impl fmt::Display for RunToolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("run")
+        write!(f, "{:#}", self.0)
     }
+}
+
+impl std::error::Error for RunToolError {}
+
+fn tool(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(RunToolError(e))
 }
 
 /// Arguments of `run`.
@@ -180,6 +186,41 @@ impl Teardown<'_> {
     }
 }
 
+/// SIGKILLs and reaps the processes re-parented to us (we are a child subreaper): whatever
+/// the command left running. Only called when no plugin runs, so every child is the
+/// command's; each is reaped by PID, never with a wildcard wait.
+fn kill_orphans() {
+    let me = std::process::id() as i32;
+    for _ in 0..100 {
+        let orphans = children_of(me);
+        if orphans.is_empty() {
+            return;
+        }
+        for pid in orphans {
+            let pid = Pid::from_raw(pid);
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+    }
+}
+
+/// The PIDs whose parent is `ppid` (`/proc/<pid>/stat` field 4).
+fn children_of(ppid: i32) -> Vec<i32> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
+                    == Some(ppid)
+            })
+        })
+        .collect()
+}
+
 /// SIGKILLs every process in the namespace until none is left (a command's background
 /// children must not keep the namespace, or hold its addresses, after DEL).
 pub fn kill_namespace_processes(path: &Path) {
@@ -292,7 +333,11 @@ fn resolv_conf(results: &[CniResult]) -> Option<String> {
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel();
     let pending = Arc::new(AtomicI32::new(0));
-    start_signal_thread(tx.clone(), Arc::clone(&pending)).context(RunToolError)?;
+    start_signal_thread(tx.clone(), Arc::clone(&pending)).map_err(tool)?;
+    // Orphans of the command (daemons, `cmd &`) are re-parented to us, not to init, so they
+    // can be found and killed when the command ends, even in a namespace we only joined.
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| tool(anyhow!(e).context("becoming a child subreaper")))?;
     run_inner(&args, ctx, tx, rx, &pending)
 }
 
@@ -303,7 +348,6 @@ fn run_inner(
     rx: mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
-    let tool = |e: anyhow::Error| e.context(RunToolError);
     let nets = resolve_networks(args, ctx).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
@@ -411,6 +455,7 @@ fn run_inner(
     };
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
+    kill_orphans();
     let cleanup = teardown.run();
     let code = match outcome {
         Outcome::Exited(status) => match (status.code(), status.signal()) {

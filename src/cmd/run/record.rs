@@ -166,6 +166,10 @@ impl RunRecord {
         let mut out = Vec::new();
         for entry in rd.flatten() {
             let path = entry.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                remove_if_stale(&path);
+                continue;
+            }
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
@@ -177,6 +181,18 @@ impl RunRecord {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
+    }
+}
+
+/// A temp file of a record whose writer died between writing and renaming it. The runner
+/// creates nothing before the rename, so such a file guards nothing and can go; one younger
+/// than a few seconds may still be renamed by a live runner.
+fn remove_if_stale(path: &Path) {
+    let old = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() >= 10));
+    if old {
+        let _ = fs::remove_file(path);
     }
 }
 
@@ -219,7 +235,20 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().permissions();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.mode() & 0o777, 0o600);
+        // A temp file left by a writer that died: removed once it is old, ignored before.
+        let stale = dir(tmp.path()).join(".r2.json.tmp");
+        fs::write(&stale, b"{").unwrap();
         let all = RunRecord::list(tmp.path()).unwrap();
+        assert!(stale.exists(), "a fresh temp file may still be renamed");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        RunRecord::list(tmp.path()).unwrap();
+        assert!(!stale.exists(), "an old temp file is removed");
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].1.as_ref().unwrap(), &rec);
         assert_eq!(rec.attachments[0].config_bytes(), b"{}");
