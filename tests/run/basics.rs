@@ -128,3 +128,26 @@ fn terminal_reaches_the_command() {
         assert_eq!(out.code(), 0, "{out:#?}");
     });
 }
+
+/// `--dry-run` prints each network's plugin calls and creates nothing: no namespace, no
+/// record, no cache entry, and the command does not run.
+#[test]
+fn dry_run_creates_nothing() {
+    host_test("dry_run_creates_nothing", |host| {
+        host.bridge_net("t", "br-t", "10.197.1.0/24");
+        let marker = host.tmp.path().join("ran");
+        let cmd = format!("touch {}", marker.display());
+        let out = host
+            .run(["--net", "t", "--dry-run", "--", "sh", "-c", &cmd])
+            .ok();
+        assert!(out.stdout.contains("# network \"t\" as eth0"), "{out:#?}");
+        assert!(out.stdout.contains("CNI_COMMAND=ADD"), "{out:#?}");
+        assert!(out.stdout.contains("\"type\":\"bridge\""), "{out:#?}");
+        assert!(!marker.exists(), "the command ran");
+        assert!(host.records().is_empty());
+        assert!(
+            fs::read_dir(&host.netns_dir).map_or(true, |mut d| d.next().is_none()),
+            "a namespace was created"
+        );
+    });
+}

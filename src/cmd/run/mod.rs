@@ -75,6 +75,9 @@ pub struct RunArgs {
     /// The command's hostname (in a UTS namespace of its own).
     #[arg(long)]
     pub hostname: Option<String>,
+    /// Print each network's plugin calls (CNI_* environment and exact stdin) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
     pub plugin: PluginArgs,
@@ -369,6 +372,26 @@ fn run_inner(
         netns::check_target(&netns_path).map_err(|e| tool(e.into()))?;
     }
     let container_id = container_id_for(&netns_path);
+    if args.dry_run {
+        // The namespace does not exist yet: plan without the target checks.
+        let cni = ctx.cni.clone().with_netns_checks(false);
+        for (list, ifname) in &nets {
+            let rt = RuntimeConf {
+                container_id: container_id.clone(),
+                netns: netns_path.clone(),
+                ifname: ifname.clone(),
+                args: cni_args.clone(),
+                capability_args: capability_args.clone(),
+            };
+            let plan = cni
+                .plan_network_list(libcni::Command::Add, list, &rt)
+                .map_err(|e| tool(e.into()))?;
+            println!("# network {:?} as {ifname}", list.name);
+            crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))
+                .map_err(|e| tool(e.into()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let record = RunRecord {
         owner: Owner::current().map_err(tool)?,
