@@ -1224,7 +1224,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__run)
-            opts="-p -o -v -q -h --net --netns --hostname --dry-run --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-p -o -v -q -h --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -353,6 +353,7 @@ table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Print each network\'s plugin calls (CNI_* environment and exact stdin) and run nothing'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sequential -d 'Set up and tear down the networks one after another instead of at once (for comparison in benchmarks)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

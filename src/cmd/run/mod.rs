@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// Print each network's plugin calls (CNI_* environment and exact stdin) and run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Set up and tear down the networks one after another instead of at once (for
+    /// comparison in benchmarks).
+    #[arg(long, hide = true)]
+    pub sequential: bool,
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
     pub plugin: PluginArgs,
@@ -152,6 +156,7 @@ struct Teardown<'a> {
     netns_path: PathBuf,
     netns_created: bool,
     added: Vec<(NetworkConfigList, RuntimeConf)>,
+    sequential: bool,
     record_path: PathBuf,
     resolv_conf: Option<PathBuf>,
 }
@@ -165,11 +170,23 @@ impl Teardown<'_> {
         if self.netns_created {
             kill_namespace_processes(&self.netns_path);
         }
-        while let Some((list, rt)) = self.added.pop() {
-            if let Err(e) = self.ctx.cni.del_network_list(&list, &rt) {
-                errors.push(anyhow!(e).context(format!("deleting network {:?}", list.name)));
+        // DEL in reverse order of ADD (concurrently unless --sequential: the networks are
+        // independent, so the order between them does not matter to the plugins).
+        self.added.reverse();
+        let outcomes = for_each(&self.added, self.sequential, |(list, rt)| {
+            self.ctx
+                .cni
+                .del_network_list(list, rt)
+                .with_context(|| format!("deleting network {:?}", list.name))
+        });
+        let mut kept = Vec::new();
+        for (attachment, outcome) in std::mem::take(&mut self.added).into_iter().zip(outcomes) {
+            if let Err(e) = outcome {
+                errors.push(e);
+                kept.push(attachment);
             }
         }
+        self.added = kept;
         if self.netns_created {
             match netns::delete(&self.ctx.netns_dir, &self.netns_name) {
                 Ok(()) => self.netns_created = false,
@@ -187,6 +204,21 @@ impl Teardown<'_> {
         let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
         Err(anyhow!("cleanup failed: {}", msgs.join("; ")))
     }
+}
+
+/// Runs `f` on each item, at once on scoped threads (or in order when `sequential` or when
+/// there is only one), and returns the outcomes in the items' order.
+fn for_each<T: Sync, R: Send>(items: &[T], sequential: bool, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if sequential || items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    thread::scope(|scope| {
+        let handles: Vec<_> = items.iter().map(|item| scope.spawn(|| f(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// SIGKILLs and reaps the processes re-parented to us (we are a child subreaper): whatever
@@ -416,6 +448,7 @@ fn run_inner(
         netns_path: netns_path.clone(),
         netns_created: false,
         added: Vec::new(),
+        sequential: args.sequential,
         record_path,
         resolv_conf: None,
     };
@@ -426,22 +459,43 @@ fn run_inner(
             netns::create(&ctx.netns_dir, &netns_name, CreateOptions { lo_up: true })?;
             teardown.netns_created = true;
         }
+        check_signal(pending)?;
+        let attachments: Vec<(NetworkConfigList, RuntimeConf)> = nets
+            .iter()
+            .map(|(list, ifname)| {
+                let rt = RuntimeConf {
+                    container_id: container_id.clone(),
+                    netns: netns_path.clone(),
+                    ifname: ifname.clone(),
+                    args: cni_args.clone(),
+                    capability_args: capability_args.clone(),
+                };
+                (list.clone(), rt)
+            })
+            .collect();
+        // The networks are independent (distinct interfaces, their own plugins and IPAM
+        // state): ADD them at once. A failed ADD rolls itself back; the others are undone
+        // by the teardown.
+        let outcomes = for_each(&attachments, args.sequential, |(list, rt)| {
+            ctx.cni
+                .add_network_list(list, rt)
+                .with_context(|| format!("adding network {:?} as {}", list.name, rt.ifname))
+        });
         let mut results = Vec::new();
-        for (list, ifname) in &nets {
-            check_signal(pending)?;
-            let rt = RuntimeConf {
-                container_id: container_id.clone(),
-                netns: netns_path.clone(),
-                ifname: ifname.clone(),
-                args: cni_args.clone(),
-                capability_args: capability_args.clone(),
-            };
-            let result = ctx
-                .cni
-                .add_network_list(list, &rt)
-                .with_context(|| format!("adding network {:?} as {ifname}", list.name))?;
-            teardown.added.push((list.clone(), rt));
-            results.push(result);
+        let mut first_error = None;
+        for (attachment, outcome) in attachments.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(result) => {
+                    teardown.added.push(attachment);
+                    results.push(result);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         if let Some(content) = resolv_conf(&results) {
             let path = teardown.record_path.with_extension("resolv.conf");
