@@ -16,9 +16,9 @@
 //!   so two of them never run the plugins for the same attachment at once.
 
 use std::collections::BTreeSet;
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::invoke::{self, join_cni_args, Args, Command, Exec, Observer, PluginRef, RawExec};
 use crate::types::CniResult;
 use crate::version::{PluginInfo, Version};
-use crate::{json, netns, validate};
+use crate::{fsutil, json, netns, validate};
 
 /// The default cache directory, shared with Go's libcni.
 pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
@@ -226,26 +226,15 @@ impl CniConfig {
     /// Takes the cache lock: shared for ADD and DEL, exclusive for GC.
     fn lock(&self, exclusive: bool) -> Result<Flock<File>, Error> {
         let dir = self.cache.dir();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
+        fsutil::create_private_dir(dir)
             .map_err(|e| Error::io("creating cache directory", dir, e))?;
         let path = dir.join("cnitool.lock");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::io("opening lock file", &path, e))?;
         let arg = if exclusive {
             FlockArg::LockExclusive
         } else {
             FlockArg::LockShared
         };
-        Flock::lock(file, arg).map_err(|(_, errno)| Error::io("locking", &path, errno.into()))
+        fsutil::lock_file(&path, arg).map_err(|e| Error::io("locking", &path, e))
     }
 
     fn attachment_lock_path(&self, network: &str, rt: &RuntimeConf) -> PathBuf {
@@ -259,22 +248,11 @@ impl CniConfig {
     fn lock_attachment(&self, network: &str, rt: &RuntimeConf) -> Result<AttachmentLock, Error> {
         let path = self.attachment_lock_path(network, rt);
         let dir = path.parent().expect("lock path has a parent");
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
+        fsutil::create_private_dir(dir)
             .map_err(|e| Error::io("creating lock directory", dir, e))?;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| Error::io("opening lock file", &path, e))?;
-            let lock = Flock::lock(file, FlockArg::LockExclusive)
-                .map_err(|(_, errno)| Error::io("locking", &path, errno.into()))?;
+            let lock = fsutil::lock_file(&path, FlockArg::LockExclusive)
+                .map_err(|e| Error::io("locking", &path, e))?;
             let held = lock
                 .metadata()
                 .map_err(|e| Error::io("inspecting lock file", &path, e))?;

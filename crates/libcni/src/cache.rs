@@ -11,17 +11,15 @@
 //! attachment it was asked for (`a-b` + `c` and `a` + `b-c` share a file name); a corrupt
 //! file is reported as such so DEL can remove it and go on.
 
-use std::ffi::OsStr;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::json;
+use crate::{fsutil, json};
 
 /// The `kind` of the files this module writes.
 pub const CACHE_KIND: &str = "cniCacheV1";
@@ -197,35 +195,11 @@ impl Cache {
     /// # Errors
     /// [`Error::Io`] naming the path.
     pub fn write(&self, att: &CachedAttachment) -> Result<PathBuf, Error> {
-        let dir = self.results_dir();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| Error::io("creating cache directory", &dir, e))?;
         let path = self.path(&att.network_name, &att.container_id, &att.ifname);
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            path.file_name().and_then(OsStr::to_str).unwrap_or("cache"),
-            std::process::id()
-        ));
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&encode(att))?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(&dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            Error::io("writing cache file", &path, e)
-        })?;
-        Ok(path)
+        let name = format!("{}-{}-{}", att.network_name, att.container_id, att.ifname);
+        fsutil::create_private_dir(&self.dir)
+            .and_then(|()| fsutil::write_atomic(&self.results_dir(), &name, &encode(att)))
+            .map_err(|e| Error::io("writing cache file", &path, e))
     }
 
     /// Reads the entry of one attachment. `Ok(None)` when there is none.

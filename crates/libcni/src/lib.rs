@@ -22,6 +22,7 @@ pub mod api;
 pub mod cache;
 pub mod conf;
 mod error;
+pub mod fsutil;
 pub mod invoke;
 mod json;
 pub mod netns;

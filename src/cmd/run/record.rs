@@ -3,9 +3,8 @@
 //! (SIGKILL, power loss). A record lives in `<cache dir>/cnitool-runs/<id>.json`, beside
 //! the result cache, because it must survive a reboot just as the IPAM state does.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self};
+use std::io::{self};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -127,32 +126,9 @@ impl RunRecord {
     /// Writes the record atomically and durably; returns its path.
     pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
         let dir = dir(cache_dir);
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(format!("{id}.json"));
-        let tmp = dir.join(format!(".{id}.json.tmp"));
-        let bytes = serde_json::to_vec(self)?;
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(&dir)?.sync_all()
-        };
-        write()
-            .inspect_err(|_| {
-                let _ = fs::remove_file(&tmp);
-            })
-            .with_context(|| format!("writing run record {}", path.display()))?;
-        Ok(path)
+        let name = format!("{id}.json");
+        libcni::fsutil::write_atomic(&dir, &name, &serde_json::to_vec(self)?)
+            .with_context(|| format!("writing run record {}", dir.join(&name).display()))
     }
 
     /// Every record in the cache directory, with its path (unreadable ones as errors).
@@ -166,7 +142,9 @@ impl RunRecord {
         let mut out = Vec::new();
         for entry in rd.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "tmp") {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.contains(".tmp") {
                 remove_if_stale(&path);
                 continue;
             }
@@ -236,12 +214,12 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.mode() & 0o777, 0o600);
         // A temp file left by a writer that died: removed once it is old, ignored before.
-        let stale = dir(tmp.path()).join(".r2.json.tmp");
+        let stale = dir(tmp.path()).join(".r2.json.tmp4242");
         fs::write(&stale, b"{").unwrap();
         let all = RunRecord::list(tmp.path()).unwrap();
         assert!(stale.exists(), "a fresh temp file may still be renamed");
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        File::options()
+        fs::File::options()
             .write(true)
             .open(&stale)
             .unwrap()

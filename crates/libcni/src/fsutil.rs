@@ -1,0 +1,99 @@
+//! The file-system steps the cache, its locks and the tool's records share: private
+//! directories, durable atomic writes and lock files.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Creates `dir` and its missing parents with mode 0700.
+///
+/// # Errors
+/// The OS error.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Writes `bytes` to `dir/name` so that a reader or a crash sees the old file or the new one,
+/// never a part: a 0600 temp file `.<name>.tmp<pid>` in the same (0700, created) directory,
+/// fsync, rename, fsync of the directory. Returns the path.
+///
+/// # Errors
+/// The OS error; the temp file is removed.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    create_private_dir(dir)?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        File::open(dir)?.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    Ok(path)
+}
+
+/// Opens (creating it 0600) and locks a lock file; blocks until the lock is granted.
+///
+/// # Errors
+/// The OS error.
+pub fn lock_file(path: &Path, arg: FlockArg) -> io::Result<Flock<File>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    Flock::lock(file, arg).map_err(|(_, errno)| errno.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b");
+        let path = write_atomic(&dir, "f", b"one").unwrap();
+        write_atomic(&dir, "f", b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert!(
+            write_atomic(&path, "x", b"").is_err(),
+            "a file is not a directory"
+        );
+    }
+
+    #[test]
+    fn lock_files_are_private_and_exclusive() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("l");
+        let held = lock_file(&path, FlockArg::LockExclusive).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let again = lock_file(&path, FlockArg::LockExclusiveNonblock);
+        assert!(again.is_err(), "a second exclusive lock must wait");
+        drop(held);
+        lock_file(&path, FlockArg::LockExclusiveNonblock).unwrap();
+    }
+}
