@@ -126,58 +126,71 @@ pub fn dir(cache_dir: &Path) -> PathBuf {
 impl RunRecord {
     /// Writes the record atomically and durably; returns its path.
     pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
-        let dir = dir(cache_dir);
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(format!("{id}.json"));
-        let tmp = dir.join(format!(".{id}.json.tmp"));
-        let bytes = serde_json::to_vec(self)?;
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(&dir)?.sync_all()
-        };
-        write()
-            .inspect_err(|_| {
-                let _ = fs::remove_file(&tmp);
-            })
-            .with_context(|| format!("writing run record {}", path.display()))?;
-        Ok(path)
+        write_atomic(&dir(cache_dir), id, &serde_json::to_vec(self)?)
+            .context("writing run record")
     }
 
     /// Every record in the cache directory, with its path (unreadable ones as errors).
     pub fn list(cache_dir: &Path) -> Result<Vec<(PathBuf, Result<RunRecord>)>> {
-        let dir = dir(cache_dir);
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-        };
-        let mut out = Vec::new();
-        for entry in rd.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let rec = fs::read(&path)
-                .map_err(anyhow::Error::from)
-                .and_then(|b| Ok(serde_json::from_slice(&b)?))
-                .with_context(|| format!("run record {}", path.display()));
-            out.push((path, rec));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        list_json(&dir(cache_dir), "run record")
     }
+}
+
+/// Writes `<dir>/<id>.json` atomically (temp file, fsync, rename, fsync of the directory),
+/// mode 0600 in a 0700 directory; returns its path. Shared with `container`'s records.
+pub(crate) fn write_atomic(dir: &Path, id: &str, bytes: &[u8]) -> Result<PathBuf> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{id}.json"));
+    let tmp = dir.join(format!(".{id}.json.tmp"));
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        File::open(dir)?.sync_all()
+    };
+    write()
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Every `*.json` file in `dir` parsed as a `T`, sorted by path (unreadable ones as errors
+/// naming `what`); a missing directory is an empty list.
+pub(crate) fn list_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    what: &str,
+) -> Result<Vec<(PathBuf, Result<T>)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let rec = fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice(&b)?))
+            .with_context(|| format!("{what} {}", path.display()));
+        out.push((path, rec));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 #[cfg(test)]
