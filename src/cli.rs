@@ -130,6 +130,8 @@ pub enum Command {
     Netns(cmd::netns::NetnsArgs),
     /// Run a command on CNI networks in a private network namespace, then clean up.
     Run(cmd::run::RunArgs),
+    /// Put docker or podman containers on CNI networks (run, attach, detach).
+    Container(cmd::container::ContainerArgs),
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.

@@ -216,7 +216,10 @@ pub(crate) fn random_hex() -> String {
 }
 
 /// The networks to attach (`--net NAME[:IFNAME]`) with their interface names.
-pub(crate) fn resolve_networks(nets: &[String], ctx: &Context) -> Result<Vec<(NetworkConfigList, String)>> {
+pub(crate) fn resolve_networks(
+    nets: &[String],
+    ctx: &Context,
+) -> Result<Vec<(NetworkConfigList, String)>> {
     if nets.is_empty() {
         let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
         let names = listing.names();

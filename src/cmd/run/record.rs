@@ -126,8 +126,7 @@ pub fn dir(cache_dir: &Path) -> PathBuf {
 impl RunRecord {
     /// Writes the record atomically and durably; returns its path.
     pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
-        write_atomic(&dir(cache_dir), id, &serde_json::to_vec(self)?)
-            .context("writing run record")
+        write_atomic(&dir(cache_dir), id, &serde_json::to_vec(self)?).context("writing run record")
     }
 
     /// Every record in the cache directory, with its path (unreadable ones as errors).
