@@ -12,7 +12,7 @@
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::AtomicI32;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -286,7 +286,7 @@ fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
 fn wait_for_client(
     rx: &mpsc::Receiver<Event>,
     engine: &Engine,
-    cidfile: &PathBuf,
+    cidfile: &Path,
     grace: Duration,
 ) -> (Outcome, bool) {
     let mut pid = None;
