@@ -60,7 +60,54 @@ pub fn all(e: &Engine<'_>) {
     engine_failure_leaves_nothing(e);
     published_port_reaches_the_container(e);
     sigterm_to_the_wrapper_cleans_up(e);
+    gc_after_the_wrapper_was_killed(e);
     attach_detach_and_gc(e);
+}
+
+/// Starts `container run ... sleep 1000` and returns it once the container runs.
+fn start_sleeper(e: &Engine<'_>, extra: &[&str]) -> std::process::Child {
+    let child = e
+        .run_cmd(extra, &["busybox", "sleep", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let records = e.env.cache_dir.join("cnitool-containers");
+    wait_until("the container to run", Duration::from_secs(30), || {
+        let Some(f) = std::fs::read_dir(&records).ok().and_then(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "cid"))
+        }) else {
+            return false;
+        };
+        let cid = std::fs::read_to_string(f).unwrap_or_default();
+        !cid.is_empty()
+            && e.env
+                .engine_cmd(&["inspect", "--format", "{{.State.Running}}", &cid])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+    });
+    // Let the client set up its signal forwarding.
+    thread::sleep(Duration::from_millis(500));
+    child
+}
+
+/// The wrapper is SIGKILLed: its engine client dies with it, the container and the networks
+/// stay; `gc` sees the wrapper gone and kills the container, DELs, removes the rest.
+fn gc_after_the_wrapper_was_killed(e: &Engine<'_>) {
+    let mut child = start_sleeper(e, &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!e.containers().is_empty());
+    let out = e.env.run(&["gc"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cleaned up container run of pid"),
+        "{}",
+        show(&out)
+    );
+    e.assert_nothing_left();
 }
 
 /// The container has its CNI address, gets its arguments exactly (spaces kept, no shell in
@@ -156,31 +203,7 @@ fn published_port_reaches_the_container(e: &Engine<'_>) {
 /// SIGTERM to the wrapper goes to the container; one that ignores it (a shell-less `sleep` as
 /// PID 1) is killed after --stop-timeout, and everything is torn down.
 fn sigterm_to_the_wrapper_cleans_up(e: &Engine<'_>) {
-    let child = e
-        .run_cmd(&["--stop-timeout", "1"], &["busybox", "sleep", "1000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let records = e.env.cache_dir.join("cnitool-containers");
-    let mut cid = String::new();
-    wait_until("the container to run", Duration::from_secs(30), || {
-        let Some(f) = std::fs::read_dir(&records).ok().and_then(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .find(|p| p.extension().is_some_and(|x| x == "cid"))
-        }) else {
-            return false;
-        };
-        cid = std::fs::read_to_string(f).unwrap_or_default();
-        !cid.is_empty()
-            && e.env
-                .engine_cmd(&["inspect", "--format", "{{.State.Running}}", &cid])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
-    });
-    // Let the client set up its signal forwarding.
-    thread::sleep(Duration::from_millis(500));
+    let child = start_sleeper(e, &["--stop-timeout", "1"]);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(137), "{}", show(&out));
