@@ -50,6 +50,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "version" -d 'Show t
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "attachments" -d 'Show what the cache says is attached'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s i -l ifname -d 'Interface name inside the namespace' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l pid -d 'Use the network namespace of this running process' -r
@@ -357,23 +358,117 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sequential -d 'S
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "show" -d 'Show a network list exactly as it will be used'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "attachments" -d 'Show what the cache says is attached'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
+podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default). Without --net and without any netconf, the built-in network "cnitool" is used' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l pause-image -d 'docker: the image of the pause container that holds the network namespace. It must be present locally (it is never pulled) and have `sleep`' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l stop-timeout -d 'Seconds to wait, after passing a signal to the container, before killing it' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cni-args -d 'Plugin arguments K=V;K=V' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cap-args -d 'Capability arguments as one JSON object' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l mac -d 'Request a MAC address (mac capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
+podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default: name them when the container has interfaces of its own)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cni-args -d 'Plugin arguments K=V;K=V' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cap-args -d 'Capability arguments as one JSON object' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l mac -d 'Request a MAC address (mac capability)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
+podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "show" -d 'Show a network list exactly as it will be used'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "attachments" -d 'Show what the cache says is attached'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "list" -d 'List the named network namespaces with their networks and processes'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
 
 complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
 complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"

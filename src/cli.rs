@@ -31,6 +31,7 @@ Files:
   /etc/cni/net.d/*.conflist, *.conf, *.json   network configurations
   /var/lib/cni/results/NET-CONTAINER-IFNAME   result cache, shared with the Go cnitool
   /var/lib/cni/cnitool-runs/                  records of running `cnitool run`s (for gc)
+  /var/lib/cni/cnitool-containers/            records of `container run` and `attach` (for gc)
   /run/netns/NAME                             named network namespaces (as iproute2)
 
 Examples:
@@ -38,6 +39,8 @@ Examples:
   cnitool netns create web && cnitool add mynet web  attach a named namespace
   cnitool add -p 8080:80 mynet /run/netns/web        publish a port through portmap
   cnitool del mynet web                              detach (uses what ADD recorded)
+  cnitool container run --engine docker --net mynet -- --rm -it alpine sh
+                                                     a container on mynet, torn down after
   cnitool validate                                   check every netconf (CI gate)";
 
 /// Bring up CNI networks by hand, in CI and around container engines.
@@ -130,6 +133,8 @@ pub enum Command {
     Netns(cmd::netns::NetnsArgs),
     /// Run a command on CNI networks in a private network namespace, then clean up.
     Run(cmd::run::RunArgs),
+    /// Put docker or podman containers on CNI networks (run, attach, detach).
+    Container(cmd::container::ContainerArgs),
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.

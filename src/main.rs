@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::Attachments(args) => cmd::attachments::run(args, &ctx),
         Command::Netns(args) => cmd::netns::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
+        Command::Container(args) => cmd::container::run(args, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -118,7 +118,8 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(n) = &args.network {
         libcni::validate::network_name(n)?;
     }
-    let runs = collect_dead_runs(ctx, args.dry_run)?;
+    let mut runs = collect_dead_runs(ctx, args.dry_run)?;
+    runs.extend(super::container::record::collect_stale(ctx, args.dry_run)?);
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
         by_network

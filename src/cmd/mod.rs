@@ -4,6 +4,7 @@
 pub mod add;
 pub mod attachments;
 pub mod check;
+pub mod container;
 pub mod del;
 pub mod gc;
 pub mod list;

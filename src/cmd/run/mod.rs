@@ -9,7 +9,7 @@
 //! If the runner itself dies (SIGKILL), the command dies with it (`PR_SET_PDEATHSIG`) and
 //! `cnitool gc` finds the record and undoes the rest.
 
-mod child;
+pub(crate) mod child;
 pub mod record;
 
 use std::fmt;
@@ -55,7 +55,8 @@ impl fmt::Display for RunToolError {
 
 impl std::error::Error for RunToolError {}
 
-fn tool(e: anyhow::Error) -> anyhow::Error {
+/// Marks an error as the tool's own in `run` (exit 125).
+pub(crate) fn tool(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(RunToolError(e))
 }
 
@@ -108,8 +109,13 @@ fn handled_signals() -> SigSet {
 }
 
 /// Blocks the handled signals (must run before any other thread starts, so every thread
-/// inherits the mask) and starts the thread that waits for them.
-fn start_signal_thread(tx: Sender<Event>, pending: Arc<AtomicI32>) -> Result<()> {
+/// inherits the mask) and starts the thread that waits for them; each one is stored in
+/// `pending` and sent on `tx`, wrapped by `wrap`. `container run` uses it too.
+pub(crate) fn start_signal_thread<E: Send + 'static>(
+    tx: Sender<E>,
+    wrap: fn(Signal) -> E,
+    pending: Arc<AtomicI32>,
+) -> Result<()> {
     let set = handled_signals();
     set.thread_block().context("blocking signals")?;
     thread::Builder::new()
@@ -117,7 +123,7 @@ fn start_signal_thread(tx: Sender<Event>, pending: Arc<AtomicI32>) -> Result<()>
         .spawn(move || loop {
             let Ok(sig) = set.wait() else { continue };
             pending.store(sig as i32, Ordering::SeqCst);
-            if tx.send(Event::Signal(sig)).is_err() {
+            if tx.send(wrap(sig)).is_err() {
                 return;
             }
         })
@@ -127,7 +133,7 @@ fn start_signal_thread(tx: Sender<Event>, pending: Arc<AtomicI32>) -> Result<()>
 
 /// Setup was interrupted by a signal: roll back, then exit 128+N.
 #[derive(Debug)]
-struct Interrupted(i32);
+pub(crate) struct Interrupted(pub(crate) i32);
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,7 +147,7 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-fn check_signal(pending: &AtomicI32) -> Result<()> {
+pub(crate) fn check_signal(pending: &AtomicI32) -> Result<()> {
     match pending.load(Ordering::SeqCst) {
         0 => Ok(()),
         sig => Err(Interrupted(sig).into()),
@@ -274,7 +280,7 @@ pub fn kill_namespace_processes(path: &Path) {
     }
 }
 
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut buf = [0u8; 4];
     let ok = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
     if ok.is_err() {
@@ -286,9 +292,12 @@ fn random_hex() -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The networks to attach with their interface names.
-fn resolve_networks(args: &RunArgs, ctx: &Context) -> Result<Vec<(NetworkConfigList, String)>> {
-    if args.nets.is_empty() {
+/// The networks to attach (`--net NAME[:IFNAME]`) with their interface names.
+pub(crate) fn resolve_networks(
+    nets: &[String],
+    ctx: &Context,
+) -> Result<Vec<(NetworkConfigList, String)>> {
+    if nets.is_empty() {
         let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
         let names = listing.names();
         if names.is_empty() {
@@ -302,7 +311,7 @@ fn resolve_networks(args: &RunArgs, ctx: &Context) -> Result<Vec<(NetworkConfigL
         ));
     }
     let mut out = Vec::new();
-    for (i, spec) in args.nets.iter().enumerate() {
+    for (i, spec) in nets.iter().enumerate() {
         let (name, ifname) = match spec.split_once(':') {
             Some((n, i)) => (n, i.to_owned()),
             None => (spec.as_str(), format!("eth{i}")),
@@ -368,7 +377,7 @@ fn resolv_conf(results: &[CniResult]) -> Option<String> {
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel();
     let pending = Arc::new(AtomicI32::new(0));
-    start_signal_thread(tx.clone(), Arc::clone(&pending)).map_err(tool)?;
+    start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
     // Orphans of the command (daemons, `cmd &`) are re-parented to us, not to init, so they
     // can be found and killed when the command ends, even in a namespace we only joined.
     nix::sys::prctl::set_child_subreaper(true)
@@ -383,7 +392,7 @@ fn run_inner(
     rx: mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
-    let nets = resolve_networks(args, ctx).map_err(tool)?;
+    let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
     if let Some(h) = &args.hostname {

@@ -125,46 +125,60 @@ pub fn dir(cache_dir: &Path) -> PathBuf {
 impl RunRecord {
     /// Writes the record atomically and durably; returns its path.
     pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
-        let dir = dir(cache_dir);
-        let name = format!("{id}.json");
-        libcni::fsutil::write_atomic(&dir, &name, &serde_json::to_vec(self)?)
-            .with_context(|| format!("writing run record {}", dir.join(&name).display()))
+        write_atomic(&dir(cache_dir), id, &serde_json::to_vec(self)?).context("writing run record")
     }
 
     /// Every record in the cache directory, with its path (unreadable ones as errors).
     pub fn list(cache_dir: &Path) -> Result<Vec<(PathBuf, Result<RunRecord>)>> {
-        let dir = dir(cache_dir);
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-        };
-        let mut out = Vec::new();
-        for entry in rd.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') && name.contains(".tmp") {
-                remove_if_stale(&path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let rec = fs::read(&path)
-                .map_err(anyhow::Error::from)
-                .and_then(|b| Ok(serde_json::from_slice(&b)?))
-                .with_context(|| format!("run record {}", path.display()));
-            out.push((path, rec));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        list_json(&dir(cache_dir), "run record")
     }
 }
 
-/// A temp file of a record whose writer died between writing and renaming it. The runner
+/// Writes `<dir>/<id>.json` atomically and durably (see [`libcni::fsutil::write_atomic`]),
+/// mode 0600 in a 0700 directory; returns its path. Shared with `container`'s records.
+pub(crate) fn write_atomic(dir: &Path, id: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let name = format!("{id}.json");
+    libcni::fsutil::write_atomic(dir, &name, bytes)
+        .with_context(|| format!("writing {}", dir.join(&name).display()))
+}
+
+/// Every `*.json` file in `dir` parsed as a `T`, sorted by path (unreadable ones as errors
+/// naming `what`); a missing directory is an empty list. Temp files of writers that died
+/// are removed on the way.
+pub(crate) fn list_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    what: &str,
+) -> Result<Vec<(PathBuf, Result<T>)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp") {
+            remove_if_stale(&path);
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let rec = fs::read(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| Ok(serde_json::from_slice(&b)?))
+            .with_context(|| format!("{what} {}", path.display()));
+        out.push((path, rec));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A temp file of a record whose writer died between writing and renaming it. The writer
 /// creates nothing before the rename, so such a file guards nothing and can go; one younger
-/// than a few seconds may still be renamed by a live runner.
+/// than a few seconds may still be renamed by a live writer.
 fn remove_if_stale(path: &Path) {
     let old = fs::metadata(path)
         .and_then(|m| m.modified())

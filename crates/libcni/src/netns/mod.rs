@@ -12,7 +12,7 @@
 //! | [`identify`], [`check_target`] | Go `plugins/pkg/ns` `GetNS` + the runtime's own-namespace check |
 //! | [`run_in`] | Go `ns.WithNetNSPath` |
 //! | [`run_in_new`] | Go `testutils.NewNS` used as a throwaway host, `unshare -n -m` |
-//! | [`create`], [`delete`], [`list`] | `ip netns add`, `ip netns del`, `ip netns list` |
+//! | [`create`], [`attach`], [`delete`], [`list`] | `ip netns add`, `ip netns attach`, `ip netns del`, `ip netns list` |
 //! | [`set_link_up`] | `ip link set NAME up` |
 
 use std::fmt;
@@ -34,7 +34,7 @@ mod link;
 mod named;
 
 pub use link::set_link_up;
-pub use named::{create, delete, list, CreateOptions, NamedNetns};
+pub use named::{attach, create, delete, list, CreateOptions, NamedNetns};
 
 /// The calling thread's network namespace, as the kernel shows it in procfs.
 pub const THREAD_NETNS_PATH: &str = "/proc/thread-self/ns/net";

@@ -81,29 +81,7 @@ fn create_from(
     opts: CreateOptions,
     ns_source: &Path,
 ) -> Result<PathBuf, Error> {
-    validate_name(name)?;
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(run_dir)
-        .map_err(|e| Error::io("creating directory", run_dir, e))?;
-    make_shared_mount(run_dir)?;
-
-    let path = run_dir.join(name);
-    // std refuses O_CREAT without write access; add the flags by hand to get what iproute2
-    // does: O_RDONLY | O_CREAT | O_EXCL, mode 0.
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_CREAT | libc::O_EXCL)
-        .mode(0o000)
-        .open(&path)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => Error::Netns {
-                path: path.clone(),
-                reason: "already exists".into(),
-            },
-            _ => Error::io("creating namespace file", &path, e),
-        })?;
+    let path = new_file(run_dir, name)?;
     let cleanup = RemoveOnDrop(Some(&path));
 
     on_fresh_thread(&path, || {
@@ -128,6 +106,68 @@ fn create_from(
         })
     })?;
 
+    cleanup.disarm();
+    Ok(path)
+}
+
+/// Steps 1 to 3 of [`create`]: the run directory, its shared mount and the new (empty) file.
+fn new_file(run_dir: &Path, name: &str) -> Result<PathBuf, Error> {
+    validate_name(name)?;
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(run_dir)
+        .map_err(|e| Error::io("creating directory", run_dir, e))?;
+    make_shared_mount(run_dir)?;
+
+    let path = run_dir.join(name);
+    // std refuses O_CREAT without write access; add the flags by hand to get what iproute2
+    // does: O_RDONLY | O_CREAT | O_EXCL, mode 0.
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CREAT | libc::O_EXCL)
+        .mode(0o000)
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => Error::Netns {
+                path: path.clone(),
+                reason: "already exists".into(),
+            },
+            _ => Error::io("creating namespace file", &path, e),
+        })?;
+    Ok(path)
+}
+
+/// Gives the existing network namespace at `source` (such as `/proc/PID/ns/net`) the name
+/// `<run_dir>/<name>`, so that the path stays valid as long as the file is mounted, whatever
+/// happens to the processes in it; the equivalent of `ip netns attach NAME PID`.
+///
+/// The run directory and the file are made as [`create`] makes them; then `source` is
+/// bind-mounted onto the file. If that fails, the file is removed.
+///
+/// # Errors
+///
+/// - those of [`identify`] if `source` is not a network namespace;
+/// - [`Error::InvalidArgument`] for a name [`validate_name`] rejects;
+/// - [`Error::Netns`] `already exists` if `<run_dir>/<name>` exists;
+/// - [`Error::Io`] for the failing directory creation, lock or mount.
+pub fn attach(
+    run_dir: impl AsRef<Path>,
+    name: &str,
+    source: impl AsRef<Path>,
+) -> Result<PathBuf, Error> {
+    let source = source.as_ref();
+    identify(source)?;
+    let path = new_file(run_dir.as_ref(), name)?;
+    let cleanup = RemoveOnDrop(Some(&path));
+    mount(
+        Some(source),
+        &path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::io("bind-mounting a network namespace onto", &path, e.into()))?;
     cleanup.disarm();
     Ok(path)
 }
@@ -305,6 +345,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().canonicalize().unwrap();
         (dir, path)
+    }
+
+    #[test]
+    fn attach_names_an_existing_namespace() {
+        if !root_or_skip("attach_names_an_existing_namespace") {
+            return;
+        }
+        let (_tmp, base) = tempdir();
+        in_throwaway_host(|| {
+            let run_dir = base.join("netns");
+            let first = create(&run_dir, "first", CreateOptions::default()).unwrap();
+            let second = attach(&run_dir, "second", &first).unwrap();
+            assert_eq!(identify(&second).unwrap(), identify(&first).unwrap());
+            // The name outlives the original one.
+            delete(&run_dir, "first").unwrap();
+            assert!(identify(&second).is_ok());
+            assert!(matches!(
+                attach(&run_dir, "second", THREAD_NETNS_PATH),
+                Err(Error::Netns { .. })
+            ));
+            // Not a namespace: nothing is created.
+            assert!(attach(&run_dir, "third", &base).is_err());
+            assert!(!run_dir.join("third").exists());
+            delete(&run_dir, "second").unwrap();
+            assert_eq!(list(&run_dir).unwrap(), vec![]);
+        });
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! `cnitool container attach`: put a running container on CNI networks, until `container
+//! detach` or until `cnitool gc` finds the container gone.
+//!
+//! The container's namespace (`/proc/PID/ns/net`, the PID from the engine's inspect) is
+//! bind-mounted to a name first, and the networks are ADDed on that path with the container's
+//! full ID as the CNI container ID; state is keyed on that ID, never on the PID.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use libcni::RuntimeConf;
+use serde_json::json;
+
+use super::engine::{EngineArgs, EngineError};
+use super::record::{self, ContainerRecord, Kind};
+use crate::cli::Output;
+use crate::cmd::run::record::PlannedAttachment;
+use crate::cmd::run::resolve_networks;
+use crate::cmd::{absolute, Context, PluginArgs};
+
+/// Arguments of `container attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The engine.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The running container, by name or ID.
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0,
+    /// eth1, ... by default: name them when the container has interfaces of its own).
+    #[arg(long = "net", value_name = "NAME[:IFNAME]")]
+    pub nets: Vec<String>,
+    /// Plugin arguments and capabilities, applied to every network.
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+}
+
+/// The record and namespace name of a container's attachment.
+pub fn record_id(container_id: &str) -> String {
+    format!("cnitool-{}", &container_id[..container_id.len().min(12)])
+}
+
+/// Runs `container attach`.
+pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
+    let nets = resolve_networks(&args.nets, ctx)?;
+    let cni_args = args.plugin.cni_args()?;
+    let capability_args = args.plugin.capability_args()?;
+    let engine = args.engine.engine();
+    let info = engine
+        .inspect_container(&args.container)
+        .map_err(|e| match e {
+            EngineError::Missing(m) => anyhow!("container {:?} not found: {m}", args.container),
+            e => e.into(),
+        })?;
+    let source = info
+        .netns()
+        .ok_or_else(|| anyhow!("container {} is not running", info.name))?;
+
+    let cache_dir = ctx.cni.cache().dir().to_path_buf();
+    let id = record_id(&info.id);
+    let rec_path = record::dir(&cache_dir).join(format!("{id}.json"));
+    if rec_path.exists() {
+        let old: ContainerRecord = serde_json::from_slice(&std::fs::read(&rec_path)?)
+            .with_context(|| format!("container record {}", rec_path.display()))?;
+        if !old.is_stale()? {
+            return Err(anyhow!(
+                "container {} is already attached (networks: {}); detach it first",
+                info.name,
+                old.attachments
+                    .iter()
+                    .map(|a| a.network.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        // Left from before a restart of the container: clean it up as gc would.
+        old.teardown(ctx, &rec_path, None, false)?;
+    }
+
+    let netns_path = absolute(&ctx.netns_dir.join(&id))?;
+    let rec = ContainerRecord {
+        kind: Kind::Attach,
+        owner: None,
+        engine: engine.clone(),
+        container: info.id.clone(),
+        container_name: info.name.clone(),
+        pause: None,
+        cidfile: None,
+        netns: netns_path.clone(),
+        container_id: info.id.clone(),
+        attachments: nets
+            .iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .collect(),
+        cni_args,
+        capability_args,
+    };
+    let rec_path = rec.write(&cache_dir, &id)?;
+
+    let mut added = 0;
+    let mut results = Vec::new();
+    let attach = (|| -> Result<()> {
+        libcni::netns::attach(&ctx.netns_dir, &id, &source)
+            .with_context(|| format!("naming the network namespace of {}", info.name))?;
+        // The PID was read before the mount: make sure it still is the same container's.
+        if engine.inspect_container(&info.id)?.pid != info.pid {
+            return Err(anyhow!("container {} restarted while attaching", info.name));
+        }
+        for (list, ifname) in &nets {
+            let rt = RuntimeConf {
+                container_id: rec.container_id.clone(),
+                netns: netns_path.clone(),
+                ifname: ifname.clone(),
+                args: rec.cni_args.clone(),
+                capability_args: rec.capability_args.clone(),
+            };
+            let result = ctx
+                .cni
+                .add_network_list(list, &rt)
+                .with_context(|| format!("adding network {:?} as {ifname}", list.name))?;
+            added += 1;
+            results.push((list.name.clone(), ifname.clone(), result));
+        }
+        Ok(())
+    })();
+    if let Err(err) = attach {
+        return Err(match rec.teardown(ctx, &rec_path, Some(added), false) {
+            Ok(()) => err.context(format!("attaching {} (rolled back)", info.name)),
+            Err(c) => err.context(format!("attaching {}: {c:#}", info.name)),
+        });
+    }
+
+    match ctx.output {
+        Some(Output::Json) => {
+            let items: Vec<_> = results
+                .iter()
+                .map(|(net, ifname, r)| {
+                    json!({"network": net, "ifName": ifname, "result": r.to_sorted_value()})
+                })
+                .collect();
+            println!(
+                "{}",
+                json!({"container": info.id, "name": info.name, "netns": netns_path,
+                       "attachments": items})
+            );
+        }
+        Some(Output::None) => {}
+        Some(Output::Table) | None if ctx.quiet => {}
+        Some(Output::Table) | None => {
+            for (net, ifname, r) in &results {
+                println!("{} {net} as {ifname}:", info.name);
+                print!("{}", crate::output::result_table(r));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,58 @@
+//! `cnitool container detach`: undo a `container attach` (DEL in reverse, delete the named
+//! namespace), also when the container is gone already.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+
+use super::engine::EngineArgs;
+use super::record::{self, ContainerRecord, Kind};
+use crate::cmd::Context;
+
+/// Arguments of `container detach`.
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// The engine.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The container, by name or ID (as given to attach, or its full ID, when it is gone).
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// Runs `container detach`.
+pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
+    let engine = args.engine.engine();
+    let cache_dir = ctx.cni.cache().dir();
+    // The engine knows the container's ID; when it is gone (or the engine cannot answer), the
+    // record's name and ID are matched instead.
+    let inspected = engine.inspect_container(&args.container);
+    let wanted = |r: &ContainerRecord| match &inspected {
+        Ok(info) => r.container == info.id,
+        Err(_) => {
+            r.container == args.container
+                || r.container_name == args.container
+                || (args.container.len() >= 12 && r.container.starts_with(&args.container))
+        }
+    };
+    let found = ContainerRecord::list(cache_dir)?
+        .into_iter()
+        .filter_map(|(path, rec)| Some((path, rec.ok()?)))
+        .find(|(_, r)| r.kind == Kind::Attach && r.engine.kind == engine.kind && wanted(r));
+    let Some((path, rec)) = found else {
+        return Err(match inspected {
+            Err(super::engine::EngineError::Failed(m)) => anyhow!(m),
+            _ => anyhow!(
+                "container {:?} is not attached (no record in {})",
+                args.container,
+                record::dir(cache_dir).display()
+            ),
+        });
+    };
+    rec.teardown(ctx, &path, None, false)?;
+    if !ctx.quiet && ctx.output != Some(crate::cli::Output::None) {
+        println!("detached {}", rec.describe());
+    }
+    Ok(ExitCode::SUCCESS)
+}

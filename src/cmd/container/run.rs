@@ -1,0 +1,352 @@
+//! `cnitool container run`: run a docker or podman container in the foreground on CNI
+//! networks, and always clean up.
+//!
+//! Order: write a record, make the namespace (podman: a new named one; docker: a pause
+//! container with `--network none`, its namespace bind-mounted to a name so the path stays
+//! valid), ADD each network, run `<engine> run --network ns:PATH|container:PAUSE --cidfile F
+//! ARGS...` with the arguments exactly as given and stdio inherited, then DEL in reverse,
+//! delete the namespace, remove the pause container and the record. Signals during setup roll
+//! back; during the run they go to the engine client (which passes them to the container), and
+//! if the container has not ended `--stop-timeout` seconds later it is killed through the
+//! engine. If the wrapper itself is killed, `cnitool gc` finds the record and undoes the rest.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::AtomicI32;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use libcni::netns::{self, CreateOptions};
+use libcni::{NetworkConfigList, RuntimeConf};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
+use super::record::{self, ContainerRecord, Kind};
+use crate::cmd::run::child::ChildEvent;
+use crate::cmd::run::record::{Owner, PlannedAttachment};
+use crate::cmd::run::{
+    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted,
+};
+use crate::cmd::{absolute, container_id_for, Context, PluginArgs};
+use crate::sys;
+
+/// Exit codes of `container run`, shown in its `--help`.
+pub const CONTAINER_RUN_EXIT_HELP: &str = "\
+Exit status: the engine client's, which is the container's own (125-127 when the engine
+itself fails, e.g. image missing, name in use). If the client is killed by signal N: 128+N.
+  125  cnitool failed (bad argument, netconf, plugin, engine; nothing is left behind)
+
+The container runs in the foreground: do not pass --detach (use `container attach` for a
+container that outlives the command). --network and --cidfile are set by cnitool.";
+
+/// Arguments of `container run`.
+#[derive(Debug, Args)]
+#[command(after_help = CONTAINER_RUN_EXIT_HELP)]
+pub struct RunArgs {
+    /// The engine.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0,
+    /// eth1, ... by default). Without --net and without any netconf, the built-in network
+    /// "cnitool" is used.
+    #[arg(long = "net", value_name = "NAME[:IFNAME]")]
+    pub nets: Vec<String>,
+    /// docker: the image of the pause container that holds the network namespace. It must be
+    /// present locally (it is never pulled) and have `sleep`.
+    #[arg(long, value_name = "IMAGE", default_value = "busybox")]
+    pub pause_image: String,
+    /// Seconds to wait, after passing a signal to the container, before killing it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub stop_timeout: u64,
+    /// Plugin arguments and capabilities, applied to every network.
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+    /// The arguments of `<engine> run`: options, image, command; passed as they are.
+    #[arg(last = true, required = true, value_name = "ENGINE RUN ARGS")]
+    pub engine_args: Vec<String>,
+}
+
+/// What the main loop hears about.
+#[derive(Debug)]
+enum Event {
+    Signal(Signal),
+    Client(ChildEvent),
+}
+
+/// How the engine client ended.
+#[derive(Debug)]
+enum Outcome {
+    Exited(std::process::ExitStatus),
+    Failed(io::Error),
+}
+
+/// Runs `container run`.
+pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
+    let (tx, rx) = mpsc::channel();
+    let pending = Arc::new(AtomicI32::new(0));
+    start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
+    run_inner(&args, ctx, tx, &rx, &pending)
+}
+
+fn run_inner(
+    args: &RunArgs,
+    ctx: &Context,
+    tx: Sender<Event>,
+    rx: &mpsc::Receiver<Event>,
+    pending: &AtomicI32,
+) -> Result<ExitCode> {
+    let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
+    let cni_args = args.plugin.cni_args().map_err(tool)?;
+    let capability_args = args.plugin.capability_args().map_err(tool)?;
+    let engine = args.engine.engine();
+    if engine.kind == EngineKind::Docker {
+        // Before anything is created: also tells whether the daemon is reachable.
+        engine.require_image(&args.pause_image).map_err(tool)?;
+    }
+
+    let name = format!("cnitool-{}", random_hex());
+    let netns_path = absolute(&ctx.netns_dir.join(&name)).map_err(tool)?;
+    let cache_dir = ctx.cni.cache().dir().to_path_buf();
+    let cidfile = absolute(&record::dir(&cache_dir).join(format!("{name}.cid"))).map_err(tool)?;
+    let mut rec = ContainerRecord {
+        kind: Kind::Run,
+        owner: Some(Owner::current().map_err(tool)?),
+        engine: engine.clone(),
+        container: String::new(),
+        container_name: String::new(),
+        pause: (engine.kind == EngineKind::Docker).then(|| format!("{name}-pause")),
+        cidfile: Some(cidfile.clone()),
+        netns: netns_path.clone(),
+        // docker: the pause container's ID, known once it runs.
+        container_id: match engine.kind {
+            EngineKind::Podman => container_id_for(&netns_path),
+            EngineKind::Docker => String::new(),
+        },
+        attachments: nets
+            .iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .collect(),
+        cni_args,
+        capability_args,
+    };
+    let rec_path = rec.write(&cache_dir, &name).map_err(tool)?;
+
+    let mut added = 0;
+    let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added) {
+        Ok(network) => network,
+        Err(err) => {
+            let err = match rec.teardown(ctx, &rec_path, Some(added), false) {
+                Ok(()) => err,
+                Err(c) => err.context(format!("{c:#}")),
+            };
+            if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
+                eprintln!("cnitool: {err:#}");
+                return Ok(ExitCode::from((128 + *sig) as u8));
+            }
+            return Err(tool(err));
+        }
+    };
+
+    let mut cmd = engine.command();
+    cmd.arg("run")
+        .arg("--network")
+        .arg(&network)
+        .arg("--cidfile")
+        .arg(&cidfile)
+        .args(&args.engine_args);
+    let grace = Duration::from_secs(args.stop_timeout);
+    let (outcome, interrupted) = match spawn_client(cmd, tx) {
+        Ok(()) => wait_for_client(rx, &engine, &cidfile, grace),
+        Err(e) => (Outcome::Failed(e), false),
+    };
+
+    // Teardown: signals stay blocked and queued; nothing interrupts it.
+    let failed = matches!(outcome, Outcome::Failed(_));
+    let cleanup = rec.teardown(ctx, &rec_path, Some(added), interrupted || failed);
+    let code = match outcome {
+        Outcome::Exited(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => c as u8,
+            (None, Some(sig)) => (128 + sig) as u8,
+            _ => 125,
+        },
+        Outcome::Failed(e) => {
+            let err = match e.kind() {
+                io::ErrorKind::NotFound => anyhow!(
+                    "{}: not found (install {} or pass --engine-bin)",
+                    engine.display(),
+                    engine.kind.command_name()
+                ),
+                _ => anyhow!("running {} run: {e}", engine.display()),
+            };
+            let err = match cleanup {
+                Ok(()) => err,
+                Err(c) => err.context(format!("{c:#}")),
+            };
+            return Err(tool(err));
+        }
+    };
+    cleanup.map_err(tool)?;
+    Ok(ExitCode::from(code))
+}
+
+/// Makes the namespace and ADDs the networks; returns the engine's `--network` value.
+/// `added` counts the networks ADDed so far, for the rollback.
+fn setup(
+    args: &RunArgs,
+    ctx: &Context,
+    rec: &mut ContainerRecord,
+    nets: &[(NetworkConfigList, String)],
+    pending: &AtomicI32,
+    added: &mut usize,
+) -> Result<String> {
+    check_signal(pending)?;
+    let (dir, name) = split_netns(&rec.netns)?;
+    let network = match rec.engine.kind {
+        EngineKind::Podman => {
+            netns::create(dir, &name, CreateOptions { lo_up: true })
+                .with_context(|| format!("creating network namespace {name:?}"))?;
+            format!("ns:{}", rec.netns.display())
+        }
+        EngineKind::Docker => {
+            let pause_name = rec.pause.clone().unwrap_or_default();
+            let pause = rec
+                .engine
+                .start_pause(&pause_name, &args.pause_image)
+                .context("starting the pause container")?;
+            rec.container_id = pause.id.clone();
+            let cache_dir = ctx.cni.cache().dir().to_path_buf();
+            rec.write(&cache_dir, &name)?;
+            check_signal(pending)?;
+            let source = pause.netns().unwrap_or_default();
+            netns::attach(dir, &name, &source).with_context(|| {
+                format!("naming the network namespace of pause container {pause_name}")
+            })?;
+            format!("container:{}", pause.id)
+        }
+    };
+    for (list, ifname) in nets {
+        check_signal(pending)?;
+        let rt = RuntimeConf {
+            container_id: rec.container_id.clone(),
+            netns: rec.netns.clone(),
+            ifname: ifname.clone(),
+            args: rec.cni_args.clone(),
+            capability_args: rec.capability_args.clone(),
+        };
+        ctx.cni
+            .add_network_list(list, &rt)
+            .with_context(|| format!("adding network {:?} as {ifname}", list.name))?;
+        *added += 1;
+    }
+    check_signal(pending)?;
+    Ok(network)
+}
+
+/// The directory and the name of a named namespace path.
+fn split_netns(path: &Path) -> Result<(&Path, String)> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => Ok((dir, name.to_string_lossy().into_owned())),
+        _ => Err(anyhow!("invalid namespace path {}", path.display())),
+    }
+}
+
+/// Starts the engine client on a thread that waits for it (`PR_SET_PDEATHSIG` follows the
+/// spawning thread, so that thread must outlive the client). Its stdio is ours, so a TTY and
+/// stdin pass through untouched.
+fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
+    thread::Builder::new()
+        .name("cnitool-engine".into())
+        .spawn(move || {
+            sys::kill_with_parent(&mut cmd);
+            match cmd.spawn() {
+                Err(e) => {
+                    let _ = tx.send(Event::Client(ChildEvent::Failed(e)));
+                }
+                Ok(mut child) => {
+                    let _ = tx.send(Event::Client(ChildEvent::Started(child.id() as i32)));
+                    let _ = tx.send(Event::Client(ChildEvent::Exited(child.wait())));
+                }
+            }
+        })
+        .map(drop)
+}
+
+/// Passes signals to the engine client until it ends. After the first signal, the container
+/// has `grace` to stop; then it is killed through the engine (a second signal does that at
+/// once), and if the client still does not end, the client is killed. Returns how the client
+/// ended and whether a signal came.
+fn wait_for_client(
+    rx: &mpsc::Receiver<Event>,
+    engine: &Engine,
+    cidfile: &Path,
+    grace: Duration,
+) -> (Outcome, bool) {
+    let mut pid = None;
+    let mut queued = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    let mut escalations = 0;
+    let escalate = |pid: Option<i32>, escalations: &mut u32| {
+        let cid = read_cidfile(cidfile);
+        match (*escalations, cid) {
+            (0, Some(cid)) => {
+                eprintln!("cnitool: the container did not stop; killing it");
+                engine.kill(&cid);
+            }
+            _ => {
+                if let Some(p) = pid {
+                    let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+                }
+            }
+        }
+        *escalations += 1;
+    };
+    loop {
+        let event = match deadline {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+        };
+        match event {
+            Ok(Event::Signal(sig)) => {
+                match pid {
+                    Some(p) => {
+                        let _ = kill(Pid::from_raw(p), sig);
+                    }
+                    None => queued.push(sig),
+                }
+                if deadline.is_some() {
+                    escalate(pid, &mut escalations);
+                }
+                deadline = Some(Instant::now() + grace);
+            }
+            Ok(Event::Client(ChildEvent::Started(p))) => {
+                pid = Some(p);
+                for sig in queued.drain(..) {
+                    let _ = kill(Pid::from_raw(p), sig);
+                }
+            }
+            Ok(Event::Client(ChildEvent::Exited(Ok(status)))) => {
+                return (Outcome::Exited(status), deadline.is_some())
+            }
+            Ok(Event::Client(
+                ChildEvent::Exited(Err(e)) | ChildEvent::Failed(e) | ChildEvent::SetupFailed(e),
+            )) => return (Outcome::Failed(e), deadline.is_some()),
+            Err(RecvTimeoutError::Timeout) => {
+                escalate(pid, &mut escalations);
+                deadline = Some(Instant::now() + Duration::from_secs(5));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return (
+                    Outcome::Failed(io::Error::other("the engine client thread vanished")),
+                    deadline.is_some(),
+                )
+            }
+        }
+    }
+}

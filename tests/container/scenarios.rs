@@ -1,0 +1,282 @@
+//! What every engine must do, run in order by each engine's test inside its throwaway host.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::util::*;
+
+/// One engine under test.
+#[derive(Debug)]
+pub struct Engine<'a> {
+    pub env: &'a Env,
+    /// `docker` or `podman`.
+    pub kind: &'static str,
+    /// Options every `run` needs on this machine (podman: runc's ulimits).
+    pub run_opts: &'a [&'a str],
+    /// The network's first three octets, e.g. `10.194.1`.
+    pub subnet: &'static str,
+}
+
+impl Engine<'_> {
+    /// `cnitool container run ... --net tnet [EXTRA] -- --rm RUN_OPTS ARGS`.
+    fn run_cmd(&self, extra: &[&str], args: &[&str]) -> std::process::Command {
+        let mut all = vec!["--net", "tnet"];
+        all.extend_from_slice(extra);
+        all.extend(["--", "--rm"]);
+        all.extend_from_slice(self.run_opts);
+        all.extend_from_slice(args);
+        self.env.container("run", self.kind, &all)
+    }
+
+    /// The engine's containers, running or not.
+    fn containers(&self) -> Vec<String> {
+        self.env
+            .engine_ok(&["ps", "-a", "-q"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn assert_nothing_left(&self) {
+        wait_until(
+            "the engine to remove the containers",
+            Duration::from_secs(20),
+            || self.containers().is_empty(),
+        );
+        self.env.assert_no_cnitool_state();
+    }
+}
+
+/// Every scenario, in order; each one ends with nothing left.
+pub fn all(e: &Engine<'_>) {
+    e.env
+        .bridge_portmap_net("tnet", "cnitest0", &format!("{}.0/24", e.subnet));
+    address_status_and_arguments(e);
+    engine_failure_leaves_nothing(e);
+    published_port_reaches_the_container(e);
+    sigterm_to_the_wrapper_cleans_up(e);
+    gc_after_the_wrapper_was_killed(e);
+    attach_detach_and_gc(e);
+}
+
+/// Starts `container run ... sleep 1000` and returns it once the container runs.
+fn start_sleeper(e: &Engine<'_>, extra: &[&str]) -> std::process::Child {
+    let child = e
+        .run_cmd(extra, &["busybox", "sleep", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let records = e.env.cache_dir.join("cnitool-containers");
+    wait_until("the container to run", Duration::from_secs(30), || {
+        let Some(f) = std::fs::read_dir(&records).ok().and_then(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "cid"))
+        }) else {
+            return false;
+        };
+        let cid = std::fs::read_to_string(f).unwrap_or_default();
+        !cid.is_empty()
+            && e.env
+                .engine_cmd(&["inspect", "--format", "{{.State.Running}}", &cid])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+    });
+    // Let the client set up its signal forwarding.
+    thread::sleep(Duration::from_millis(500));
+    child
+}
+
+/// The wrapper is SIGKILLed: its engine client dies with it, the container and the networks
+/// stay; `gc` sees the wrapper gone and kills the container, DELs, removes the rest.
+fn gc_after_the_wrapper_was_killed(e: &Engine<'_>) {
+    let mut child = start_sleeper(e, &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!e.containers().is_empty());
+    let out = e.env.run(&["gc"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cleaned up container run of pid"),
+        "{}",
+        show(&out)
+    );
+    e.assert_nothing_left();
+}
+
+/// The container has its CNI address, gets its arguments exactly (spaces kept, no shell in
+/// between), and its exit status is the wrapper's.
+fn address_status_and_arguments(e: &Engine<'_>) {
+    let script = r#"ip -o -4 addr show eth0; printf '[%s]' "$@"; echo; exit 7"#;
+    let out = e
+        .run_cmd(
+            &[],
+            &["busybox", "sh", "-c", script, "sh", "a b", " c ", "*"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("inet {}.", e.subnet)),
+        "{}",
+        show(&out)
+    );
+    assert!(stdout.contains("[a b][ c ][*]"), "{}", show(&out));
+    e.assert_nothing_left();
+}
+
+/// The engine's own message reaches the user, the exit code is the engine's (125), and
+/// everything set up before is undone.
+fn engine_failure_leaves_nothing(e: &Engine<'_>) {
+    let out = e
+        .run_cmd(&[], &["--pull", "never", "cnitool-no-such-image", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(
+        stderr.contains("no such image") || stderr.contains("image not known"),
+        "{}",
+        show(&out)
+    );
+    e.assert_nothing_left();
+
+    if e.kind == "docker" {
+        let out = e
+            .run_cmd(&["--pause-image", "cnitool-no-pause"], &["busybox", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("\"cnitool-no-pause\" is not present locally")
+                && stderr.contains("No such image"),
+            "{}",
+            show(&out)
+        );
+        e.assert_nothing_left();
+    }
+}
+
+/// `-p 8080:80` goes through portmap: the host side (the test's namespace) reaches a server
+/// in the container on the bridge's address.
+fn published_port_reaches_the_container(e: &Engine<'_>) {
+    let mut child = e
+        .run_cmd(
+            &["-p", "8080:80"],
+            &[
+                "busybox",
+                "sh",
+                "-c",
+                "echo hello-from-container | nc -l -p 80",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("{}.1:8080", e.subnet).parse().unwrap();
+    let line = read_line_from(addr);
+    assert_eq!(line, "hello-from-container\n");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the container with the server did not end");
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    e.assert_nothing_left();
+}
+
+/// SIGTERM to the wrapper goes to the container; one that ignores it (a shell-less `sleep` as
+/// PID 1) is killed after --stop-timeout, and everything is torn down.
+fn sigterm_to_the_wrapper_cleans_up(e: &Engine<'_>) {
+    let child = start_sleeper(e, &["--stop-timeout", "1"]);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not stop"),
+        "{}",
+        show(&out)
+    );
+    e.assert_nothing_left();
+}
+
+/// A running container is attached and detached; attached again, then removed behind the
+/// tool's back, `gc` cleans up.
+fn attach_detach_and_gc(e: &Engine<'_>) {
+    let mut args = vec!["run", "-d", "--name", "web", "--network", "none"];
+    args.extend_from_slice(e.run_opts);
+    args.extend(["busybox", "sleep", "1000"]);
+    e.env.engine_ok(&args);
+    let addr_in_web = || {
+        e.env
+            .engine_cmd(&["exec", "web", "ip", "-o", "-4", "addr", "show"])
+            .output()
+            .unwrap()
+    };
+
+    let out = e
+        .env
+        .container("attach", e.kind, &["web", "--net", "tnet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let inside = String::from_utf8_lossy(&addr_in_web().stdout).into_owned();
+    assert!(inside.contains(&format!("inet {}.", e.subnet)), "{inside}");
+
+    let again = e
+        .env
+        .container("attach", e.kind, &["web", "--net", "tnet"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "{}", show(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already attached"),
+        "{}",
+        show(&again)
+    );
+
+    let out = e
+        .env
+        .container("detach", e.kind, &["web"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let inside = String::from_utf8_lossy(&addr_in_web().stdout).into_owned();
+    assert!(!inside.contains(e.subnet), "{inside}");
+    e.env.assert_no_cnitool_state();
+
+    let out = e
+        .env
+        .container("attach", e.kind, &["web", "--net", "tnet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let rm: &[&str] = match e.kind {
+        "podman" => &["rm", "-f", "-t", "0", "web"],
+        _ => &["rm", "-f", "web"],
+    };
+    e.env.engine_ok(rm);
+    let out = e.env.run(&["gc"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cleaned up"),
+        "{}",
+        show(&out)
+    );
+    e.assert_nothing_left();
+}

@@ -1,0 +1,334 @@
+//! The throwaway host, the busybox image, the engines and driving the real binary.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use libcni::netns::{run_in_new, NewNamespaces};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The real plugins.
+pub const PLUGIN_DIR: &str = "/usr/lib/cni";
+/// Debian's busybox-static.
+const BUSYBOX: &str = "/bin/busybox";
+/// The busybox applets the tests use in containers.
+const APPLETS: &[&str] = &["sh", "sleep", "ip", "nc", "printf", "echo", "cat", "true"];
+
+/// Whether the engine test may run: root, and every program in `needs` installed. Otherwise
+/// it fails under `CI=true` (CI installs them with `scripts/install-deps`) and is skipped with
+/// a message elsewhere.
+pub fn usable_or_skip(test: &str, needs: &[&str]) -> bool {
+    let mut missing: Vec<String> = needs
+        .iter()
+        .filter(|p| find_program(p).is_none())
+        .map(|p| p.to_string())
+        .collect();
+    if !Path::new(BUSYBOX).exists() {
+        missing.push(format!("{BUSYBOX} (busybox-static)"));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("needs {} (scripts/install-deps)", missing.join(", "));
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} {why}, and CI=true forbids skipping it");
+    }
+    eprintln!("skipping {test}: {why}");
+    false
+}
+
+/// A program in the system directories (preferred over /usr/local, where another docker
+/// client may live that does not match Debian's daemon).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+/// Runs `f` on a thread in a new network and mount namespace (every mount private): the
+/// engines, their containers and the `cnitool` processes all live there.
+pub fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    run_in_new(
+        NewNamespaces {
+            net: true,
+            mount: true,
+        },
+        f,
+    )
+    .expect("creating a throwaway host namespace")
+}
+
+/// Covers, in the throwaway host's mount namespace, the system directories the engines write
+/// to whatever their options say (containerd's shim sockets in /run/containerd, runc's state in
+/// /run/runc, docker's /etc/docker/key.json, podman's blob cache in /var/lib/containers and
+/// its copies in /var/tmp) with empty tmpfs mounts, so nothing lands on the real ones.
+pub fn private_system_dirs() {
+    use nix::mount::{mount, MsFlags};
+    for dir in [
+        "/run",
+        "/var/lib",
+        "/var/tmp",
+        "/etc/docker",
+        "/etc/containers/networks",
+    ] {
+        if Path::new(dir).is_dir() {
+            mount(
+                Some("tmpfs"),
+                dir,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=755"),
+            )
+            .unwrap_or_else(|e| panic!("mounting a tmpfs on {dir}: {e}"));
+        }
+    }
+}
+
+/// Temp directories for one test, made outside the throwaway host (so they are removed after
+/// its mount namespace, with every mount in it, is gone).
+#[derive(Debug)]
+pub struct Env {
+    _tmp: tempfile::TempDir,
+    /// The temp directory, canonical.
+    pub base: PathBuf,
+    /// `--netns-dir`.
+    pub run_dir: PathBuf,
+    /// `--cache-dir`.
+    pub cache_dir: PathBuf,
+    /// `--netconf-dir`.
+    pub netconf_dir: PathBuf,
+    /// The engine's client and global options.
+    pub engine: Vec<String>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let base = tmp.path().canonicalize().unwrap();
+        let netconf_dir = base.join("net.d");
+        fs::create_dir(&netconf_dir).unwrap();
+        Env {
+            run_dir: base.join("netns"),
+            cache_dir: base.join("cache"),
+            netconf_dir,
+            base,
+            engine: Vec::new(),
+            _tmp: tmp,
+        }
+    }
+
+    /// Writes network `name`: a bridge `br` with a gateway and host-local addresses in
+    /// `subnet`, then portmap.
+    pub fn bridge_portmap_net(&self, name: &str, br: &str, subnet: &str) {
+        let conf = serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": name,
+            "plugins": [
+                {"type": "bridge", "bridge": br, "isGateway": true,
+                 "ipam": {"type": "host-local", "subnet": subnet,
+                          "dataDir": self.base.join("ipam")}},
+                {"type": "portmap", "capabilities": {"portMappings": true}}
+            ]
+        });
+        fs::write(
+            self.netconf_dir.join(format!("10-{name}.conflist")),
+            conf.to_string(),
+        )
+        .unwrap();
+    }
+
+    /// A tarball of a root file system with busybox and the applets the tests use.
+    pub fn busybox_tarball(&self) -> PathBuf {
+        let root = self.base.join("rootfs");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        for d in ["etc", "proc", "sys", "dev", "tmp"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+        for a in APPLETS {
+            symlink("busybox", root.join("bin").join(a)).unwrap();
+        }
+        let tar = self.base.join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        tar
+    }
+
+    /// The engine client with its global options.
+    pub fn engine_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.engine[0]);
+        c.args(&self.engine[1..]).args(args).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs the engine client, asserts success, returns stdout.
+    pub fn engine_ok(&self, args: &[&str]) -> String {
+        let out = self.engine_cmd(args).output().expect("running the engine");
+        assert!(out.status.success(), "engine {args:?}: {}", show(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `cnitool` with the temp directories and no inherited configuration.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cnitool"));
+        for var in [
+            "CNITOOL_NETNS_DIR",
+            "CNITOOL_CACHE_DIR",
+            "NETCONFPATH",
+            "CNI_PATH",
+            "CNI_IFNAME",
+            "CNI_ARGS",
+            "CAP_ARGS",
+        ] {
+            c.env_remove(var);
+        }
+        c.arg("--cache-dir").arg(&self.cache_dir);
+        c.arg("--netconf-dir").arg(&self.netconf_dir);
+        c.arg("--plugin-dir").arg(PLUGIN_DIR);
+        c.arg("--netns-dir").arg(&self.run_dir);
+        c.args(args).stdin(Stdio::null());
+        c
+    }
+
+    /// `cnitool container VERB --engine KIND --engine-bin .. --engine-opt ..  ARGS`.
+    pub fn container(&self, verb: &str, kind: &str, args: &[&str]) -> Command {
+        let mut all = vec!["container", verb, "--engine", kind, "--engine-bin"];
+        all.push(&self.engine[0]);
+        let opts: Vec<String> = self.engine[1..]
+            .iter()
+            .map(|o| format!("--engine-opt={o}"))
+            .collect();
+        all.extend(opts.iter().map(String::as_str));
+        all.extend_from_slice(args);
+        self.cmd(&all)
+    }
+
+    /// Runs `cnitool ARGS` and returns what it did.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("running cnitool")
+    }
+
+    /// Asserts that nothing of cnitool is left: no named namespace, no record, no cached
+    /// result.
+    pub fn assert_no_cnitool_state(&self) {
+        for dir in [
+            self.run_dir.clone(),
+            self.cache_dir.join("cnitool-containers"),
+            self.cache_dir.join("results"),
+        ] {
+            let left: Vec<_> = fs::read_dir(&dir)
+                .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+        }
+    }
+}
+
+/// stdout and stderr for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls `cond` every 100ms until it holds or `limit` passes.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Connects to `addr` (retrying while the server is not up yet) and reads one line.
+pub fn read_line_from(addr: SocketAddr) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut line = String::new();
+            if BufReader::new(&stream).read_line(&mut line).is_ok() && !line.is_empty() {
+                let _ = (&stream).write_all(b"bye\n");
+                return line;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no answer from {addr}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The PIDs of processes whose command line mentions `needle` (the test's temp directory).
+pub fn processes_mentioning(needle: &Path) -> Vec<i32> {
+    let needle = needle.to_string_lossy().into_owned();
+    let me = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}
+
+/// A daemon the test started; SIGTERM on drop, then SIGKILL if it does not stop in time.
+#[derive(Debug)]
+pub struct Daemon {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("{} did not stop in 30s; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// SIGKILLs what the test started and left (by PID, found by its temp directory), e.g. a
+/// conmon that outlived its container; then asserts nothing was left in the first place
+/// only when `strict`.
+pub fn reap_leftovers(base: &Path) -> Vec<i32> {
+    let left = processes_mentioning(base);
+    for &pid in &left {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    left
+}
