@@ -81,7 +81,12 @@ pub struct RunArgs {
     pub dry_run: bool,
     /// Set up and tear down the networks one after another instead of at once (for
     /// comparison in benchmarks).
-    #[arg(long, hide = true)]
+    #[arg(
+        long,
+        hide = true,
+        env = "CNITOOL_RUN_SEQUENTIAL",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     pub sequential: bool,
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
