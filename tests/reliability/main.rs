@@ -4,5 +4,6 @@
 //! snapshot with its baseline after each case. `RELIABILITY_FULL=1` runs the full counts
 //! (`scripts/reliability`); figures are printed as `FIGURE ...` lines (see RELIABILITY.md).
 
+mod concurrency;
 mod faults;
 mod support;
