@@ -339,11 +339,29 @@ impl CniConfig {
             });
         }
 
+        let mut att = CachedAttachment {
+            container_id: rt.container_id.clone(),
+            config: list.bytes.clone(),
+            ifname: rt.ifname.clone(),
+            network_name: list.name.clone(),
+            netns: Some(path_str(&rt.netns)?.to_owned()).filter(|s| !s.is_empty()),
+            cni_args: rt.args.clone(),
+            capability_args: rt.capability_args.clone(),
+            result: None,
+        };
+        // Recorded before the first plugin runs (without a result), so that an ADD killed
+        // midway (SIGKILL, power loss) leaves an entry DEL and GC find and undo; otherwise
+        // the addresses and rules of the plugins that ran are recorded nowhere.
+        self.cache.write(&att)?;
+        let forget = || {
+            let _ = self.cache.remove(&list.name, &rt.container_id, &rt.ifname);
+        };
         let mut result: Option<CniResult> = None;
         for (index, plugin) in list.plugins.iter().enumerate() {
             match self.add_network(list, index, plugin, result.as_ref(), rt) {
                 Ok(r) => result = Some(r),
                 Err(error) => {
+                    forget();
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
@@ -361,22 +379,17 @@ impl CniConfig {
                 }
             }
         }
-        let result = result.ok_or_else(|| Error::ConfigInvalid {
-            path: list.source.clone(),
-            field: "plugins".into(),
-            reason: "the list has no plugins".into(),
-        })?;
-        let att = CachedAttachment {
-            container_id: rt.container_id.clone(),
-            config: list.bytes.clone(),
-            ifname: rt.ifname.clone(),
-            network_name: list.name.clone(),
-            netns: Some(path_str(&rt.netns)?.to_owned()).filter(|s| !s.is_empty()),
-            cni_args: rt.args.clone(),
-            capability_args: rt.capability_args.clone(),
-            result: Some(result.to_sorted_value()),
+        let Some(result) = result else {
+            forget();
+            return Err(Error::ConfigInvalid {
+                path: list.source.clone(),
+                field: "plugins".into(),
+                reason: "the list has no plugins".into(),
+            });
         };
+        att.result = Some(result.to_sorted_value());
         if let Err(error) = self.cache.write(&att) {
+            forget();
             let rollback = self
                 .rollback(list, rt, Some(&result), list.plugins.len())
                 .err()
