@@ -5,5 +5,6 @@
 //! (`scripts/reliability`); figures are printed as `FIGURE ...` lines (see RELIABILITY.md).
 
 mod concurrency;
+mod crash;
 mod faults;
 mod support;
