@@ -7,4 +7,6 @@
 mod concurrency;
 mod crash;
 mod faults;
+mod ipam;
+mod security;
 mod support;
