@@ -715,6 +715,44 @@ impl CniConfig {
         })
     }
 
+    /// Removes what an ADD or DEL killed midway (SIGKILL, power loss) leaves in the cache
+    /// directory besides attachments: a half-written cache file (`.NAME.tmpPID` whose writer
+    /// is gone) and attachment lock files without a cache file. Holds the exclusive cache
+    /// lock, so no ADD or DEL is running meanwhile. Returns the paths removed.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the cache lock cannot be taken.
+    pub fn gc_stale_files(&self) -> Result<Vec<PathBuf>, Error> {
+        if !self.cache.dir().exists() {
+            return Ok(Vec::new()); // and do not create it (with the lock file) just for this
+        }
+        let _lock = self.lock(true)?;
+        let mut removed = Vec::new();
+        let results = self.cache.results_dir();
+        for entry in fs::read_dir(&results).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix('.')
+                .and_then(|n| n.rsplit_once(".tmp"))
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() && fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
+        }
+        let locks = self.cache.dir().join(ATTACHMENT_LOCK_DIR);
+        for entry in fs::read_dir(&locks).into_iter().flatten().flatten() {
+            let cached = results.join(entry.file_name());
+            if !cached.exists() && fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+        Ok(removed)
+    }
+
     /// GC deciding which cached attachments are valid with `keep`, evaluated while the
     /// exclusive cache lock is held, so an attachment added after the decision cannot be
     /// mistaken for a stale one. The plugins are sent the kept attachments as valid.
