@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(conf) = libcni::conf::conf_from_bytes(data, None) {
-        let _ = libcni::conf::conf_list_from_conf(&conf);
+        let _ = libcni::conf::conf_list_from_conf(&conf, None);
     }
 });
