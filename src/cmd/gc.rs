@@ -120,6 +120,10 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let mut runs = collect_dead_runs(ctx, args.dry_run)?;
     runs.extend(super::container::record::collect_stale(ctx, args.dry_run)?);
+    if !args.dry_run {
+        // Leftovers of an ADD or DEL killed midway; not attachments, so not reported.
+        ctx.cni.gc_stale_files()?;
+    }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
         by_network

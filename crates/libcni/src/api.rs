@@ -317,11 +317,29 @@ impl CniConfig {
             });
         }
 
+        let mut att = CachedAttachment {
+            container_id: rt.container_id.clone(),
+            config: list.bytes.clone(),
+            ifname: rt.ifname.clone(),
+            network_name: list.name.clone(),
+            netns: Some(path_str(&rt.netns)?.to_owned()).filter(|s| !s.is_empty()),
+            cni_args: rt.args.clone(),
+            capability_args: rt.capability_args.clone(),
+            result: None,
+        };
+        // Recorded before the first plugin runs (without a result), so that an ADD killed
+        // midway (SIGKILL, power loss) leaves an entry DEL and GC find and undo; otherwise
+        // the addresses and rules of the plugins that ran are recorded nowhere.
+        self.cache.write(&att)?;
+        let forget = || {
+            let _ = self.cache.remove(&list.name, &rt.container_id, &rt.ifname);
+        };
         let mut result: Option<CniResult> = None;
         for (index, plugin) in list.plugins.iter().enumerate() {
             match self.add_network(list, index, plugin, result.as_ref(), rt) {
                 Ok(r) => result = Some(r),
                 Err(error) => {
+                    forget();
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
@@ -339,22 +357,17 @@ impl CniConfig {
                 }
             }
         }
-        let result = result.ok_or_else(|| Error::ConfigInvalid {
-            path: list.source.clone(),
-            field: "plugins".into(),
-            reason: "the list has no plugins".into(),
-        })?;
-        let att = CachedAttachment {
-            container_id: rt.container_id.clone(),
-            config: list.bytes.clone(),
-            ifname: rt.ifname.clone(),
-            network_name: list.name.clone(),
-            netns: Some(path_str(&rt.netns)?.to_owned()).filter(|s| !s.is_empty()),
-            cni_args: rt.args.clone(),
-            capability_args: rt.capability_args.clone(),
-            result: Some(result.to_sorted_value()),
+        let Some(result) = result else {
+            forget();
+            return Err(Error::ConfigInvalid {
+                path: list.source.clone(),
+                field: "plugins".into(),
+                reason: "the list has no plugins".into(),
+            });
         };
+        att.result = Some(result.to_sorted_value());
         if let Err(error) = self.cache.write(&att) {
+            forget();
             let rollback = self
                 .rollback(list, rt, Some(&result), list.plugins.len())
                 .err()
@@ -678,6 +691,44 @@ impl CniConfig {
                 ifname: att.ifname.clone(),
             })
         })
+    }
+
+    /// Removes what an ADD or DEL killed midway (SIGKILL, power loss) leaves in the cache
+    /// directory besides attachments: a half-written cache file (`.NAME.tmpPID` whose writer
+    /// is gone) and attachment lock files without a cache file. Holds the exclusive cache
+    /// lock, so no ADD or DEL is running meanwhile. Returns the paths removed.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the cache lock cannot be taken.
+    pub fn gc_stale_files(&self) -> Result<Vec<PathBuf>, Error> {
+        if !self.cache.dir().exists() {
+            return Ok(Vec::new()); // and do not create it (with the lock file) just for this
+        }
+        let _lock = self.lock(true)?;
+        let mut removed = Vec::new();
+        let results = self.cache.results_dir();
+        for entry in fs::read_dir(&results).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix('.')
+                .and_then(|n| n.rsplit_once(".tmp"))
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() && fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
+        }
+        let locks = self.cache.dir().join(ATTACHMENT_LOCK_DIR);
+        for entry in fs::read_dir(&locks).into_iter().flatten().flatten() {
+            let cached = results.join(entry.file_name());
+            if !cached.exists() && fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+        Ok(removed)
     }
 
     /// GC deciding which cached attachments are valid with `keep`, evaluated while the

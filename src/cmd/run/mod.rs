@@ -198,7 +198,10 @@ impl Teardown<'_> {
             }
         }
         self.added = kept;
-        if self.netns_created {
+        // A failed DEL keeps the namespace (and the record): plugins need it to undo what
+        // they set up from it (bridge finds the addresses to unmasquerade on the container's
+        // link), and `gc` retries with it, then deletes it.
+        if self.netns_created && errors.is_empty() {
             match netns::delete(&self.ctx.netns_dir, &self.netns_name) {
                 Ok(()) => self.netns_created = false,
                 Err(e) => errors.push(anyhow!(e).context("deleting the network namespace")),

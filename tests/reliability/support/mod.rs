@@ -1,0 +1,506 @@
+//! The harness: a throwaway host (network and mount namespace, a tmpfs holding every
+//! directory the tool and the plugins write to), a runner for the real binary with time
+//! limits, fault plugins, and the leak snapshot compared after every case.
+
+#![allow(dead_code)] // not every test module uses every helper
+
+pub mod snapshot;
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use libcni::netns::{self, NewNamespaces};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use serde_json::{json, Value};
+
+use self::snapshot::{Dirs, Snapshot};
+
+/// The real plugins (Debian containernetworking-plugins).
+pub const REAL_PLUGINS: &str = "/usr/lib/cni";
+
+/// Longest a single `cnitool` run may take before the test kills it and fails.
+pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// Whether the full suite runs (`RELIABILITY_FULL=1`, see `scripts/reliability`).
+pub fn full() -> bool {
+    std::env::var("RELIABILITY_FULL").as_deref() == Ok("1")
+}
+
+/// `default` iterations in the default test run, `full` in the full suite.
+pub fn iterations(default: usize, full_count: usize) -> usize {
+    if full() {
+        full_count
+    } else {
+        default
+    }
+}
+
+/// Whether a root-only test may run: as root, yes; otherwise it fails under `CI=true` (a CI
+/// job must not silently skip) and is skipped with a message elsewhere.
+pub fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} needs root, and CI=true forbids skipping it");
+    }
+    eprintln!("skipping {test}: needs root (network namespaces and real plugins)");
+    false
+}
+
+/// A figure for RELIABILITY.md: printed as `FIGURE category: ...` (`--nocapture` shows it).
+pub fn figure(category: &str, text: impl std::fmt::Display) {
+    eprintln!("FIGURE {category}: {text}");
+}
+
+/// Runs `f` in a throwaway host: a fresh thread with its own network and mount namespace, a
+/// tmpfs on a temp dir for every state directory (and on `/var/lib/cni`, so that a default
+/// path reached by mistake stays inside). After `f`, the host must match its baseline
+/// snapshot exactly. Everything mounted is unmounted before the thread ends, and the (empty)
+/// temp dir is removed outside the namespace.
+pub fn host_test(test: &str, f: impl FnOnce(&mut Host) + Send) {
+    if !root_or_skip(test) {
+        return;
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("cnitool-reliab-")
+        .tempdir()
+        .expect("temp dir");
+    let root = tmp.path().to_owned();
+    netns::run_in_new(
+        NewNamespaces {
+            net: true,
+            mount: true,
+        },
+        || {
+            mount(
+                Some("tmpfs"),
+                &root,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=700"),
+            )
+            .expect("mounting the host's tmpfs");
+            let var_lib_cni = Path::new("/var/lib/cni");
+            let shadowed = var_lib_cni.is_dir()
+                && mount(
+                    Some("tmpfs"),
+                    var_lib_cni,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some("mode=700"),
+                )
+                .is_ok();
+            let mut host = Host::new(&root);
+            // lo up, as on a real host (portmap's hairpin and the listening-socket checks).
+            sh(&["ip", "link", "set", "lo", "up"]);
+            host.rebaseline();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(&mut host);
+                host.assert_clean("at the end of the test");
+            }));
+            host.teardown();
+            if shadowed {
+                umount2(var_lib_cni, MntFlags::MNT_DETACH).ok();
+            }
+            umount2(&root, MntFlags::MNT_DETACH).expect("unmounting the host's tmpfs");
+            if let Err(p) = outcome {
+                std::panic::resume_unwind(p);
+            }
+        },
+    )
+    .expect("creating a throwaway host namespace");
+    drop(tmp);
+}
+
+/// A throwaway host's directories and baseline.
+#[derive(Debug)]
+pub struct Host {
+    pub root: PathBuf,
+    /// Netconf directory (`NETCONFPATH`).
+    pub conf: PathBuf,
+    /// Result cache and run records (`--cache-dir`).
+    pub cache: PathBuf,
+    /// Named namespaces (`--netns-dir`).
+    pub netns_dir: PathBuf,
+    /// Fake and fault plugins, searched before the real ones.
+    pub bin: PathBuf,
+    /// host-local's `dataDir`.
+    pub ipam: PathBuf,
+    /// Scratch space for plugins' counters and notes.
+    pub scratch: PathBuf,
+    /// What "nothing left behind" means for this host.
+    pub baseline: Option<Snapshot>,
+    /// Comparisons made (for the figures).
+    pub snapshots: AtomicUsize,
+}
+
+impl Host {
+    fn new(root: &Path) -> Host {
+        let sub = |name: &str| {
+            let p = root.join(name);
+            fs::create_dir_all(&p).unwrap();
+            p
+        };
+        Host {
+            root: root.to_owned(),
+            conf: sub("net.d"),
+            cache: root.join("cache"),
+            netns_dir: root.join("netns"),
+            bin: sub("bin"),
+            ipam: root.join("ipam"),
+            scratch: sub("scratch"),
+            baseline: None,
+            snapshots: AtomicUsize::new(0),
+        }
+    }
+
+    fn dirs(&self) -> Dirs<'_> {
+        Dirs {
+            netns: &self.netns_dir,
+            cache: &self.cache,
+            ipam: &self.ipam,
+        }
+    }
+
+    /// A snapshot of the host now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshots.fetch_add(1, Ordering::Relaxed);
+        Snapshot::take(self.dirs())
+    }
+
+    /// Takes the baseline again (after a warm-up that created the per-host objects plugins
+    /// keep by design: the bridge and its gateway address, portmap's shared chains).
+    pub fn rebaseline(&mut self) {
+        self.baseline = Some(self.snapshot());
+    }
+
+    /// The difference from the baseline, if any. The kernel tears down a namespace's links
+    /// asynchronously, so a difference is re-checked for up to 5 s before it counts.
+    pub fn leaks(&self) -> Option<String> {
+        let base = self.baseline.as_ref().expect("a baseline");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let diff = self.snapshot().diff(base);
+            if diff.is_none() || Instant::now() > deadline {
+                return diff;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Asserts that the host is back at its baseline, printing the difference.
+    #[track_caller]
+    pub fn assert_clean(&self, context: &str) {
+        if let Some(diff) = self.leaks() {
+            panic!("left behind {context}:\n{diff}");
+        }
+    }
+
+    /// Removes what a failed test may have left, so that the mounts can go.
+    fn teardown(&self) {
+        if let Ok(list) = netns::list(&self.netns_dir) {
+            for ns in list {
+                if let Some(id) = ns.id {
+                    for pid in netns::processes_in(id) {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+                netns::delete(&self.netns_dir, &ns.name).ok();
+            }
+        }
+        umount2(&self.netns_dir, MntFlags::MNT_DETACH).ok();
+    }
+
+    /// `cnitool` with this host's directories.
+    pub fn cnitool(&self) -> Cnitool {
+        cnitool_bare()
+            .env("NETCONFPATH", &self.conf)
+            .env("CNI_PATH", format!("{}:{REAL_PLUGINS}", self.bin.display()))
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .arg("--netns-dir")
+            .arg(&self.netns_dir)
+    }
+
+    /// `cnitool --timeout 10s ARGS...` run to the end.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cnitool().args(["--timeout", "10s"]).args(args).run()
+    }
+
+    /// Creates a named network namespace (`lo` up).
+    pub fn netns(&self, name: &str) -> PathBuf {
+        netns::create(&self.netns_dir, name, Default::default()).expect("creating a netns")
+    }
+
+    /// Deletes a named namespace.
+    pub fn delete_netns(&self, name: &str) {
+        netns::delete(&self.netns_dir, name).expect("deleting a netns");
+    }
+
+    /// Writes `NAME.conflist` (cniVersion 1.0.0).
+    pub fn conflist(&self, name: &str, plugins: Value) {
+        let list = json!({"cniVersion": "1.0.0", "name": name, "plugins": plugins});
+        fs::write(
+            self.conf.join(format!("{name}.conflist")),
+            serde_json::to_string_pretty(&list).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// A bridge plugin on `relbr<n>` with host-local IPAM on `10.195.<n>.0/<prefix>`,
+    /// masquerading (a leaked per-container chain shows) and a default route.
+    pub fn bridge(&self, n: u8, prefix: u8) -> Value {
+        json!({
+            "type": "bridge",
+            "bridge": format!("relbr{n}"),
+            "isGateway": true,
+            "ipMasq": true,
+            "ipam": {
+                "type": "host-local",
+                "dataDir": self.ipam,
+                "ranges": [[{"subnet": format!("10.195.{n}.0/{prefix}")}]],
+                "routes": [{"dst": "0.0.0.0/0"}]
+            }
+        })
+    }
+
+    /// portmap with the `portMappings` capability.
+    pub fn portmap() -> Value {
+        json!({"type": "portmap", "capabilities": {"portMappings": true}, "snat": true})
+    }
+
+    /// Writes an executable `#!/bin/sh` plugin into the fake plugin dir.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.bin.join(name);
+        let tmp = self.bin.join(format!(".{name}.tmp"));
+        fs::write(&tmp, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+        // Renamed into place: a plugin being rewritten is never executed half-written.
+        fs::rename(&tmp, &p).unwrap();
+        p
+    }
+
+    /// One ADD and DEL of `network` in a scratch namespace, then a new baseline: what the
+    /// plugins create once per host (the bridge, portmap's shared chains) is then part of it.
+    pub fn warm_up(&mut self, network: &str, extra: &[&str]) {
+        self.netns("warmup");
+        let mut args = vec!["add", network, "warmup"];
+        args.extend_from_slice(extra);
+        self.run(&args).ok();
+        let mut args = vec!["del", network, "warmup"];
+        args.extend_from_slice(extra);
+        self.run(&args).ok();
+        self.delete_netns("warmup");
+        // Let the kernel finish tearing the namespace's links down.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sh(&["ip", "-o", "link"]).contains("veth") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.rebaseline();
+    }
+
+    /// host-local's leases (file names other than its bookkeeping).
+    pub fn leases(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for net in fs::read_dir(&self.ipam).into_iter().flatten().flatten() {
+            for f in fs::read_dir(net.path()).into_iter().flatten().flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if name != "lock" && !name.starts_with("last_reserved_ip") {
+                    out.push(name);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// What one `cnitool` run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Asserts exit code 0.
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        self
+    }
+
+    /// Whether it failed the way users are promised: an exit code from the documented table,
+    /// exactly one `error: ` line, no panic, no signal.
+    pub fn clear_failure(&self) -> Result<(), String> {
+        if self.signal.is_some() || self.stderr.contains("panicked") {
+            return Err(format!("crashed: {self:#?}"));
+        }
+        if ![1, 2, 3, 4, 5, 125].contains(&self.code) {
+            return Err(format!("undocumented exit code: {self:#?}"));
+        }
+        let errors = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .count();
+        if errors != 1 {
+            return Err(format!("want one `error:` line, got {errors}: {self:#?}"));
+        }
+        Ok(())
+    }
+
+    /// The stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// A `cnitool` command line being built.
+#[derive(Debug)]
+pub struct Cnitool {
+    cmd: Command,
+}
+
+impl Cnitool {
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, a: impl IntoIterator<Item = S>) -> Self {
+        self.cmd.args(a);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Starts it with stdout and stderr discarded (for tests that kill it).
+    pub fn spawn_quiet(mut self) -> Child {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning cnitool")
+    }
+
+    /// Runs it to the end (killing it after [`RUN_LIMIT`] and failing).
+    pub fn run(mut self) -> Run {
+        let start = Instant::now();
+        let mut child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning cnitool");
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let out_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            out.read_to_end(&mut s).ok();
+            s
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            err.read_to_end(&mut s).ok();
+            s
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for cnitool") {
+                break status;
+            }
+            if start.elapsed() > RUN_LIMIT {
+                child.kill().ok();
+                child.wait().ok();
+                panic!("cnitool ran longer than {RUN_LIMIT:?}: {:?}", self.cmd);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        Run {
+            code: status.code().unwrap_or(-1),
+            signal: status.signal(),
+            stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+/// The bare binary, with none of the variables it reads inherited from the test runner.
+pub fn cnitool_bare() -> Cnitool {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
+    for var in [
+        "NETCONFPATH",
+        "CNI_PATH",
+        "CNI_IFNAME",
+        "CNI_ARGS",
+        "CAP_ARGS",
+        "CNITOOL_CACHE_DIR",
+        "CNITOOL_NETNS_DIR",
+        "CNI_COMMAND",
+        "CNI_CONTAINERID",
+        "CNI_NETNS",
+        "CNI_NETNS_OVERRIDE",
+    ] {
+        cmd.env_remove(var);
+    }
+    Cnitool { cmd }
+}
+
+/// Runs a command in the calling thread's namespaces and returns stdout (asserting success).
+#[track_caller]
+pub fn sh(argv: &[&str]) -> String {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("running {argv:?}: {e}"));
+    assert!(out.status.success(), "{argv:?} failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A tiny deterministic PRNG (xorshift), seeded from `RELIABILITY_SEED` or the clock, so a
+/// failing random schedule can be replayed.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(test: &str) -> Rng {
+        let seed = std::env::var("RELIABILITY_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+        eprintln!("{test}: RELIABILITY_SEED={seed}");
+        Rng(seed | 1)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
