@@ -197,16 +197,66 @@ struct Loaded {
 }
 
 fn load(c: &Candidate) -> Loaded {
-    let path = c.path.as_path();
-    let bytes = match super::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            return Loaded {
-                name: None,
-                result: Err(e),
-            }
-        }
+    match super::read(&c.path) {
+        Ok(bytes) => load_bytes(c, bytes),
+        Err(e) => Loaded {
+            name: None,
+            result: Err(e),
+        },
+    }
+}
+
+/// The `name` of a netconf, read without building the rest of the document; `None` when the
+/// bytes are not a JSON object whose `name` is a string or absent.
+fn peek_name(bytes: &[u8]) -> Option<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct NameOnly {
+        #[serde(default)]
+        name: Option<String>,
+    }
+    serde_json::from_slice::<NameOnly>(bytes)
+        .ok()
+        .map(|n| n.name)
+}
+
+/// A candidate file read, with its name peeked; or why it could not be (and whether the
+/// failure was a file's rather than a directory's).
+type Read = Result<(Candidate, Vec<u8>, Option<Option<String>>), (Error, bool)>;
+
+/// Reads each candidate and peeks its name, on up to as many threads as there are cores,
+/// keeping the order.
+fn read_names(candidates: Vec<Result<Candidate, Error>>) -> Vec<Read> {
+    let read = |c: Result<Candidate, Error>| -> Read {
+        let c = c.map_err(|e| (e, false))?;
+        let bytes = super::read(&c.path).map_err(|e| (e, true))?;
+        let peeked = peek_name(&bytes);
+        Ok((c, bytes, peeked))
     };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    // Threads only pay for themselves on large directories.
+    if threads < 2 || candidates.len() < 256 {
+        return candidates.into_iter().map(read).collect();
+    }
+    let chunk = candidates.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Result<Candidate, Error>>> = Vec::new();
+    let mut rest = candidates.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(read).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+fn load_bytes(c: &Candidate, bytes: Vec<u8>) -> Loaded {
+    let path = c.path.as_path();
     let map = match parse::object(&bytes, Some(path)) {
         Ok(map) => map,
         Err(e) => {
@@ -230,7 +280,9 @@ fn load(c: &Candidate) -> Loaded {
 /// matches is the network, even if a later one with that name is valid.
 ///
 /// Files that are broken but are not the network asked for do not stop the lookup: they are
-/// returned in [`Lookup::warnings`]. That includes files so broken their `name` cannot be
+/// returned in [`Lookup::warnings`]. Only their name is read, so a file that is valid JSON
+/// with a readable `name` but otherwise invalid is not reported here ([`list_networks`]
+/// reports it). That includes files so broken their `name` cannot be
 /// read, and directories that cannot be listed; if the network is then not found, those are
 /// reported in [`Error::NetworkNotFoundBroken`], since any of them may have held it.
 ///
@@ -250,16 +302,30 @@ pub fn load_conf_list(dirs: &[PathBuf], name: &str) -> Result<Lookup, Error> {
     // search made 10,000 netconfs cost 50 million string comparisons).
     let mut seen: HashSet<String> = HashSet::new();
     let mut any_file = false;
-    for candidate in candidates(dirs) {
-        let candidate = match candidate {
-            Ok(c) => c,
-            Err(e) => {
+    // Reading the files is most of the cost of a lookup in a large directory: read them and
+    // their names on every core first, then decide in lookup order.
+    for item in read_names(candidates(dirs).collect()) {
+        let (candidate, bytes, peeked) = match item {
+            Ok(read) => read,
+            Err((e, is_file)) => {
+                any_file |= is_file;
                 problems.push((e, true));
                 continue;
             }
         };
         any_file = true;
-        let loaded = load(&candidate);
+        // Most files are not the one asked for: only their name was read (a fraction of a
+        // full parse). A file whose name cannot be read that way is loaded fully, for the
+        // error it gets.
+        if let Some(Some(n)) = peeked {
+            if n != name {
+                if seen.insert(n.clone()) {
+                    found.push(n);
+                }
+                continue;
+            }
+        }
+        let loaded = load_bytes(&candidate, bytes);
         match loaded.name {
             Some(n) if n == name => {
                 let warnings = problems.into_iter().map(|(e, _)| e).collect();
