@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use libcni::ErrorKind;
 
 use crate::cmd::run::RunToolError;
-use crate::cmd::UsageError;
+use crate::cmd::{StateConflict, UsageError};
 
 /// Why `cnitool` failed, as an exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if cause.is::<UsageError>() {
             return Exit::Usage;
+        }
+        if cause.is::<StateConflict>() {
+            return Exit::State;
         }
         if let Some(e) = cause.downcast_ref::<libcni::Error>() {
             return match e.kind() {

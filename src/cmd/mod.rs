@@ -49,6 +49,24 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// A conflict with what exists (already attached, not attached, not running): exit code 5.
+#[derive(Debug)]
+pub struct StateConflict(pub String);
+
+impl fmt::Display for StateConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StateConflict {}
+
+/// Returns a [`StateConflict`] from a format string.
+#[macro_export]
+macro_rules! conflict {
+    ($($t:tt)*) => { anyhow::Error::new($crate::cmd::StateConflict(format!($($t)*))) };
+}
+
 /// Returns a [`UsageError`] from a format string.
 #[macro_export]
 macro_rules! usage {
@@ -101,7 +119,12 @@ impl Context {
             None => None,
         };
         let observer = CliObserver {
-            verbose: global.verbose,
+            // RUST_LOG=debug (or trace/info) asks for the same as -v.
+            verbose: global.verbose
+                || std::env::var("RUST_LOG").is_ok_and(|v| {
+                    let v = v.to_ascii_lowercase();
+                    ["debug", "trace", "info"].iter().any(|l| v.contains(l))
+                }),
             quiet: global.quiet,
             trace,
         };

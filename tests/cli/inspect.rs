@@ -141,3 +141,33 @@ fn trace_records_every_plugin_call() {
         h.assert_clean();
     });
 }
+
+/// `-v` and `RUST_LOG=debug` show each plugin call and its duration on stderr; stdout is
+/// unchanged.
+#[test]
+fn verbose_shows_plugin_calls() {
+    host_test("verbose_shows_plugin_calls", |h| {
+        h.testnet();
+        h.netns("vb");
+        let plain = h.run(&["add", "testnet", "vb"]).ok();
+        assert!(!plain.stderr.contains("cnitool: ADD"), "{plain:?}");
+        h.run(&["del", "testnet", "vb"]).ok();
+        let verbose = h.run(&["-v", "add", "testnet", "vb"]).ok();
+        assert!(
+            verbose
+                .stderr
+                .contains("cnitool: ADD bridge (plugin 1 of the list"),
+            "{verbose:?}"
+        );
+        assert!(verbose.stderr.contains("exit 0 in "), "{verbose:?}");
+        let logged = h
+            .cnitool()
+            .env("RUST_LOG", "debug")
+            .args(["del", "testnet", "vb"])
+            .run()
+            .ok();
+        assert!(logged.stderr.contains("cnitool: DEL bridge"), "{logged:?}");
+        assert_eq!(logged.stdout, "");
+        h.assert_clean();
+    });
+}

@@ -243,7 +243,12 @@ fn attach_detach_and_gc(e: &Engine<'_>) {
         .container("attach", e.kind, &["web", "--net", "tnet"])
         .output()
         .unwrap();
-    assert!(!again.status.success(), "{}", show(&again));
+    assert_eq!(
+        again.status.code(),
+        Some(5),
+        "a state conflict: {}",
+        show(&again)
+    );
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already attached"),
         "{}",

@@ -56,7 +56,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         })?;
     let source = info
         .netns()
-        .ok_or_else(|| anyhow!("container {} is not running", info.name))?;
+        .ok_or_else(|| crate::conflict!("container {} is not running", info.name))?;
 
     let cache_dir = ctx.cni.cache().dir().to_path_buf();
     let id = record_id(&info.id);
@@ -65,7 +65,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         let old: ContainerRecord = serde_json::from_slice(&std::fs::read(&rec_path)?)
             .with_context(|| format!("container record {}", rec_path.display()))?;
         if !old.is_stale()? {
-            return Err(anyhow!(
+            return Err(crate::conflict!(
                 "container {} is already attached (networks: {}); detach it first",
                 info.name,
                 old.attachments

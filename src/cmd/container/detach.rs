@@ -43,7 +43,7 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
     let Some((path, rec)) = found else {
         return Err(match inspected {
             Err(super::engine::EngineError::Failed(m)) => anyhow!(m),
-            _ => anyhow!(
+            _ => crate::conflict!(
                 "container {:?} is not attached (no record in {})",
                 args.container,
                 record::dir(cache_dir).display()
