@@ -319,7 +319,8 @@ fn ip_and_mac_capabilities() {
                 {"type": "bridge", "bridge": "cnitest0", "isGateway": true,
                  "capabilities": {"ips": true},
                  "ipam": {"type": "static"}},
-                {"type": "tuning", "capabilities": {"mac": true}}
+                {"type": "tuning", "capabilities": {"mac": true},
+                 "dataDir": h.scratch.join("tuning")}
             ]),
         );
         let ns = h.netns("ctr");

@@ -77,7 +77,7 @@ fn missing_plugin_in_chain() {
     host_test("missing_plugin_in_chain", |h| {
         let ns = h.netns("ctr");
         let missing = json!({"type": "nosuchplugin"});
-        let tuning = json!({"type": "tuning"});
+        let tuning = json!({"type": "tuning", "dataDir": h.scratch.join("tuning")});
         for (i, chain) in [
             json!([missing, h.bridge(1)]),
             json!([h.bridge(1), missing, tuning]),

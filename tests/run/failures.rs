@@ -13,7 +13,7 @@ use crate::util::{host_test, list, Host};
 fn chain(host: &Host, fail_at: Option<usize>, mode: &str) -> serde_json::Value {
     let mut plugins = vec![
         host.bridge_plugin("br-t", "10.197.1.0/24"),
-        json!({ "type": "tuning" }),
+        json!({ "type": "tuning", "dataDir": host.tmp.path().join("tuning") }),
         json!({ "type": "portmap", "capabilities": { "portMappings": true } }),
     ];
     for (i, p) in plugins.iter_mut().enumerate() {
