@@ -40,11 +40,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     let rt = args.attach.runtime_conf(&target)?;
     let list = ctx.load_list(&args.attach.network)?;
     if args.dry_run {
-        let plan = ctx
-            .cni
-            .plan_network_list(libcni::Command::Add, &list, &rt)?;
-        crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))?;
-        return Ok(ExitCode::SUCCESS);
+        return super::print_dry_run(ctx, libcni::Command::Add, &list, &rt);
     }
     let result = ctx.cni.add_network_list(&list, &rt).with_context(|| {
         format!(

@@ -17,6 +17,7 @@ pub mod version;
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
@@ -577,6 +578,58 @@ pub fn find_cached(
         }
     }
     Ok((target, None))
+}
+
+/// What `del` and `check` take: an attachment made earlier.
+#[derive(Debug, Args)]
+pub struct ExistingArgs {
+    #[command(flatten)]
+    pub attach: AttachArgs,
+    /// Print each plugin's CNI_* environment and exact stdin, in order; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use the netconf files, not the configuration recorded at ADD.
+    #[arg(long)]
+    pub current_config: bool,
+}
+
+/// An attachment made earlier, as DEL and CHECK see it.
+#[derive(Debug)]
+pub struct Existing {
+    /// The target, found under any spelling of its namespace path.
+    pub target: Target,
+    /// The network list recorded at ADD (or the netconf files').
+    pub list: NetworkConfigList,
+    /// The runtime configuration.
+    pub rt: RuntimeConf,
+}
+
+impl ExistingArgs {
+    /// Finds the attachment and the list to work on.
+    pub fn resolve(&self, ctx: &Context) -> Result<Existing> {
+        let target = self.attach.target(&ctx.netns_dir)?;
+        let (target, entry) = find_cached(ctx, &self.attach.network, &self.attach, target)?;
+        let list = list_for_teardown(
+            ctx,
+            &self.attach.network,
+            entry.as_ref(),
+            self.current_config,
+        )?;
+        let rt = self.attach.runtime_conf(&target)?;
+        Ok(Existing { target, list, rt })
+    }
+}
+
+/// Prints the plugin calls `command` would make (`--dry-run`).
+pub fn print_dry_run(
+    ctx: &Context,
+    command: libcni::Command,
+    list: &NetworkConfigList,
+    rt: &RuntimeConf,
+) -> Result<ExitCode> {
+    let plan = ctx.cni.plan_network_list(command, list, rt)?;
+    crate::output::print_plan(&plan, ctx.output.unwrap_or(Output::Table))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The network list to DEL or CHECK with: the one recorded at ADD (so an edited or deleted
