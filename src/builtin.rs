@@ -7,7 +7,11 @@ use libcni::NetworkConfigList;
 /// The built-in network's name.
 pub const NAME: &str = "cnitool";
 
-/// loopback + bridge (with masquerade) + host-local on a private subnet + portmap.
+/// bridge (with masquerade) + host-local on a private subnet + portmap.
+///
+/// No `loopback` plugin: `run` brings `lo` up itself when it creates the namespace, and the
+/// loopback plugin's DEL sets `lo` *down*, which would break a namespace joined with
+/// `run --netns` (or `add` to a namespace someone else uses).
 pub const CONFLIST: &str = r#"{
   "cniVersion": "1.0.0",
   "name": "cnitool",
