@@ -171,17 +171,27 @@ enum Failure {
     Overflow(Stream),
 }
 
+/// The smallest capacity of a pipe (one page), which a write to an empty pipe never blocks
+/// on.
+const PAGE: usize = 4096;
+
 impl RawExec {
     fn supervise(&self, mut child: Child, stdin: Vec<u8>) -> Result<ExecOutput, ExecError> {
         let pgid = Pid::from_raw(child.id() as i32);
         let (tx, rx) = mpsc::channel();
 
         if let Some(mut pipe) = child.stdin.take() {
-            // Detached: it ends when the plugin reads everything or closes stdin (EPIPE, which
-            // is ignored like any other write error: the exit status tells what happened).
-            thread::spawn(move || {
+            // Write errors (EPIPE from a plugin that closed stdin) are ignored: the exit status
+            // tells what happened. A fresh pipe holds at least one page, so a config that
+            // fits is written at once (most are); a larger one is written by a detached
+            // thread, which ends when the plugin reads everything or closes stdin.
+            if stdin.len() <= PAGE {
                 let _ = pipe.write_all(&stdin);
-            });
+            } else {
+                thread::spawn(move || {
+                    let _ = pipe.write_all(&stdin);
+                });
+            }
         }
         let mut readers = Vec::new();
         for (stream, pipe) in [
