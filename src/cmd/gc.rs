@@ -118,7 +118,11 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(n) = &args.network {
         libcni::validate::network_name(n)?;
     }
-    let runs = collect_dead_runs(ctx, args.dry_run)?;
+    let mut runs = collect_dead_runs(ctx, args.dry_run)?;
+    // The caller's shared rootless namespace (dead runners' attachments, empty generations).
+    if !nix::unistd::geteuid().is_root() {
+        runs.extend(super::rootless::gc(ctx, args.dry_run)?);
+    }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
         by_network

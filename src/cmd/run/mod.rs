@@ -9,7 +9,7 @@
 //! If the runner itself dies (SIGKILL), the command dies with it (`PR_SET_PDEATHSIG`) and
 //! `cnitool gc` finds the record and undoes the rest.
 
-mod child;
+pub(crate) mod child;
 pub mod record;
 
 use std::fmt;
@@ -55,7 +55,7 @@ impl fmt::Display for RunToolError {
 
 impl std::error::Error for RunToolError {}
 
-fn tool(e: anyhow::Error) -> anyhow::Error {
+pub(crate) fn tool(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(RunToolError(e))
 }
 
@@ -85,6 +85,9 @@ pub struct RunArgs {
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
     pub plugin: PluginArgs,
+    /// Rootless mode.
+    #[command(flatten)]
+    pub rootless: crate::cmd::rootless::RootlessOpts,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -92,7 +95,7 @@ pub struct RunArgs {
 
 /// What the main loop hears about.
 #[derive(Debug)]
-enum Event {
+pub(crate) enum Event {
     Signal(Signal),
     Child(ChildEvent),
 }
@@ -127,7 +130,7 @@ fn start_signal_thread(tx: Sender<Event>, pending: Arc<AtomicI32>) -> Result<()>
 
 /// Setup was interrupted by a signal: roll back, then exit 128+N.
 #[derive(Debug)]
-struct Interrupted(i32);
+pub(crate) struct Interrupted(pub i32);
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,7 +144,7 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-fn check_signal(pending: &AtomicI32) -> Result<()> {
+pub(crate) fn check_signal(pending: &AtomicI32) -> Result<()> {
     match pending.load(Ordering::SeqCst) {
         0 => Ok(()),
         sig => Err(Interrupted(sig).into()),
@@ -208,7 +211,11 @@ impl Teardown<'_> {
 
 /// Runs `f` on each item, at once on scoped threads (or in order when `sequential` or when
 /// there is only one), and returns the outcomes in the items' order.
-fn for_each<T: Sync, R: Send>(items: &[T], sequential: bool, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn for_each<T: Sync, R: Send>(
+    items: &[T],
+    sequential: bool,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     if sequential || items.len() < 2 {
         return items.iter().map(&f).collect();
     }
@@ -224,10 +231,11 @@ fn for_each<T: Sync, R: Send>(items: &[T], sequential: bool, f: impl Fn(&T) -> R
 /// SIGKILLs and reaps the processes re-parented to us (we are a child subreaper): whatever
 /// the command left running. Only called when no plugin runs, so every child is the
 /// command's; each is reaped by PID, never with a wildcard wait.
-fn kill_orphans() {
+pub(crate) fn kill_orphans(keep: &[i32]) {
     let me = std::process::id() as i32;
     for _ in 0..100 {
-        let orphans = children_of(me);
+        let mut orphans = children_of(me);
+        orphans.retain(|p| !keep.contains(p));
         if orphans.is_empty() {
             return;
         }
@@ -287,7 +295,10 @@ fn random_hex() -> String {
 }
 
 /// The networks to attach with their interface names.
-fn resolve_networks(args: &RunArgs, ctx: &Context) -> Result<Vec<(NetworkConfigList, String)>> {
+pub(crate) fn resolve_networks(
+    args: &RunArgs,
+    ctx: &Context,
+) -> Result<Vec<(NetworkConfigList, String)>> {
     if args.nets.is_empty() {
         let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
         let names = listing.names();
@@ -322,7 +333,7 @@ fn resolve_networks(args: &RunArgs, ctx: &Context) -> Result<Vec<(NetworkConfigL
 }
 
 /// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
-fn resolv_conf(results: &[CniResult]) -> Option<String> {
+pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
     let mut servers = Vec::new();
     let mut search = Vec::new();
     let mut options = Vec::new();
@@ -383,6 +394,9 @@ fn run_inner(
     rx: mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
+    if args.rootless.active() && !args.dry_run {
+        return crate::cmd::rootless::run::run(args, ctx, &args.rootless, tx, &rx, pending);
+    }
     let nets = resolve_networks(args, ctx).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
@@ -532,7 +546,7 @@ fn run_inner(
     };
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
-    kill_orphans();
+    kill_orphans(&[]);
     let cleanup = teardown.run();
     let code = match outcome {
         Outcome::Exited(status) => match (status.code(), status.signal()) {
@@ -569,7 +583,7 @@ fn run_inner(
 }
 
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// The command ran and ended.
     Exited(std::process::ExitStatus),
     /// The command's namespaces could not be prepared (exit 125, whatever the errno).
@@ -579,7 +593,7 @@ enum Outcome {
 }
 
 /// Forwards signals to the command until it ends.
-fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
+pub(crate) fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
     let mut pid = None;
     let mut queued = Vec::new();
     loop {

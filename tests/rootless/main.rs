@@ -1,0 +1,1 @@
+//! Rootless tests (issue 9).
