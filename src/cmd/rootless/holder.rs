@@ -105,6 +105,12 @@ fn watch(gen_dir: &Path) {
             if let Some(up) = gen.info().and_then(|i| i.uplink) {
                 up.kill_and_wait(Duration::from_secs(2));
             }
+            // In this mount namespace the run netns files are mount points (EBUSY).
+            if let Ok(rd) = fs::read_dir(gen.dir.join("netns")) {
+                for e in rd.flatten() {
+                    let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
+                }
+            }
             let _ = fs::remove_dir_all(&gen.dir);
             root.clear_current(&gen.name);
             return;
