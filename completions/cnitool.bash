@@ -16,6 +16,18 @@ _cnitool() {
             ",$1")
                 cmd="cnitool"
                 ;;
+            cnitool,__rootless-cmd)
+                cmd="cnitool__subcmd____rootless__subcmd__cmd"
+                ;;
+            cnitool,__rootless-holder)
+                cmd="cnitool__subcmd____rootless__subcmd__holder"
+                ;;
+            cnitool,__rootless-sandbox)
+                cmd="cnitool__subcmd____rootless__subcmd__sandbox"
+                ;;
+            cnitool,__rootless-uplink)
+                cmd="cnitool__subcmd____rootless__subcmd__uplink"
+                ;;
             cnitool,add)
                 cmd="cnitool__subcmd__add"
                 ;;
@@ -43,6 +55,9 @@ _cnitool() {
             cnitool,netns)
                 cmd="cnitool__subcmd__netns"
                 ;;
+            cnitool,rootless)
+                cmd="cnitool__subcmd__rootless"
+                ;;
             cnitool,run)
                 cmd="cnitool__subcmd__run"
                 ;;
@@ -57,6 +72,18 @@ _cnitool() {
                 ;;
             cnitool,version)
                 cmd="cnitool__subcmd__version"
+                ;;
+            cnitool__subcmd__help,__rootless-cmd)
+                cmd="cnitool__subcmd__help__subcmd____rootless__subcmd__cmd"
+                ;;
+            cnitool__subcmd__help,__rootless-holder)
+                cmd="cnitool__subcmd__help__subcmd____rootless__subcmd__holder"
+                ;;
+            cnitool__subcmd__help,__rootless-sandbox)
+                cmd="cnitool__subcmd__help__subcmd____rootless__subcmd__sandbox"
+                ;;
+            cnitool__subcmd__help,__rootless-uplink)
+                cmd="cnitool__subcmd__help__subcmd____rootless__subcmd__uplink"
                 ;;
             cnitool__subcmd__help,add)
                 cmd="cnitool__subcmd__help__subcmd__add"
@@ -81,6 +108,9 @@ _cnitool() {
                 ;;
             cnitool__subcmd__help,netns)
                 cmd="cnitool__subcmd__help__subcmd__netns"
+                ;;
+            cnitool__subcmd__help,rootless)
+                cmd="cnitool__subcmd__help__subcmd__rootless"
                 ;;
             cnitool__subcmd__help,run)
                 cmd="cnitool__subcmd__help__subcmd__run"
@@ -108,6 +138,12 @@ _cnitool() {
                 ;;
             cnitool__subcmd__help__subcmd__netns,list)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__list"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless,status)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__status"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless,stop)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__stop"
                 ;;
             cnitool__subcmd__netns,create)
                 cmd="cnitool__subcmd__netns__subcmd__create"
@@ -145,6 +181,24 @@ _cnitool() {
             cnitool__subcmd__netns__subcmd__help,list)
                 cmd="cnitool__subcmd__netns__subcmd__help__subcmd__list"
                 ;;
+            cnitool__subcmd__rootless,help)
+                cmd="cnitool__subcmd__rootless__subcmd__help"
+                ;;
+            cnitool__subcmd__rootless,status)
+                cmd="cnitool__subcmd__rootless__subcmd__status"
+                ;;
+            cnitool__subcmd__rootless,stop)
+                cmd="cnitool__subcmd__rootless__subcmd__stop"
+                ;;
+            cnitool__subcmd__rootless__subcmd__help,help)
+                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__help"
+                ;;
+            cnitool__subcmd__rootless__subcmd__help,status)
+                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__status"
+                ;;
+            cnitool__subcmd__rootless__subcmd__help,stop)
+                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__stop"
+                ;;
             *)
                 ;;
         esac
@@ -152,8 +206,200 @@ _cnitool() {
 
     case "${cmd}" in
         cnitool)
-            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run help"
+            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run rootless __rootless-holder __rootless-sandbox __rootless-cmd __rootless-uplink help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd____rootless__subcmd__cmd)
+            opts="-o -v -q -h --resolv --hostname --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --resolv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hostname)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd____rootless__subcmd__holder)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd____rootless__subcmd__sandbox)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd____rootless__subcmd__uplink)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -608,8 +854,64 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help)
-            opts="add check del gc status list show validate version attachments netns run help"
+            opts="add check del gc status list show validate version attachments netns run rootless __rootless-holder __rootless-sandbox __rootless-cmd __rootless-uplink help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd____rootless__subcmd__cmd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd____rootless__subcmd__holder)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd____rootless__subcmd__sandbox)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd____rootless__subcmd__uplink)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -776,6 +1078,48 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__netns__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless)
+            opts="status stop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1223,8 +1567,202 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cnitool__subcmd__rootless)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help status stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help)
+            opts="status stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__status)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__stop)
+            opts="-o -v -q -h --force --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cnitool__subcmd__run)
-            opts="-p -o -v -q -h --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-p -o -v -q -h --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1280,6 +1818,10 @@ _cnitool() {
                     ;;
                 --dns-search)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uplink)
+                    COMPREPLY=($(compgen -W "auto slirp4netns pasta" -- "${cur}"))
                     return 0
                     ;;
                 --netconf-dir)

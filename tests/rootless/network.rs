@@ -36,7 +36,8 @@ fn host_loopback(test: &str, uplink: &str) {
             assert!(st.success(), "ip {args}");
         };
         if uplink == "pasta" {
-            ip("link add rlext0 type dummy");
+            ip("link add rlext0 type veth peer name rlext1");
+            ip("link set rlext1 up");
             ip("addr add 10.250.0.100/24 dev rlext0");
             ip("link set rlext0 up");
             ip("route add default via 10.250.0.1");
@@ -140,7 +141,7 @@ fn two_runs_reach_each_other() {
             "--",
             "sh",
             "-c",
-            &format!("python3 -c \"$0\"; sleep 0.5"),
+            "python3 -c \"$0\"; sleep 0.5",
             &client,
         ]));
         let b_ip = b.line();

@@ -363,11 +363,6 @@ pub fn remove_forward(gen: &Gen, id: u64) -> Result<()> {
     .map(drop)
 }
 
-/// The forwards slirp4netns has now.
-pub fn list_forwards(gen: &Gen) -> Result<Value> {
-    api(&gen.api_socket(), &json!({"execute": "list_hostfwd"}))
-}
-
 /// Reads a run's forwards.
 pub fn read_forwards(path: &Path) -> Vec<Forward> {
     fs::read(path)
