@@ -4,6 +4,7 @@
 //! every test ends with. ROOTLESS.md's "Tests to write" numbers are given per test.
 
 mod basics;
+mod bench;
 mod failures;
 mod network;
 mod util;
