@@ -42,7 +42,7 @@ fn ms(d: Duration) -> String {
 fn bench_rootless() {
     rl_test("bench_rootless", |rl| {
         let n = 8;
-        let mut measure = |label: &str| {
+        let measure = |label: &str| {
             let (mut total, mut over) = (Vec::new(), Vec::new());
             for _ in 0..n {
                 let t = Instant::now();
