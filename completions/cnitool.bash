@@ -46,6 +46,9 @@ _cnitool() {
             cnitool,netns)
                 cmd="cnitool__subcmd__netns"
                 ;;
+            cnitool,rootless)
+                cmd="cnitool__subcmd__rootless"
+                ;;
             cnitool,run)
                 cmd="cnitool__subcmd__run"
                 ;;
@@ -112,6 +115,9 @@ _cnitool() {
             cnitool__subcmd__help,netns)
                 cmd="cnitool__subcmd__help__subcmd__netns"
                 ;;
+            cnitool__subcmd__help,rootless)
+                cmd="cnitool__subcmd__help__subcmd__rootless"
+                ;;
             cnitool__subcmd__help,run)
                 cmd="cnitool__subcmd__help__subcmd__run"
                 ;;
@@ -147,6 +153,12 @@ _cnitool() {
                 ;;
             cnitool__subcmd__help__subcmd__netns,list)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__list"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless,status)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__status"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless,stop)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__stop"
                 ;;
             cnitool__subcmd__netns,create)
                 cmd="cnitool__subcmd__netns__subcmd__create"
@@ -184,6 +196,24 @@ _cnitool() {
             cnitool__subcmd__netns__subcmd__help,list)
                 cmd="cnitool__subcmd__netns__subcmd__help__subcmd__list"
                 ;;
+            cnitool__subcmd__rootless,help)
+                cmd="cnitool__subcmd__rootless__subcmd__help"
+                ;;
+            cnitool__subcmd__rootless,status)
+                cmd="cnitool__subcmd__rootless__subcmd__status"
+                ;;
+            cnitool__subcmd__rootless,stop)
+                cmd="cnitool__subcmd__rootless__subcmd__stop"
+                ;;
+            cnitool__subcmd__rootless__subcmd__help,help)
+                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__help"
+                ;;
+            cnitool__subcmd__rootless__subcmd__help,status)
+                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__status"
+                ;;
+            cnitool__subcmd__rootless__subcmd__help,stop)
+                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__stop"
+                ;;
             *)
                 ;;
         esac
@@ -191,7 +221,7 @@ _cnitool() {
 
     case "${cmd}" in
         cnitool)
-            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container help"
+            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container rootless help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1033,7 +1063,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help)
-            opts="add check del gc status list show validate version attachments netns run container help"
+            opts="add check del gc status list show validate version attachments netns run container rootless help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1257,6 +1287,48 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__netns__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless)
+            opts="status stop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1704,8 +1776,202 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cnitool__subcmd__rootless)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help status stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help)
+            opts="status stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__status)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__rootless__subcmd__stop)
+            opts="-o -v -q -h --force --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cnitool__subcmd__run)
-            opts="-p -o -v -q -h --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-p -o -v -q -h --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1761,6 +2027,10 @@ _cnitool() {
                     ;;
                 --dns-search)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uplink)
+                    COMPREPLY=($(compgen -W "auto slirp4netns pasta" -- "${cur}"))
                     return 0
                     ;;
                 --netconf-dir)

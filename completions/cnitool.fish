@@ -51,6 +51,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "attachments" -d 'Sh
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "rootless" -d 'The shared rootless network namespace of `run` for unprivileged users'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s i -l ifname -d 'Interface name inside the namespace' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l pid -d 'Use the network namespace of this running process' -r
@@ -344,6 +345,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
+slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
+pasta\t'pasta (passt): no published ports in shared mode'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cache-dir -d 'Result cache directory' -r -F
@@ -355,6 +359,8 @@ none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Print each network\'s plugin calls (CNI_* environment and exact stdin) and run nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sequential -d 'Set up and tear down the networks one after another instead of at once (for comparison in benchmarks)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs, with slirp4netns or pasta as the uplink'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -448,20 +454,64 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "show" -d 'Show a network list exactly as it will be used'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "attachments" -d 'Show what the cache says is attached'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs (they lose their network)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "show" -d 'Show a network list exactly as it will be used'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "attachments" -d 'Show what the cache says is attached'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "rootless" -d 'The shared rootless network namespace of `run` for unprivileged users'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "list" -d 'List the named network namespaces with their networks and processes'
@@ -469,6 +519,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_su
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
 
 complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
 complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"

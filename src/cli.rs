@@ -135,6 +135,20 @@ pub enum Command {
     Run(cmd::run::RunArgs),
     /// Put docker or podman containers on CNI networks (run, attach, detach).
     Container(cmd::container::ContainerArgs),
+    /// The shared rootless network namespace of `run` for unprivileged users.
+    Rootless(cmd::rootless::RootlessArgs),
+    /// Internal: the rootless namespace holder.
+    #[command(name = "__rootless-holder", hide = true)]
+    RootlessHolder(cmd::rootless::HolderArgs),
+    /// Internal: the rootless plugin executor.
+    #[command(name = "__rootless-sandbox", hide = true)]
+    RootlessSandbox(cmd::rootless::SandboxArgs),
+    /// Internal: starts a rootless run's command.
+    #[command(name = "__rootless-cmd", hide = true)]
+    RootlessCmd(cmd::rootless::command::CmdArgs),
+    /// Internal: starts the rootless uplink in the holder's user namespace.
+    #[command(name = "__rootless-uplink", hide = true)]
+    RootlessUplink(cmd::rootless::command::UplinkExecArgs),
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.

@@ -43,9 +43,22 @@ _cnitool_networks() {
 }
 "#;
 
+/// The command tree users see: the hidden internal subcommands (`__rootless-*`, which
+/// cnitool runs itself) left out.
+fn public_command() -> clap::Command {
+    let full = Cli::command();
+    let mut cmd = clap::Command::new("cnitool")
+        .about(full.get_about().cloned().unwrap_or_default())
+        .version(full.get_version().map(str::to_owned).unwrap_or_default());
+    for arg in full.get_arguments() {
+        cmd = cmd.arg(arg.clone());
+    }
+    cmd.subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+}
+
 fn completion(shell: Shell) -> String {
     let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "cnitool", &mut buf);
+    clap_complete::generate(shell, &mut public_command(), "cnitool", &mut buf);
     let mut text = String::from_utf8(buf).expect("completion scripts are UTF-8");
     match shell {
         Shell::Bash => text.push_str(BASH_NETWORKS),
@@ -163,6 +176,16 @@ mod tests {
             stale.is_empty(),
             "out of date: {stale:?}; run UPDATE_GENERATED=1 cargo test --bin cnitool generated_files"
         );
+    }
+
+    #[test]
+    fn internal_subcommands_stay_out_of_completions() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let text = completion(shell);
+            assert!(!text.contains("rootless-holder"), "{shell}");
+            assert!(!text.contains("rootless-sandbox"), "{shell}");
+            assert!(text.contains("netns"), "{shell}");
+        }
     }
 
     #[test]

@@ -52,6 +52,14 @@ fn main() -> ExitCode {
         Command::Netns(args) => cmd::netns::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Container(args) => cmd::container::run(args, &ctx),
+        Command::Rootless(args) => cmd::rootless::run(args, &ctx),
+        Command::RootlessHolder(args) => Ok(cmd::rootless::holder::main(&args.gen)),
+        Command::RootlessSandbox(a) => Ok(cmd::rootless::sandbox::main(
+            &ctx,
+            [a.user_fd, a.mnt_fd, a.net_fd],
+        )),
+        Command::RootlessCmd(args) => Ok(cmd::rootless::command::main(args)),
+        Command::RootlessUplink(args) => Ok(cmd::rootless::command::uplink_main(args)),
     };
     match result {
         Ok(code) => code,

@@ -30,3 +30,55 @@ pub fn kill_with_parent(cmd: &mut Command) {
         });
     }
 }
+
+/// Starts the child in a session of its own (`setsid`), with an empty signal mask, so that a
+/// long-lived helper (the rootless namespace holder, the uplink) gets no signal meant for the
+/// runner's terminal or process group and can be ended with SIGTERM.
+pub fn detach(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and calls only sigprocmask(2)
+    // and setsid(2), both async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(io::Error::from)?;
+            nix::unistd::setsid().map_err(io::Error::from)?;
+            Ok(())
+        });
+    }
+}
+
+/// Lets the child inherit these descriptors, which are close-on-exec in this process (so no
+/// other child, spawned concurrently by another thread, gets them). The child sees them under
+/// the same numbers.
+pub fn inherit_fds(cmd: &mut Command, fds: Vec<std::os::fd::RawFd>) {
+    // SAFETY: the closure runs in the forked child before exec and only calls fcntl(2), which
+    // is async-signal-safe, on descriptor numbers copied in before the fork; it allocates
+    // nothing (the Vec was allocated before the fork and is only read).
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Takes ownership of a descriptor the parent let this process inherit (see
+/// [`inherit_fds`]) and whose number it passed on the command line. Refuses numbers that are
+/// not open, or are stdin/stdout/stderr.
+pub fn take_inherited_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd as _;
+    // fcntl(F_GETFD) fails only for a descriptor that is not open.
+    // SAFETY: F_GETFD reads the descriptor's flags and has no other effect.
+    let open = fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+    if !open {
+        eprintln!("cnitool: internal error: descriptor {fd} was not inherited");
+        std::process::exit(125);
+    }
+    // SAFETY: the descriptor is open (checked above), and the parent passed it to this
+    // process for this one owner: nothing else in this process refers to the number.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}

@@ -124,6 +124,10 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         // Leftovers of an ADD or DEL killed midway; not attachments, so not reported.
         ctx.cni.gc_stale_files()?;
     }
+    // The caller's shared rootless namespace (dead runners' attachments, empty generations).
+    if !nix::unistd::geteuid().is_root() {
+        runs.extend(super::rootless::gc(ctx, args.dry_run)?);
+    }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
         by_network

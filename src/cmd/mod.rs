@@ -9,6 +9,7 @@ pub mod del;
 pub mod gc;
 pub mod list;
 pub mod netns;
+pub mod rootless;
 pub mod run;
 pub mod show;
 pub mod status;
@@ -83,7 +84,7 @@ pub fn split_dirs(s: &str) -> Vec<PathBuf> {
 }
 
 /// Everything a verb needs from the global flags.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// Netconf directories, in lookup order.
     pub netconf_dirs: Vec<PathBuf>,
@@ -95,6 +96,10 @@ pub struct Context {
     pub output: Option<Output>,
     /// `--quiet`.
     pub quiet: bool,
+    /// `--verbose`.
+    pub verbose: bool,
+    /// `--timeout` (each plugin call; zero: none).
+    pub timeout: std::time::Duration,
 }
 
 impl Context {
@@ -138,6 +143,8 @@ impl Context {
             netns_dir: global.netns_dir.clone().unwrap_or_else(default_netns_dir),
             output: global.output,
             quiet: global.quiet,
+            verbose: global.verbose,
+            timeout: global.timeout,
         })
     }
 

@@ -91,6 +91,9 @@ pub struct RunArgs {
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
     pub plugin: PluginArgs,
+    /// Rootless mode.
+    #[command(flatten)]
+    pub rootless: crate::cmd::rootless::RootlessOpts,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -98,7 +101,7 @@ pub struct RunArgs {
 
 /// What the main loop hears about.
 #[derive(Debug)]
-enum Event {
+pub(crate) enum Event {
     Signal(Signal),
     Child(ChildEvent),
 }
@@ -222,7 +225,11 @@ impl Teardown<'_> {
 
 /// Runs `f` on each item, at once on scoped threads (or in order when `sequential` or when
 /// there is only one), and returns the outcomes in the items' order.
-fn for_each<T: Sync, R: Send>(items: &[T], sequential: bool, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn for_each<T: Sync, R: Send>(
+    items: &[T],
+    sequential: bool,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     if sequential || items.len() < 2 {
         return items.iter().map(&f).collect();
     }
@@ -238,10 +245,11 @@ fn for_each<T: Sync, R: Send>(items: &[T], sequential: bool, f: impl Fn(&T) -> R
 /// SIGKILLs and reaps the processes re-parented to us (we are a child subreaper): whatever
 /// the command left running. Only called when no plugin runs, so every child is the
 /// command's; each is reaped by PID, never with a wildcard wait.
-fn kill_orphans() {
+pub(crate) fn kill_orphans(keep: &[i32]) {
     let me = std::process::id() as i32;
     for _ in 0..100 {
-        let orphans = children_of(me);
+        let mut orphans = children_of(me);
+        orphans.retain(|p| !keep.contains(p));
         if orphans.is_empty() {
             return;
         }
@@ -339,7 +347,7 @@ pub(crate) fn resolve_networks(
 }
 
 /// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
-fn resolv_conf(results: &[CniResult]) -> Option<String> {
+pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
     let mut servers = Vec::new();
     let mut search = Vec::new();
     let mut options = Vec::new();
@@ -400,6 +408,9 @@ fn run_inner(
     rx: mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
+    if args.rootless.active() && !args.dry_run {
+        return crate::cmd::rootless::run::run(args, ctx, &args.rootless, tx, &rx, pending);
+    }
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
@@ -549,7 +560,7 @@ fn run_inner(
     };
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
-    kill_orphans();
+    kill_orphans(&[]);
     let cleanup = teardown.run();
     let code = match outcome {
         Outcome::Exited(status) => match (status.code(), status.signal()) {
@@ -586,7 +597,7 @@ fn run_inner(
 }
 
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// The command ran and ended.
     Exited(std::process::ExitStatus),
     /// The command's namespaces could not be prepared (exit 125, whatever the errno).
@@ -596,7 +607,7 @@ enum Outcome {
 }
 
 /// Forwards signals to the command until it ends.
-fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
+pub(crate) fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
     let mut pid = None;
     let mut queued = Vec::new();
     loop {

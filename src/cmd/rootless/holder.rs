@@ -1,0 +1,206 @@
+//! The holder of a generation (ROOTLESS.md §7.2.1): `cnitool __rootless-holder GEN_DIR`, a
+//! detached process that creates the user + mount + network namespaces the shared networks
+//! live in, keeps them alive, and keeps the write end of the uplink's exit FIFO open (so
+//! slirp4netns exits when the holder does, whatever kills it).
+//!
+//! It also ends its generation when no live run is left and the lock is free (a runner
+//! killed with SIGKILL leaves nothing for long): it kills the uplink and removes the
+//! generation directory; the namespaces, the run netns mounts (which exist only in its mount
+//! namespace) and everything the plugins made in the outer netns go with it.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, BufRead as _, BufReader, Write as _};
+use std::os::fd::AsFd as _;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use nix::mount::{mount, MsFlags};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::{getegid, geteuid, mkfifo};
+
+use super::state::{random_hex, Gen, GenInfo, Proc, Root, UplinkKind};
+use crate::sys;
+
+/// How long a new holder may take to report its namespaces ready.
+const READY_LIMIT: Duration = Duration::from_secs(10);
+/// How often the holder looks for live runs.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// The holder's main (single-threaded until here, as `unshare(CLONE_NEWUSER)` requires).
+pub fn main(gen_dir: &Path) -> ExitCode {
+    let mut out = io::stdout();
+    let fifo = match setup(gen_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(out, "error: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let _ = writeln!(out, "ok");
+    let _ = out.flush();
+    // Nobody reads stdout any more.
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
+    }
+    watch(gen_dir);
+    drop(fifo);
+    ExitCode::SUCCESS
+}
+
+fn setup(gen_dir: &Path) -> Result<File> {
+    let (uid, gid) = (geteuid(), getegid());
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
+        .map_err(|e| {
+            anyhow!(
+                "cannot create a user namespace ({e}): user namespaces are disabled or \
+                 exhausted; enable them (sysctl user.max_user_namespaces=15000, and \
+                 kernel.unprivileged_userns_clone=1 or kernel.apparmor_restrict_unprivileged_userns=0 \
+                 where those exist)"
+            )
+        })?;
+    // A one-line map of the caller's own IDs needs no newuidmap (ROOTLESS.md: measured).
+    fs::write("/proc/self/setgroups", "deny").context("writing /proc/self/setgroups")?;
+    fs::write("/proc/self/uid_map", format!("0 {uid} 1")).context("writing uid_map")?;
+    fs::write("/proc/self/gid_map", format!("0 {gid} 1")).context("writing gid_map")?;
+    // Slave: host mounts made later still arrive where / is shared; nothing goes back.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .context("making / a slave mount")?;
+    libcni::netns::set_link_up("lo").context("setting lo up")?;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(gen_dir.join("exit.fifo"))
+        .context("opening the exit FIFO")
+}
+
+/// Waits until the generation has no live run (and nobody holds the lock), then ends it.
+fn watch(gen_dir: &Path) {
+    let Some((root, gen)) = locate(gen_dir) else {
+        return;
+    };
+    loop {
+        thread::sleep(WATCH_EVERY);
+        if !gen.dir.exists() {
+            return; // `rootless stop` removed it.
+        }
+        if !gen.live_runs().is_empty() {
+            continue;
+        }
+        let Ok(Some(_lock)) = root.try_lock() else {
+            continue; // A runner is creating, registering or tearing down.
+        };
+        if gen.live_runs().is_empty() {
+            if let Some(up) = gen.info().and_then(|i| i.uplink) {
+                up.kill_and_wait(Duration::from_secs(2));
+            }
+            // In this mount namespace the run netns files are mount points (EBUSY).
+            if let Ok(rd) = fs::read_dir(gen.dir.join("netns")) {
+                for e in rd.flatten() {
+                    let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
+                }
+            }
+            let _ = fs::remove_dir_all(&gen.dir);
+            root.clear_current(&gen.name);
+            return;
+        }
+    }
+}
+
+/// The root and generation of a generation directory (`<root>/gen/<name>`).
+fn locate(gen_dir: &Path) -> Option<(Root, Gen)> {
+    let name = gen_dir.file_name()?.to_str()?.to_owned();
+    let root = Root {
+        dir: gen_dir.parent()?.parent()?.to_path_buf(),
+    };
+    let gen = root.gen(&name);
+    Some((root, gen))
+}
+
+/// Creates a new generation: its directory and its holder (not yet the uplink).
+pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result<(Gen, GenInfo)> {
+    let gen = root.gen(&format!("g{}", random_hex()));
+    let mut dirs = DirBuilder::new();
+    dirs.mode(0o700);
+    dirs.create(&gen.dir)
+        .with_context(|| format!("creating {}", gen.dir.display()))?;
+    let made = (|| -> Result<(Gen, GenInfo)> {
+        for sub in ["cni", "cache", "netns", "ports"] {
+            dirs.create(gen.dir.join(sub))?;
+        }
+        mkfifo(&gen.dir.join("exit.fifo"), Mode::from_bits_truncate(0o600))
+            .context("creating the exit FIFO")?;
+        let log = File::create(gen.dir.join("holder.log"))?;
+        let mut cmd = Command::new(self_exe()?);
+        cmd.arg("__rootless-holder")
+            .arg(&gen.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        sys::detach(&mut cmd);
+        let mut child = cmd.spawn().context("starting the namespace holder")?;
+        let pid = child.id() as i32;
+        let stdout = child.stdout.take().expect("piped");
+        let ready = wait_line(stdout, READY_LIMIT);
+        let line = match ready {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the namespace holder did not start: {e:#}");
+            }
+        };
+        if line.trim() != "ok" {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{}", line.trim().trim_start_matches("error: "));
+        }
+        let info = GenInfo {
+            holder: Proc::of(pid)?,
+            userns_ino: super::state::userns_ino(pid)?,
+            uplink_kind: kind,
+            uplink: None,
+            allow_host_loopback,
+        };
+        // Reaped here while this runner lives; by init (or a subreaper) afterwards.
+        thread::spawn(move || child.wait());
+        gen.write_info(&info)?;
+        Ok((gen.clone(), info))
+    })();
+    if made.is_err() {
+        gen.destroy();
+    }
+    made
+}
+
+/// Reads one line from a pipe within `limit`.
+fn wait_line(pipe: std::process::ChildStdout, limit: Duration) -> Result<String> {
+    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+    let ms = u16::try_from(limit.as_millis()).unwrap_or(u16::MAX);
+    let n = poll(&mut fds, PollTimeout::from(ms)).context("waiting for the holder")?;
+    if n == 0 {
+        bail!("not ready after {limit:?}");
+    }
+    let mut line = String::new();
+    BufReader::new(pipe).read_line(&mut line)?;
+    if line.is_empty() {
+        bail!("it exited before it was ready");
+    }
+    Ok(line)
+}
+
+/// This binary, for the helpers (`/proc/self/exe` resolved).
+pub fn self_exe() -> Result<PathBuf> {
+    std::env::current_exe().context("finding the cnitool binary")
+}

@@ -1,0 +1,235 @@
+//! Rootless `cnitool run` (issue 9) and `cnitool rootless status|stop`.
+//!
+//! The design, measurements and failure modes are in `/work/shared/ROOTLESS.md`; what this
+//! implementation does differently, and why, is in `ROOTLESS-IMPL.md` at the top of the
+//! repository. In short:
+//!
+//! ```text
+//! host user -- slirp4netns | pasta --> tap0 in the OUTER netns (holder's userns)
+//!                                       bridge, ip_forward, MASQUERADE, portmap DNAT
+//!                                         '- veth --> RUN netns (eth0) -- the command
+//! ```
+//!
+//! - [`holder`]: the detached process that owns the user + mount + network namespaces of a
+//!   generation, and ends it when no live run is left;
+//! - [`uplink`]: slirp4netns / pasta, readiness, the port-forward API;
+//! - [`sandbox`]: the plugin executor (a helper process: `setns(CLONE_NEWUSER)` needs a
+//!   single-threaded process) with the private `/var/lib` and `/run` plugins need;
+//! - [`command`]: the helper that enters the namespaces and execs the command;
+//! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
+//! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`).
+
+pub mod command;
+pub mod dirs;
+pub mod holder;
+pub mod run;
+pub mod sandbox;
+pub mod state;
+pub mod uplink;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use self::state::{Root, UplinkKind};
+use super::Context;
+use crate::cli::Output;
+
+/// The rootless flags of `run`.
+#[derive(Debug, Args, Clone)]
+pub struct RootlessOpts {
+    /// Run rootless even as root (implied when not root): the networks live in a user
+    /// namespace shared by your runs, with slirp4netns or pasta as the uplink.
+    #[arg(long)]
+    pub rootless: bool,
+    /// Rootless uplink helper (auto: slirp4netns if installed, else pasta).
+    #[arg(long, value_enum, default_value = "auto", value_name = "HELPER")]
+    pub uplink: UplinkKind,
+    /// Rootless: let the command reach the host's loopback as 10.0.2.2.
+    #[arg(long)]
+    pub allow_host_loopback: bool,
+}
+
+impl RootlessOpts {
+    /// Whether this run is rootless.
+    pub fn active(&self) -> bool {
+        self.rootless || !nix::unistd::geteuid().is_root()
+    }
+}
+
+/// Arguments of `rootless`.
+#[derive(Debug, Args)]
+pub struct RootlessArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RootlessCommand,
+}
+
+/// The `rootless` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RootlessCommand {
+    /// Show the shared rootless namespace, its uplink and its live runs.
+    Status,
+    /// Tear the shared rootless namespace down (refused while runs are live).
+    Stop(StopArgs),
+}
+
+/// Arguments of `rootless stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Tear down even with live runs (they lose their network).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Hidden helper: the namespace holder.
+#[derive(Debug, Args)]
+pub struct HolderArgs {
+    /// The generation directory.
+    pub gen: PathBuf,
+}
+
+/// Hidden helper: the plugin executor.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Descriptor of the holder's user namespace.
+    pub user_fd: i32,
+    /// Descriptor of the holder's mount namespace.
+    pub mnt_fd: i32,
+    /// Descriptor of the outer network namespace.
+    pub net_fd: i32,
+}
+
+/// Runs `rootless status|stop`.
+pub fn run(args: RootlessArgs, ctx: &Context) -> Result<ExitCode> {
+    let rt = dirs::resolve(false)?;
+    let root = Root::new(&rt.state, false)?;
+    match args.command {
+        RootlessCommand::Status => status(&root, ctx),
+        RootlessCommand::Stop(a) => stop(&root, ctx, a.force),
+    }
+}
+
+fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
+    let current = root.current();
+    let mut gens = Vec::new();
+    for gen in root.generations() {
+        let info = gen.info();
+        let runs: Vec<_> = gen
+            .runs()
+            .into_iter()
+            .map(|(p, r)| {
+                json!({"id": run::run_id(&p), "runnerPid": r.owner.pid,
+                       "alive": r.owner.is_alive(), "netns": r.netns})
+            })
+            .collect();
+        gens.push(json!({
+            "generation": gen.name,
+            "current": current.as_deref() == Some(gen.name.as_str()),
+            "holderPid": info.as_ref().map(|i| i.holder.pid),
+            "holderAlive": info.as_ref().is_some_and(|i| i.holder_alive()),
+            "uplink": info.as_ref().map(|i| i.uplink_kind),
+            "uplinkPid": info.as_ref().and_then(|i| i.uplink.as_ref().map(|u| u.pid)),
+            "uplinkAlive": info.as_ref().is_some_and(|i| i.uplink_alive()),
+            "hostLoopback": info.as_ref().map(|i| i.allow_host_loopback),
+            "runs": runs,
+        }));
+    }
+    if ctx.output == Some(Output::Json) {
+        println!("{}", json!({"stateDir": root.dir, "generations": gens}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if gens.is_empty() {
+        println!("no shared rootless namespace ({})", root.dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for g in &gens {
+        let alive = |k: &str| if g[k] == true { "" } else { " (dead)" };
+        println!(
+            "generation {}{}: holder {}{} uplink {} {}{}",
+            g["generation"].as_str().unwrap_or(""),
+            if g["current"] == true {
+                " (current)"
+            } else {
+                ""
+            },
+            g["holderPid"],
+            alive("holderAlive"),
+            g["uplink"].as_str().unwrap_or("-"),
+            g["uplinkPid"],
+            alive("uplinkAlive"),
+        );
+        let runs = g["runs"].as_array().cloned().unwrap_or_default();
+        let live = runs.iter().filter(|r| r["alive"] == true).count();
+        println!("  runs: {live} live");
+        for r in runs {
+            println!(
+                "  {} runner {}{}",
+                r["id"].as_str().unwrap_or(""),
+                r["runnerPid"],
+                if r["alive"] == true { "" } else { " (dead)" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
+    if !root.dir.exists() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _lock = root.lock()?;
+    let gens = root.generations();
+    let live: Vec<String> = gens
+        .iter()
+        .flat_map(|g| g.live_runs())
+        .map(|(p, r)| format!("{} (pid {})", run::run_id(&p), r.owner.pid))
+        .collect();
+    if !live.is_empty() && !force {
+        bail!(
+            "{} run(s) still use the shared rootless namespace: {}; end them first, or use \
+             --force",
+            live.len(),
+            live.join(", ")
+        );
+    }
+    // Dead runs first (DEL through the holder), then everything.
+    for line in run::gc_locked(ctx, root, true) {
+        if !ctx.quiet {
+            eprintln!("cnitool: {line}");
+        }
+    }
+    for gen in root.generations() {
+        gen.destroy();
+        root.clear_current(&gen.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cnitool gc`'s rootless part: the caller's shared namespace state, if any. Returns the
+/// lines to print.
+pub fn gc(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
+    let Ok(rt) = dirs::resolve(false) else {
+        return Ok(Vec::new());
+    };
+    let root = Root::new(&rt.state, false)?;
+    if !root.dir.exists() {
+        return Ok(Vec::new());
+    }
+    if dry_run {
+        let mut lines = Vec::new();
+        for gen in root.generations() {
+            for (p, r) in gen.runs() {
+                if !r.owner.is_alive() {
+                    lines.push(format!("would clean up rootless {}", run::run_id(&p)));
+                }
+            }
+        }
+        return Ok(lines);
+    }
+    let _lock = root.lock()?;
+    Ok(run::gc_locked(ctx, &root, false))
+}

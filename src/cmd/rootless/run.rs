@@ -1,0 +1,602 @@
+//! The rootless branch of `cnitool run`: find or create the shared namespace under the lock,
+//! register the run, create its netns and ADD through the plugin executor, publish ports on
+//! the uplink; release the lock while the command runs; then take it again to undo all of
+//! it and end the generation when this was its last run.
+
+use std::fs::{self, File};
+use std::os::fd::AsRawFd as _;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::AtomicI32;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use libcni::netns::NetnsId;
+use serde_json::Value;
+
+use super::sandbox::{self, Attach, NsFds, Request};
+use super::state::{random_hex, Gen, GenInfo, Root, UplinkKind};
+use super::uplink::{self, Forward};
+use super::{dirs, holder, RootlessOpts};
+use crate::cmd::run::record::{Owner, PlannedAttachment, RunRecord};
+use crate::cmd::run::{self, child, Event, Outcome, RunArgs};
+use crate::cmd::{container_id_for, default_netconf_dirs, Context};
+use crate::sys;
+
+/// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
+pub const DNS_FORWARDER: &str = "10.0.2.3";
+
+/// Where the shared namespace is, for one runner: generation, identity, held descriptors.
+#[derive(Debug)]
+pub struct Attached {
+    /// The generation.
+    pub gen: Gen,
+    /// Its processes.
+    pub info: GenInfo,
+    /// The holder's namespaces, opened once (they keep working if the holder dies).
+    pub fds: NsFds,
+    /// Processes this runner started (its orphan killer must spare them).
+    pub started: Vec<i32>,
+}
+
+/// Splits the port mappings of the capability arguments: portmap gets them without `hostIP`
+/// (it DNATs the host port in the outer netns, where traffic arrives from the uplink), the
+/// uplink listens on `hostIP` (127.0.0.1 when none is given).
+fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>> {
+    let Some(Value::Array(maps)) = caps.get_mut("portMappings") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for m in maps.iter_mut() {
+        let Some(obj) = m.as_object_mut() else {
+            continue;
+        };
+        let host_addr = match obj.remove("hostIP") {
+            Some(Value::String(s)) if !s.is_empty() => s
+                .parse()
+                .map_err(|_| crate::usage!("-p: {s:?} is not an IP address"))?,
+            _ => uplink::DEFAULT_HOST_ADDR,
+        };
+        let host_port = obj
+            .get("hostPort")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| crate::usage!("portMappings: hostPort missing"))?;
+        let proto = obj
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("tcp")
+            .to_ascii_lowercase();
+        out.push(Forward {
+            proto,
+            host_addr,
+            host_port,
+            id: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Pre-flight checks that need no state: helper installed, tun, user namespaces.
+pub fn preflight(opts: &RootlessOpts) -> Result<(UplinkKind, std::path::PathBuf)> {
+    let found = uplink::resolve(opts.uplink)?;
+    if fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|s| s.trim() == "0") {
+        bail!(
+            "user namespaces are disabled (user.max_user_namespaces = 0); enable them as root: \
+             sysctl -w user.max_user_namespaces=15000"
+        );
+    }
+    if fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+        .is_ok_and(|s| s.trim() == "0")
+    {
+        bail!(
+            "unprivileged user namespaces are disabled; enable them as root: \
+             sysctl -w kernel.unprivileged_userns_clone=1"
+        );
+    }
+    uplink::check_tun()?;
+    Ok(found)
+}
+
+/// Finds the live generation or starts one (with its uplink), restarting a dead uplink;
+/// opens the holder's namespaces. Called under the lock.
+pub fn attach(
+    root: &Root,
+    kind: UplinkKind,
+    program: &Path,
+    opts: &RootlessOpts,
+) -> Result<Attached> {
+    let mut started = Vec::new();
+    let live = root
+        .current()
+        .map(|n| root.gen(&n))
+        .and_then(|g| Some((g.info()?, g)))
+        .filter(|(info, _)| info.holder_alive());
+    let (gen, mut info) = match live {
+        Some((info, gen)) => {
+            if info.allow_host_loopback != opts.allow_host_loopback {
+                bail!(
+                    "the shared rootless namespace runs {} host loopback access; runs of one \
+                     user share it: wait for its runs to end, or `cnitool rootless stop`",
+                    if info.allow_host_loopback {
+                        "with"
+                    } else {
+                        "without"
+                    }
+                );
+            }
+            if opts.uplink != UplinkKind::Auto && info.uplink_kind != kind {
+                bail!(
+                    "the shared rootless namespace uses {:?} as its uplink; wait for its runs \
+                     to end, or `cnitool rootless stop`",
+                    info.uplink_kind
+                );
+            }
+            (gen, info)
+        }
+        None => {
+            if let Some(old) = root.current() {
+                eprintln!("cnitool: holder of generation {old} is gone: starting a new generation");
+            }
+            let (gen, info) = holder::start(root, kind, opts.allow_host_loopback)?;
+            started.push(info.holder.pid);
+            (gen, info)
+        }
+    };
+    let fresh = info.uplink.is_none();
+    if !info.uplink_alive() {
+        if !fresh {
+            eprintln!(
+                "cnitool: uplink of generation {} is gone: restarting it",
+                gen.name
+            );
+        }
+        let program = match info.uplink_kind {
+            k if k == kind => program.to_path_buf(),
+            k => uplink::resolve(k)?.1,
+        };
+        if let Err(e) = uplink::start(&gen, &mut info, &program) {
+            if fresh {
+                gen.destroy();
+            }
+            return Err(e);
+        }
+        started.extend(info.uplink.as_ref().map(|p| p.pid));
+        if fresh {
+            root.set_current(&gen.name)?;
+        } else {
+            replay_forwards(&gen);
+        }
+    }
+    let fds = NsFds::open(info.holder.pid).context("opening the holder's namespaces")?;
+    // The PID could have been reused between the check and the open.
+    if fds.user.metadata()?.ino() != info.userns_ino {
+        bail!(
+            "the holder of generation {} exited just now; try again",
+            gen.name
+        );
+    }
+    Ok(Attached {
+        gen,
+        info,
+        fds,
+        started,
+    })
+}
+
+/// Adds the forwards of every live run again (after an uplink restart).
+fn replay_forwards(gen: &Gen) {
+    for (path, rec) in gen.live_runs() {
+        let id = run_id(&path);
+        let file = gen.ports_file(&id);
+        let mut fwds = uplink::read_forwards(&file);
+        for f in &mut fwds {
+            match uplink::add_forward(gen, f) {
+                Ok(n) => f.id = Some(n),
+                Err(e) => eprintln!("warning: run of pid {}: {e:#}", rec.owner.pid),
+            }
+        }
+        if !fwds.is_empty() {
+            let _ =
+                super::state::write_atomic(&file, &serde_json::to_vec(&fwds).unwrap_or_default());
+        }
+    }
+}
+
+/// A run's ID: its record's file stem.
+pub fn run_id(record: &Path) -> String {
+    record
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The attachments of a record, in ADD order.
+fn attaches(rec: &RunRecord) -> Vec<Attach> {
+    rec.attachments
+        .iter()
+        .map(|a| Attach {
+            list: String::from_utf8_lossy(&a.config_bytes()).into_owned(),
+            container_id: rec.container_id.clone(),
+            netns: rec.netns.clone(),
+            ifname: a.ifname.clone(),
+            args: rec.cni_args.clone(),
+            caps: rec.capability_args.clone(),
+        })
+        .collect()
+}
+
+/// Undoes a run (forwards, DEL in reverse order, the netns, its files). Every step runs;
+/// the errors are joined.
+pub fn undo_run(
+    ctx: &Context,
+    gen: &Gen,
+    fds: &NsFds,
+    record: &Path,
+    rec: &RunRecord,
+) -> Result<()> {
+    let id = run_id(record);
+    let mut errors = Vec::new();
+    let ports = gen.ports_file(&id);
+    for f in uplink::read_forwards(&ports) {
+        if let Some(n) = f.id {
+            // A dead uplink has no forwards left to remove.
+            let _ = uplink::remove_forward(gen, n);
+        }
+    }
+    let mut del = attaches(rec);
+    del.reverse();
+    let req = Request {
+        state: state_of(gen),
+        gen: gen.dir.clone(),
+        del,
+        ..Request::default()
+    };
+    match sandbox::call(ctx, fds, &req, ctx.verbose) {
+        Ok(resp) => errors.extend(resp.outcomes.into_iter().filter_map(Result::err)),
+        Err(e) => errors.push(format!("{e:#}")),
+    }
+    let rm = Request {
+        state: state_of(gen),
+        gen: gen.dir.clone(),
+        remove_netns: Some(rec.netns.clone()),
+        ..Request::default()
+    };
+    if let Err(e) = sandbox::call(ctx, fds, &rm, false) {
+        errors.push(format!("{e:#}"));
+    }
+    let _ = fs::remove_file(&ports);
+    let _ = fs::remove_file(gen.dir.join(format!("{id}.resolv.conf")));
+    if errors.is_empty() {
+        let _ = fs::remove_file(record);
+        Ok(())
+    } else {
+        Err(anyhow!("cleanup failed: {}", errors.join("; ")))
+    }
+}
+
+/// The state directory a generation lives in (`<state>/rootless-netns/gen/<G>`).
+pub fn state_of(gen: &Gen) -> std::path::PathBuf {
+    gen.dir
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Garbage-collects under the lock: the runs of dead runners (DEL through the holder when it
+/// lives), and the generations with no live run that are not the current one or whose holder
+/// is gone. With `all`, the current generation goes too when it has no live run.
+pub fn gc_locked(ctx: &Context, root: &Root, all: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let current = root.current();
+    for gen in root.generations() {
+        let info = gen.info();
+        let holder = info.as_ref().filter(|i| i.holder_alive());
+        let fds = holder.and_then(|i| NsFds::open(i.holder.pid).ok());
+        for (path, rec) in gen.runs() {
+            if rec.owner.is_alive() {
+                continue;
+            }
+            let id = run_id(&path);
+            match &fds {
+                Some(fds) => match undo_run(ctx, &gen, fds, &path, &rec) {
+                    Ok(()) => lines.push(format!(
+                        "gc: runner of {id} (pid {}) is gone: removed its attachments",
+                        rec.owner.pid
+                    )),
+                    Err(e) => lines.push(format!("gc: {id}: {e:#}")),
+                },
+                None => {
+                    // The namespaces are gone or going: nothing to DEL in them.
+                    let _ = fs::remove_file(&path);
+                    let _ = fs::remove_file(gen.ports_file(&id));
+                    lines.push(format!(
+                        "gc: runner of {id} (pid {}) is gone",
+                        rec.owner.pid
+                    ));
+                }
+            }
+        }
+        let is_current = current.as_deref() == Some(gen.name.as_str());
+        if gen.live_runs().is_empty() && (all || !is_current || holder.is_none()) {
+            gen.destroy();
+            root.clear_current(&gen.name);
+            lines.push(format!("gc: removed generation {}", gen.name));
+        }
+    }
+    lines
+}
+
+/// The resolv.conf of a run: the CNI results' DNS when they carry any, else the uplink's
+/// forwarder with the host's search and options (never a loopback nameserver: inside the
+/// run, 127.0.0.1 is the run's own loopback).
+fn resolv_conf(results: &[libcni::CniResult]) -> String {
+    if let Some(text) = run::resolv_conf(results) {
+        return text;
+    }
+    let mut out = format!("# written by cnitool run (rootless)\nnameserver {DNS_FORWARDER}\n");
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for line in host.lines() {
+        let l = line.trim_start();
+        if l.starts_with("search ") || l.starts_with("domain ") || l.starts_with("options ") {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Runs `cnitool run` rootless.
+pub fn run(
+    args: &RunArgs,
+    ctx: &Context,
+    opts: &RootlessOpts,
+    tx: Sender<Event>,
+    rx: &Receiver<Event>,
+    pending: &AtomicI32,
+) -> Result<ExitCode> {
+    let tool = run::tool;
+    if args.netns.is_some() {
+        return Err(tool(crate::usage!(
+            "--netns cannot be used rootless: each rootless run gets its own namespace"
+        )));
+    }
+    // The user's networks first (issue 9), unless directories were given.
+    let mut ctx = ctx.clone();
+    let defaults = ctx.netconf_dirs == default_netconf_dirs();
+    if defaults {
+        ctx.netconf_dirs.reverse();
+    }
+    let ctx = &ctx;
+    let nets = if defaults && args.nets.is_empty() {
+        // Without --net, only the user's own networks compete with the built-in one: the
+        // system directory holds root's networks (a podman or k8s bridge), not a default
+        // for users.
+        let user_only = Context {
+            netconf_dirs: ctx.netconf_dirs[..1].to_vec(),
+            ..ctx.clone()
+        };
+        run::resolve_networks(&args.nets, &user_only).map_err(tool)?
+    } else {
+        run::resolve_networks(&args.nets, ctx).map_err(tool)?
+    };
+    let cni_args = args.plugin.cni_args().map_err(tool)?;
+    let mut caps = args.plugin.capability_args().map_err(tool)?;
+    let forwards = split_ports(&mut caps).map_err(tool)?;
+    if let Some(h) = &args.hostname {
+        if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
+            return Err(tool(crate::usage!(
+                "--hostname {h:?}: must be 1 to 64 characters"
+            )));
+        }
+    }
+    let (kind, program) = preflight(opts).map_err(tool)?;
+    if kind == UplinkKind::Pasta && !forwards.is_empty() {
+        return Err(tool(crate::usage!(
+            "-p needs --uplink slirp4netns: pasta takes its ports only at start, and the \
+             rootless namespace is shared by all runs"
+        )));
+    }
+    for f in &forwards {
+        uplink::precheck(f).map_err(tool)?;
+    }
+    let rt_dir = dirs::resolve(true).map_err(tool)?;
+    if let Some(w) = &rt_dir.warning {
+        if !ctx.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+    let root = Root::new(&rt_dir.state, true).map_err(tool)?;
+
+    // Section 1 under the lock: GC, attach, register, netns, ADD, forwards.
+    let lock = root.lock().map_err(tool)?;
+    for line in gc_locked(ctx, &root, false) {
+        if !ctx.quiet {
+            eprintln!("cnitool: {line}");
+        }
+    }
+    let att = attach(&root, kind, &program, opts).map_err(tool)?;
+    let id = format!("r{}", random_hex());
+    let netns_path = att.gen.netns(&id);
+    let record = RunRecord {
+        owner: Owner::current().map_err(tool)?,
+        netns: netns_path.clone(),
+        owns_netns: true,
+        container_id: container_id_for(&netns_path),
+        attachments: nets
+            .iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .collect(),
+        cni_args,
+        capability_args: caps,
+    };
+    let record_path = match record.write(&att.gen.dir, &id) {
+        Ok(p) => p,
+        Err(e) => {
+            finish_gen(&root, &att.gen);
+            return Err(tool(e));
+        }
+    };
+    let setup = (|| -> Result<(Vec<libcni::CniResult>, File)> {
+        run::check_signal(pending)?;
+        for f in &forwards {
+            uplink::precheck(f)?;
+        }
+        let req = Request {
+            state: rt_dir.state.clone(),
+            gen: att.gen.dir.clone(),
+            create_netns: Some(netns_path.clone()),
+            add: attaches(&record),
+            sequential: args.sequential,
+            ..Request::default()
+        };
+        let resp = sandbox::call(ctx, &att.fds, &req, ctx.verbose)?;
+        let mut results = Vec::new();
+        let mut errors = Vec::new();
+        for o in resp.outcomes {
+            match o {
+                Ok(v) => results.push(
+                    libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
+                        .map_err(|e| anyhow!("a plugin result: {e}"))?,
+                ),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("; "));
+        }
+        let mut fwds = forwards.clone();
+        for i in 0..fwds.len() {
+            fwds[i].id = Some(uplink::add_forward(&att.gen, &fwds[i])?);
+            super::state::write_atomic(&att.gen.ports_file(&id), &serde_json::to_vec(&fwds)?)?;
+        }
+        run::check_signal(pending)?;
+        let net = File::open(format!(
+            "/proc/{}/root{}",
+            att.info.holder.pid,
+            netns_path.display()
+        ))
+        .context("opening the run's network namespace")?;
+        Ok((results, net))
+    })();
+    let (results, net) = match setup {
+        Ok(x) => x,
+        Err(err) => {
+            let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record);
+            finish_gen(&root, &att.gen);
+            drop(lock);
+            let err = match cleanup {
+                Ok(()) => err,
+                Err(c) => err.context(format!("{c:#}")),
+            };
+            if let Some(run::Interrupted(sig)) = err.downcast_ref::<run::Interrupted>() {
+                eprintln!("cnitool: {err:#}");
+                return Ok(ExitCode::from((128 + *sig) as u8));
+            }
+            return Err(tool(err));
+        }
+    };
+    let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
+    let wrote = fs::write(&resolv, resolv_conf(&results));
+    drop(lock);
+
+    // The command, without the lock.
+    let outcome = match wrote {
+        Err(e) => Outcome::SetupFailed(e),
+        Ok(()) => {
+            let cmd = command(args, &att, &net, &resolv);
+            match cmd.and_then(|c| child::spawn_prepared(c, tx, Event::Child)) {
+                Ok(()) => run::wait_for_command(rx),
+                Err(e) => Outcome::SetupFailed(e),
+            }
+        }
+    };
+    let uplink_lost = !att.info.uplink_alive() || !att.info.holder_alive();
+
+    // Section 2 under the lock: leftovers, forwards, DEL, netns, GC, end of generation.
+    run::kill_orphans(&att.started);
+    kill_in_netns(&net);
+    drop(net);
+    let lock = root.lock().map_err(tool)?;
+    let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record);
+    let _ = gc_locked(ctx, &root, false);
+    finish_gen(&root, &att.gen);
+    drop(lock);
+    if uplink_lost && !ctx.quiet {
+        eprintln!(
+            "cnitool: warning: the rootless namespace's uplink or holder died during the run: \
+             the command lost outbound connectivity"
+        );
+    }
+    let code = match outcome {
+        Outcome::Exited(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => c as u8,
+            (None, Some(sig)) => (128 + sig) as u8,
+            _ => 125,
+        },
+        Outcome::SetupFailed(e) | Outcome::Failed(e) => {
+            let err = anyhow!(e).context("preparing the command");
+            return Err(tool(match cleanup {
+                Ok(()) => err,
+                Err(c) => err.context(format!("{c:#}")),
+            }));
+        }
+    };
+    cleanup.map_err(tool)?;
+    Ok(ExitCode::from(code))
+}
+
+/// Ends a generation that has no live run left (kills the holder and the uplink, removes
+/// its directory). Called under the lock.
+fn finish_gen(root: &Root, gen: &Gen) {
+    if gen.live_runs().is_empty() {
+        gen.destroy();
+        root.clear_current(&gen.name);
+    }
+}
+
+/// The helper that starts the command (see [`super::command`]).
+fn command(args: &RunArgs, att: &Attached, net: &File, resolv: &Path) -> std::io::Result<Command> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("__rootless-cmd")
+        .arg(att.fds.user.as_raw_fd().to_string())
+        .arg(net.as_raw_fd().to_string())
+        .arg(std::process::id().to_string())
+        .arg("--resolv")
+        .arg(resolv);
+    if let Some(h) = &args.hostname {
+        cmd.arg("--hostname").arg(h);
+    }
+    cmd.arg("--").args(&args.command);
+    cmd.stdin(Stdio::inherit());
+    sys::inherit_fds(&mut cmd, vec![att.fds.user.as_raw_fd(), net.as_raw_fd()]);
+    sys::kill_with_parent(&mut cmd);
+    Ok(cmd)
+}
+
+/// SIGKILLs what the command left in its netns (processes of the user, so allowed).
+fn kill_in_netns(net: &File) {
+    let Ok(m) = net.metadata() else { return };
+    let id = NetnsId {
+        dev: m.dev(),
+        ino: m.ino(),
+    };
+    for _ in 0..100 {
+        let pids = libcni::netns::processes_in(id);
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

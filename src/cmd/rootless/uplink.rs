@@ -1,0 +1,375 @@
+//! The uplink (ROOTLESS.md §7.5): slirp4netns (default) or pasta, started by the runner in
+//! the host namespaces, attached to the holder's namespaces as `tap0`. Both get the same
+//! addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
+//!
+//! slirp4netns: readiness is the byte `1` on an anonymous ready pipe (anything else, EOF
+//! included, is fatal: the shell prototype v1 silently ran with no uplink); its exit-fd is
+//! the generation's FIFO, whose write end only the holder keeps, so it exits with the holder.
+//! Port forwards go through its API socket.
+//!
+//! pasta (this Debian build has neither ready-fd nor exit-fd): runs in the foreground,
+//! detached; readiness is the default route appearing in the outer netns
+//! (`/proc/<holder>/net/route`); the last run or the holder kills it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::state::{Gen, GenInfo, Proc, UplinkKind};
+use crate::sys;
+
+/// How long an uplink may take to become ready.
+pub const READY_LIMIT: Duration = Duration::from_secs(10);
+
+const TUN_HINT: &str = "/dev/net/tun must be readable and writable by you: distributions ship \
+                        it with mode 0666 (as root: chmod 0666 /dev/net/tun)";
+
+/// Finds a program in `PATH`.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+/// Resolves `auto` and checks that the helper is installed, before anything is created.
+pub fn resolve(kind: UplinkKind) -> Result<(UplinkKind, PathBuf)> {
+    let want = |name: &str, other: &str| {
+        find_program(name).ok_or_else(|| {
+            anyhow!(
+                "{name} not found in PATH: install it (e.g. apt-get install {}) or choose \
+                 another helper with --uplink {other}",
+                if name == "pasta" { "passt" } else { name }
+            )
+        })
+    };
+    match kind {
+        UplinkKind::Slirp4netns => Ok((kind, want("slirp4netns", "pasta")?)),
+        UplinkKind::Pasta => Ok((kind, want("pasta", "slirp4netns")?)),
+        UplinkKind::Auto => match find_program("slirp4netns") {
+            Some(p) => Ok((UplinkKind::Slirp4netns, p)),
+            None => match find_program("pasta") {
+                Some(p) => Ok((UplinkKind::Pasta, p)),
+                None => bail!(
+                    "neither slirp4netns nor pasta is in PATH: install one \
+                     (apt-get install slirp4netns, or passt for pasta)"
+                ),
+            },
+        },
+    }
+}
+
+/// Checks `/dev/net/tun` before starting a helper, so the error names the fix.
+pub fn check_tun() -> Result<()> {
+    nix::unistd::access(
+        "/dev/net/tun",
+        nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+    )
+    .map_err(|e| anyhow!("cannot open /dev/net/tun ({e}): {TUN_HINT}"))
+}
+
+/// Starts the generation's uplink and records it in `info`.
+pub fn start(gen: &Gen, info: &mut GenInfo, program: &Path) -> Result<()> {
+    let proc = match info.uplink_kind {
+        UplinkKind::Pasta => start_pasta(gen, info, program)?,
+        _ => start_slirp(gen, info, program)?,
+    };
+    info.uplink = Some(proc);
+    gen.write_info(info)
+}
+
+fn log_file(gen: &Gen) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(gen.dir.join("uplink.log"))
+        .context("opening uplink.log")
+}
+
+fn failure(gen: &Gen, name: &str, why: &str) -> anyhow::Error {
+    let tail = gen.log_tail("uplink.log");
+    let hint = if tail.contains("/dev/net/tun") || tail.contains("tun socket") {
+        format!("; {TUN_HINT}")
+    } else {
+        String::new()
+    };
+    if tail.is_empty() {
+        anyhow!("{name} did not become ready: {why}{hint}")
+    } else {
+        anyhow!("{name} did not become ready: {why}: {tail}{hint}")
+    }
+}
+
+fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating the ready pipe")?;
+    let exit_r: OwnedFd = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(gen.dir.join("exit.fifo"))
+        .context("opening the exit FIFO")?
+        .into();
+    let _ = fs::remove_file(gen.api_socket());
+    let h = info.holder.pid;
+    // Started from inside the holder's user namespace (see `command::uplink_main`).
+    let user = File::open(format!("/proc/{h}/ns/user")).context("opening the holder's userns")?;
+    let mut cmd = Command::new(super::holder::self_exe()?);
+    cmd.arg("__rootless-uplink")
+        .arg(user.as_raw_fd().to_string())
+        .arg("--")
+        .arg(program)
+        .args(["--configure", "--mtu=65520"]);
+    if !info.allow_host_loopback {
+        cmd.arg("--disable-host-loopback");
+    }
+    cmd.args(["--enable-sandbox", "--enable-seccomp"])
+        .arg(format!("--ready-fd={}", ready_w.as_raw_fd()))
+        .arg(format!("--exit-fd={}", exit_r.as_raw_fd()))
+        .arg("--api-socket")
+        .arg(gen.api_socket())
+        .arg("--netns-type=path")
+        .arg(format!("/proc/{h}/ns/net"))
+        .arg("tap0")
+        .stdin(Stdio::null())
+        .stdout(log_file(gen)?)
+        .stderr(log_file(gen)?);
+    sys::detach(&mut cmd);
+    sys::inherit_fds(
+        &mut cmd,
+        vec![ready_w.as_raw_fd(), exit_r.as_raw_fd(), user.as_raw_fd()],
+    );
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow!("starting {}: {e}", program.display()))?;
+    drop(ready_w);
+    drop(exit_r);
+    drop(user);
+    let pid = child.id() as i32;
+    let proc = Proc::of(pid);
+    // Anything but the byte '1' is a failure: EOF (it exited), a timeout, another byte.
+    let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
+    let ms = u16::try_from(READY_LIMIT.as_millis()).unwrap_or(u16::MAX);
+    let ready = match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) => Err(format!("no readiness after {READY_LIMIT:?}")),
+        Ok(_) => {
+            let mut b = [0u8; 1];
+            match File::from(ready_r).read(&mut b) {
+                Ok(1) if b[0] == b'1' => Ok(()),
+                Ok(0) => Err("it exited".to_owned()),
+                Ok(_) => Err(format!("unexpected readiness byte {:?}", b[0])),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(why) = ready {
+        let _ = child.kill();
+        let status = child.wait();
+        let why = match status {
+            Ok(s) if why == "it exited" => format!("it exited ({s})"),
+            _ => why,
+        };
+        return Err(failure(gen, "slirp4netns", &why));
+    }
+    thread::spawn(move || child.wait());
+    Ok(proc?)
+}
+
+fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
+    let h = info.holder.pid;
+    let mut cmd = Command::new(program);
+    cmd.args([
+        "--config-net",
+        "--quiet",
+        "--foreground",
+        "-t",
+        "none",
+        "-u",
+        "none",
+        "-T",
+        "none",
+        "-U",
+        "none",
+        "-a",
+        "10.0.2.100",
+        "-n",
+        "24",
+        "-g",
+        "10.0.2.2",
+        "--dns-forward",
+        "10.0.2.3",
+        "--ns-ifname",
+        "tap0",
+        "--mtu",
+        "65520",
+    ]);
+    if !info.allow_host_loopback {
+        cmd.arg("--no-map-gw");
+    }
+    cmd.arg("--userns")
+        .arg(format!("/proc/{h}/ns/user"))
+        .arg("--netns")
+        .arg(format!("/proc/{h}/ns/net"))
+        .stdin(Stdio::null())
+        .stdout(log_file(gen)?)
+        .stderr(log_file(gen)?);
+    sys::detach(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow!("starting {}: {e}", program.display()))?;
+    let proc = Proc::of(child.id() as i32)?;
+    let end = Instant::now() + READY_LIMIT;
+    let route = format!("/proc/{h}/net/route");
+    loop {
+        if has_default_route(&route) {
+            break;
+        }
+        if let Ok(Some(s)) = child.try_wait() {
+            return Err(failure(gen, "pasta", &format!("it exited ({s})")));
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failure(
+                gen,
+                "pasta",
+                &format!("no default route after {READY_LIMIT:?}"),
+            ));
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    thread::spawn(move || child.wait());
+    Ok(proc)
+}
+
+fn has_default_route(route: &str) -> bool {
+    fs::read_to_string(route).is_ok_and(|t| {
+        t.lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
+    })
+}
+
+/// One published port as the uplink forwards it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forward {
+    /// tcp or udp.
+    pub proto: String,
+    /// The host address slirp4netns listens on.
+    pub host_addr: IpAddr,
+    /// The host port (also the port portmap DNATs in the outer netns).
+    pub host_port: u16,
+    /// slirp4netns's id for it.
+    #[serde(default)]
+    pub id: Option<u64>,
+}
+
+impl std::fmt::Display for Forward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.host_addr {
+            IpAddr::V6(a) => write!(f, "[{a}]:{}/{}", self.host_port, self.proto),
+            IpAddr::V4(a) => write!(f, "{a}:{}/{}", self.host_port, self.proto),
+        }
+    }
+}
+
+/// Binds the host port briefly, to turn slirp4netns's errno-less `add_hostfwd` failure into
+/// "in use" or "privileged".
+pub fn precheck(fwd: &Forward) -> Result<()> {
+    let addr = SocketAddr::new(fwd.host_addr, fwd.host_port);
+    let res = if fwd.proto == "udp" {
+        UdpSocket::bind(addr).map(drop)
+    } else {
+        TcpListener::bind(addr).map(drop)
+    };
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow!(
+            "cannot publish host port {fwd}: it is in use (by another run or program); pick \
+             another host port"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let start = fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "1024".into());
+            Err(anyhow!(
+                "cannot publish host port {fwd}: ports below {start} are privileged; use a \
+                 higher host port (or, as root, lower net.ipv4.ip_unprivileged_port_start)"
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Err(anyhow!(
+            "cannot publish host port {fwd}: {} is not an address of this host",
+            fwd.host_addr
+        )),
+        Err(e) => Err(anyhow!("cannot publish host port {fwd}: {e}")),
+    }
+}
+
+/// One call on the slirp4netns API socket.
+fn api(socket: &Path, req: &Value) -> Result<Value> {
+    let mut s = UnixStream::connect(socket)
+        .with_context(|| format!("connecting to the slirp4netns API {}", socket.display()))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(req.to_string().as_bytes())?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let v: Value =
+        serde_json::from_str(&buf).with_context(|| format!("slirp4netns API reply {buf:?}"))?;
+    if let Some(err) = v.get("error") {
+        bail!(
+            "{}",
+            err.get("desc").and_then(Value::as_str).unwrap_or("error")
+        );
+    }
+    Ok(v)
+}
+
+/// Adds a forward (host port -> outer netns 10.0.2.100, same port); returns its id.
+pub fn add_forward(gen: &Gen, fwd: &Forward) -> Result<u64> {
+    let v = api(
+        &gen.api_socket(),
+        &json!({"execute": "add_hostfwd", "arguments": {
+            "proto": fwd.proto, "host_addr": fwd.host_addr.to_string(),
+            "host_port": fwd.host_port, "guest_port": fwd.host_port}}),
+    )
+    .with_context(|| format!("publishing host port {fwd}"))?;
+    v.pointer("/return/id")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| anyhow!("slirp4netns API: no id in {v}"))
+}
+
+/// Removes a forward.
+pub fn remove_forward(gen: &Gen, id: u64) -> Result<()> {
+    api(
+        &gen.api_socket(),
+        &json!({"execute": "remove_hostfwd", "arguments": {"id": id}}),
+    )
+    .map(drop)
+}
+
+/// Reads a run's forwards.
+pub fn read_forwards(path: &Path) -> Vec<Forward> {
+    fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// The host address to listen on when `-p` gives none: loopback only.
+pub const DEFAULT_HOST_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -1,0 +1,202 @@
+//! Failures: a missing helper, an inaccessible /dev/net/tun, and SIGKILL of the runner, the
+//! holder and the uplink.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::util::{alive, gen_pids, rl_test, wait_out, Bg, PATH};
+
+fn sigkill(pid: i32) {
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+}
+
+/// 9: PATH without the helper: a clear error, exit 125, no holder, no generation.
+#[test]
+fn missing_helper() {
+    rl_test("missing_helper", |rl| {
+        let bin = rl.tmp.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        let path = bin.to_str().unwrap().to_owned();
+        for (uplink, name, hint) in [
+            (
+                "slirp4netns",
+                "slirp4netns not found in PATH",
+                "--uplink pasta",
+            ),
+            ("pasta", "pasta not found in PATH", "apt-get install passt"),
+            ("auto", "neither slirp4netns nor pasta", "install one"),
+        ] {
+            let out = wait_out(
+                rl.cmd_env(
+                    ["run", "--uplink", uplink, "--", "/bin/true"],
+                    &[("PATH", &path)],
+                )
+                .spawn()
+                .unwrap(),
+            );
+            let out = out.fails_with(name);
+            assert!(out.stderr.contains(hint), "{out:#?}");
+            assert_eq!(out.code(), 125);
+            assert!(rl.generations().is_empty());
+        }
+    });
+}
+
+/// 10: the helper cannot open /dev/net/tun (a fake slirp4netns prints what the real one
+/// prints): its message with the 0666 hint, and everything cleaned up. Then the real node
+/// (0600 on this machine) is refused before anything starts.
+#[test]
+fn tun_not_accessible() {
+    rl_test("tun_not_accessible", |rl| {
+        let bin = rl.tmp.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        let fake = bin.join("slirp4netns");
+        fs::write(
+            &fake,
+            "#!/bin/sh\necho 'open(\"/dev/net/tun\"): Permission denied' >&2\necho 'child failed(1)' >&2\nexit 1\n",
+        )
+        .unwrap();
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{PATH}", bin.display());
+        let out = wait_out(
+            rl.cmd_env(["run", "--", "true"], &[("PATH", &path)])
+                .spawn()
+                .unwrap(),
+        );
+        let out = out.fails_with("slirp4netns did not become ready");
+        assert!(out.stderr.contains("Permission denied"), "{out:#?}");
+        assert!(out.stderr.contains("0666"), "{out:#?}");
+        assert!(rl.generations().is_empty());
+
+        // The machine's own node, when it is not accessible to the user.
+        nix::mount::umount2("/dev/net/tun", nix::mount::MntFlags::MNT_DETACH).unwrap();
+        let mode = fs::metadata("/dev/net/tun").unwrap().permissions().mode();
+        if mode & 0o006 != 0o006 {
+            let out = rl.run(["run", "--", "true"]);
+            let out = out.fails_with("/dev/net/tun");
+            assert!(out.stderr.contains("0666"), "{out:#?}");
+        }
+    });
+}
+
+/// 6 (one run): SIGKILL of the runner kills the command (parent-death signal); the holder
+/// then ends the generation (no live run), and slirp4netns follows (exit-fd).
+#[test]
+fn sigkill_runner_alone() {
+    rl_test("sigkill_runner_alone", |rl| {
+        let a = Bg::spawn(rl.cmd(["run", "--", "sh", "-c", "echo $$; exec sleep 60"]));
+        let cmd_pid: i32 = a.line().parse().unwrap();
+        let (holder, uplink) = gen_pids(rl);
+        sigkill(a.pid());
+        let _ = a.finish();
+        rl.wait_until("the command to die", Duration::from_secs(1), || {
+            !alive(cmd_pid)
+        });
+        rl.wait_until(
+            "the holder to end the generation",
+            Duration::from_secs(5),
+            || !alive(holder) && !alive(uplink) && rl.generations().is_empty(),
+        );
+    });
+}
+
+/// 6 (shared): SIGKILL of one runner while another run lives: the next run garbage-collects
+/// the dead run (a gc line; its host-local reservation goes), the generation ends with the
+/// last run.
+#[test]
+fn sigkill_runner_shared() {
+    rl_test("sigkill_runner_shared", |rl| {
+        let ip = "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1";
+        let a = Bg::spawn(rl.cmd(["run", "--", "sh", "-c", &format!("{ip}; exec sleep 60")]));
+        let a_ip = a.line();
+        let b = Bg::spawn(rl.cmd(["run", "--", "sh", "-c", &format!("{ip}; sleep 60")]));
+        let _b_ip = b.line();
+        let gen = rl.generations()[0].clone();
+        let reservation = gen.join("cni/networks/cnitool").join(&a_ip);
+        assert!(reservation.exists());
+        sigkill(a.pid());
+        let _ = a.finish();
+        let out = rl.run(["run", "--", "true"]).ok();
+        assert!(out.stderr.contains("gc: runner of"), "{out:#?}");
+        assert!(!reservation.exists(), "the dead run's address is released");
+        kill(Pid::from_raw(b.pid()), Signal::SIGTERM).unwrap();
+        let _ = b.finish();
+    });
+}
+
+/// 7: SIGKILL of the holder: the running command loses its uplink, the next run starts a new
+/// generation, the old run still ends cleanly (DEL through its held descriptors) with a
+/// warning, and the old generation's directory goes with its last run.
+#[test]
+fn sigkill_holder() {
+    rl_test("sigkill_holder", |rl| {
+        let mut cmd = rl.cmd(["run", "--", "sh", "-c", "echo up; read x; echo done"]);
+        cmd.stdin(std::process::Stdio::piped());
+        let a = Bg::spawn(cmd);
+        assert_eq!(a.line(), "up");
+        let (holder, uplink) = gen_pids(rl);
+        let old = rl.generations()[0].clone();
+        sigkill(holder);
+        rl.wait_until(
+            "slirp4netns to follow the holder",
+            Duration::from_secs(2),
+            || !alive(uplink),
+        );
+        let out = rl.run(["run", "--", "true"]).ok();
+        assert!(out.stderr.contains("starting a new generation"), "{out:#?}");
+        assert!(old.exists(), "the old generation stays while its run lives");
+        let mut a = a;
+        drop(a.child.stdin.take());
+        assert_eq!(a.line(), "done");
+        let (st, err) = a.finish();
+        assert!(st.success(), "{err}");
+        assert!(err.contains("uplink or holder died"), "{err}");
+        assert!(!old.exists());
+    });
+}
+
+/// 8: SIGKILL of the uplink: the next run restarts it; the running command gets its
+/// connectivity back and its published port works again.
+#[test]
+fn sigkill_uplink() {
+    rl_test("sigkill_uplink", |rl| {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let serve = "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',8080))\ns.listen()\nprint('listening',flush=True)\nwhile True:\n c,a=s.accept()\n c.sendall(b'hi')\n c.close()\n";
+        let p = format!("{port}:8080");
+        let a = Bg::spawn(rl.cmd(["run", "-p", &p, "--", "python3", "-c", serve]));
+        assert_eq!(a.line(), "listening");
+        let get = || {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut c, &mut s).ok()?;
+            Some(s)
+        };
+        assert_eq!(get().as_deref(), Some("hi"));
+        let (holder, uplink) = gen_pids(rl);
+        sigkill(uplink);
+        rl.wait_until("the uplink to die", Duration::from_secs(2), || {
+            !alive(uplink)
+        });
+        assert_eq!(get(), None, "no forward while the uplink is dead");
+        let out = rl.run(["run", "--", "true"]).ok();
+        assert!(out.stderr.contains("restarting it"), "{out:#?}");
+        let (holder2, uplink2) = gen_pids(rl);
+        assert_eq!(holder, holder2);
+        assert_ne!(uplink, uplink2);
+        assert_eq!(
+            get().as_deref(),
+            Some("hi"),
+            "the published port works again"
+        );
+        kill(Pid::from_raw(a.pid()), Signal::SIGTERM).unwrap();
+        let _ = a.finish();
+    });
+}

@@ -1,0 +1,10 @@
+//! Integration tests of rootless `cnitool run` (issue 9): the real binary, the real plugins and
+//! slirp4netns (pasta where noted), run as a real unprivileged user inside a throwaway host
+//! network + mount namespace made by root. See `util.rs` for the harness and the leak checks
+//! every test ends with. ROOTLESS.md's "Tests to write" numbers are given per test.
+
+mod basics;
+mod bench;
+mod failures;
+mod network;
+mod util;
