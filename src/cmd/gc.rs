@@ -118,24 +118,39 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(n) = &args.network {
         libcni::validate::network_name(n)?;
     }
-    let mut runs = collect_dead_runs(ctx, args.dry_run)?;
-    runs.extend(super::container::record::collect_stale(ctx, args.dry_run)?);
-    if !args.dry_run {
-        // Leftovers of an ADD or DEL killed midway; not attachments, so not reported.
-        ctx.cni.gc_stale_files()?;
+    let root = nix::unistd::geteuid().is_root();
+    // A user's gc leaves the system cache (root's /var/lib/cni) alone unless it may write
+    // there: its own state is the rootless namespace's.
+    let cache_dir = ctx.cni.cache().dir();
+    let system = root
+        || !cache_dir.exists()
+        || nix::unistd::access(cache_dir, nix::unistd::AccessFlags::W_OK).is_ok();
+    let mut runs = Vec::new();
+    if system {
+        runs.extend(collect_dead_runs(ctx, args.dry_run)?);
+        runs.extend(super::container::record::collect_stale(ctx, args.dry_run)?);
+        if !args.dry_run {
+            // Leftovers of an ADD or DEL killed midway; not attachments, so not reported.
+            ctx.cni.gc_stale_files()?;
+        }
     }
     // The caller's shared rootless namespace (dead runners' attachments, empty generations).
-    if !nix::unistd::geteuid().is_root() {
+    if !root {
         runs.extend(super::rootless::gc(ctx, args.dry_run)?);
     }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
-    for att in ctx.cni.get_cached_attachments(args.network.as_deref())? {
+    let cached = if system {
+        ctx.cni.get_cached_attachments(args.network.as_deref())?
+    } else {
+        Vec::new()
+    };
+    for att in cached {
         by_network
             .entry(att.network_name.clone())
             .or_default()
             .push(att);
     }
-    if let Some(n) = &args.network {
+    if let Some(n) = args.network.as_ref().filter(|_| system) {
         by_network.entry(n.clone()).or_default();
     }
 
