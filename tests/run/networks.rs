@@ -140,19 +140,18 @@ fn dns_from_results_reaches_resolv_conf() {
 #[test]
 fn builtin_network_when_no_netconf() {
     host_test("builtin_network_when_no_netconf", |host| {
-        // host-local's default dataDir, private to this throwaway mount namespace.
-        let var_lib_cni = std::path::Path::new("/var/lib/cni");
-        if !var_lib_cni.exists() {
-            fs::create_dir_all(var_lib_cni).unwrap();
-        }
+        // host-local's default dataDir, private to this throwaway mount namespace: a tmpfs
+        // over /var/lib (which exists), so no /var/lib/cni is created on the real disk.
         mount(
             Some("tmpfs"),
-            var_lib_cni,
+            "/var/lib",
             Some("tmpfs"),
             MsFlags::empty(),
             None::<&str>,
         )
         .unwrap();
+        let var_lib_cni = std::path::Path::new("/var/lib/cni");
+        fs::create_dir(var_lib_cni).unwrap();
         host.allow_link("cnitool0");
         host.check_ipam_dir(var_lib_cni);
 
