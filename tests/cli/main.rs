@@ -6,5 +6,6 @@ mod add;
 mod errors;
 mod help;
 mod inspect;
+mod netconfs;
 mod teardown;
 mod util;
