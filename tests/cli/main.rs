@@ -3,6 +3,7 @@
 //! namespace and temp directories, and checks the effect and that nothing is left behind.
 
 mod add;
+mod attachments;
 mod errors;
 mod help;
 mod inspect;
