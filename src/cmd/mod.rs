@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
 
 use crate::cli::{Global, Output};
-use crate::observe::{CliObserver, TraceFile};
+use crate::observe::{CliObserver, Progress, TraceFile};
 
 /// Plugin directories used when `CNI_PATH` and `--plugin-dir` are unset.
 pub const DEFAULT_PLUGIN_DIRS: &[&str] = &["/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"];
@@ -104,6 +104,7 @@ impl Context {
             verbose: global.verbose,
             quiet: global.quiet,
             trace,
+            progress: Progress::for_stderr(global.quiet),
         };
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
             .with_exec(Arc::new(exec))
