@@ -8,5 +8,6 @@ mod errors;
 mod help;
 mod inspect;
 mod netconfs;
+mod progress;
 mod teardown;
 mod util;

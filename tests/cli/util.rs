@@ -197,6 +197,34 @@ impl Cnitool {
     }
 }
 
+impl Cnitool {
+    /// Runs it on a terminal: under util-linux `script`, which gives it a pty for stdin,
+    /// stdout and stderr. `Run::stdout` is everything the terminal received (both streams,
+    /// with the pty's `\r\n` line ends); `Run::stderr` is `script`'s own.
+    pub fn run_in_pty(self) -> Run {
+        let quote =
+            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+        let line: Vec<String> = std::iter::once(self.cmd.get_program())
+            .chain(self.cmd.get_args())
+            .map(quote)
+            .collect();
+        let mut script = Command::new("script");
+        script.args(["-qec", &line.join(" "), "/dev/null"]);
+        for (k, v) in self.cmd.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        if let Some(dir) = self.cmd.get_current_dir() {
+            script.current_dir(dir);
+        }
+        // A terminal that understands the progress line's escape sequence.
+        script.env("TERM", "xterm").env_remove("COLUMNS");
+        Cnitool { cmd: script }.run()
+    }
+}
+
 /// The bare binary, with none of the variables it reads inherited from the test runner.
 pub fn cnitool_bare() -> Cnitool {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
