@@ -14,7 +14,7 @@ fn slow_networks(h: &Host) {
     h.fake_plugin(
         "slowpoke",
         r#"cat >/dev/null
-sleep 0.3
+sleep 0.5
 if [ "$CNI_COMMAND" = ADD ]; then echo '{"cniVersion":"1.0.0","ips":[{"address":"10.198.9.5/24"}],"dns":{}}'; fi"#,
     );
     for net in ["slow1", "slow2"] {
