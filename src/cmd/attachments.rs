@@ -1,5 +1,6 @@
 //! `cnitool attachments`: what the cache says is attached.
 
+use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -36,6 +37,28 @@ pub fn addresses(att: &CachedAttachment) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether the namespace at `path` still exists: `None` when that cannot be told (no
+/// permission to look).
+fn netns_exists(path: &Path) -> Option<bool> {
+    if libcni::netns::identify(path).is_ok() {
+        return Some(true);
+    }
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => None,
+        // Gone, or a plain file whose bind mount is gone: the namespace no longer exists.
+        _ => Some(false),
+    }
+}
+
+/// Whether a recorded namespace path is the one asked for: the same path, or (while it
+/// exists) the same file reached another way (`/var/run` is `/run` on most systems).
+fn same_netns(recorded: &str, wanted: &Path) -> bool {
+    let recorded = Path::new(recorded);
+    recorded == wanted
+        || std::fs::canonicalize(recorded)
+            .is_ok_and(|r| std::fs::canonicalize(wanted).is_ok_and(|w| r == w))
+}
+
 /// Runs `attachments`.
 pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
     let want_ns = match &args.netns {
@@ -43,21 +66,26 @@ pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
         Some(s) => Some(absolute(&ctx.netns_dir.join(s))?),
         None => None,
     };
-    let atts: Vec<CachedAttachment> = ctx
-        .cni
-        .get_cached_attachments(args.net.as_deref())?
+    let listing = ctx.cni.cache().list(args.net.as_deref())?;
+    if !ctx.quiet {
+        for (path, why) in &listing.unreadable {
+            eprintln!(
+                "warning: {}: unreadable cache file skipped: {why}",
+                path.display()
+            );
+        }
+    }
+    let atts: Vec<CachedAttachment> = listing
+        .attachments
         .into_iter()
+        .map(|(_, a)| a)
         .filter(|a| {
             want_ns
                 .as_ref()
-                .is_none_or(|w| a.netns.as_deref().is_some_and(|n| Path::new(n) == w))
+                .is_none_or(|w| a.netns.as_deref().is_some_and(|n| same_netns(n, w)))
         })
         .collect();
-    let exists = |a: &CachedAttachment| -> Option<bool> {
-        a.netns
-            .as_deref()
-            .map(|n| libcni::netns::identify(Path::new(n)).is_ok())
-    };
+    let exists = |a: &CachedAttachment| a.netns.as_deref().and_then(|n| netns_exists(Path::new(n)));
     match ctx.output.unwrap_or(Output::Table) {
         Output::Json => {
             let items: Vec<_> = atts

@@ -21,43 +21,82 @@ pub struct ListArgs {
 
 /// One row of the listing.
 struct Row {
-    name: String,
-    file: String,
-    version: String,
-    plugins: String,
-    note: String,
+    /// `None` when the file is so broken its `name` cannot be read.
+    name: Option<String>,
+    /// `None` for the built-in network.
+    file: Option<String>,
+    /// The effective `cniVersion`, when the file parses.
+    version: Option<String>,
+    plugins: Vec<String>,
+    shadowed_by: Option<String>,
+    converted: bool,
+    error: Option<String>,
 }
 
-fn chain(list: &libcni::NetworkConfigList) -> String {
-    list.plugins
-        .iter()
-        .map(|p| p.plugin_type.as_str())
-        .collect::<Vec<_>>()
-        .join(" > ")
-}
-
-fn row(n: &ListedNetwork) -> Row {
-    let mut notes = Vec::new();
-    if let Some(winner) = &n.shadowed_by {
-        notes.push(format!("shadowed by {}", winner.display()));
-    }
-    if n.kind == ConfKind::Conf {
-        notes.push("converted from a single-plugin .conf".into());
-    }
-    let (version, plugins) = match &n.result {
-        Ok(list) => (list.cni_version.clone(), chain(list)),
-        Err(e) => {
-            notes.push(format!("error: {e}"));
-            (String::new(), String::new())
+impl Row {
+    fn from_listed(n: &ListedNetwork) -> Row {
+        let (version, plugins, error) = match &n.result {
+            Ok(list) => (Some(list.cni_version.clone()), plugin_types(list), None),
+            Err(e) => (None, Vec::new(), Some(e.to_string())),
+        };
+        Row {
+            name: n.name.clone(),
+            file: Some(n.path.display().to_string()),
+            version,
+            plugins,
+            shadowed_by: n.shadowed_by.as_ref().map(|p| p.display().to_string()),
+            converted: n.kind == ConfKind::Conf,
+            error,
         }
-    };
-    Row {
-        name: n.name.clone().unwrap_or_else(|| "?".into()),
-        file: n.path.display().to_string(),
-        version,
-        plugins,
-        note: notes.join("; "),
     }
+
+    fn builtin() -> Row {
+        let list = builtin::list();
+        Row {
+            name: Some(list.name.clone()),
+            file: None,
+            version: Some(list.cni_version.clone()),
+            plugins: plugin_types(&list),
+            shadowed_by: None,
+            converted: false,
+            error: None,
+        }
+    }
+
+    /// The NOTE column: what makes this entry different from a plain, usable netconf file.
+    fn note(&self) -> String {
+        let mut notes = Vec::new();
+        if self.file.is_none() {
+            notes.push("built-in default; a netconf with this name overrides it".to_owned());
+        }
+        if let Some(winner) = &self.shadowed_by {
+            notes.push(format!("shadowed by {winner}"));
+        }
+        if self.converted {
+            notes.push("converted from a single-plugin .conf".into());
+        }
+        if let Some(e) = &self.error {
+            notes.push(format!("error: {e}"));
+        }
+        notes.join("; ")
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "file": self.file,
+            "builtIn": self.file.is_none(),
+            "cniVersion": self.version,
+            "plugins": self.plugins,
+            "shadowedBy": self.shadowed_by,
+            "converted": self.converted,
+            "error": self.error,
+        })
+    }
+}
+
+fn plugin_types(list: &libcni::NetworkConfigList) -> Vec<String> {
+    list.plugins.iter().map(|p| p.plugin_type.clone()).collect()
 }
 
 /// Runs `list`.
@@ -74,33 +113,25 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     ctx.warn_all(&listing.errors);
-    let mut rows: Vec<Row> = listing.networks.iter().map(row).collect();
+    let mut rows: Vec<Row> = listing.networks.iter().map(Row::from_listed).collect();
     if !listing.names().iter().any(|n| n == builtin::NAME) {
-        let list = builtin::list();
-        rows.push(Row {
-            name: list.name.clone(),
-            file: "(built-in)".into(),
-            version: list.cni_version.clone(),
-            plugins: chain(&list),
-            note: "built-in default; a netconf with this name overrides it".into(),
-        });
+        rows.push(Row::builtin());
     }
     match ctx.output.unwrap_or(Output::Table) {
         Output::Json => {
-            let items: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    json!({"name": r.name, "file": r.file, "cniVersion": r.version,
-                           "plugins": r.plugins.split(" > ").filter(|s| !s.is_empty()).collect::<Vec<_>>(),
-                           "note": r.note})
-                })
-                .collect();
+            let items: Vec<Value> = rows.iter().map(Row::json).collect();
             println!("{}", serde_json::to_string_pretty(&items)?);
         }
         Output::Table => {
             let mut t = table::new(&["name", "file", "cniVersion", "plugins", "note"]);
             for r in &rows {
-                t.add_row([&r.name, &r.file, &r.version, &r.plugins, &r.note]);
+                t.add_row([
+                    r.name.clone().unwrap_or_else(|| "?".into()),
+                    r.file.clone().unwrap_or_else(|| "(built-in)".into()),
+                    r.version.clone().unwrap_or_default(),
+                    r.plugins.join(" > "),
+                    r.note(),
+                ]);
             }
             print!("{}", table::render(&t));
         }

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
 
 use crate::cli::{Global, Output};
-use crate::observe::{CliObserver, TraceFile};
+use crate::observe::{CliObserver, Progress, TraceFile};
 
 /// Plugin directories used when `CNI_PATH` and `--plugin-dir` are unset.
 pub const DEFAULT_PLUGIN_DIRS: &[&str] = &["/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"];
@@ -133,6 +133,7 @@ impl Context {
                 }),
             quiet: global.quiet,
             trace,
+            progress: Progress::for_stderr(global.quiet),
         };
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
             .with_exec(Arc::new(exec))

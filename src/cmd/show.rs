@@ -18,7 +18,10 @@ pub struct ShowArgs {
 }
 
 /// The list as the plugins will see it: negotiated `cniVersion`, the flags, and each
-/// plugin's object (after `.conf` conversion and `<dir>/<name>/*.conf` plugins).
+/// plugin's object (after `.conf` conversion and `<dir>/<name>/*.conf` plugins) with the
+/// list's `name` and `cniVersion`, which every plugin gets in place of its own (SPEC.md
+/// "Deriving execution configuration from plugin configuration"). What a call adds
+/// (`runtimeConfig`, `prevResult`) is shown by `--dry-run`.
 pub fn effective(list: &libcni::NetworkConfigList) -> Value {
     let mut m = Map::new();
     m.insert("cniVersion".into(), list.cni_version.clone().into());
@@ -32,7 +35,12 @@ pub fn effective(list: &libcni::NetworkConfigList) -> Value {
     let plugins: Vec<Value> = list
         .plugins
         .iter()
-        .map(|p| Value::Object(p.raw.clone()))
+        .map(|p| {
+            let mut plugin = p.raw.clone();
+            plugin.insert("cniVersion".into(), list.cni_version.clone().into());
+            plugin.insert("name".into(), list.name.clone().into());
+            Value::Object(plugin)
+        })
         .collect();
     m.insert("plugins".into(), plugins.into());
     Value::Object(m)

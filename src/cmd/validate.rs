@@ -1,6 +1,7 @@
 //! `cnitool validate`: check netconfs against the installed plugins; usable as a CI gate.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -54,6 +55,8 @@ pub struct Finding {
     pub plugin: String,
     /// What was found.
     pub message: String,
+    /// The netconf file, when the finding is about one (not for the built-in network).
+    pub file: Option<PathBuf>,
 }
 
 fn finding(severity: Severity, network: &str, plugin: &str, message: String) -> Finding {
@@ -62,6 +65,14 @@ fn finding(severity: Severity, network: &str, plugin: &str, message: String) -> 
         network: network.to_owned(),
         plugin: plugin.to_owned(),
         message,
+        file: None,
+    }
+}
+
+impl Finding {
+    fn in_file(mut self, file: &Path) -> Finding {
+        self.file = Some(file.to_owned());
+        self
     }
 }
 
@@ -122,6 +133,22 @@ fn check_plugin(ctx: &Context, list: &NetworkConfigList, p: &PluginConfig, out: 
 /// Every finding for one network list.
 pub fn check_list(ctx: &Context, list: &NetworkConfigList) -> Vec<Finding> {
     let mut out = Vec::new();
+    // `.conf` and `.json` files hold one plugin; the library wraps it in a list (Go's
+    // `ConfListFromConf`), so say that what runs is not literally the file.
+    if let Some(source) = &list.source {
+        if !source
+            .as_os_str()
+            .as_encoded_bytes()
+            .ends_with(b".conflist")
+        {
+            out.push(finding(
+                Severity::Info,
+                &list.name,
+                "",
+                "converted from a single-plugin .conf to a one-plugin list".into(),
+            ));
+        }
+    }
     for p in &list.plugins {
         check_plugin(ctx, list, p, &mut out);
     }
@@ -148,6 +175,11 @@ pub fn check_list(ctx: &Context, list: &NetworkConfigList) -> Vec<Finding> {
         "GC and STATUS available".to_owned()
     };
     out.push(finding(Severity::Info, &list.name, "", gc));
+    if let Some(source) = &list.source {
+        for f in &mut out {
+            f.file = Some(source.clone());
+        }
+    }
     out
 }
 
@@ -160,22 +192,28 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<ExitCode> {
             findings.push(finding(Severity::Error, "", "", e.to_string()));
         }
         for n in &listing.networks {
-            let label = n
-                .name
-                .clone()
-                .unwrap_or_else(|| n.path.display().to_string());
+            // The error names the file; the NETWORK column says that no name could be read.
+            let label = n.name.as_deref().unwrap_or("?");
             if let Some(winner) = &n.shadowed_by {
-                findings.push(finding(
-                    Severity::Warning,
-                    &label,
-                    "",
-                    format!("{} is shadowed by {}", n.path.display(), winner.display()),
-                ));
+                findings.push(
+                    finding(
+                        Severity::Warning,
+                        label,
+                        "",
+                        format!(
+                            "{} is shadowed by {} (same name; it is never used)",
+                            n.path.display(),
+                            winner.display()
+                        ),
+                    )
+                    .in_file(&n.path),
+                );
                 continue;
             }
             match &n.result {
                 Ok(list) => findings.extend(check_list(ctx, list)),
-                Err(e) => findings.push(finding(Severity::Error, &label, "", e.to_string())),
+                Err(e) => findings
+                    .push(finding(Severity::Error, label, "", e.to_string()).in_file(&n.path)),
             }
         }
         if listing.networks.is_empty() {
@@ -208,7 +246,8 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<ExitCode> {
                 .iter()
                 .map(|f| {
                     json!({"severity": f.severity.to_string(), "network": f.network,
-                           "plugin": f.plugin, "message": f.message})
+                           "plugin": f.plugin, "message": f.message,
+                           "file": f.file.as_ref().map(|p| p.display().to_string())})
                 })
                 .collect();
             println!(

@@ -39,6 +39,25 @@ fn plugin_names(ctx: &Context) -> Vec<String> {
     names.into_iter().collect()
 }
 
+/// What one plugin answered to VERSION.
+struct PluginRow {
+    name: String,
+    path: Option<String>,
+    versions: Result<Vec<String>, String>,
+}
+
+impl PluginRow {
+    /// `supportedVersions` as the plugin answered it, or `error` when it did not answer.
+    fn json(&self) -> serde_json::Value {
+        let mut item = json!({"plugin": self.name, "path": self.path});
+        match &self.versions {
+            Ok(v) => item["supportedVersions"] = json!(v),
+            Err(e) => item["error"] = json!(e),
+        }
+        item
+    }
+}
+
 /// Runs `version`.
 pub fn run(args: VersionArgs, ctx: &Context) -> Result<ExitCode> {
     let tool = env!("CARGO_PKG_VERSION");
@@ -47,24 +66,25 @@ pub fn run(args: VersionArgs, ctx: &Context) -> Result<ExitCode> {
     if args.plugins {
         for name in plugin_names(ctx) {
             let path = libcni::invoke::find_in_path(&name, ctx.cni.plugin_dirs())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+                .ok()
+                .map(|p| p.display().to_string());
             let versions = ctx
                 .cni
                 .get_version_info(&name)
-                .map(|i| i.supported_versions.join(", "))
-                .unwrap_or_else(|e| format!("error: {e}"));
-            plugins.push((name, path, versions));
+                .map(|i| i.supported_versions)
+                .map_err(|e| e.to_string());
+            plugins.push(PluginRow {
+                name,
+                path,
+                versions,
+            });
         }
     }
     match ctx.output.unwrap_or(Output::Table) {
         Output::Json => {
-            let items: Vec<_> = plugins
-                .iter()
-                .map(|(n, p, v)| json!({"plugin": n, "path": p, "supportedVersions": v}))
-                .collect();
             let mut doc = json!({"version": tool, "cniVersions": spec});
             if args.plugins {
+                let items: Vec<_> = plugins.iter().map(PluginRow::json).collect();
                 doc["plugins"] = items.into();
             }
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -75,8 +95,12 @@ pub fn run(args: VersionArgs, ctx: &Context) -> Result<ExitCode> {
             if args.plugins {
                 println!();
                 let mut t = table::new(&["plugin", "path", "supported versions"]);
-                for (n, p, v) in &plugins {
-                    t.add_row([n, p, v]);
+                for p in &plugins {
+                    let versions = match &p.versions {
+                        Ok(v) => v.join(", "),
+                        Err(e) => format!("error: {e}"),
+                    };
+                    t.add_row([p.name.clone(), p.path.clone().unwrap_or_default(), versions]);
                 }
                 print!("{}", table::render(&t));
             }

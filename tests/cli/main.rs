@@ -3,8 +3,11 @@
 //! namespace and temp directories, and checks the effect and that nothing is left behind.
 
 mod add;
+mod attachments;
 mod errors;
 mod help;
 mod inspect;
+mod netconfs;
+mod progress;
 mod teardown;
 mod util;

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libcni::netns::{self, NewNamespaces};
+use regex::Regex;
 use serde_json::Value;
 use sha2::{Digest, Sha512};
 use tempfile::TempDir;
@@ -196,6 +197,34 @@ impl Cnitool {
     }
 }
 
+impl Cnitool {
+    /// Runs it on a terminal: under util-linux `script`, which gives it a pty for stdin,
+    /// stdout and stderr. `Run::stdout` is everything the terminal received (both streams,
+    /// with the pty's `\r\n` line ends); `Run::stderr` is `script`'s own.
+    pub fn run_in_pty(self) -> Run {
+        let quote =
+            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+        let line: Vec<String> = std::iter::once(self.cmd.get_program())
+            .chain(self.cmd.get_args())
+            .map(quote)
+            .collect();
+        let mut script = Command::new("script");
+        script.args(["-qec", &line.join(" "), "/dev/null"]);
+        for (k, v) in self.cmd.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        if let Some(dir) = self.cmd.get_current_dir() {
+            script.current_dir(dir);
+        }
+        // A terminal that understands the progress line's escape sequence.
+        script.env("TERM", "xterm").env_remove("COLUMNS");
+        Cnitool { cmd: script }.run()
+    }
+}
+
 /// The bare binary, with none of the variables it reads inherited from the test runner.
 pub fn cnitool_bare() -> Cnitool {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
@@ -236,6 +265,98 @@ impl Host {
             scratch: sub("scratch"),
             _tmp: tmp,
         }
+    }
+
+    /// The temp directory that holds all of this host's directories.
+    pub fn root(&self) -> &Path {
+        self._tmp.path()
+    }
+
+    /// Output made the same on every run, for snapshots: this host's temp directory as
+    /// `[TMP]`, MAC addresses as `[MAC]`, container IDs derived from namespace paths as
+    /// `[CID]`, and the tool's own version as `[VERSION]`. Tables (paragraphs under an
+    /// upper-case header) are cut into cells at the header's columns and aligned again after
+    /// the replacements, so their layout does not depend on the length of `$TMPDIR`.
+    pub fn normalize(&self, text: &str) -> String {
+        text.split("\n\n")
+            .map(|para| {
+                let header = para.lines().next().unwrap_or("");
+                let is_table = header.contains("  ")
+                    && header.chars().all(|c| c.is_ascii_uppercase() || c == ' ');
+                if is_table {
+                    self.realign(para)
+                } else {
+                    self.replace(para)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
+    fn replace(&self, text: &str) -> String {
+        let root = self.root().display().to_string();
+        let text = text.replace(&root, "[TMP]");
+        let mac = Regex::new(r"\b([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b").unwrap();
+        let cid = Regex::new(r"\bcnitool-[0-9a-f]{20}\b").unwrap();
+        // The tool's version only where it is the tool's: spec versions look the same.
+        let version = Regex::new(&format!(
+            r#"(cnitool |"version": "){}\b"#,
+            regex::escape(env!("CARGO_PKG_VERSION"))
+        ))
+        .unwrap();
+        let text = mac.replace_all(&text, "[MAC]");
+        let text = cid.replace_all(&text, "[CID]");
+        version.replace_all(&text, "${1}[VERSION]").into_owned()
+    }
+
+    /// A table's cells, replaced, in columns two spaces apart.
+    fn realign(&self, table: &str) -> String {
+        let mut lines = table.lines();
+        let header: Vec<char> = lines.next().unwrap_or("").chars().collect();
+        // A column starts where a header word follows two spaces (or the line's start).
+        let starts: Vec<usize> = (0..header.len())
+            .filter(|&i| header[i] != ' ' && (i == 0 || (i >= 2 && header[i - 2..i] == [' ', ' '])))
+            .collect();
+        let cells = |line: &str| -> Vec<String> {
+            let chars: Vec<char> = line.chars().collect();
+            starts
+                .iter()
+                .enumerate()
+                .map(|(n, &start)| {
+                    let end = starts
+                        .get(n + 1)
+                        .copied()
+                        .unwrap_or(chars.len())
+                        .min(chars.len());
+                    let cell: String = chars[start.min(end)..end].iter().collect();
+                    self.replace(cell.trim_end())
+                })
+                .collect()
+        };
+        let rows: Vec<Vec<String>> = std::iter::once(header.iter().collect::<String>())
+            .chain(lines.map(str::to_owned))
+            .map(|l| cells(&l))
+            .collect();
+        let mut widths = vec![0; starts.len()];
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in &rows {
+            let mut line = String::new();
+            for (cell, w) in row.iter().zip(&widths) {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.truncate(out.trim_end_matches('\n').len());
+        if table.ends_with('\n') {
+            out.push('\n');
+        }
+        out
     }
 
     /// `cnitool` with this host's directories: `NETCONFPATH`, `CNI_PATH` (fake plugins, then

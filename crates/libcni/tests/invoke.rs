@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use libcni::invoke::{
     exec_plugin, exec_plugin_with_result, get_version_info, Args, Exec, ExecError, ExecRequest,
-    ExitStatus, Observer, PluginCall, PluginRef, RawExec, Stream,
+    ExitStatus, Observer, PluginCall, PluginRef, PluginStart, RawExec, Stream,
 };
 use libcni::{Command, Error};
 
@@ -536,6 +536,68 @@ fn spawn_failure_is_plugin_exec() {
     // The observer sees failed calls too.
     assert_eq!(observer.0.lock().unwrap().len(), 1);
     assert!(!observer.0.lock().unwrap()[0].2);
+}
+
+/// Records the order of `plugin_start` and `plugin_call`, and whether the plugin had run
+/// (left its mark) when `plugin_start` came.
+#[derive(Debug)]
+struct Sequence {
+    mark: PathBuf,
+    events: Mutex<Vec<String>>,
+}
+
+impl Observer for Sequence {
+    fn plugin_start(&self, start: &PluginStart<'_>) {
+        self.events.lock().unwrap().push(format!(
+            "start {} {} {} ran={}",
+            start.command,
+            start.who.plugin,
+            String::from_utf8_lossy(start.stdin),
+            self.mark.exists()
+        ));
+    }
+
+    fn plugin_call(&self, call: &PluginCall<'_>) {
+        self.events.lock().unwrap().push(format!(
+            "call {} ran={}",
+            call.who.plugin,
+            self.mark.exists()
+        ));
+    }
+}
+
+#[test]
+fn observer_sees_each_start_before_the_plugin_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("ran");
+    let path = plugin(dir.path(), "marker", &format!("touch {}", mark.display()));
+    let observer = Sequence {
+        mark,
+        events: Mutex::default(),
+    };
+    exec_plugin(
+        &raw(),
+        Some(&observer),
+        &path,
+        WHO,
+        br#"{"name":"n"}"#,
+        &args("DEL"),
+    )
+    .unwrap();
+    assert_eq!(
+        *observer.events.lock().unwrap(),
+        [
+            r#"start DEL fake {"name":"n"} ran=false"#,
+            "call fake ran=true"
+        ]
+    );
+    // A call that is refused before running starts nothing.
+    let events = Sequence {
+        mark: dir.path().join("never"),
+        events: Mutex::default(),
+    };
+    exec_plugin(&raw(), Some(&events), &path, WHO, b"", &args("FROB")).unwrap_err();
+    assert!(events.events.lock().unwrap().is_empty());
 }
 
 #[test]

@@ -152,9 +152,35 @@ pub struct Reply {
 
 /// Observes every plugin call (for logging, tracing, progress). The library never prints:
 /// the caller's observer may.
+///
+/// Calls of one list run one after the other on the caller's thread, but a caller may run
+/// several lists at once on several threads: [`Observer::plugin_start`] and the matching
+/// [`Observer::plugin_call`] come on the same thread, with no other call of that thread
+/// between them.
 pub trait Observer: Send + Sync + fmt::Debug {
+    /// Called just before a plugin is run (after its binary was found and its verb checked),
+    /// for progress displays. Does nothing unless overridden.
+    fn plugin_start(&self, start: &PluginStart<'_>) {
+        let _ = start;
+    }
+
     /// Called after each plugin call, successful or not.
     fn plugin_call(&self, call: &PluginCall<'_>);
+}
+
+/// A plugin call about to start, as shown to an [`Observer`].
+#[derive(Debug)]
+pub struct PluginStart<'a> {
+    /// Which plugin.
+    pub who: PluginRef<'a>,
+    /// The verb.
+    pub command: Command,
+    /// The binary.
+    pub path: &'a Path,
+    /// The `CNI_*` variables.
+    pub env: &'a [(&'static str, String)],
+    /// The stdin bytes (the network's `name` is in them, except for VERSION).
+    pub stdin: &'a [u8],
 }
 
 /// One finished plugin call, as shown to an [`Observer`].
@@ -306,6 +332,15 @@ pub fn exec_plugin(
         stdin,
         env: &env,
     };
+    if let Some(observer) = observer {
+        observer.plugin_start(&PluginStart {
+            who,
+            command: ctx.command,
+            path: plugin_path,
+            env: &env,
+            stdin,
+        });
+    }
     let start = std::time::Instant::now();
     let outcome = exec.exec(&req);
     if let Some(observer) = observer {
