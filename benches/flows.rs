@@ -846,7 +846,7 @@ fn multi_net(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
         "### 4. Several networks in one `run`\n\n\
          `cnitool run --net par0 ... --net parN-1 -- true` (independent bridge + host-local networks). The baseline arm sets `{SEQUENTIAL_ENV}=1`, \
          which asks `run` to set the networks up and tear them down one after another; the other arm is the default. \
-         Until `run` works concurrently, both arms do the same and the speedup is 1. The one-network `run` is shown for scale.\n\n\
+         The one-network `run` is shown for scale.\n\n\
          | networks | one after another | default | speedup |\n|---|---|---|---|\n"
     );
     let one = {
