@@ -171,3 +171,75 @@ fn verbose_shows_plugin_calls() {
         h.assert_clean();
     });
 }
+
+/// `--cap NAME=JSON`, `--cap NAME=@FILE`, `--dns` and `--dns-search` build the capability
+/// arguments; each plugin gets in `runtimeConfig` only those it declares.
+#[test]
+fn capability_flags_reach_runtime_config() {
+    host_test("capability_flags_reach_runtime_config", |h| {
+        recorder(h, "rec1");
+        recorder(h, "rec2");
+        h.conflist(
+            "capnet",
+            "1.0.0",
+            serde_json::json!([
+                {"type": "rec1", "capabilities": {"bandwidth": true, "dns": true, "aliases": true}},
+                {"type": "rec2", "capabilities": {"dns": false, "aliases": true}}
+            ]),
+        );
+        h.netns("capns");
+        let file = h.scratch.join("aliases.json");
+        fs::write(&file, r#"{"capnet": ["web", "www"]}"#).unwrap();
+        let at_file = format!("aliases=@{}", file.display());
+        let plan = plan(
+            h,
+            &[
+                "-o",
+                "json",
+                "add",
+                "--dry-run",
+                "--cap",
+                r#"bandwidth={"ingressRate":1000}"#,
+                "--cap",
+                &at_file,
+                "--dns",
+                "10.198.0.53",
+                "--dns-search",
+                "a.test",
+                "capnet",
+                "capns",
+            ],
+        );
+        let stdin = |i: usize| -> Value {
+            serde_json::from_str(plan[i]["stdin"].as_str().unwrap()).unwrap()
+        };
+        assert_eq!(
+            stdin(0)["runtimeConfig"],
+            serde_json::json!({
+                "aliases": {"capnet": ["web", "www"]},
+                "bandwidth": {"ingressRate": 1000},
+                "dns": {"searches": ["a.test"], "servers": ["10.198.0.53"]}
+            })
+        );
+        // rec2 declares dns false: only aliases.
+        assert_eq!(
+            stdin(1)["runtimeConfig"],
+            serde_json::json!({"aliases": {"capnet": ["web", "www"]}})
+        );
+
+        // Bad values are usage errors naming the flag.
+        h.run(&["add", "--cap", "x={", "capnet", "capns"])
+            .fails(2, "--cap x: invalid JSON");
+        h.run(&[
+            "add",
+            "--cap",
+            "nofile=@/nonexistent/x.json",
+            "capnet",
+            "capns",
+        ])
+        .fails(2, "--cap nofile: reading /nonexistent/x.json");
+        h.run(&["add", "--dns", "not-an-ip", "capnet", "capns"])
+            .fails(2, "--dns \"not-an-ip\"");
+        h.assert_clean();
+    });
+}
