@@ -223,13 +223,20 @@ fn peek_name(bytes: &[u8]) -> Option<Option<String>> {
 /// failure was a file's rather than a directory's).
 type Read = Result<(Candidate, Vec<u8>, Option<Option<String>>), (Error, bool)>;
 
+/// How many files a lookup reads between two checks for the match.
+const LOOKUP_CHUNK: usize = 1024;
+
 /// Reads each candidate and peeks its name, on up to as many threads as there are cores,
-/// keeping the order.
-fn read_names(candidates: Vec<Result<Candidate, Error>>) -> Vec<Read> {
+/// keeping the order. The bytes are kept only where a full parse may follow (the name is
+/// `name`, or could not be read): other files cost no memory.
+fn read_names(candidates: Vec<Result<Candidate, Error>>, name: &str) -> Vec<Read> {
     let read = |c: Result<Candidate, Error>| -> Read {
         let c = c.map_err(|e| (e, false))?;
-        let bytes = super::read(&c.path).map_err(|e| (e, true))?;
+        let mut bytes = super::read(&c.path).map_err(|e| (e, true))?;
         let peeked = peek_name(&bytes);
+        if matches!(&peeked, Some(Some(n)) if n != name) {
+            bytes = Vec::new();
+        }
         Ok((c, bytes, peeked))
     };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -303,44 +310,52 @@ pub fn load_conf_list(dirs: &[PathBuf], name: &str) -> Result<Lookup, Error> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut any_file = false;
     // Reading the files is most of the cost of a lookup in a large directory: read them and
-    // their names on every core first, then decide in lookup order.
-    for item in read_names(candidates(dirs).collect()) {
-        let (candidate, bytes, peeked) = match item {
-            Ok(read) => read,
-            Err((e, is_file)) => {
-                any_file |= is_file;
-                problems.push((e, true));
-                continue;
-            }
-        };
-        any_file = true;
-        // Most files are not the one asked for: only their name was read (a fraction of a
-        // full parse). A file whose name cannot be read that way is loaded fully, for the
-        // error it gets.
-        if let Some(Some(n)) = peeked {
-            if n != name {
-                if seen.insert(n.clone()) {
-                    found.push(n);
+    // their names on every core, a chunk at a time in lookup order, and stop at the match.
+    let all: Vec<Result<Candidate, Error>> = candidates(dirs).collect();
+    let mut rest = all.into_iter().peekable();
+    // Small first chunks, so a network near the front is found after a few files.
+    let mut size = 16;
+    while rest.peek().is_some() {
+        let chunk: Vec<Result<Candidate, Error>> = rest.by_ref().take(size).collect();
+        size = (size * 4).min(LOOKUP_CHUNK);
+        for item in read_names(chunk, name) {
+            let (candidate, bytes, peeked) = match item {
+                Ok(read) => read,
+                Err((e, is_file)) => {
+                    any_file |= is_file;
+                    problems.push((e, true));
+                    continue;
                 }
-                continue;
-            }
-        }
-        let loaded = load_bytes(&candidate, bytes);
-        match loaded.name {
-            Some(n) if n == name => {
-                let warnings = problems.into_iter().map(|(e, _)| e).collect();
-                return loaded.result.map(|list| Lookup { list, warnings });
-            }
-            Some(n) => {
-                if let Err(e) = loaded.result {
-                    problems.push((e, false));
-                }
-                if seen.insert(n.clone()) {
-                    found.push(n);
+            };
+            any_file = true;
+            // Most files are not the one asked for: only their name was read (a fraction of a
+            // full parse). A file whose name cannot be read that way is loaded fully, for the
+            // error it gets.
+            if let Some(Some(n)) = peeked {
+                if n != name {
+                    if seen.insert(n.clone()) {
+                        found.push(n);
+                    }
+                    continue;
                 }
             }
-            // Every valid netconf has a name, so the result is an error here.
-            None => problems.extend(loaded.result.err().map(|e| (e, true))),
+            let loaded = load_bytes(&candidate, bytes);
+            match loaded.name {
+                Some(n) if n == name => {
+                    let warnings = problems.into_iter().map(|(e, _)| e).collect();
+                    return loaded.result.map(|list| Lookup { list, warnings });
+                }
+                Some(n) => {
+                    if let Err(e) = loaded.result {
+                        problems.push((e, false));
+                    }
+                    if seen.insert(n.clone()) {
+                        found.push(n);
+                    }
+                }
+                // Every valid netconf has a name, so the result is an error here.
+                None => problems.extend(loaded.result.err().map(|e| (e, true))),
+            }
         }
     }
     let broken: Vec<Error> = problems

@@ -1081,3 +1081,35 @@ fn conf_list_from_file_reads_subdirectory_plugins() {
     let err = conf_list_from_bytes(br#"{"name": "n"}"#, None).unwrap_err();
     assert_eq!(invalid_field(&err), "plugins");
 }
+
+/// A lookup reads the directory in chunks of growing size, in lookup order, and stops at the
+/// match: broken files before it are warnings, files after it are never read.
+#[test]
+fn lookup_across_chunks_stops_at_the_match() {
+    let d = tmp();
+    for i in 0..1100 {
+        write(
+            d.path(),
+            &format!("{i:05}.conflist"),
+            list_json(&format!("n{i}"), "bridge"),
+        );
+    }
+    let before = write(d.path(), "00020-broken.conflist", "{");
+    write(d.path(), "01080-broken.conflist", "{");
+    let found = lookup(d.path(), "n1050").unwrap();
+    assert_eq!(found.list.name, "n1050");
+    let warnings: Vec<String> = found.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(&before.display().to_string()),
+        "{warnings:?}"
+    );
+
+    let err = lookup(d.path(), "missing").unwrap_err().to_string();
+    assert!(err.contains("n0, n1, n2"), "{}", &err[..200]);
+    assert!(err.contains("n1099"));
+    assert!(
+        err.contains("01080-broken.conflist"),
+        "both broken files may hold it"
+    );
+}
