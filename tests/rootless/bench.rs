@@ -1,7 +1,9 @@
 //! Benchmark (ROOTLESS.md test 15), not an assertion: `cargo test --release --test rootless
 //! -- --ignored --nocapture bench`. Prints the cold run (starts and ends the shared
 //! namespace), the warm run (shared namespace kept up by a background run), and the tool's
-//! own time above the plugins (total minus the plugin calls `-v` reports).
+//! own time above the plugins (total minus the plugin calls `-v` reports), and the floor of
+//! the harness itself (`setpriv` exec'ing `/bin/true`, included in the overhead). `RL_BENCH_N`
+//! sets the number of runs per figure (default 8).
 
 use std::time::{Duration, Instant};
 
@@ -41,7 +43,31 @@ fn ms(d: Duration) -> String {
 #[ignore = "benchmark: run with --ignored --nocapture"]
 fn bench_rootless() {
     rl_test("bench_rootless", |rl| {
-        let n = 8;
+        let n: usize = std::env::var("RL_BENCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8);
+        let floor = median(
+            (0..n)
+                .map(|_| {
+                    let t = Instant::now();
+                    let st = std::process::Command::new("/usr/bin/setpriv")
+                        .args([
+                            "--reuid",
+                            &rl.uid.to_string(),
+                            "--regid",
+                            &rl.gid.to_string(),
+                        ])
+                        .args(["--clear-groups", "--", "/bin/true"])
+                        .env_clear()
+                        .status()
+                        .unwrap();
+                    assert!(st.success());
+                    t.elapsed()
+                })
+                .collect(),
+        );
+        println!("harness floor (setpriv + /bin/true): median {}", ms(floor));
         let measure = |label: &str| {
             let (mut total, mut over) = (Vec::new(), Vec::new());
             for _ in 0..n {

@@ -186,3 +186,90 @@ fn ten_parallel_runs() {
         assert_eq!(userns.len(), 1, "{userns:?}");
     });
 }
+
+/// A fake DNS server for the throwaway host's 127.0.0.1:53: answers A queries for
+/// `rlproto.test` with 10.1.2.3, NXDOMAIN for anything else, and prints each query it sees.
+const FAKE_DNS: &str = r#"import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 53))
+print('ready', flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode('ascii', 'replace'))
+        i += 1 + q[i]
+    qtype = int.from_bytes(q[i + 1:i + 3], 'big')
+    name = '.'.join(labels).lower()
+    print('query', peer[0], name, qtype, flush=True)
+    known = name == 'rlproto.test'
+    answer = known and qtype == 1
+    flags = 0x8180 if known else 0x8183
+    head = q[:2] + flags.to_bytes(2, 'big') + b'\x00\x01' + (b'\x00\x01' if answer else b'\x00\x00') + b'\x00\x00\x00\x00'
+    body = q[12:i + 5]
+    if answer:
+        body += b'\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04' + bytes([10, 1, 2, 3])
+    s.sendto(head + body, peer)
+"#;
+
+/// DNS end to end: the throwaway host resolves through a fake server on its own
+/// 127.0.0.1:53 (its /etc/resolv.conf, in the throwaway mount namespace only, says
+/// `nameserver 127.0.0.1`); the command's resolver is slirp4netns's forwarder 10.0.2.3, which
+/// relays to the host's resolver even though host loopback is disabled. No real name is
+/// queried and nothing leaves the throwaway namespaces.
+#[test]
+fn dns_through_the_uplink() {
+    rl_test("dns_through_the_uplink", |rl| {
+        let script = rl.tmp.path().join("fake-dns.py");
+        std::fs::write(&script, FAKE_DNS).unwrap();
+        let resolv = rl.tmp.path().join("host-resolv.conf");
+        std::fs::write(&resolv, "nameserver 127.0.0.1\n").unwrap();
+        // The throwaway mount namespace only (rl_test made its mounts private).
+        nix::mount::mount(
+            Some(&resolv),
+            "/etc/resolv.conf",
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .expect("binding a fake resolv.conf in the throwaway mount namespace");
+        let mut dns = std::process::Command::new("python3")
+            .arg(&script)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut dns_out = std::io::BufReader::new(dns.stdout.take().unwrap());
+        let mut ready = String::new();
+        std::io::BufRead::read_line(&mut dns_out, &mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "the fake DNS server started");
+        let out = rl.run([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; getent ahostsv4 rlproto.test",
+        ]);
+        let _ = dns.kill();
+        let _ = dns.wait();
+        let mut queries = String::new();
+        let _ = dns_out.read_to_string(&mut queries);
+        nix::mount::umount("/etc/resolv.conf").unwrap();
+        let out = out.ok();
+        assert!(
+            out.stdout.contains("nameserver 10.0.2.3"),
+            "the command's resolver is the forwarder: {out:#?}"
+        );
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with("10.1.2.3 ") && l.contains("rlproto.test")),
+            "getent resolved through the fake host's server: {out:#?}\nqueries: {queries}"
+        );
+        assert!(
+            queries.contains("query 127.0.0.1 rlproto.test 1"),
+            "the fake server saw slirp4netns's query from the host's loopback: {queries}"
+        );
+    });
+}

@@ -249,24 +249,34 @@ pub fn undo_run(
     }
     let mut del = attaches(rec);
     del.reverse();
+    // One executor: DEL in the sandbox, then the netns in the holder's mount namespace.
     let req = Request {
         state: state_of(gen),
         gen: gen.dir.clone(),
         del,
-        ..Request::default()
-    };
-    match sandbox::call(ctx, fds, &req, ctx.verbose) {
-        Ok(resp) => errors.extend(resp.outcomes.into_iter().filter_map(Result::err)),
-        Err(e) => errors.push(format!("{e:#}")),
-    }
-    let rm = Request {
-        state: state_of(gen),
-        gen: gen.dir.clone(),
         remove_netns: Some(rec.netns.clone()),
         ..Request::default()
     };
-    if let Err(e) = sandbox::call(ctx, fds, &rm, false) {
-        errors.push(format!("{e:#}"));
+    let removed = match sandbox::call(ctx, fds, &req, ctx.verbose) {
+        Ok(resp) => {
+            errors.extend(resp.outcomes.into_iter().filter_map(Result::err));
+            resp.removed_netns
+        }
+        Err(e) => {
+            errors.push(format!("{e:#}"));
+            false
+        }
+    };
+    if !removed {
+        let rm = Request {
+            state: state_of(gen),
+            gen: gen.dir.clone(),
+            remove_netns: Some(rec.netns.clone()),
+            ..Request::default()
+        };
+        if let Err(e) = sandbox::call(ctx, fds, &rm, false) {
+            errors.push(format!("{e:#}"));
+        }
     }
     let _ = fs::remove_file(&ports);
     let _ = fs::remove_file(gen.dir.join(format!("{id}.resolv.conf")));

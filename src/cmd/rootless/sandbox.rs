@@ -60,7 +60,8 @@ pub struct Request {
     pub gen: PathBuf,
     /// Create this run netns.
     pub create_netns: Option<PathBuf>,
-    /// Remove this run netns.
+    /// Remove this run netns (after the DELs when there are any: back in the holder's mount
+    /// namespace, saving a second executor; see [`Response::removed_netns`]).
     pub remove_netns: Option<PathBuf>,
     /// ADD these (all at once); on failure the caller DELs.
     pub add: Vec<Attach>,
@@ -77,6 +78,10 @@ pub struct Response {
     pub outcomes: Vec<Result<Value, String>>,
     /// A failure before any plugin ran (namespaces, mounts).
     pub error: Option<String>,
+    /// Whether `remove_netns` was done (after DELs it can fail to re-enter the holder's mount
+    /// namespace; then the caller asks a fresh executor).
+    #[serde(default)]
+    pub removed_netns: bool,
 }
 
 /// The holder's namespaces, as descriptors the runner opened once.
@@ -187,20 +192,14 @@ fn serve(ctx: &Context, fds: [RawFd; 3], req: &Request) -> Result<Response> {
     if let Some(path) = &req.create_netns {
         create_netns(path)?;
     }
-    if let Some(path) = &req.remove_netns {
-        match umount2(path, MntFlags::MNT_DETACH) {
-            Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
-            Err(e) => return Err(anyhow!(e).context(format!("unmounting {}", path.display()))),
-        }
-        match fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(anyhow!(e).context(format!("removing {}", path.display()))),
-        }
+    let remove_later = req.remove_netns.as_ref().filter(|_| !req.del.is_empty());
+    let mut resp = Response::default();
+    if let (Some(path), None) = (&req.remove_netns, remove_later) {
+        remove_netns(path)?;
+        resp.removed_netns = true;
     }
     setns(&net, CloneFlags::CLONE_NEWNET).context("entering the outer network namespace")?;
-    drop((user, mnt, net));
-    let mut resp = Response::default();
+    drop((user, net));
     if req.add.is_empty() && req.del.is_empty() {
         return Ok(resp);
     }
@@ -234,7 +233,44 @@ fn serve(ctx: &Context, fds: [RawFd; 3], req: &Request) -> Result<Response> {
     resp.outcomes = crate::cmd::run::for_each(&req.add, req.sequential, add);
     resp.outcomes
         .extend(crate::cmd::run::for_each(&req.del, req.sequential, del));
+    if let Some(path) = remove_later {
+        // On failure the caller removes it with a fresh executor.
+        resp.removed_netns = back_to(&mnt).and_then(|()| remove_netns(path)).is_ok();
+    }
     Ok(resp)
+}
+
+/// Re-enters the holder's mount namespace after the plugins ran. `setns(CLONE_NEWNS)` is
+/// refused (EINVAL) while another thread shares this process's filesystem context, and the
+/// plugin-runner threads, though joined, may still be finishing their exit in the kernel: a
+/// short bounded retry.
+fn back_to(mnt: &std::os::fd::OwnedFd) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match setns(mnt, CloneFlags::CLONE_NEWNS) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL) if tries < 200 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_micros(250));
+            }
+            Err(e) => {
+                return Err(anyhow!(e).context("re-entering the holder's mount namespace"));
+            }
+        }
+    }
+}
+
+/// Unmounts and removes a run netns file (in the current mount namespace: the holder's).
+fn remove_netns(path: &Path) -> Result<()> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(anyhow!(e).context(format!("unmounting {}", path.display()))),
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow!(e).context(format!("removing {}", path.display()))),
+    }
 }
 
 /// Creates a network namespace and bind-mounts it at `path` (in the current mount

@@ -248,6 +248,10 @@ pub(crate) fn for_each<T: Sync, R: Send>(
 pub(crate) fn kill_orphans(keep: &[i32]) {
     let me = std::process::id() as i32;
     for _ in 0..100 {
+        // No child at all (the usual case): skip scanning every process's stat.
+        if !has_children() {
+            return;
+        }
         let mut orphans = children_of(me);
         orphans.retain(|p| !keep.contains(p));
         if orphans.is_empty() {
@@ -259,6 +263,22 @@ pub(crate) fn kill_orphans(keep: &[i32]) {
             let _ = nix::sys::wait::waitpid(pid, None);
         }
     }
+}
+
+/// Whether this process has any child, running or not yet reaped (`waitid` without
+/// reaping: ECHILD means none).
+fn has_children() -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    !matches!(
+        waitid(
+            Id::All,
+            WaitPidFlag::WEXITED
+                | WaitPidFlag::WNOHANG
+                | WaitPidFlag::WNOWAIT
+                | WaitPidFlag::__WALL
+        ),
+        Err(nix::errno::Errno::ECHILD)
+    )
 }
 
 /// The PIDs whose parent is `ppid` (`/proc/<pid>/stat` field 4).
