@@ -1,8 +1,8 @@
 //! Rootless `cnitool run` (issue 9) and `cnitool rootless status|stop`.
 //!
-//! The design, measurements and failure modes are in `/work/shared/ROOTLESS.md`; what this
-//! implementation does differently, and why, is in `ROOTLESS-IMPL.md` at the top of the
-//! repository. In short:
+//! The design, measurements and failure modes are in `../shared/ROOTLESS.md` (beside the
+//! repository); what this implementation does differently, and why, is in `ROOTLESS-IMPL.md`
+//! at the top of the repository. In short:
 //!
 //! ```text
 //! host user -- slirp4netns | pasta --> tap0 in the OUTER netns (holder's userns)

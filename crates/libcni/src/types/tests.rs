@@ -425,7 +425,7 @@ fn fixture_dir() -> PathBuf {
     ));
     assert!(
         dir.is_dir(),
-        "fixture directory {} is missing: the repository must sit at /work/<name> beside /work/shared",
+        "fixture directory {} is missing: the repository's parent directory must hold shared/fixtures",
         dir.display()
     );
     dir
