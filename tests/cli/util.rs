@@ -30,18 +30,7 @@ const GLOBAL_CHAINS: &[&str] = &[
 /// Longest a single `cnitool` run may take before the test kills it and fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-/// Whether a root-only test may run: as root, yes; otherwise it fails under `CI=true` (a CI
-/// job must not silently skip) and is skipped with a message elsewhere.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} needs root, and CI=true forbids skipping it");
-    }
-    eprintln!("skipping {test}: needs root (network namespaces and real plugins)");
-    false
-}
+pub use testsupport::root_or_skip;
 
 /// Runs `f` in a throwaway host: a fresh thread with its own network and mount namespace,
 /// and a [`Host`] with temp directories. After `f`, checks that nothing was left behind.
@@ -228,18 +217,7 @@ impl Cnitool {
 /// The bare binary, with none of the variables it reads inherited from the test runner.
 pub fn cnitool_bare() -> Cnitool {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
-    for var in [
-        "NETCONFPATH",
-        "CNI_PATH",
-        "CNI_IFNAME",
-        "CNI_ARGS",
-        "CAP_ARGS",
-        "CNITOOL_CACHE_DIR",
-        "CNITOOL_NETNS_DIR",
-        "CNI_COMMAND",
-        "CNI_CONTAINERID",
-        "CNI_NETNS",
-    ] {
+    for var in testsupport::CNITOOL_ENV {
         cmd.env_remove(var);
     }
     Cnitool { cmd }

@@ -188,15 +188,7 @@ impl Env {
     /// `cnitool` with the temp directories and no inherited configuration.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cnitool"));
-        for var in [
-            "CNITOOL_NETNS_DIR",
-            "CNITOOL_CACHE_DIR",
-            "NETCONFPATH",
-            "CNI_PATH",
-            "CNI_IFNAME",
-            "CNI_ARGS",
-            "CAP_ARGS",
-        ] {
+        for var in testsupport::CNITOOL_ENV {
             c.env_remove(var);
         }
         c.arg("--cache-dir").arg(&self.cache_dir);

@@ -10,18 +10,7 @@ use nix::mount::{mount, MsFlags};
 /// The real plugins.
 pub const PLUGIN_DIR: &str = "/usr/lib/cni";
 
-/// Whether the test may run: true as root. Otherwise the test fails when `CI=true` (a CI job
-/// must not silently skip) and is skipped with a message elsewhere.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} needs root, and CI=true forbids skipping it");
-    }
-    eprintln!("skipping {test}: needs root");
-    false
-}
+pub use testsupport::root_or_skip;
 
 /// Runs `f` on a thread in a new network and mount namespace (every mount private), so
 /// that everything the test and the `cnitool` processes it spawns do stays there.
@@ -78,15 +67,7 @@ impl Env {
     /// `cnitool` with the temp directories and no inherited configuration.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cnitool"));
-        for var in [
-            "CNITOOL_NETNS_DIR",
-            "CNITOOL_CACHE_DIR",
-            "NETCONFPATH",
-            "CNI_PATH",
-            "CNI_IFNAME",
-            "CNI_ARGS",
-            "CAP_ARGS",
-        ] {
+        for var in testsupport::CNITOOL_ENV {
             c.env_remove(var);
         }
         c.arg("--cache-dir").arg(&self.cache_dir);

@@ -35,11 +35,8 @@ static SETUP: Once = Once::new();
 /// Whether the rootless tests can run: as root, yes (creating the user if needed); otherwise
 /// skipped with a message, or a failure under `CI=true`.
 pub fn root_or_skip(test: &str) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test} needs root (it creates the test user), and CI=true forbids skipping");
-        }
-        eprintln!("skipping {test}: run as root (it creates the unprivileged user {USER})");
+    // Root creates the unprivileged user the scenarios run as.
+    if !testsupport::root_or_skip(test) {
         return false;
     }
     SETUP.call_once(|| {

@@ -41,18 +41,7 @@ pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// A fixed PATH for the runner and the commands it starts.
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Whether a root-only test may run: as root, yes; otherwise it fails under `CI=true` (a CI
-/// job must not silently skip) and is skipped with a message elsewhere.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} needs root, and CI=true forbids skipping it");
-    }
-    eprintln!("skipping {test}: needs root (network namespaces and real plugins)");
-    false
-}
+pub use testsupport::root_or_skip;
 
 /// Runs `f` in a throwaway host: a fresh thread with its own network and mount namespace
 /// (the `cnitool` processes it starts inherit both) and a [`Host`] with temp directories.

@@ -40,18 +40,7 @@ pub fn iterations(default: usize, full_count: usize) -> usize {
     }
 }
 
-/// Whether a root-only test may run: as root, yes; otherwise it fails under `CI=true` (a CI
-/// job must not silently skip) and is skipped with a message elsewhere.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} needs root, and CI=true forbids skipping it");
-    }
-    eprintln!("skipping {test}: needs root (network namespaces and real plugins)");
-    false
-}
+pub use testsupport::root_or_skip;
 
 /// A figure for RELIABILITY.md: printed as `FIGURE category: ...` (`--nocapture` shows it).
 pub fn figure(category: &str, text: impl std::fmt::Display) {
@@ -449,19 +438,7 @@ impl Cnitool {
 /// The bare binary, with none of the variables it reads inherited from the test runner.
 pub fn cnitool_bare() -> Cnitool {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
-    for var in [
-        "NETCONFPATH",
-        "CNI_PATH",
-        "CNI_IFNAME",
-        "CNI_ARGS",
-        "CAP_ARGS",
-        "CNITOOL_CACHE_DIR",
-        "CNITOOL_NETNS_DIR",
-        "CNI_COMMAND",
-        "CNI_CONTAINERID",
-        "CNI_NETNS",
-        "CNI_NETNS_OVERRIDE",
-    ] {
+    for var in testsupport::CNITOOL_ENV {
         cmd.env_remove(var);
     }
     Cnitool { cmd }

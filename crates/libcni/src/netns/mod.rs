@@ -388,18 +388,7 @@ pub(crate) mod testutil {
 
     use super::*;
 
-    /// Whether the test may run: true as root. Otherwise the test fails when `CI=true` (a CI
-    /// job must not silently skip) and is skipped with a message elsewhere.
-    pub(crate) fn root_or_skip(test: &str) -> bool {
-        if nix::unistd::geteuid().is_root() {
-            return true;
-        }
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test} needs root, and CI=true forbids skipping it");
-        }
-        eprintln!("skipping {test}: needs root");
-        false
-    }
+    pub(crate) use testsupport::root_or_skip;
 
     /// Runs `f` in a new network and mount namespace (see [`run_in_new`]), propagating panics.
     pub(crate) fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {

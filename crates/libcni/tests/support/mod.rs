@@ -15,18 +15,8 @@ use std::process::Command;
 use libcni::netns::{run_in_new, NewNamespaces};
 use nix::mount::{mount, MsFlags};
 
-/// True when the test may run as root; otherwise skips (prints why) or, under `CI=true`,
-/// fails, so that CI never passes by skipping.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} needs root, and CI=true forbids skipping it");
-    }
-    eprintln!("skipping {test}: needs root");
-    false
-}
+#[allow(unused_imports)] // not every test binary that includes this module needs root
+pub use testsupport::root_or_skip;
 
 /// Runs `f` in a new network and mount namespace on a thread of its own; processes `f`
 /// spawns inherit both. Panics resume on the caller.

@@ -1,0 +1,35 @@
+//! What every test binary of the workspace shares (a dev-dependency only).
+
+/// Whether a root-only test may run: as root, yes. Otherwise it fails under `CI=true` (a CI
+/// job must never pass by skipping) and is skipped with a message elsewhere.
+///
+/// # Panics
+/// When not root and `CI=true`.
+pub fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} needs root, and CI=true forbids skipping it");
+    }
+    eprintln!("skipping {test}: needs root (namespaces, mounts, real plugins)");
+    false
+}
+
+/// The environment variables `cnitool` reads, and the plugin-protocol ones a plugin would
+/// inherit; tests remove them from the `cnitool` processes they start, so the machine's or
+/// the developer's settings never leak into a test.
+pub const CNITOOL_ENV: &[&str] = &[
+    "NETCONFPATH",
+    "CNI_PATH",
+    "CNI_IFNAME",
+    "CNI_ARGS",
+    "CAP_ARGS",
+    "CNITOOL_CACHE_DIR",
+    "CNITOOL_NETNS_DIR",
+    "CNITOOL_RUN_SEQUENTIAL",
+    "CNI_COMMAND",
+    "CNI_CONTAINERID",
+    "CNI_NETNS",
+    "CNI_NETNS_OVERRIDE",
+];
