@@ -102,14 +102,7 @@ fn enter(ctx: &Context, name: &str) -> Result<()> {
     // EINVAL here means another thread exists (unshare(CLONE_NEWNS) needs an unshared fs).
     unshare(CloneFlags::CLONE_NEWNS).context("unsharing the mount namespace")?;
     // Nothing mounted from here on may propagate back to the caller's mount namespace.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .context("making / a recursive slave mount")?;
+    libcni::netns::make_mounts_slave()?;
     remount_sys(name)?;
     bind_etc(ctx, name);
     Ok(())

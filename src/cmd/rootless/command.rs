@@ -67,14 +67,7 @@ fn enter(args: &CmdArgs) -> Result<()> {
         flags |= CloneFlags::CLONE_NEWUTS;
     }
     unshare(flags).context("creating the command's mount namespace")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .context("making / a slave mount")?;
+    libcni::netns::make_mounts_slave()?;
     setns(&net, CloneFlags::CLONE_NEWNET).context("joining the run's network namespace")?;
     drop((user, net));
     // The netns is owned by our user namespace, so a fresh sysfs (showing its interfaces)

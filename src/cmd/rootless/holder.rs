@@ -18,7 +18,6 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use nix::mount::{mount, MsFlags};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
@@ -69,14 +68,7 @@ fn setup(gen_dir: &Path) -> Result<File> {
     fs::write("/proc/self/uid_map", format!("0 {uid} 1")).context("writing uid_map")?;
     fs::write("/proc/self/gid_map", format!("0 {gid} 1")).context("writing gid_map")?;
     // Slave: host mounts made later still arrive where / is shared; nothing goes back.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .context("making / a slave mount")?;
+    libcni::netns::make_mounts_slave()?;
     libcni::netns::set_link_up("lo").context("setting lo up")?;
     OpenOptions::new()
         .read(true)

@@ -111,14 +111,7 @@ fn enter(spec: &Spec) -> io::Result<()> {
     }
     unshare(flags).map_err(io_err("creating a private mount namespace"))?;
     // Nothing done in this view may propagate back to the host's mounts.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .map_err(io_err("making / a slave mount"))?;
+    libcni::netns::make_mounts_slave().map_err(io::Error::other)?;
     // As `ip netns exec` does: /sys shows the namespace's own interfaces.
     if umount2("/sys", MntFlags::MNT_DETACH).is_ok() {
         let _ = mount(

@@ -342,6 +342,23 @@ where
     })
 }
 
+/// Makes every mount of the calling thread's mount namespace a recursive slave, right after
+/// `unshare(CLONE_NEWNS)`: mounts made from then on never propagate back to the namespace it
+/// came from, while the host's later mounts still arrive where `/` was shared.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn make_mounts_slave() -> Result<(), Error> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| Error::io("making / a recursive slave mount", "/", e.into()))
+}
+
 /// Whether the namespace at `path` is gone: the path does not exist, or it is a plain file
 /// that is no longer a namespace (its bind mount was removed, e.g. by a reboot or a lazy
 /// unmount). A path that cannot be inspected (permissions) is *not* gone: nothing proves it.
