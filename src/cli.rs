@@ -84,6 +84,10 @@ pub struct Global {
         default_value = libcni::api::DEFAULT_CACHE_DIR
     )]
     pub cache_dir: PathBuf,
+    /// Flush every cache and record write to disk (fsync) before going on. Without it writes
+    /// are atomic and their write-back is started, not waited for.
+    #[arg(long, global = true, env = "CNITOOL_SYNC_CACHE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub sync_cache: bool,
     /// Directory of named network namespaces.
     #[arg(long, global = true, env = "CNITOOL_NETNS_DIR", value_name = "DIR")]
     pub netns_dir: Option<PathBuf>,

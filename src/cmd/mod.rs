@@ -24,6 +24,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use libcni::cache::CacheEntry;
+use libcni::fsutil::Durability;
 use libcni::invoke::RawExec;
 use libcni::{CniConfig, NetworkConfigList, RuntimeConf};
 use serde_json::{Map, Value};
@@ -135,7 +136,13 @@ impl Context {
             trace,
             progress: Progress::for_stderr(global.quiet),
         };
+        let durability = if global.sync_cache {
+            Durability::Synced
+        } else {
+            Durability::Atomic
+        };
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
+            .with_cache_durability(durability)
             .with_exec(Arc::new(exec))
             .with_observer(Arc::new(observer));
         Ok(Context {

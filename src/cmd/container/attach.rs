@@ -97,7 +97,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         cni_args,
         capability_args,
     };
-    let rec_path = rec.write(&cache_dir, &id)?;
+    let rec_path = rec.write(ctx.cni.cache(), &id)?;
 
     let mut added = 0;
     let mut results = Vec::new();

@@ -486,9 +486,7 @@ fn run_inner(
         capability_args: capability_args.clone(),
     };
     let record_id = format!("{netns_name}-{}", std::process::id());
-    let record_path = record
-        .write(ctx.cni.cache().dir(), &record_id)
-        .map_err(tool)?;
+    let record_path = record.write(ctx.cni.cache(), &record_id).map_err(tool)?;
 
     let mut teardown = Teardown {
         ctx,
