@@ -210,7 +210,7 @@ pub fn default_netconf_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// Which attachment a verb works on, and how.
+// Which attachment a verb works on, and how.
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The network's name (from the netconf files).
@@ -233,7 +233,7 @@ pub struct AttachArgs {
     pub plugin: PluginArgs,
 }
 
-/// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
+// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
 #[derive(Debug, Args)]
 pub struct PluginArgs {
     /// Plugin argument K=V, added to CNI_ARGS (repeatable).
@@ -595,7 +595,7 @@ pub fn find_cached(
     Ok((target, None))
 }
 
-/// What `del` and `check` take: an attachment made earlier.
+// What `del` and `check` take: an attachment made earlier.
 #[derive(Debug, Args)]
 pub struct ExistingArgs {
     #[command(flatten)]

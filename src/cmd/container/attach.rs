@@ -19,7 +19,7 @@ use crate::cmd::run::record::PlannedAttachment;
 use crate::cmd::run::resolve_networks;
 use crate::cmd::{absolute, Context, PluginArgs};
 
-/// Arguments of `container attach`.
+// Arguments of `container attach`.
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The engine.

@@ -46,7 +46,7 @@ itself fails, e.g. image missing, name in use). If the client is killed by signa
 The container runs in the foreground: do not pass --detach (use `container attach` for a
 container that outlives the command). --network and --cidfile are set by cnitool.";
 
-/// Arguments of `container run`.
+// Arguments of `container run`.
 #[derive(Debug, Args)]
 #[command(after_help = CONTAINER_RUN_EXIT_HELP)]
 pub struct RunArgs {

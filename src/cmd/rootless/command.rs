@@ -15,7 +15,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 
 use crate::sys;
 
-/// Arguments of the hidden `__rootless-cmd`.
+// Arguments of the hidden `__rootless-cmd`.
 #[derive(Debug, Args)]
 pub struct CmdArgs {
     /// Descriptor of the holder's user namespace.
@@ -88,7 +88,7 @@ fn enter(args: &CmdArgs) -> Result<()> {
     Ok(())
 }
 
-/// Arguments of the hidden `__rootless-uplink`.
+// Arguments of the hidden `__rootless-uplink`.
 #[derive(Debug, Args)]
 pub struct UplinkExecArgs {
     /// Descriptor of the holder's user namespace.

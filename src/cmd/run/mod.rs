@@ -60,7 +60,7 @@ pub(crate) fn tool(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(RunToolError(e))
 }
 
-/// Arguments of `run`.
+// Arguments of `run`.
 #[derive(Debug, Args)]
 #[command(after_help = RUN_EXIT_HELP)]
 pub struct RunArgs {
