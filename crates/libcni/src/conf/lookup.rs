@@ -87,22 +87,32 @@ fn go_ext(name: &[u8]) -> Option<&[u8]> {
 
 /// The non-directory entries of `dir` whose extension is in `exts`, sorted by path bytes.
 fn scan(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, Error> {
+    Ok(scan_groups(dir, &[exts])?.pop().unwrap_or_default())
+}
+
+/// [`scan`] for several groups of extensions at once (one listing of the directory): the
+/// files of each group, sorted by path bytes.
+fn scan_groups(dir: &Path, groups: &[&[&str]]) -> Result<Vec<Vec<PathBuf>>, Error> {
+    let mut files: Vec<Vec<PathBuf>> = vec![Vec::new(); groups.len()];
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(files),
         Err(e) => return Err(Error::io("reading directory", dir, e)),
     };
-    let wanted: Vec<&[u8]> = exts
+    let strip = |e: &str| e.strip_prefix('.').unwrap_or(e).as_bytes().to_vec();
+    let wanted: Vec<Vec<Vec<u8>>> = groups
         .iter()
-        .map(|e| e.strip_prefix('.').unwrap_or(e).as_bytes())
+        .map(|g| g.iter().map(|e| strip(e)).collect())
         .collect();
-    let mut files = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("reading directory", dir, e))?;
         let name = entry.file_name();
-        if !go_ext(name.as_bytes()).is_some_and(|ext| wanted.contains(&ext)) {
+        let Some(ext) = go_ext(name.as_bytes()) else {
             continue;
-        }
+        };
+        let Some(group) = wanted.iter().position(|g| g.iter().any(|e| e == ext)) else {
+            continue;
+        };
         let path = entry.path();
         // Skip directories, and symbolic links to them, named like netconfs. A dangling link
         // stays in, so that reading it reports the problem.
@@ -112,10 +122,12 @@ fn scan(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, Error> {
             Err(e) => return Err(Error::io("reading directory", dir, e)),
         };
         if !is_dir {
-            files.push(path);
+            files[group].push(path);
         }
     }
-    files.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    for group in &mut files {
+        group.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    }
     Ok(files)
 }
 
@@ -132,8 +144,9 @@ pub fn conf_files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, Error> {
 
 /// The netconf files of one directory in lookup order: `.conflist`, then `.conf` and `.json`.
 fn dir_candidates(dir: &Path) -> Result<Vec<Candidate>, Error> {
-    let lists = scan(dir, &["conflist"])?;
-    let confs = scan(dir, &["conf", "json"])?;
+    let [lists, confs]: [Vec<PathBuf>; 2] = scan_groups(dir, &[&["conflist"], &["conf", "json"]])?
+        .try_into()
+        .unwrap_or_default();
     Ok(lists
         .into_iter()
         .map(|path| Candidate {
@@ -208,6 +221,9 @@ fn load(c: &Candidate) -> Loaded {
 
 /// The `name` of a netconf, read without building the rest of the document; `None` when the
 /// bytes are not a JSON object whose `name` is a string or absent.
+///
+/// The whole document is still scanned (stopping at the name would be cheaper, but a file
+/// broken further on would then go unreported by the lookup).
 fn peek_name(bytes: &[u8]) -> Option<Option<String>> {
     #[derive(serde::Deserialize)]
     struct NameOnly {

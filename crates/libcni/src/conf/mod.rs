@@ -34,6 +34,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -145,9 +146,26 @@ pub fn conf_from_file(path: &Path) -> Result<PluginConfig, Error> {
     conf_from_bytes(&bytes, Some(path))
 }
 
+/// Most bytes a netconf file may hold; a larger file is refused rather than read.
+const MAX_CONF_BYTES: u64 = 16 << 20;
+
 /// Reads a whole file, naming it when that fails.
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    fs::read(path).map_err(|e| Error::io("reading", path, e))
+    let io_err = |e| Error::io("reading", path, e);
+    let file = fs::File::open(path).map_err(io_err)?;
+    // Not `fs::read`: the fstat it sizes its buffer with is one system call in five of a
+    // lookup through a large directory, and netconfs are small.
+    let mut bytes = Vec::with_capacity(4096);
+    file.take(MAX_CONF_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_CONF_BYTES {
+        return Err(io_err(io::Error::other(format!(
+            "larger than {} MiB",
+            MAX_CONF_BYTES >> 20
+        ))));
+    }
+    Ok(bytes)
 }
 
 /// Turns a single-plugin config into a one-plugin list, as Go's `ConfListFromConf` does.

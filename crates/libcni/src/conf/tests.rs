@@ -1113,3 +1113,25 @@ fn lookup_across_chunks_stops_at_the_match() {
         "both broken files may hold it"
     );
 }
+
+#[test]
+fn a_netconf_larger_than_16_mib_is_refused_not_read() {
+    let d = tmp();
+    let big = d.path().join("10-big.conflist");
+    fs::File::create(&big)
+        .unwrap()
+        .set_len((16 << 20) + 1)
+        .unwrap();
+    write(d.path(), "20-good.conflist", list_json("good", "bridge"));
+    let found = lookup(d.path(), "good").unwrap();
+    let warnings: Vec<String> = found
+        .warnings
+        .iter()
+        .map(|e| format!("{e}: {}", std::error::Error::source(e).unwrap()))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("10-big.conflist") && warnings[0].contains("larger than 16 MiB"),
+        "{warnings:?}"
+    );
+}
