@@ -43,10 +43,17 @@ impl Owner {
     }
 }
 
+/// The boot ID, read once per process (it cannot change while the process lives; liveness
+/// checks of many records would read it again each time).
 fn boot_id() -> io::Result<String> {
-    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = BOOT_ID.get() {
+        return Ok(id.clone());
+    }
+    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id")?
         .trim()
-        .to_owned())
+        .to_owned();
+    Ok(BOOT_ID.get_or_init(|| id).clone())
 }
 
 /// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may contain
