@@ -78,6 +78,12 @@ pub fn take_inherited_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
         eprintln!("cnitool: internal error: descriptor {fd} was not inherited");
         std::process::exit(125);
     }
+    // Close-on-exec again, so it goes no further than this process (the plugin executor
+    // starts plugins and the command).
+    let _ = nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     // SAFETY: the descriptor is open (checked above), and the parent passed it to this
     // process for this one owner: nothing else in this process refers to the number.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }

@@ -14,8 +14,9 @@
 //!   generation, and ends it when no live run is left;
 //! - [`uplink`]: slirp4netns / pasta, readiness, the port-forward API;
 //! - [`sandbox`]: the plugin executor (a helper process: `setns(CLONE_NEWUSER)` needs a
-//!   single-threaded process) with the private `/var/lib` and `/run` plugins need;
-//! - [`command`]: the helper that enters the namespaces and execs the command;
+//!   single-threaded process) with the private `/var/lib` and `/run` plugins need; it also
+//!   starts the run's command;
+//! - [`command`]: the helper that starts the uplink in the holder's user namespace;
 //! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
 //! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`).
 
@@ -101,6 +102,10 @@ pub struct SandboxArgs {
     pub mnt_fd: i32,
     /// Descriptor of the outer network namespace.
     pub net_fd: i32,
+    /// Also start the run's command, with these descriptors as its stdin, stdout and stderr
+    /// (-1: /dev/null).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub command: Vec<i32>,
 }
 
 /// Runs `rootless status|stop`.

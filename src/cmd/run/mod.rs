@@ -108,7 +108,7 @@ pub(crate) enum Event {
 
 /// The signals `run` handles; they are blocked in every thread and taken by one waiting
 /// thread, so no handler runs in an arbitrary place.
-fn handled_signals() -> SigSet {
+pub(crate) fn handled_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(s);
@@ -243,16 +243,15 @@ pub(crate) fn for_each<T: Sync, R: Send>(
 }
 
 /// SIGKILLs and reaps the processes re-parented to us (we are a child subreaper): whatever
-/// the command left running. Only called when no plugin runs, so every child is the
-/// command's; each is reaped by PID, never with a wildcard wait.
+/// the command left running. Only called when no plugin runs, so every child but those in
+/// `keep` is the command's; each is reaped by PID, never with a wildcard wait.
 pub(crate) fn kill_orphans(keep: &[i32]) {
-    let me = std::process::id() as i32;
     for _ in 0..100 {
-        // No child at all (the usual case): skip scanning every process's stat.
+        // No child at all (the usual case for root): nothing to list.
         if !has_children() {
             return;
         }
-        let mut orphans = children_of(me);
+        let mut orphans = own_children();
         orphans.retain(|p| !keep.contains(p));
         if orphans.is_empty() {
             return;
@@ -279,6 +278,29 @@ fn has_children() -> bool {
         ),
         Err(nix::errno::Errno::ECHILD)
     )
+}
+
+/// This process's children: each thread's `/proc/self/task/<tid>/children` (a few small
+/// reads; orphans are re-parented to one of our threads), or, on kernels built without
+/// `CONFIG_PROC_CHILDREN`, a walk of every process's stat.
+fn own_children() -> Vec<i32> {
+    if !Path::new("/proc/thread-self/children").exists() {
+        return children_of(std::process::id() as i32);
+    }
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return children_of(std::process::id() as i32);
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        // A thread that ended since the listing has no file any more, and no children.
+        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
 }
 
 /// The PIDs whose parent is `ppid` (`/proc/<pid>/stat` field 4).
