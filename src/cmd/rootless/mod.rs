@@ -202,7 +202,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
         );
     }
     // Dead runs first (DEL through the holder), then everything.
-    for line in run::gc_locked(ctx, root, true) {
+    for line in run::gc_locked(ctx, root, true, None) {
         if !ctx.quiet {
             eprintln!("cnitool: {line}");
         }
@@ -236,5 +236,5 @@ pub fn gc(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
         return Ok(lines);
     }
     let _lock = root.lock()?;
-    Ok(run::gc_locked(ctx, &root, false))
+    Ok(run::gc_locked(ctx, &root, false, None))
 }

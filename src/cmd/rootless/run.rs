@@ -309,11 +309,12 @@ pub fn state_of(gen: &Gen) -> std::path::PathBuf {
 
 /// Garbage-collects under the lock: the runs of dead runners (DEL through the holder when it
 /// lives), and the generations with no live run that are not the current one or whose holder
-/// is gone. With `all`, the current generation goes too when it has no live run.
+/// is gone. With `all`, the current generation goes too when it has no live run; so does
+/// generation `mine` (the caller's, at the end of its run).
 ///
 /// Each generation's records are read once; the holder's namespaces are opened only when a
 /// dead run needs its DEL (a warm run finds none, and only reads the records).
-pub fn gc_locked(ctx: &Context, root: &Root, all: bool) -> Vec<String> {
+pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> Vec<String> {
     let mut lines = Vec::new();
     let current = root.current();
     for gen in root.generations() {
@@ -350,7 +351,8 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool) -> Vec<String> {
             }
         }
         let is_current = current.as_deref() == Some(gen.name.as_str());
-        if live == 0 && (all || !is_current || holder.is_none()) {
+        let is_mine = mine == Some(gen.name.as_str());
+        if live == 0 && (all || is_mine || !is_current || holder.is_none()) {
             gen.destroy();
             root.clear_current(&gen.name);
             lines.push(format!("gc: removed generation {}", gen.name));
@@ -442,12 +444,22 @@ pub fn run(
 
     // Section 1 under the lock: GC, attach, register, netns, ADD, forwards.
     let lock = root.lock().map_err(tool)?;
-    for line in gc_locked(ctx, &root, false) {
+    for line in gc_locked(ctx, &root, false, None) {
         if !ctx.quiet {
             eprintln!("cnitool: {line}");
         }
     }
     let att = attach(&root, kind, &program, opts).map_err(tool)?;
+    // One executor for the whole run: ADD, the command, DEL. Started before the record is
+    // written, so that its start-up overlaps the write; it does nothing before its first
+    // request.
+    let ex = match Executor::spawn(ctx, &att.fds, &att.gen.dir, true) {
+        Ok(ex) => ex,
+        Err(e) => {
+            finish_gen(&root, &att.gen);
+            return Err(tool(e));
+        }
+    };
     let id = format!("r{}", random_hex());
     let netns_path = att.gen.netns(&id);
     let record = RunRecord {
@@ -465,12 +477,12 @@ pub fn run(
     let record_path = match record.write(&att.gen.dir, &id) {
         Ok(p) => p,
         Err(e) => {
+            ex.finish();
             finish_gen(&root, &att.gen);
             return Err(tool(e));
         }
     };
-    // One executor for the whole run: ADD, the command, DEL.
-    let mut exec = None;
+    let mut exec = Some(ex);
     let setup = (|| -> Result<(Vec<libcni::CniResult>, NetnsId)> {
         run::check_signal(pending)?;
         for f in &forwards {
@@ -484,7 +496,7 @@ pub fn run(
             sequential: args.sequential,
             ..Request::default()
         };
-        let ex = exec.insert(Executor::spawn(ctx, &att.fds, &att.gen.dir, true)?);
+        let ex = exec.as_mut().context("the plugin executor is gone")?;
         let resp = ex.request(&req)?;
         let netns = resp
             .netns
@@ -562,8 +574,7 @@ pub fn run(
     kill_in_netns(netns);
     let lock = root.lock().map_err(tool)?;
     let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, Some(exec));
-    let _ = gc_locked(ctx, &root, false);
-    finish_gen(&root, &att.gen);
+    let _ = gc_locked(ctx, &root, false, Some(&att.gen.name));
     drop(lock);
     if uplink_lost && !ctx.quiet {
         eprintln!(
