@@ -17,7 +17,9 @@
 //! run. `cargo test` does not run this target (`test = false`; without `--bench` it exits).
 //!
 //! Environment: `BENCH_ITERS` (iterations per comparison, default 30), `BENCH_QUICK=1` (a few
-//! iterations, to check the harness works), `BENCH_OUT` (where to write, default
+//! iterations, to check the harness works), `BENCH_ONLY` (comma-separated sections among
+//! startup, overhead, run, multi, lookup, memory, concurrent; the partial report is printed,
+//! not written), `BENCH_OUT` (where to write, default
 //! `BENCHMARKS.md` in the repository; `-` prints to stdout only).
 
 use std::collections::BTreeMap;
@@ -103,20 +105,29 @@ fn real_main() -> Result<()> {
     let mut report = Report::default();
     eprintln!("flows: {} iterations per comparison", opts.iters);
 
-    eprintln!("flows: startup");
-    startup(&env, opts, &mut report)?;
-    eprintln!("flows: overhead over the plugin floor");
-    overhead(&env, opts, &mut report)?;
-    eprintln!("flows: run versus the shell floor");
-    run_vs_shell(&env, opts.scaled(2), &mut report)?;
-    eprintln!("flows: several networks in one run");
-    multi_net(&env, opts.scaled(2), &mut report)?;
-    eprintln!("flows: lookup cost");
-    lookup(&env, opts.scaled(2), &mut report)?;
-    eprintln!("flows: peak resident memory");
-    memory(&env, opts, &mut report)?;
-    eprintln!("flows: 20 concurrent runs");
-    concurrent_runs(&env, opts.scaled(6), &mut report)?;
+    // BENCH_ONLY=overhead,memory runs some sections; such a partial report is printed, never
+    // written over BENCHMARKS.md.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|w| w.trim() == name))
+    };
+    type Section = fn(&Bench, Opts, &mut Report) -> Result<()>;
+    let sections: [(&str, &str, usize, Section); 7] = [
+        ("startup", "startup", 1, startup),
+        ("overhead", "overhead over the plugin floor", 1, overhead),
+        ("run", "run versus the shell floor", 2, run_vs_shell),
+        ("multi", "several networks in one run", 2, multi_net),
+        ("lookup", "lookup cost", 2, lookup),
+        ("memory", "peak resident memory", 1, memory),
+        ("concurrent", "20 concurrent runs", 6, concurrent_runs),
+    ];
+    for (name, what, div, f) in sections {
+        if wanted(name) {
+            eprintln!("flows: {what}");
+            f(&env, opts.scaled(div), &mut report)?;
+        }
+    }
 
     let machine = format!(
         "{machine}Load average (1, 5, 15 min) at the start: {load_start}; at the end: {}. \
@@ -124,6 +135,10 @@ fn real_main() -> Result<()> {
         loadavg()
     );
     let text = report.render(&machine, opts);
+    if only.is_some() {
+        print!("{text}");
+        return Ok(());
+    }
     write_report(&text)?;
     Ok(())
 }
@@ -192,7 +207,7 @@ impl Bench {
         let root = PathBuf::from(WORK);
         let netconf = root.join("net.d");
         // The result cache and host-local's leases live on disk, as /var/lib/cni does, so that
-        // their writes (and the cache's fsync) cost what they cost in real use.
+        // their writes cost what they cost in real use (and `--sync-cache` its flushes).
         let disk = tempfile::Builder::new()
             .prefix("cnitool-bench-")
             .tempdir_in("/var/tmp")

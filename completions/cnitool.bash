@@ -139,8 +139,23 @@ _cnitool() {
             cnitool__subcmd__help__subcmd__container,detach)
                 cmd="cnitool__subcmd__help__subcmd__container__subcmd__detach"
                 ;;
+            cnitool__subcmd__help__subcmd__container,help)
+                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help"
+                ;;
             cnitool__subcmd__help__subcmd__container,run)
                 cmd="cnitool__subcmd__help__subcmd__container__subcmd__run"
+                ;;
+            cnitool__subcmd__help__subcmd__container__subcmd__help,attach)
+                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__attach"
+                ;;
+            cnitool__subcmd__help__subcmd__container__subcmd__help,detach)
+                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__detach"
+                ;;
+            cnitool__subcmd__help__subcmd__container__subcmd__help,help)
+                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__help"
+                ;;
+            cnitool__subcmd__help__subcmd__container__subcmd__help,run)
+                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__run"
                 ;;
             cnitool__subcmd__help__subcmd__netns,create)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__create"
@@ -151,14 +166,44 @@ _cnitool() {
             cnitool__subcmd__help__subcmd__netns,exec)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__exec"
                 ;;
+            cnitool__subcmd__help__subcmd__netns,help)
+                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help"
+                ;;
             cnitool__subcmd__help__subcmd__netns,list)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__list"
+                ;;
+            cnitool__subcmd__help__subcmd__netns__subcmd__help,create)
+                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__create"
+                ;;
+            cnitool__subcmd__help__subcmd__netns__subcmd__help,delete)
+                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__delete"
+                ;;
+            cnitool__subcmd__help__subcmd__netns__subcmd__help,exec)
+                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__exec"
+                ;;
+            cnitool__subcmd__help__subcmd__netns__subcmd__help,help)
+                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__help"
+                ;;
+            cnitool__subcmd__help__subcmd__netns__subcmd__help,list)
+                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__list"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless,help)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help"
                 ;;
             cnitool__subcmd__help__subcmd__rootless,status)
                 cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__status"
                 ;;
             cnitool__subcmd__help__subcmd__rootless,stop)
                 cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__stop"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless__subcmd__help,help)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__help"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless__subcmd__help,status)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__status"
+                ;;
+            cnitool__subcmd__help__subcmd__rootless__subcmd__help,stop)
+                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__stop"
                 ;;
             cnitool__subcmd__netns,create)
                 cmd="cnitool__subcmd__netns__subcmd__create"
@@ -221,7 +266,7 @@ _cnitool() {
 
     case "${cmd}" in
         cnitool)
-            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container rootless help"
+            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container rootless help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,12 +312,44 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__add)
-            opts="-i -p -o -v -q -h --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --result-version --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --result-version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ifname)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -333,38 +410,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --netconf-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --plugin-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --netns-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                --trace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -373,20 +418,12 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__attachments)
-            opts="-o -v -q -h --netns --net --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --netns --net --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --netns)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --net)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --netconf-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -416,6 +453,14 @@ _cnitool() {
                     return 0
                     ;;
                 --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --net)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -427,12 +472,44 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__check)
-            opts="-i -p -o -v -q -h --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ifname)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -489,38 +566,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --netconf-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --plugin-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --netns-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                --trace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -529,7 +574,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help run attach detach help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help run attach detach help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,12 +620,44 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__attach)
-            opts="-p -o -v -q -h --engine --engine-bin --engine-opt --net --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --engine)
                     COMPREPLY=($(compgen -W "docker podman" -- "${cur}"))
                     return 0
@@ -637,6 +714,20 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__container__subcmd__detach)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --netconf-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -669,20 +760,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__container__subcmd__detach)
-            opts="-o -v -q -h --engine --engine-bin --engine-opt --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 --engine)
                     COMPREPLY=($(compgen -W "docker podman" -- "${cur}"))
                     return 0
@@ -692,38 +769,6 @@ _cnitool() {
                     return 0
                     ;;
                 --engine-opt)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --netconf-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --plugin-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --netns-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                --trace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -805,12 +850,44 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__run)
-            opts="-p -o -v -q -h --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --engine)
                     COMPREPLY=($(compgen -W "docker podman" -- "${cur}"))
                     return 0
@@ -875,6 +952,20 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__del)
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --netconf-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -907,20 +998,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__del)
-            opts="-i -p -o -v -q -h --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 --ifname)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -977,38 +1054,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --netconf-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --plugin-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --netns-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                --trace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1017,7 +1062,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__gc)
-            opts="-o -v -q -h --dry-run --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1119,7 +1164,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__container)
-            opts="run attach detach"
+            opts="run attach detach help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1149,6 +1194,76 @@ _cnitool() {
         cnitool__subcmd__help__subcmd__container__subcmd__detach)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__container__subcmd__help)
+            opts="run attach detach help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__attach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__detach)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1231,7 +1346,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__netns)
-            opts="create exec list delete"
+            opts="create exec list delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1286,6 +1401,90 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cnitool__subcmd__help__subcmd__netns__subcmd__help)
+            opts="create exec list delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__exec)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cnitool__subcmd__help__subcmd__netns__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1301,8 +1500,64 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__rootless)
-            opts="status stop"
+            opts="status stop help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__help)
+            opts="status stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1413,7 +1668,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__list)
-            opts="-o -v -q -h --names --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --names --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1459,7 +1714,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help create exec list ls delete del help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help create exec list ls delete del help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1505,16 +1760,12 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns__subcmd__create)
-            opts="-o -v -q -h --no-lo --attach --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --no-lo --attach --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --attach)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --netconf-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1547,6 +1798,10 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --attach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1555,7 +1810,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns__subcmd__delete)
-            opts="-f -o -v -q -h --force --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -f -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1601,7 +1856,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns__subcmd__exec)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1731,7 +1986,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns__subcmd__list)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1777,7 +2032,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__rootless)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help status stop help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help status stop help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1879,7 +2134,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__rootless__subcmd__status)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1925,7 +2180,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__rootless__subcmd__stop)
-            opts="-o -v -q -h --force --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1971,12 +2226,44 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__run)
-            opts="-p -o -v -q -h --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --net)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2033,38 +2320,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -W "auto slirp4netns pasta" -- "${cur}"))
                     return 0
                     ;;
-                --netconf-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --plugin-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cache-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --netns-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
-                    return 0
-                    ;;
-                --trace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2073,7 +2328,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__show)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2119,7 +2374,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__status)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2165,7 +2420,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__validate)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2211,7 +2466,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__version)
-            opts="-o -v -q -h --plugins --netconf-dir --plugin-dir --cache-dir --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --plugins --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

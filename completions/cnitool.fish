@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cnitool_global_optspecs
-    string join \n netconf-dir= plugin-dir= cache-dir= netns-dir= timeout= o/output= trace= v/verbose q/quiet h/help V/version
+    string join \n netconf-dir= plugin-dir= cache-dir= sync-cache netns-dir= timeout= o/output= trace= v/verbose q/quiet h/help V/version
 end
 
 function __fish_cnitool_needs_command
@@ -33,6 +33,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -s o -l output -d 'Output 
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_needs_command" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_needs_command" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_needs_command" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_needs_command" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -53,6 +54,15 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "run" -d 'Run a comm
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "rootless" -d 'The shared rootless network namespace of `run` for unprivileged users'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s i -l ifname -d 'Interface name inside the namespace' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l pid -d 'Use the network namespace of this running process' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
@@ -66,19 +76,20 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l mac -d 'Request 
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
-table\t'A human-readable table'
-none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s i -l ifname -d 'Interface name inside the namespace' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l pid -d 'Use the network namespace of this running process' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
@@ -91,20 +102,21 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
-table\t'A human-readable table'
-none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s i -l ifname -d 'Interface name inside the namespace' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l pid -d 'Use the network namespace of this running process' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
@@ -117,19 +129,11 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
-table\t'A human-readable table'
-none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dry-run -d 'Print each plugin\'s CNI_* environment and exact stdin, in order; run nothing'
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l current-config -d 'Use the netconf files, not the configuration recorded at ADD'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -140,9 +144,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s o -l output -d 'O
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l dry-run -d 'Show what would be removed; remove nothing'
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -l dry-run -d 'Show what would be removed; remove nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -153,6 +158,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s o -l output -
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand status" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -165,9 +171,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s o -l output -d 
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l names -d 'Print only the names, one per line (for shell completion)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l names -d 'Print only the names, one per line (for shell completion)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -178,9 +185,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s o -l output -d 'O
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l names -d 'Print only the names, one per line (for shell completion)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l names -d 'Print only the names, one per line (for shell completion)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -191,6 +199,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s o -l output -d 
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -203,6 +212,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s o -l output
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -215,12 +225,11 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s o -l output 
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every plugin in the plugin directories which spec versions it supports'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every plugin in the plugin directories which spec versions it supports'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a path, or a name in the netns directory)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l net -d 'Only attachments of this network' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l cache-dir -d 'Result cache directory' -r -F
@@ -230,6 +239,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s o -l out
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a path, or a name in the netns directory)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l net -d 'Only attachments of this network' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -242,6 +254,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_se
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -252,7 +265,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "del" -d 'Delete named network namespaces (like `ip netns delete`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l attach -d 'Attach this network (CNI ADD) as eth0, the next as eth1, ... (repeatable). If an ADD fails, the networks added so far are deleted and so is the namespace' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l cache-dir -d 'Result cache directory' -r -F
@@ -262,9 +274,11 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l no-lo -d 'Leave the loopback interface down (as `ip netns add` does)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l attach -d 'Attach this network (CNI ADD) as eth0, the next as eth1, ... (repeatable). If an ADD fails, the networks added so far are deleted and so is the namespace' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l no-lo -d 'Leave the loopback interface down (as `ip netns add` does)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -275,6 +289,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -287,6 +302,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -299,6 +315,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -311,9 +328,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -324,15 +342,25 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the named network namespaces with their networks and processes'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default). Without --net and without any netconf, the built-in network "cnitool" is used' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns -d 'Join this existing named network namespace instead of creating one; it is left in place and only the networks this run added are removed' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l hostname -d 'The command\'s hostname (in a UTS namespace of its own)' -r
@@ -348,21 +376,13 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'D
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
 slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
 pasta\t'pasta (passt): no published ports in shared mode'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
-table\t'A human-readable table'
-none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Print each network\'s plugin calls (CNI_* environment and exact stdin) and run nothing'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sequential -d 'Set up and tear down the networks one after another instead of at once (for comparison in benchmarks)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs, with slirp4netns or pasta as the uplink'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -373,6 +393,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fis
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -380,6 +401,15 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fis
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
 podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
@@ -396,18 +426,19 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
-table\t'A human-readable table'
-none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
 podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
@@ -422,22 +453,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
-table\t'A human-readable table'
-none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
-podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l cache-dir -d 'Result cache directory' -r -F
@@ -447,6 +466,11 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine -d 'The container engine' -r -f -a "docker\t'Docker: joins the networks through a pause container (`--network container:ID`)'
+podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -463,6 +487,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -478,6 +503,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_see
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -490,9 +516,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_see
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs (they lose their network)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs (they lose their network)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
@@ -516,11 +543,14 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_su
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "list" -d 'List the named network namespaces with their networks and processes'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
 complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"

@@ -46,14 +46,31 @@ _cnitool_networks() {
 /// The command tree users see: the hidden internal subcommands (`__rootless-*`, which
 /// cnitool runs itself) left out.
 fn public_command() -> clap::Command {
-    let full = Cli::command();
+    let full = full_command();
     let mut cmd = clap::Command::new("cnitool")
         .about(full.get_about().cloned().unwrap_or_default())
         .version(full.get_version().map(str::to_owned).unwrap_or_default());
-    for arg in full.get_arguments() {
+    // `--help` and `--version` are generated again for the new root.
+    for arg in full
+        .get_arguments()
+        .filter(|a| !["help", "version"].contains(&a.get_id().as_str()))
+    {
         cmd = cmd.arg(arg.clone());
     }
-    cmd.subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+    // The `help` subcommand too.
+    cmd.subcommands(
+        full.get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            .cloned(),
+    )
+}
+
+/// The whole command tree: subcommands' arguments are deferred (built only for the
+/// subcommand being parsed, which keeps start-up lean), so the tree is built first.
+fn full_command() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd
 }
 
 fn completion(shell: Shell) -> String {
@@ -95,8 +112,7 @@ fn completion(shell: Shell) -> String {
 
 fn man_pages() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    let root = Cli::command();
-    render(&root, "cnitool", &mut out);
+    render(&full_command(), "cnitool", &mut out);
     out
 }
 
@@ -107,7 +123,11 @@ fn render(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
         .render(&mut buf)
         .expect("rendering a man page into memory");
     out.push((format!("{name}.1"), buf));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    // Not the `help` subcommands clap adds when it builds the tree.
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         render(sub, &format!("{name}-{}", sub.get_name()), out);
     }
 }

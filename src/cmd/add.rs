@@ -9,7 +9,7 @@ use super::{AttachArgs, Context};
 use crate::cli::Output;
 use crate::output;
 
-/// Arguments of `add`.
+// Arguments of `add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
     #[command(flatten)]

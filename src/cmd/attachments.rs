@@ -14,7 +14,7 @@ use super::{absolute, Context};
 use crate::cli::Output;
 use crate::table;
 
-/// Arguments of `attachments`.
+// Arguments of `attachments`.
 #[derive(Debug, Args)]
 pub struct AttachmentsArgs {
     /// Only attachments of this network namespace (a path, or a name in the netns directory).

@@ -15,7 +15,7 @@ use super::run::record::RunRecord;
 use super::Context;
 use crate::cli::Output;
 
-/// Arguments of `gc`.
+// Arguments of `gc`.
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// Only this network (default: every network with cached attachments).

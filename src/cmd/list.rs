@@ -11,7 +11,7 @@ use super::Context;
 use crate::cli::Output;
 use crate::{builtin, table};
 
-/// Arguments of `list`.
+// Arguments of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print only the names, one per line (for shell completion).

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use libcni::cache::CacheEntry;
+use libcni::fsutil::Durability;
 use libcni::invoke::RawExec;
 use libcni::{CniConfig, NetworkConfigList, RuntimeConf};
 use serde_json::{Map, Value};
@@ -135,7 +136,13 @@ impl Context {
             trace,
             progress: Progress::for_stderr(global.quiet),
         };
+        let durability = if global.sync_cache {
+            Durability::Synced
+        } else {
+            Durability::Atomic
+        };
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
+            .with_cache_durability(durability)
             .with_exec(Arc::new(exec))
             .with_observer(Arc::new(observer));
         Ok(Context {
@@ -203,7 +210,7 @@ pub fn default_netconf_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// Which attachment a verb works on, and how.
+// Which attachment a verb works on, and how.
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The network's name (from the netconf files).
@@ -226,7 +233,7 @@ pub struct AttachArgs {
     pub plugin: PluginArgs,
 }
 
-/// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
+// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
 #[derive(Debug, Args)]
 pub struct PluginArgs {
     /// Plugin argument K=V, added to CNI_ARGS (repeatable).
@@ -588,7 +595,7 @@ pub fn find_cached(
     Ok((target, None))
 }
 
-/// What `del` and `check` take: an attachment made earlier.
+// What `del` and `check` take: an attachment made earlier.
 #[derive(Debug, Args)]
 pub struct ExistingArgs {
     #[command(flatten)]

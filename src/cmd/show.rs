@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::Context;
 use crate::cli::Output;
 
-/// Arguments of `show`.
+// Arguments of `show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The network's name.

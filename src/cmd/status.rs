@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::Context;
 
-/// Arguments of `status`.
+// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The network's name.

@@ -15,7 +15,7 @@ use crate::cli::Output;
 use crate::exit::Exit;
 use crate::table;
 
-/// Arguments of `validate`.
+// Arguments of `validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Networks to validate (default: every netconf file in the config directories).

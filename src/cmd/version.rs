@@ -13,7 +13,7 @@ use super::Context;
 use crate::cli::Output;
 use crate::table;
 
-/// Arguments of `version`.
+// Arguments of `version`.
 #[derive(Debug, Args)]
 pub struct VersionArgs {
     /// Also ask every plugin in the plugin directories which spec versions it supports.

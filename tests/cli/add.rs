@@ -391,3 +391,71 @@ fn del_through_other_run_spelling() {
         libcni::netns::delete("/run/netns", "ctr").unwrap();
     });
 }
+
+/// Cache writes are atomic and flushed only on request: by default `add` and `del` start the
+/// write-back (`sync_file_range`) and never wait for the disk; `--sync-cache` (or
+/// `CNITOOL_SYNC_CACHE=1`) fsyncs each file and its directory. Observed with strace.
+#[test]
+fn cache_writes_are_flushed_only_with_sync_cache() {
+    host_test("cache_writes_are_flushed_only_with_sync_cache", |h| {
+        let strace = [
+            "/usr/bin/strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync,sync_file_range",
+        ];
+        assert!(
+            Path::new(strace[0]).exists(),
+            "strace is missing: scripts/install-deps installs it"
+        );
+        h.conflist("lo", "1.0.0", json!([{ "type": "loopback" }]));
+        let ns = h.netns("ctr");
+        let ns = ns.to_str().unwrap();
+        let calls = |run: &crate::util::Run, name: &str| -> usize {
+            let call = format!("{name}(");
+            run.stderr.lines().filter(|l| l.contains(&call)).count()
+        };
+
+        // The pending entry and the result: two writes, their write-back started, neither
+        // waited for.
+        let add = h
+            .cnitool()
+            .args(["add", "lo", ns])
+            .under(&strace)
+            .run()
+            .ok();
+        assert_eq!(
+            (calls(&add, "fsync"), calls(&add, "sync_file_range")),
+            (0, 2)
+        );
+        let del = h
+            .cnitool()
+            .args(["del", "lo", ns])
+            .under(&strace)
+            .run()
+            .ok();
+        assert_eq!(calls(&del, "fsync"), 0);
+
+        // File and directory, for the pending entry and for the result.
+        let add = h
+            .cnitool()
+            .args(["--sync-cache", "add", "lo", ns])
+            .under(&strace)
+            .run()
+            .ok();
+        assert_eq!(
+            (calls(&add, "fsync"), calls(&add, "sync_file_range")),
+            (4, 0)
+        );
+        let del = h
+            .cnitool()
+            .env("CNITOOL_SYNC_CACHE", "1")
+            .args(["del", "lo", ns])
+            .under(&strace)
+            .run()
+            .ok();
+        assert_eq!(calls(&del, "sync_file_range"), 0);
+        h.assert_cache_empty();
+    });
+}

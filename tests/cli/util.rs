@@ -143,6 +143,24 @@ impl Cnitool {
         self
     }
 
+    /// Runs cnitool under another program: `prefix... cnitool ARGS...`, same environment.
+    pub fn under(self, prefix: &[&str]) -> Self {
+        let mut cmd = Command::new(prefix[0]);
+        cmd.args(&prefix[1..])
+            .arg(self.cmd.get_program())
+            .args(self.cmd.get_args());
+        for (k, v) in self.cmd.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = self.cmd.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        Cnitool { cmd }
+    }
+
     /// Runs it to the end (killing it after [`RUN_LIMIT`]).
     pub fn run(mut self) -> Run {
         let mut child = self

@@ -155,6 +155,13 @@ impl CniConfig {
         self
     }
 
+    /// Sets how far result-cache writes go before they return (default
+    /// [`Durability::Atomic`](crate::fsutil::Durability::Atomic): atomic, not flushed).
+    pub fn with_cache_durability(mut self, durability: crate::fsutil::Durability) -> CniConfig {
+        self.cache = self.cache.with_durability(durability);
+        self
+    }
+
     /// Sets an observer that sees every plugin call.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> CniConfig {
         self.observer = Some(observer);

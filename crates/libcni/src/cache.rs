@@ -6,8 +6,9 @@
 //! (base64 of the network list's bytes), `ifName`, `networkName`, `netns`, `cniArgs`,
 //! `capabilityArgs`, `result`, the last four left out when empty.
 //!
-//! Better than Go: files are written atomically (a temp file, fsync, rename, fsync of the
-//! directory), so a crash never leaves the 0-byte files Go can; a file is checked against the
+//! Better than Go: files are written atomically (a temp file, then a rename; see
+//! [`Durability`] for what reaches the disk when), so a killed writer never leaves the partial
+//! files, and a crash on ext4 or XFS never the 0-byte files, that Go can; a file is checked against the
 //! attachment it was asked for (`a-b` + `c` and `a` + `b-c` share a file name); a corrupt
 //! file is reported as such so DEL can remove it and go on.
 
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::{fsutil, json};
+use crate::fsutil::{self, Durability};
+use crate::json;
 
 /// The `kind` of the files this module writes.
 pub const CACHE_KIND: &str = "cniCacheV1";
@@ -164,12 +166,28 @@ pub fn decode(bytes: &[u8]) -> Result<CacheEntry, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cache {
     dir: PathBuf,
+    durability: Durability,
 }
 
 impl Cache {
     /// A cache rooted at `dir`; nothing is created until something is written.
     pub fn new(dir: impl Into<PathBuf>) -> Cache {
-        Cache { dir: dir.into() }
+        Cache {
+            dir: dir.into(),
+            durability: Durability::default(),
+        }
+    }
+
+    /// Sets how far writes go before they return (default [`Durability::Atomic`]).
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Cache {
+        self.durability = durability;
+        self
+    }
+
+    /// How far writes go before they return.
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// The cache directory.
@@ -189,8 +207,8 @@ impl Cache {
             .join(format!("{network}-{container_id}-{ifname}"))
     }
 
-    /// Writes an attachment atomically (temp file, fsync, rename, fsync of the directory).
-    /// The directories are created 0700 and the file 0600.
+    /// Writes an attachment atomically (a temp file, then a rename), as durably as the cache's
+    /// [`Durability`] says. The directories are created 0700 and the file 0600.
     ///
     /// # Errors
     /// [`Error::Io`] naming the path.
@@ -198,7 +216,9 @@ impl Cache {
         let path = self.path(&att.network_name, &att.container_id, &att.ifname);
         let name = format!("{}-{}-{}", att.network_name, att.container_id, att.ifname);
         fsutil::create_private_dir(&self.dir)
-            .and_then(|()| fsutil::write_atomic(&self.results_dir(), &name, &encode(att)))
+            .and_then(|()| {
+                fsutil::write_atomic(&self.results_dir(), &name, &encode(att), self.durability)
+            })
             .map_err(|e| Error::io("writing cache file", &path, e))
     }
 

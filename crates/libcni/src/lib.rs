@@ -12,7 +12,7 @@
 //! | [`cache`] | (not in the spec; the on-disk cache every runtime shares) | `libcni/api.go` cache helpers |
 //! | [`validate`] | "Parameters" (identifier rules) | `pkg/utils` |
 //! | [`netns`] | (namespaces the runtime prepares, iproute2's `/run/netns` convention) | `plugins/pkg/ns` |
-//! | [`fsutil`] | (private directories, durable atomic writes, lock files for the cache) | — |
+//! | [`fsutil`] | (private directories, atomic writes, optionally durable, lock files for the cache) | — |
 //!
 //! The library never prints and never exits: it takes paths and values, returns data and
 //! [`Error`]. Where it differs from Go on purpose, `README.md` beside this crate says why.

@@ -4,7 +4,8 @@
 //! crate stays under `#![deny(unsafe_code)]`.
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::statfs::{fstatfs, NSFS_MAGIC};
@@ -27,6 +28,43 @@ pub(crate) fn ns_get_nstype(fd: BorrowedFd<'_>) -> Result<libc::c_int, Errno> {
     // expecting a pointer would get NULL (EFAULT) rather than a stray register value.
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::NS_GET_NSTYPE, 0) };
     Errno::result(ret)
+}
+
+/// `sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`: starts the write-back of every dirty
+/// page of `fd` without waiting for it (on ext4 this also allocates the delayed blocks, so a
+/// later journal commit carries the data before any rename of the file).
+///
+/// # Errors
+///
+/// The OS error (`ESPIPE` for pipes, `EINVAL` for file systems without write-back).
+pub(crate) fn start_writeback(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `fd` is a `BorrowedFd`, open for the whole call; the call takes only integers
+    // and touches no memory of ours.
+    let ret = unsafe { libc::sync_file_range(fd.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `pidfd_open(pid, 0)` (Linux 5.3+): a descriptor that becomes readable when the process
+/// `pid` ends. The caller must make sure `pid` is its own unreaped child, so that the number
+/// cannot name another process.
+///
+/// # Errors
+///
+/// The OS error (`ENOSYS` on older kernels, `ESRCH` if there is no such process).
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: the system call takes two integers and returns a new descriptor or -1; no
+    // memory of ours is involved.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = libc::c_int::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: `fd` was just returned by pidfd_open, is open, and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::cmd::run::record::PlannedAttachment;
 use crate::cmd::run::resolve_networks;
 use crate::cmd::{absolute, Context, PluginArgs};
 
-/// Arguments of `container attach`.
+// Arguments of `container attach`.
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The engine.
@@ -97,7 +97,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         cni_args,
         capability_args,
     };
-    let rec_path = rec.write(&cache_dir, &id)?;
+    let rec_path = rec.write(ctx.cni.cache(), &id)?;
 
     let mut added = 0;
     let mut results = Vec::new();

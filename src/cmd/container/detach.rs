@@ -10,7 +10,7 @@ use super::engine::EngineArgs;
 use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::Context;
 
-/// Arguments of `container detach`.
+// Arguments of `container detach`.
 #[derive(Debug, Args)]
 pub struct DetachArgs {
     /// The engine.

@@ -32,7 +32,7 @@ impl EngineKind {
     }
 }
 
-/// Which engine to call, and how (shared by `container run`, `attach` and `detach`).
+// Which engine to call, and how (shared by `container run`, `attach` and `detach`).
 #[derive(Debug, Args)]
 pub struct EngineArgs {
     /// The container engine.

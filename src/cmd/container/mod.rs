@@ -20,15 +20,16 @@ use clap::{Args, Subcommand};
 
 use super::Context;
 
-/// Arguments of `container`.
+// Arguments of `container`.
 #[derive(Debug, Args)]
 pub struct ContainerArgs {
     #[command(subcommand)]
     pub command: ContainerCommand,
 }
 
-/// The `container` subcommands.
+// The `container` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Run a container in the foreground on CNI networks, then tear them down.
     Run(run::RunArgs),

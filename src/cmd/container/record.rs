@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
+use libcni::cache::Cache;
 use libcni::RuntimeConf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -69,9 +70,10 @@ pub fn dir(cache_dir: &Path) -> PathBuf {
 }
 
 impl ContainerRecord {
-    /// Writes the record atomically and durably as `<id>.json`; returns its path.
-    pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
-        write_atomic(&dir(cache_dir), id, &serde_json::to_vec(self)?)
+    /// Writes the record atomically as `<id>.json`, as durably as `cache` writes; returns its
+    /// path.
+    pub fn write(&self, cache: &Cache, id: &str) -> Result<PathBuf> {
+        write_atomic(cache, &dir(cache.dir()), id, &serde_json::to_vec(self)?)
     }
 
     /// Every record, with its path (unreadable ones as errors).

@@ -46,7 +46,7 @@ itself fails, e.g. image missing, name in use). If the client is killed by signa
 The container runs in the foreground: do not pass --detach (use `container attach` for a
 container that outlives the command). --network and --cidfile are set by cnitool.";
 
-/// Arguments of `container run`.
+// Arguments of `container run`.
 #[derive(Debug, Args)]
 #[command(after_help = CONTAINER_RUN_EXIT_HELP)]
 pub struct RunArgs {
@@ -136,7 +136,7 @@ fn run_inner(
         cni_args,
         capability_args,
     };
-    let rec_path = rec.write(&cache_dir, &name).map_err(tool)?;
+    let rec_path = rec.write(ctx.cni.cache(), &name).map_err(tool)?;
 
     let mut added = 0;
     let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added) {
@@ -221,8 +221,7 @@ fn setup(
                 .start_pause(&pause_name, &args.pause_image)
                 .context("starting the pause container")?;
             rec.container_id = pause.id.clone();
-            let cache_dir = ctx.cni.cache().dir().to_path_buf();
-            rec.write(&cache_dir, &name)?;
+            rec.write(ctx.cni.cache(), &name)?;
             check_signal(pending)?;
             let source = pause.netns().unwrap_or_default();
             netns::attach(dir, &name, &source).with_context(|| {

@@ -12,7 +12,7 @@ use libcni::{NetworkConfigList, RuntimeConf};
 use super::{list, netns_path, parse_name};
 use crate::cmd::{container_id_for, Context};
 
-/// Arguments of `netns create`.
+// Arguments of `netns create`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The namespace's name: 1 to 64 characters of A-Z a-z 0-9 _ . -, not starting with . or -.

@@ -11,7 +11,7 @@ use libcni::cache::CachedAttachment;
 use super::{attachments_in, netns_path, parse_name, teardown_conf};
 use crate::cmd::{default_netns_dir, Context};
 
-/// Arguments of `netns delete`.
+// Arguments of `netns delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// The namespaces to delete.

@@ -43,7 +43,7 @@ Exit status: the command's own, or
   126  the command was found but could not be executed
   127  the command was not found";
 
-/// Arguments of `netns exec`.
+// Arguments of `netns exec`.
 #[derive(Debug, Args)]
 #[command(after_help = EXEC_HELP)]
 pub struct ExecArgs {

@@ -16,7 +16,7 @@ use super::{attachments_in, render_table};
 use crate::cli::Output;
 use crate::cmd::{absolute, Context};
 
-/// Arguments of `netns list`.
+// Arguments of `netns list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {}
 

@@ -21,15 +21,16 @@ use libcni::RuntimeConf;
 
 use super::{absolute, Context};
 
-/// Arguments of `netns`.
+// Arguments of `netns`.
 #[derive(Debug, Args)]
 pub struct NetnsArgs {
     #[command(subcommand)]
     pub command: NetnsCommand,
 }
 
-/// The `netns` subcommands.
+// The `netns` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetnsCommand {
     /// Create a named network namespace (like `ip netns add`), optionally attached to networks.
     Create(create::CreateArgs),

@@ -10,7 +10,7 @@ use nix::sched::{setns, CloneFlags};
 
 use crate::sys;
 
-/// Arguments of the hidden `__rootless-uplink`.
+// Arguments of the hidden `__rootless-uplink`.
 #[derive(Debug, Args)]
 pub struct UplinkExecArgs {
     /// Descriptor of the holder's user namespace.

@@ -39,7 +39,7 @@ use self::state::{Root, UplinkKind};
 use super::Context;
 use crate::cli::Output;
 
-/// The rootless flags of `run`.
+// The rootless flags of `run`.
 #[derive(Debug, Args, Clone)]
 pub struct RootlessOpts {
     /// Run rootless even as root (implied when not root): the networks live in a user
@@ -61,7 +61,7 @@ impl RootlessOpts {
     }
 }
 
-/// Arguments of `rootless`.
+// Arguments of `rootless`.
 #[derive(Debug, Args)]
 pub struct RootlessArgs {
     /// What to do.
@@ -69,8 +69,9 @@ pub struct RootlessArgs {
     pub command: RootlessCommand,
 }
 
-/// The `rootless` subcommands.
+// The `rootless` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RootlessCommand {
     /// Show the shared rootless namespace, its uplink and its live runs.
     Status,
@@ -78,7 +79,7 @@ pub enum RootlessCommand {
     Stop(StopArgs),
 }
 
-/// Arguments of `rootless stop`.
+// Arguments of `rootless stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Tear down even with live runs (they lose their network).
@@ -86,14 +87,14 @@ pub struct StopArgs {
     pub force: bool,
 }
 
-/// Hidden helper: the namespace holder.
+// Hidden helper: the namespace holder.
 #[derive(Debug, Args)]
 pub struct HolderArgs {
     /// The generation directory.
     pub gen: PathBuf,
 }
 
-/// Hidden helper: the plugin executor.
+// Hidden helper: the plugin executor.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
     /// Descriptor of the holder's user namespace.

@@ -13,6 +13,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use libcni::cache::Cache;
 use libcni::netns::NetnsId;
 use serde_json::Value;
 
@@ -474,7 +475,8 @@ pub fn run(
         cni_args,
         capability_args: caps,
     };
-    let record_path = match record.write(&att.gen.dir, &id) {
+    // The generation lives in the runtime dir (tmpfs): nothing to flush.
+    let record_path = match record.write(&Cache::new(&att.gen.dir), &id) {
         Ok(p) => p,
         Err(e) => {
             ex.finish();

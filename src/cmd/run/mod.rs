@@ -60,7 +60,7 @@ pub(crate) fn tool(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(RunToolError(e))
 }
 
-/// Arguments of `run`.
+// Arguments of `run`.
 #[derive(Debug, Args)]
 #[command(after_help = RUN_EXIT_HELP)]
 pub struct RunArgs {
@@ -508,9 +508,7 @@ fn run_inner(
         capability_args: capability_args.clone(),
     };
     let record_id = format!("{netns_name}-{}", std::process::id());
-    let record_path = record
-        .write(ctx.cni.cache().dir(), &record_id)
-        .map_err(tool)?;
+    let record_path = record.write(ctx.cni.cache(), &record_id).map_err(tool)?;
 
     let mut teardown = Teardown {
         ctx,

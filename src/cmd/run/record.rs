@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
+use libcni::cache::Cache;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -154,9 +155,10 @@ pub fn dir(cache_dir: &Path) -> PathBuf {
 }
 
 impl RunRecord {
-    /// Writes the record atomically and durably; returns its path.
-    pub fn write(&self, cache_dir: &Path, id: &str) -> Result<PathBuf> {
-        write_atomic(&dir(cache_dir), id, &serde_json::to_vec(self)?).context("writing run record")
+    /// Writes the record atomically, as durably as `cache` writes; returns its path.
+    pub fn write(&self, cache: &Cache, id: &str) -> Result<PathBuf> {
+        write_atomic(cache, &dir(cache.dir()), id, &serde_json::to_vec(self)?)
+            .context("writing run record")
     }
 
     /// Every record in the cache directory, with its path (unreadable ones as errors).
@@ -165,11 +167,12 @@ impl RunRecord {
     }
 }
 
-/// Writes `<dir>/<id>.json` atomically and durably (see [`libcni::fsutil::write_atomic`]),
-/// mode 0600 in a 0700 directory; returns its path. Shared with `container`'s records.
-pub(crate) fn write_atomic(dir: &Path, id: &str, bytes: &[u8]) -> Result<PathBuf> {
+/// Writes `<dir>/<id>.json` atomically, as durably as `cache` writes (see
+/// [`libcni::fsutil::write_atomic`]), mode 0600 in a 0700 directory; returns its path. Shared
+/// with `container`'s records.
+pub(crate) fn write_atomic(cache: &Cache, dir: &Path, id: &str, bytes: &[u8]) -> Result<PathBuf> {
     let name = format!("{id}.json");
-    libcni::fsutil::write_atomic(dir, &name, bytes)
+    libcni::fsutil::write_atomic(dir, &name, bytes, cache.durability())
         .with_context(|| format!("writing {}", dir.join(&name).display()))
 }
 
@@ -254,7 +257,7 @@ mod tests {
             cni_args: vec![],
             capability_args: Map::new(),
         };
-        let path = rec.write(tmp.path(), "r1").unwrap();
+        let path = rec.write(&Cache::new(tmp.path()), "r1").unwrap();
         let mode = fs::metadata(&path).unwrap().permissions();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.mode() & 0o777, 0o600);

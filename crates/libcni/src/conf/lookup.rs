@@ -239,9 +239,13 @@ fn read_names(candidates: Vec<Result<Candidate, Error>>, name: &str) -> Vec<Read
         }
         Ok((c, bytes, peeked))
     };
+    // Threads only pay for themselves on large directories (and asking how many cores there
+    // are reads the cgroup files: not worth it for a small one either).
+    if candidates.len() < 256 {
+        return candidates.into_iter().map(read).collect();
+    }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    // Threads only pay for themselves on large directories.
-    if threads < 2 || candidates.len() < 256 {
+    if threads < 2 {
         return candidates.into_iter().map(read).collect();
     }
     let chunk = candidates.len().div_ceil(threads);

@@ -2,8 +2,9 @@
 //!
 //! - the plugin runs in its own process group, and a timeout ends the whole group (SIGTERM, a
 //!   grace period, then SIGKILL), not only the plugin binary, so helpers it started die too;
-//! - stdin is written on its own thread, so a plugin that never reads it cannot deadlock us;
-//! - stdout and stderr are read concurrently and bounded;
+//! - stdin is written, and stdout and stderr read (bounded), as the pipes allow, from one
+//!   `poll` loop on the calling thread, so a plugin that never reads its stdin cannot deadlock
+//!   us and no thread is started per call;
 //! - "text file busy" (ETXTBSY, the binary is still being written) is retried with a fresh
 //!   command each time (Go re-runs the same `exec.Cmd`, which can never succeed);
 //! - a `CNI_*` variable already in the environment cannot shadow the call's value (Go puts the
@@ -11,15 +12,17 @@
 //!   `CNI_NETNS_OVERRIDE`, which tells plugins to skip their netns checks, is never passed on.
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -29,8 +32,8 @@ use super::{Exec, ExecError, ExecOutput, ExecRequest, ExitStatus, Stream};
 const ETXTBSY_RETRIES: u32 = 5;
 /// First backoff; doubled after each busy attempt (10+20+40+80+160 ms in all).
 const ETXTBSY_BACKOFF: Duration = Duration::from_millis(10);
-/// Read buffer size.
-const CHUNK: usize = 64 * 1024;
+/// Read buffer size (on the stack).
+const CHUNK: usize = 16 * 1024;
 
 /// A variable that must never reach a plugin from the inherited environment: skel-based
 /// plugins skip their network-namespace checks when it is set.
@@ -144,16 +147,6 @@ fn spawn(req: &ExecRequest<'_>, env: &[(OsString, OsString)]) -> Result<Child, E
     }
 }
 
-/// What the helper threads report.
-enum Event {
-    /// The plugin (the group leader) ended.
-    Exited(io::Result<std::process::ExitStatus>),
-    /// A stream reached the output limit.
-    Overflow(Stream),
-    /// A stream reached end of file.
-    Eof,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Running within its time limit.
@@ -171,89 +164,210 @@ enum Failure {
     Overflow(Stream),
 }
 
-/// The smallest capacity of a pipe (one page), which a write to an empty pipe never blocks
-/// on.
-const PAGE: usize = 4096;
+/// How often the exit of the plugin is checked for when the kernel has no `pidfd_open`
+/// (before Linux 5.3); with a pidfd the exit wakes the loop at once.
+const EXIT_TICK: Duration = Duration::from_millis(20);
+
+/// One output pipe being collected.
+struct Collector {
+    /// `None` once it reached end of file.
+    pipe: Option<File>,
+    buf: Vec<u8>,
+    overflowed: bool,
+}
+
+impl Collector {
+    fn new(pipe: Option<impl Into<OwnedFd>>) -> io::Result<Self> {
+        let pipe = pipe.map(|p| File::from(p.into()));
+        if let Some(p) = &pipe {
+            set_nonblocking(p.as_fd())?;
+        }
+        Ok(Collector {
+            pipe,
+            buf: Vec::new(),
+            overflowed: false,
+        })
+    }
+
+    /// Reads what is there, keeping at most `max` bytes; past that it keeps draining (so the
+    /// writer is not blocked while it is being killed). True when the limit was just passed.
+    fn read_available(&mut self, max: usize) -> bool {
+        let Some(pipe) = &mut self.pipe else {
+            return false;
+        };
+        let mut chunk = [0u8; CHUNK];
+        let was = self.overflowed;
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) => {
+                    self.pipe = None;
+                    break;
+                }
+                Ok(n) if !self.overflowed => {
+                    let room = max - self.buf.len();
+                    self.buf.extend_from_slice(&chunk[..n.min(room)]);
+                    self.overflowed = n > room;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    self.pipe = None;
+                    break;
+                }
+            }
+        }
+        self.overflowed && !was
+    }
+}
+
+/// Stdin not yet written.
+struct Feeder {
+    pipe: ChildStdin,
+    bytes: Vec<u8>,
+    written: usize,
+}
+
+impl Feeder {
+    /// Writes what the pipe takes. False when done: everything written, or the plugin closed
+    /// its end (EPIPE: the exit status tells what happened).
+    fn write_available(&mut self) -> bool {
+        while self.written < self.bytes.len() {
+            match self.pipe.write(&self.bytes[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+}
+
+fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
 
 impl RawExec {
-    fn supervise(&self, mut child: Child, stdin: Vec<u8>) -> Result<ExecOutput, ExecError> {
-        let pgid = Pid::from_raw(child.id() as i32);
-        let (tx, rx) = mpsc::channel();
+    /// Feeds stdin, collects stdout and stderr, reaps the plugin and enforces the time and
+    /// output limits, all from the calling thread: one `poll` over the pipes and a pidfd.
+    fn supervise(&self, child: Child, stdin: Vec<u8>) -> Result<ExecOutput, ExecError> {
+        // The child is ours and unreaped, so the number names it.
+        let pidfd = crate::sys::pidfd_open(child.id() as libc::pid_t).ok();
+        self.supervise_with(child, stdin, pidfd)
+    }
 
-        if let Some(mut pipe) = child.stdin.take() {
-            // Write errors (EPIPE from a plugin that closed stdin) are ignored: the exit status
-            // tells what happened. A fresh pipe holds at least one page, so a config that
-            // fits is written at once (most are); a larger one is written by a detached
-            // thread, which ends when the plugin reads everything or closes stdin.
-            if stdin.len() <= PAGE {
-                let _ = pipe.write_all(&stdin);
-            } else {
-                thread::spawn(move || {
-                    let _ = pipe.write_all(&stdin);
+    /// [`RawExec::supervise`] with the pidfd given (`None`: the kernel has none, so the exit
+    /// is polled for every [`EXIT_TICK`]).
+    fn supervise_with(
+        &self,
+        mut child: Child,
+        stdin: Vec<u8>,
+        pidfd: Option<OwnedFd>,
+    ) -> Result<ExecOutput, ExecError> {
+        let pgid = Pid::from_raw(child.id() as libc::pid_t);
+        let setup = || -> io::Result<_> {
+            let mut feeder = None;
+            if let Some(pipe) = child.stdin.take() {
+                set_nonblocking(pipe.as_fd())?;
+                feeder = Some(Feeder {
+                    pipe,
+                    bytes: stdin,
+                    written: 0,
                 });
             }
-        }
-        let mut readers = Vec::new();
-        for (stream, pipe) in [
-            (
-                Stream::Stdout,
-                child
-                    .stdout
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            ),
-            (
-                Stream::Stderr,
-                child
-                    .stderr
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            ),
-        ] {
-            let buf = Arc::new(Mutex::new(Vec::new()));
-            if let Some(pipe) = pipe {
-                let (buf2, tx2, max) = (Arc::clone(&buf), tx.clone(), self.max_output);
-                thread::spawn(move || read_bounded(pipe, &buf2, max, stream, &tx2));
-            } else {
-                let _ = tx.send(Event::Eof);
+            Ok((
+                feeder,
+                Collector::new(child.stdout.take())?,
+                Collector::new(child.stderr.take())?,
+            ))
+        };
+        let (mut feeder, mut out, mut err) = match setup() {
+            Ok(parts) => parts,
+            Err(e) => {
+                signal_group(pgid, Signal::SIGKILL);
+                let _ = child.wait();
+                return Err(ExecError::Wait(e));
             }
-            readers.push(buf);
+        };
+        // A fresh pipe holds at least a page, so most configs are written here at once.
+        if feeder.as_mut().is_some_and(|f| !f.write_available()) {
+            feeder = None;
         }
-        let waiter_tx = tx;
-        thread::spawn(move || {
-            // Always reaped, whatever the supervisor decides: no zombies.
-            let _ = waiter_tx.send(Event::Exited(child.wait()));
-        });
 
-        let start = Instant::now();
-        let mut deadline = self.timeout.map(|t| start + t);
+        let mut deadline = self.timeout.map(|t| Instant::now() + t);
         let mut phase = Phase::Running;
-        let mut exited = None;
-        let mut eofs = 0;
+        let mut exited: Option<io::Result<std::process::ExitStatus>> = None;
         let mut failure = None;
-        while exited.is_none() || eofs < 2 {
-            let event = match deadline {
-                Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        while exited.is_none() || out.pipe.is_some() || err.pipe.is_some() {
+            let mut wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if pidfd.is_none() && exited.is_none() {
+                wait = Some(wait.map_or(EXIT_TICK, |w| w.min(EXIT_TICK)));
+            }
+            let ready = {
+                // (slot, descriptor, events): 0 stdout, 1 stderr, 2 the pidfd, 3 stdin.
+                let wanted = [
+                    (0, out.pipe.as_ref().map(AsFd::as_fd), PollFlags::POLLIN),
+                    (1, err.pipe.as_ref().map(AsFd::as_fd), PollFlags::POLLIN),
+                    (
+                        2,
+                        pidfd.as_ref().filter(|_| exited.is_none()).map(AsFd::as_fd),
+                        PollFlags::POLLIN,
+                    ),
+                    (
+                        3,
+                        feeder.as_ref().map(|f| f.pipe.as_fd()),
+                        PollFlags::POLLOUT,
+                    ),
+                ];
+                let (slots, mut fds): (Vec<usize>, Vec<PollFd<'_>>) = wanted
+                    .into_iter()
+                    .filter_map(|(slot, fd, ev)| fd.map(|fd| (slot, PollFd::new(fd, ev))))
+                    .unzip();
+                let timeout = match wait {
+                    None => PollTimeout::NONE,
+                    Some(w) => PollTimeout::try_from(w.as_millis().saturating_add(1))
+                        .unwrap_or(PollTimeout::MAX),
+                };
+                match poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(e) => log::debug!("poll: {e}"),
+                }
+                let mut ready = [false; 4];
+                for (slot, fd) in slots.into_iter().zip(&fds) {
+                    ready[slot] = fd.any().unwrap_or(false);
+                }
+                ready
             };
-            match event {
-                Ok(Event::Exited(status)) => {
-                    exited = Some(status);
-                    if phase == Phase::Running {
-                        phase = Phase::Draining;
-                        deadline = Some(Instant::now() + self.grace);
-                    }
+            if ready[3] && feeder.as_mut().is_some_and(|f| !f.write_available()) {
+                feeder = None;
+            }
+            for (ready, c, stream) in [
+                (ready[0], &mut out, Stream::Stdout),
+                (ready[1], &mut err, Stream::Stderr),
+            ] {
+                if ready && c.read_available(self.max_output) && failure.is_none() {
+                    failure = Some(Failure::Overflow(stream));
+                    signal_group(pgid, Signal::SIGKILL);
+                    phase = Phase::Killing;
+                    deadline = Some(Instant::now() + self.grace);
                 }
-                Ok(Event::Eof) => eofs += 1,
-                Ok(Event::Overflow(stream)) => {
-                    if failure.is_none() {
-                        failure = Some(Failure::Overflow(stream));
-                        signal_group(pgid, Signal::SIGKILL);
-                        phase = Phase::Killing;
-                        deadline = Some(Instant::now() + self.grace);
-                    }
+            }
+            if exited.is_none() && (ready[2] || pidfd.is_none()) {
+                match child.try_wait() {
+                    Ok(None) => {}
+                    Ok(Some(status)) => exited = Some(Ok(status)),
+                    Err(e) => exited = Some(Err(e)),
                 }
-                Err(RecvTimeoutError::Timeout) => match phase {
+                if exited.is_some() && phase == Phase::Running {
+                    phase = Phase::Draining;
+                    deadline = Some(Instant::now() + self.grace);
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                match phase {
                     Phase::Running => {
                         failure = Some(Failure::Timeout);
                         signal_group(pgid, Signal::SIGTERM);
@@ -270,8 +384,7 @@ impl RawExec {
                     Phase::Draining | Phase::Killing if exited.is_some() => break,
                     // SIGKILL always works in the end; wait for the reaper.
                     Phase::Draining | Phase::Killing => deadline = None,
-                },
-                Err(RecvTimeoutError::Disconnected) => break,
+                }
             }
         }
         if matches!(failure, Some(Failure::Timeout)) && phase == Phase::Terminating {
@@ -302,13 +415,10 @@ impl RawExec {
             (None, Some(sig)) => ExitStatus::Signal(sig),
             (None, None) => ExitStatus::Code(-1),
         };
-        let take = |b: &Arc<Mutex<Vec<u8>>>| {
-            std::mem::take(&mut *b.lock().unwrap_or_else(|p| p.into_inner()))
-        };
         Ok(ExecOutput {
             status,
-            stdout: take(&readers[0]),
-            stderr: take(&readers[1]),
+            stdout: out.buf,
+            stderr: err.buf,
         })
     }
 }
@@ -321,44 +431,57 @@ fn signal_group(pgid: Pid, sig: Signal) {
     }
 }
 
-/// Reads `pipe` to its end, keeping at most `max` bytes in `buf`; reports overflow once and
-/// keeps draining (so the writer is not blocked while it is being killed).
-fn read_bounded(
-    mut pipe: Box<dyn Read + Send>,
-    buf: &Mutex<Vec<u8>>,
-    max: usize,
-    stream: Stream,
-    tx: &mpsc::Sender<Event>,
-) {
-    let mut chunk = vec![0u8; CHUNK];
-    let mut overflowed = false;
-    loop {
-        match pipe.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                if overflowed {
-                    continue;
-                }
-                let mut b = buf.lock().unwrap_or_else(|p| p.into_inner());
-                let room = max - b.len();
-                if n > room {
-                    b.extend_from_slice(&chunk[..room]);
-                    overflowed = true;
-                    let _ = tx.send(Event::Overflow(stream));
-                } else {
-                    b.extend_from_slice(&chunk[..n]);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    let _ = tx.send(Event::Eof);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sh(script: &str) -> Child {
+        Command::new("/bin/sh")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn large_stdin_is_fed_as_the_plugin_reads_with_and_without_a_pidfd() {
+        // Four times a default pipe's capacity: written in several rounds of the loop.
+        let input: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        for with_pidfd in [true, false] {
+            let child = sh("cat; echo done >&2");
+            let pidfd = with_pidfd.then(|| crate::sys::pidfd_open(child.id() as i32).unwrap());
+            let out = RawExec::default()
+                .supervise_with(child, input.clone(), pidfd)
+                .unwrap();
+            assert_eq!(out.status, ExitStatus::Code(0));
+            assert!(out.stdout == input, "stdout differs (pidfd: {with_pidfd})");
+            assert_eq!(out.stderr, b"done\n");
+        }
+    }
+
+    #[test]
+    fn without_a_pidfd_the_exit_is_still_seen_and_leftover_holders_drained() {
+        let exec = RawExec {
+            grace: Duration::from_millis(200),
+            ..RawExec::default()
+        };
+        // The shell exits at once; the background sleep keeps stdout open for 5 s.
+        let child = sh("echo out; sleep 5 & exit 3");
+        let pgid = Pid::from_raw(child.id() as i32);
+        let start = Instant::now();
+        let out = exec.supervise_with(child, Vec::new(), None).unwrap();
+        signal_group(pgid, Signal::SIGKILL);
+        assert_eq!(out.status, ExitStatus::Code(3));
+        assert_eq!(out.stdout, b"out\n");
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(2),
+            "waited {took:?} for the leftover"
+        );
+    }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
         v.iter().map(|(k, v)| (k.into(), v.into())).collect()
