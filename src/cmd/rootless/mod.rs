@@ -17,6 +17,7 @@
 //!   single-threaded process) with the private `/var/lib` and `/run` plugins need; it also
 //!   starts the run's command;
 //! - [`command`]: the helper that starts the uplink in the holder's user namespace;
+//! - [`watch`]: the holder and uplink watched through pidfds while the command runs;
 //! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
 //! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`).
 
@@ -27,6 +28,7 @@ pub mod run;
 pub mod sandbox;
 pub mod state;
 pub mod uplink;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +54,10 @@ pub struct RootlessOpts {
     /// Rootless: let the command reach the host's loopback as 10.0.2.2.
     #[arg(long)]
     pub allow_host_loopback: bool,
+    /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
+    /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
+    #[arg(long)]
+    pub require_uplink: bool,
 }
 
 impl RootlessOpts {

@@ -22,7 +22,7 @@ use super::state::{random_hex, Gen, GenInfo, Root, UplinkKind};
 use super::uplink::{self, Forward};
 use super::{dirs, holder, RootlessOpts};
 use crate::cmd::run::record::{Owner, PlannedAttachment, RunRecord};
-use crate::cmd::run::{self, Event, Outcome, RunArgs};
+use crate::cmd::run::{self, Event, OnLost, Outcome, RunArgs};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
 
 /// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
@@ -548,9 +548,15 @@ pub fn run(
     let wrote = fs::write(&resolv, resolv_conf(&results));
     drop(lock);
 
-    // The command, without the lock.
-    let outcome = match wrote {
-        Err(e) => Outcome::SetupFailed(e),
+    // The command, without the lock; the holder and the uplink watched meanwhile.
+    let watch = super::watch::start(&att.info, tx.clone(), Event::Lost);
+    let on_lost = if opts.require_uplink {
+        OnLost::End
+    } else {
+        OnLost::Warn { quiet: ctx.quiet }
+    };
+    let (outcome, lost) = match wrote {
+        Err(e) => (Outcome::SetupFailed(e), None),
         Ok(()) => {
             let spec = CommandSpec {
                 argv: args.command.clone(),
@@ -559,15 +565,22 @@ pub fn run(
             };
             match exec.start_command(spec, tx, Event::Child) {
                 Ok(reader) => {
-                    let outcome = run::wait_for_command(rx);
+                    let waited = run::wait_for_command(rx, on_lost);
                     exec.resume(reader);
-                    outcome
+                    waited
                 }
-                Err(e) => Outcome::SetupFailed(std::io::Error::other(format!("{e:#}"))),
+                Err(e) => (
+                    Outcome::SetupFailed(std::io::Error::other(format!("{e:#}"))),
+                    None,
+                ),
             }
         }
     };
-    let uplink_lost = !att.info.uplink_alive() || !att.info.holder_alive();
+    let active = watch.active;
+    drop(watch);
+    // Without pidfds (kernels before 5.3): a liveness check now, a warning at the end.
+    let late = (!active && (!att.info.uplink_alive() || !att.info.holder_alive()))
+        .then(|| "the uplink or the holder".to_owned());
 
     // Section 2 under the lock: leftovers, forwards, DEL, netns, GC, end of generation.
     let mut keep = att.started.clone();
@@ -578,12 +591,13 @@ pub fn run(
     let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, Some(exec));
     let _ = gc_locked(ctx, &root, false, Some(&att.gen.name));
     drop(lock);
-    if uplink_lost && !ctx.quiet {
+    if let (Some(what), false) = (&late, ctx.quiet) {
         eprintln!(
-            "cnitool: warning: the rootless namespace's uplink or holder died during the run: \
-             the command lost outbound connectivity"
+            "cnitool: warning: the rootless namespace's uplink or holder died during the run \
+             ({what} ended): the command lost outbound connectivity"
         );
     }
+    let lost = lost.or(late);
     let code = match outcome {
         Outcome::Exited(status) => match (status.code(), status.signal()) {
             (Some(c), _) => c as u8,
@@ -599,6 +613,9 @@ pub fn run(
         }
     };
     cleanup.map_err(tool)?;
+    if opts.require_uplink && lost.is_some() {
+        return Ok(ExitCode::from(run::RUN_UPLINK_LOST));
+    }
     Ok(ExitCode::from(code))
 }
 

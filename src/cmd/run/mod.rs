@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
@@ -41,7 +41,16 @@ pub const RUN_EXIT_HELP: &str = "\
 Exit status: the command's own. If the command is killed by signal N: 128+N.
   125  cnitool failed (bad argument, netconf, plugin, namespace; nothing is left behind)
   126  the command could not be executed
-  127  the command was not found";
+  127  the command was not found
+  124  rootless, with --require-uplink: the shared namespace's uplink or holder died during
+       the run; the command was ended (SIGTERM, then SIGKILL 10 s later)";
+
+/// `run`'s exit status when the rootless uplink or holder died during the run and
+/// `--require-uplink` was given.
+pub const RUN_UPLINK_LOST: u8 = 124;
+
+/// How long a command ended for a lost uplink has between SIGTERM and SIGKILL.
+pub(crate) const END_GRACE: Duration = Duration::from_secs(10);
 
 /// The tool's own failure in `run`: exit 125. It shows as the error it wraps.
 #[derive(Debug)]
@@ -104,6 +113,8 @@ pub struct RunArgs {
 pub(crate) enum Event {
     Signal(Signal),
     Child(ChildEvent),
+    /// Rootless: the shared namespace's uplink or holder ended (which one, for messages).
+    Lost(String),
 }
 
 /// The signals `run` handles; they are blocked in every thread and taken by one waiting
@@ -595,7 +606,7 @@ fn run_inner(
         argv: args.command.clone(),
     };
     let outcome = match child::spawn(spec, tx, Event::Child) {
-        Ok(()) => wait_for_command(&rx),
+        Ok(()) => wait_for_command(&rx, OnLost::Warn { quiet: ctx.quiet }).0,
         Err(e) => Outcome::SetupFailed(e),
     };
 
@@ -646,31 +657,98 @@ pub(crate) enum Outcome {
     Failed(io::Error),
 }
 
-/// Forwards signals to the command until it ends.
-pub(crate) fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
+/// What [`wait_for_command`] does when the rootless namespace's uplink or holder ends while
+/// the command runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OnLost {
+    /// Warn on stderr (unless quiet) and let the command go on.
+    Warn { quiet: bool },
+    /// `--require-uplink`: end the command (SIGTERM, then SIGKILL after [`END_GRACE`]).
+    End,
+}
+
+/// Forwards signals to the command until it ends. Returns how it ended and, for a rootless
+/// run, what of the shared namespace was lost meanwhile.
+pub(crate) fn wait_for_command(
+    rx: &mpsc::Receiver<Event>,
+    on_lost: OnLost,
+) -> (Outcome, Option<String>) {
     let mut pid = None;
     let mut queued = Vec::new();
+    let mut lost = None;
+    let mut kill_at: Option<Instant> = None;
+    let mut ending = false;
     loop {
-        match rx.recv() {
-            Ok(Event::Signal(sig)) => match pid {
-                Some(p) => {
-                    let _ = kill(Pid::from_raw(p), sig);
+        let event = match kill_at {
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(e) => Ok(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(p) = pid {
+                        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+                    }
+                    kill_at = None;
+                    continue;
                 }
-                None => queued.push(sig),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
             },
+            None => rx.recv(),
+        };
+        let outcome = match event {
+            Ok(Event::Signal(sig)) => {
+                match pid {
+                    Some(p) => {
+                        let _ = kill(Pid::from_raw(p), sig);
+                    }
+                    None => queued.push(sig),
+                }
+                continue;
+            }
+            Ok(Event::Lost(what)) => {
+                if lost.is_none() {
+                    match on_lost {
+                        OnLost::Warn { quiet: true } => {}
+                        OnLost::Warn { quiet: false } => eprintln!(
+                            "cnitool: warning: the rootless namespace's uplink or holder died \
+                             during the run ({what} ended): the command lost outbound \
+                             connectivity"
+                        ),
+                        OnLost::End => {
+                            eprintln!(
+                                "cnitool: the rootless namespace's uplink or holder died during \
+                                 the run ({what} ended): ending the command (--require-uplink)"
+                            );
+                            ending = true;
+                            match pid {
+                                Some(p) => {
+                                    let _ = kill(Pid::from_raw(p), Signal::SIGTERM);
+                                    kill_at = Some(Instant::now() + END_GRACE);
+                                }
+                                None => queued.push(Signal::SIGTERM),
+                            }
+                        }
+                    }
+                    lost = Some(what);
+                }
+                continue;
+            }
             Ok(Event::Child(ChildEvent::Started(p))) => {
                 pid = Some(p);
                 for sig in queued.drain(..) {
                     let _ = kill(Pid::from_raw(p), sig);
                 }
+                if ending && kill_at.is_none() {
+                    kill_at = Some(Instant::now() + END_GRACE);
+                }
+                continue;
             }
-            Ok(Event::Child(ChildEvent::Exited(Ok(status)))) => return Outcome::Exited(status),
+            Ok(Event::Child(ChildEvent::Exited(Ok(status)))) => Outcome::Exited(status),
             Ok(Event::Child(ChildEvent::Exited(Err(e)) | ChildEvent::Failed(e))) => {
-                return Outcome::Failed(e)
+                Outcome::Failed(e)
             }
-            Ok(Event::Child(ChildEvent::SetupFailed(e))) => return Outcome::SetupFailed(e),
-            Err(_) => return Outcome::Failed(io::Error::other("the command thread vanished")),
-        }
+            Ok(Event::Child(ChildEvent::SetupFailed(e))) => Outcome::SetupFailed(e),
+            Err(_) => Outcome::Failed(io::Error::other("the command thread vanished")),
+        };
+        return (outcome, lost);
     }
 }
 
