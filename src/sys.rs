@@ -106,3 +106,40 @@ pub fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: the kernel just created this descriptor for this call; nothing else owns it.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) })
 }
+
+/// What [`fork_single_threaded`] returns in each process.
+#[derive(Debug)]
+pub enum Forked {
+    /// In the new process.
+    Child,
+    /// In the caller, with the child's PID.
+    Parent(i32),
+}
+
+/// Forks the calling process without exec, when it has exactly one thread; `Ok(None)` when it
+/// has more (the caller then starts a new program instead). The child must end with
+/// `std::process::exit` and never return into code written for the parent.
+///
+/// # Errors
+/// `/proc/self/status` cannot be read, or fork(2) failed.
+pub fn fork_single_threaded() -> io::Result<Option<Forked>> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    if threads != Some(1) {
+        return Ok(None);
+    }
+    // SAFETY: fork(2) is unsafe because the child of a multi-threaded process gets only the
+    // calling thread, while locks (the allocator's, stdio's) may be held by the others, so
+    // it may call only async-signal-safe functions. This process has exactly one thread
+    // (checked just above; only this thread could have started another in between), so the
+    // child is a complete and consistent copy and may run any code. The caller's contract
+    // (end with exit, never return into the parent's code) keeps the child from dropping
+    // the parent's resources twice.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(Some(Forked::Child)),
+        nix::unistd::ForkResult::Parent { child } => Ok(Some(Forked::Parent(child.as_raw()))),
+    }
+}

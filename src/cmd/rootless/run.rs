@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -388,7 +389,7 @@ pub fn run(
     opts: &RootlessOpts,
     tx: Sender<Event>,
     rx: &Receiver<Event>,
-    pending: &AtomicI32,
+    pending: &Arc<AtomicI32>,
 ) -> Result<ExitCode> {
     let tool = run::tool;
     if args.netns.is_some() {
@@ -454,7 +455,7 @@ pub fn run(
     // One executor for the whole run: ADD, the command, DEL. Started before the record is
     // written, so that its start-up overlaps the write; it does nothing before its first
     // request.
-    let ex = match Executor::spawn(ctx, &att.fds, &att.gen.dir, true) {
+    let ex = match Executor::start(ctx, &att.fds, &att.gen.dir) {
         Ok(ex) => ex,
         Err(e) => {
             finish_gen(&root, &att.gen);
@@ -485,8 +486,19 @@ pub fn run(
         }
     };
     let mut exec = Some(ex);
+    // Only now (the executor may be a fork, which needed a single-threaded process): the
+    // thread that takes the handled signals; one sent earlier is still queued.
+    if let Err(e) = run::start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending)) {
+        // Nothing exists yet but the record.
+        if let Some(ex) = exec.take() {
+            ex.finish();
+        }
+        let _ = fs::remove_file(&record_path);
+        finish_gen(&root, &att.gen);
+        return Err(tool(e));
+    }
     let setup = (|| -> Result<(Vec<libcni::CniResult>, NetnsId)> {
-        run::check_signal(pending)?;
+        run::check_signal_queued(pending)?;
         for f in &forwards {
             uplink::precheck(f)?;
         }

@@ -173,6 +173,31 @@ pub(crate) fn check_signal(pending: &AtomicI32) -> Result<()> {
     }
 }
 
+/// As [`check_signal`], and also a handled signal still queued for this process (sent
+/// before the signal thread started; `/proc/self/status` lists pending signals as bit
+/// masks).
+pub(crate) fn check_signal_queued(pending: &AtomicI32) -> Result<()> {
+    check_signal(pending)?;
+    let Ok(status) = fs::read_to_string("/proc/self/status") else {
+        return Ok(());
+    };
+    let mut queued = 0u64;
+    for line in status.lines() {
+        if let Some(hex) = line
+            .strip_prefix("ShdPnd:")
+            .or_else(|| line.strip_prefix("SigPnd:"))
+        {
+            queued |= u64::from_str_radix(hex.trim(), 16).unwrap_or(0);
+        }
+    }
+    for sig in handled_signals().iter() {
+        if queued & (1 << (sig as i32 - 1)) != 0 {
+            return Err(Interrupted(sig as i32).into());
+        }
+    }
+    Ok(())
+}
+
 /// What a run has created so far, undone in reverse by [`Teardown::run`].
 #[derive(Debug)]
 struct Teardown<'a> {
@@ -446,11 +471,22 @@ pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel();
     let pending = Arc::new(AtomicI32::new(0));
-    start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
+    // Blocked before any other thread exists, so every thread inherits the mask.
+    handled_signals()
+        .thread_block()
+        .context("blocking signals")
+        .map_err(tool)?;
     // Orphans of the command (daemons, `cmd &`) are re-parented to us, not to init, so they
     // can be found and killed when the command ends, even in a namespace we only joined.
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| tool(anyhow!(e).context("becoming a child subreaper")))?;
+    if args.rootless.active() && !args.dry_run {
+        // The rootless runner starts the signal thread itself, after it forked its plugin
+        // executor (a fork without exec needs a single-threaded process); signals stay
+        // queued until then.
+        return crate::cmd::rootless::run::run(&args, ctx, &args.rootless, tx, &rx, &pending);
+    }
+    start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
     run_inner(&args, ctx, tx, rx, &pending)
 }
 
@@ -461,9 +497,6 @@ fn run_inner(
     rx: mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
-    if args.rootless.active() && !args.dry_run {
-        return crate::cmd::rootless::run::run(args, ctx, &args.rootless, tx, &rx, pending);
-    }
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
