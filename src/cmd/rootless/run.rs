@@ -452,16 +452,6 @@ pub fn run(
         }
     }
     let att = attach(&root, kind, &program, opts).map_err(tool)?;
-    // One executor for the whole run: ADD, the command, DEL. Started before the record is
-    // written, so that its start-up overlaps the write; it does nothing before its first
-    // request.
-    let ex = match Executor::start(ctx, &att.fds, &att.gen.dir) {
-        Ok(ex) => ex,
-        Err(e) => {
-            finish_gen(&root, &att.gen);
-            return Err(tool(e));
-        }
-    };
     let id = format!("r{}", random_hex());
     let netns_path = att.gen.netns(&id);
     let record = RunRecord {
@@ -480,38 +470,34 @@ pub fn run(
     let record_path = match record.write(&Cache::new(&att.gen.dir), &id) {
         Ok(p) => p,
         Err(e) => {
-            ex.finish();
             finish_gen(&root, &att.gen);
             return Err(tool(e));
         }
     };
-    let mut exec = Some(ex);
-    // Only now (the executor may be a fork, which needed a single-threaded process): the
-    // thread that takes the handled signals; one sent earlier is still queued.
-    if let Err(e) = run::start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending)) {
-        // Nothing exists yet but the record.
-        if let Some(ex) = exec.take() {
-            ex.finish();
-        }
-        let _ = fs::remove_file(&record_path);
-        finish_gen(&root, &att.gen);
-        return Err(tool(e));
-    }
+    let req = Request {
+        state: rt_dir.state.clone(),
+        gen: att.gen.dir.clone(),
+        create_netns: Some(netns_path.clone()),
+        add: attaches(&record),
+        sequential: args.sequential,
+        ..Request::default()
+    };
+    let mut exec = None;
     let setup = (|| -> Result<(Vec<libcni::CniResult>, NetnsId)> {
         run::check_signal_queued(pending)?;
         for f in &forwards {
             uplink::precheck(f)?;
         }
-        let req = Request {
-            state: rt_dir.state.clone(),
-            gen: att.gen.dir.clone(),
-            create_netns: Some(netns_path.clone()),
-            add: attaches(&record),
-            sequential: args.sequential,
-            ..Request::default()
-        };
-        let ex = exec.as_mut().context("the plugin executor is gone")?;
-        let resp = ex.request(&req)?;
+        // One executor for the whole run: ADD, the command, DEL (a fork of this process
+        // when it is single-threaded, which it is here in a warm run).
+        let ex = exec.insert(Executor::start(ctx, &att.fds, &att.gen.dir, &req)?);
+        // Only now: the thread that takes the handled signals (one sent earlier is still
+        // queued); the answer is read even if it cannot start, so that a DEL request sent
+        // next is not answered by this one's reply.
+        let signals = run::start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
+        let resp = ex.receive();
+        signals?;
+        let resp = resp?;
         let netns = resp
             .netns
             .map(sandbox::netns_id)

@@ -62,7 +62,7 @@ pub struct Attach {
 }
 
 /// What the executor does, in this order.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     /// The state directory (kept visible in the sandbox).
@@ -168,14 +168,15 @@ enum Handle {
 }
 
 impl Executor {
-    /// Starts a run's executor (with the command's stdio, see [`Executor::spawn`]): a fork
-    /// of this process when it is single-threaded (the usual warm run: no exec and no
-    /// start-up of a new program, about 1.5-2 ms less), else a new `cnitool
-    /// __rootless-sandbox`.
+    /// Starts a run's executor (with the command's stdio, see [`Executor::spawn`]) on its
+    /// first request, whose answer [`Executor::receive`] then reads: a fork of this process
+    /// when it is single-threaded (the usual warm run: no exec and no start-up of a new
+    /// program, about 1.5-2 ms less; the child has the request in its copy of memory and
+    /// starts on it at once), else a new `cnitool __rootless-sandbox`.
     ///
     /// # Errors
     /// The process cannot be started.
-    pub fn start(ctx: &Context, fds: &NsFds, gen: &Path) -> Result<Executor> {
+    pub fn start(ctx: &Context, fds: &NsFds, gen: &Path, first: &Request) -> Result<Executor> {
         let (req_r, req_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
         let (rep_r, rep_w) =
@@ -184,7 +185,7 @@ impl Executor {
         match sys::fork_single_threaded() {
             Ok(Some(sys::Forked::Child)) => {
                 drop((req_w, rep_r));
-                let code = forked_main(ctx, fds, gen, parent, req_r, rep_w);
+                let code = forked_main(ctx, fds, gen, parent, first, req_r, rep_w);
                 std::process::exit(code);
             }
             Ok(Some(sys::Forked::Parent(pid))) => Ok(Executor {
@@ -192,7 +193,11 @@ impl Executor {
                 requests: Some(File::from(req_w)),
                 replies: Some(BufReader::new(File::from(rep_r))),
             }),
-            Ok(None) | Err(_) => Executor::spawn(ctx, fds, gen, true),
+            Ok(None) | Err(_) => {
+                let mut ex = Executor::spawn(ctx, fds, gen, true)?;
+                ex.send(first)?;
+                Ok(ex)
+            }
         }
     }
 
@@ -308,6 +313,14 @@ impl Executor {
     /// The executor died, or reported an error before any plugin ran.
     pub fn request(&mut self, req: &Request) -> Result<Response> {
         self.send(req)?;
+        self.receive()
+    }
+
+    /// Waits for the answer to the request sent last.
+    ///
+    /// # Errors
+    /// The executor died, or reported an error before any plugin ran.
+    pub fn receive(&mut self) -> Result<Response> {
         let reply = match self.replies.as_mut() {
             Some(r) => read_reply(r),
             None => Err(anyhow!("its answers are being read elsewhere")),
@@ -458,7 +471,7 @@ pub fn main(ctx: &Context, args: &SandboxArgs) -> ExitCode {
         .map(|&fd| (fd >= 0).then(|| sys::take_inherited_fd(fd)))
         .collect();
     let exec = Exec::enter(fds, stdio, !args.command.is_empty());
-    serve_loop(ctx, exec, io::stdin().lock(), io::stdout().lock());
+    serve_loop(ctx, exec, None, io::stdin().lock(), io::stdout().lock());
     ExitCode::SUCCESS
 }
 
@@ -471,6 +484,7 @@ fn forked_main(
     fds: &NsFds,
     gen: &Path,
     parent: nix::unistd::Pid,
+    first: &Request,
     requests: OwnedFd,
     replies: OwnedFd,
 ) -> i32 {
@@ -508,6 +522,7 @@ fn forked_main(
     serve_loop(
         &ctx,
         exec,
+        Some(first),
         BufReader::new(File::from(requests)),
         File::from(replies),
     );
@@ -529,10 +544,11 @@ fn close_all_but(keep: &[std::os::fd::RawFd]) {
     }
 }
 
-/// Serves requests, one JSON line each, until end of input.
+/// Serves `first`, then the requests on `requests` (one JSON line each) until end of input.
 fn serve_loop(
     ctx: &Context,
     exec: Result<Exec>,
+    first: Option<&Request>,
     requests: impl io::BufRead,
     mut out: impl io::Write,
 ) {
@@ -543,13 +559,19 @@ fn serve_loop(
         // The runner is gone when this fails; the next read ends the loop.
         let _ = out.write_all(&line).and_then(|()| out.flush());
     };
-    for line in requests.lines() {
-        let Ok(line) = line else { break };
-        let req = match serde_json::from_str::<Request>(&line) {
+    let parsed = requests.lines().map_while(Result::ok).map(|line| {
+        serde_json::from_str::<Request>(&line).map_err(|e| format!("bad request: {e}"))
+    });
+    let first = first.map(|r| Ok(std::borrow::Cow::Borrowed(r)));
+    for req in first
+        .into_iter()
+        .chain(parsed.map(|r| r.map(std::borrow::Cow::Owned)))
+    {
+        let req = match req {
             Ok(r) => r,
             Err(e) => {
                 reply(&Reply::Done(Response {
-                    error: Some(format!("bad request: {e}")),
+                    error: Some(e),
                     ..Response::default()
                 }));
                 continue;
