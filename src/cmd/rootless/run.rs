@@ -527,9 +527,11 @@ pub fn run(
     let (results, netns) = match setup {
         Ok(x) => x,
         Err(err) => {
+            let pid = exec.as_ref().map(Executor::pid);
             let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, exec);
             finish_gen(&root, &att.gen);
             drop(lock);
+            reap(pid);
             let err = match cleanup {
                 Ok(()) => err,
                 Err(c) => err.context(format!("{c:#}")),
@@ -586,9 +588,11 @@ pub fn run(
     run::kill_orphans(&keep);
     kill_in_netns(netns);
     let lock = root.lock().map_err(tool)?;
+    let pid = exec.pid();
     let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, Some(exec));
     let _ = gc_locked(ctx, &root, false, Some(&att.gen.name));
     drop(lock);
+    reap(Some(pid));
     if let (Some(what), false) = (&late, ctx.quiet) {
         eprintln!(
             "cnitool: warning: the rootless namespace's uplink or holder died during the run \
@@ -623,6 +627,15 @@ fn finish_gen(root: &Root, gen: &Gen) {
     if gen.live_runs().is_empty() {
         gen.destroy();
         root.clear_current(&gen.name);
+    }
+}
+
+/// Reaps the run's executor, which ends by itself after its last answer and has usually done
+/// so by now (the runner's gc and unlock ran meanwhile); a zombie would otherwise wait for
+/// init. ECHILD when it was reaped already.
+fn reap(pid: Option<i32>) {
+    if let Some(pid) = pid {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     }
 }
 
