@@ -383,6 +383,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Prin
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sequential -d 'Set up and tear down the networks one after another instead of at once (for comparison in benchmarks)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs, with slirp4netns or pasta as the uplink'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the shared namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r

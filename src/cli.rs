@@ -152,9 +152,6 @@ pub enum Command {
     /// Internal: the rootless plugin executor.
     #[command(name = "__rootless-sandbox", hide = true)]
     RootlessSandbox(cmd::rootless::SandboxArgs),
-    /// Internal: starts a rootless run's command.
-    #[command(name = "__rootless-cmd", hide = true)]
-    RootlessCmd(cmd::rootless::command::CmdArgs),
     /// Internal: starts the rootless uplink in the holder's user namespace.
     #[command(name = "__rootless-uplink", hide = true)]
     RootlessUplink(cmd::rootless::command::UplinkExecArgs),

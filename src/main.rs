@@ -54,11 +54,7 @@ fn main() -> ExitCode {
         Command::Container(args) => cmd::container::run(args, &ctx),
         Command::Rootless(args) => cmd::rootless::run(args, &ctx),
         Command::RootlessHolder(args) => Ok(cmd::rootless::holder::main(&args.gen)),
-        Command::RootlessSandbox(a) => Ok(cmd::rootless::sandbox::main(
-            &ctx,
-            [a.user_fd, a.mnt_fd, a.net_fd],
-        )),
-        Command::RootlessCmd(args) => Ok(cmd::rootless::command::main(args)),
+        Command::RootlessSandbox(a) => Ok(cmd::rootless::sandbox::main(&ctx, &a)),
         Command::RootlessUplink(args) => Ok(cmd::rootless::command::uplink_main(args)),
     };
     match result {

@@ -78,7 +78,68 @@ pub fn take_inherited_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
         eprintln!("cnitool: internal error: descriptor {fd} was not inherited");
         std::process::exit(125);
     }
+    // Close-on-exec again, so it goes no further than this process (the plugin executor
+    // starts plugins and the command).
+    let _ = nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     // SAFETY: the descriptor is open (checked above), and the parent passed it to this
     // process for this one owner: nothing else in this process refers to the number.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// A process descriptor for `pid` (`pidfd_open(2)`, Linux 5.3): it becomes readable when
+/// the process exits, and, unlike the PID, never names another process later. The caller
+/// checks that the PID still names the process it means (start time) after opening it.
+///
+/// # Errors
+/// The OS error: ESRCH when no such process exists, ENOSYS on kernels before 5.3.
+pub fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: pidfd_open(2) takes two integers and passes no memory; it returns a new
+    // descriptor or -1 with errno set.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just created this descriptor for this call; nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) })
+}
+
+/// What [`fork_single_threaded`] returns in each process.
+#[derive(Debug)]
+pub enum Forked {
+    /// In the new process.
+    Child,
+    /// In the caller, with the child's PID.
+    Parent(i32),
+}
+
+/// Forks the calling process without exec, when it has exactly one thread; `Ok(None)` when it
+/// has more (the caller then starts a new program instead). The child must end with
+/// `std::process::exit` and never return into code written for the parent.
+///
+/// # Errors
+/// `/proc/self/status` cannot be read, or fork(2) failed.
+pub fn fork_single_threaded() -> io::Result<Option<Forked>> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    if threads != Some(1) {
+        return Ok(None);
+    }
+    // SAFETY: fork(2) is unsafe because the child of a multi-threaded process gets only the
+    // calling thread, while locks (the allocator's, stdio's) may be held by the others, so
+    // it may call only async-signal-safe functions. This process has exactly one thread
+    // (checked just above; only this thread could have started another in between), so the
+    // child is a complete and consistent copy and may run any code. The caller's contract
+    // (end with exit, never return into the parent's code) keeps the child from dropping
+    // the parent's resources twice.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(Some(Forked::Child)),
+        nix::unistd::ForkResult::Parent { child } => Ok(Some(Forked::Parent(child.as_raw()))),
+    }
 }

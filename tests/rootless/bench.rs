@@ -4,10 +4,17 @@
 //! own time above the plugins (total minus the plugin calls `-v` reports), and the floor of
 //! the harness itself (`setpriv` exec'ing `/bin/true`, included in the overhead). `RL_BENCH_N`
 //! sets the number of runs per figure (default 8).
+//!
+//! `RL_BENCH_OTHER=/path/to/another/cnitool` compares two builds: runs alternate between this
+//! build and that binary, one run each in turn, so that both see the same machine load (on
+//! a shared machine, medians of separate benchmark runs of one build differ by more than a
+//! few milliseconds); each figure is then printed per build, with the median of the paired
+//! differences of the overhead.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::util::{rl_test, Bg};
+use crate::util::{rl_test, wait_out, Bg};
 
 /// Parses "in 12.3ms" / "in 850.1µs" / "in 1.2s" at the end of a `-v` line.
 fn plugin_time(stderr: &str) -> Duration {
@@ -47,6 +54,10 @@ fn bench_rootless() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(8);
+        let mut builds = vec![("this build", PathBuf::from(env!("CARGO_BIN_EXE_cnitool")))];
+        if let Some(other) = std::env::var_os("RL_BENCH_OTHER") {
+            builds.push(("other", PathBuf::from(other)));
+        }
         let floor = median(
             (0..n)
                 .map(|_| {
@@ -68,23 +79,57 @@ fn bench_rootless() {
                 .collect(),
         );
         println!("harness floor (setpriv + /bin/true): median {}", ms(floor));
+        let run = |bin: &Path| {
+            let t = Instant::now();
+            let out = wait_out(
+                rl.cmd_bin(bin, ["-v", "run", "--", "true"], &[])
+                    .spawn()
+                    .unwrap(),
+            )
+            .ok();
+            let el = t.elapsed();
+            (el, el.saturating_sub(plugin_time(&out.stderr)))
+        };
         let measure = |label: &str| {
-            let (mut total, mut over) = (Vec::new(), Vec::new());
-            for _ in 0..n {
-                let t = Instant::now();
-                let out = rl.run(["-v", "run", "--", "true"]).ok();
-                let el = t.elapsed();
-                total.push(el);
-                over.push(el.saturating_sub(plugin_time(&out.stderr)));
+            let mut total = vec![Vec::new(); builds.len()];
+            let mut over = vec![Vec::new(); builds.len()];
+            for i in 0..n {
+                // Alternate which build goes first, so neither always follows the other.
+                for k in 0..builds.len() {
+                    let b = (i + k) % builds.len();
+                    let (t, o) = run(&builds[b].1);
+                    total[b].push(t);
+                    over[b].push(o);
+                }
             }
-            println!(
-                "rootless {label:<5} run: median {} (min {}, max {}); tool overhead above the \
-                 plugins: median {}",
-                ms(median(total.clone())),
-                ms(*total.iter().min().unwrap()),
-                ms(*total.iter().max().unwrap()),
-                ms(median(over))
-            );
+            for (b, (name, _)) in builds.iter().enumerate() {
+                let name = if builds.len() > 1 {
+                    format!(" [{name}]")
+                } else {
+                    String::new()
+                };
+                println!(
+                    "rootless {label:<5} run{name}: median {} (min {}, max {}); tool overhead \
+                     above the plugins: median {}",
+                    ms(median(total[b].clone())),
+                    ms(*total[b].iter().min().unwrap()),
+                    ms(*total[b].iter().max().unwrap()),
+                    ms(median(over[b].clone()))
+                );
+            }
+            if builds.len() > 1 {
+                let mut sorted: Vec<f64> = over[0]
+                    .iter()
+                    .zip(&over[1])
+                    .map(|(a, b)| (b.as_secs_f64() - a.as_secs_f64()) * 1e3)
+                    .collect();
+                sorted.sort_by(f64::total_cmp);
+                println!(
+                    "rootless {label:<5} run: overhead of [other] minus [this build], paired: \
+                     median {:.1} ms",
+                    sorted[sorted.len() / 2]
+                );
+            }
         };
         measure("cold");
         let bg = Bg::spawn(rl.cmd(["run", "--", "sh", "-c", "echo up; sleep 120"]));

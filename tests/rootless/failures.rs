@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -199,4 +199,111 @@ fn sigkill_uplink() {
         kill(Pid::from_raw(a.pid()), Signal::SIGTERM).unwrap();
         let _ = a.finish();
     });
+}
+
+/// `--require-uplink`: SIGKILL of the uplink while the command runs ends the command at once
+/// (SIGTERM), the run exits 124 with a message naming the flag, and nothing is left: the
+/// holder ends the generation after the run, slirp4netns is gone. A command that ignores
+/// SIGTERM gets SIGKILL 10 s later, and what it left running is killed too.
+#[test]
+fn require_uplink_ends_the_command() {
+    rl_test("require_uplink_ends_the_command", |rl| {
+        let a = Bg::spawn(rl.cmd([
+            "run",
+            "--require-uplink",
+            "--",
+            "sh",
+            "-c",
+            "echo $$; exec sleep 60",
+        ]));
+        let cmd_pid: i32 = a.line().parse().unwrap();
+        let (_, uplink) = gen_pids(rl);
+        let t = Instant::now();
+        sigkill(uplink);
+        let (st, err) = a.finish();
+        assert_eq!(st.code(), Some(124), "{err}");
+        assert!(err.contains("uplink or holder died"), "{err}");
+        assert!(err.contains("--require-uplink"), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5), "ended at once");
+        assert!(!alive(cmd_pid));
+
+        // A command that ignores SIGTERM (and leaves a child behind).
+        let a = Bg::spawn(rl.cmd([
+            "run",
+            "--require-uplink",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 60 & echo $!; wait",
+        ]));
+        let child: i32 = a.line().parse().unwrap();
+        let (_, uplink) = gen_pids(rl);
+        let t = Instant::now();
+        sigkill(uplink);
+        let (st, err) = a.finish();
+        assert_eq!(st.code(), Some(124), "{err}");
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+            "SIGKILL after the grace period: {took:?}"
+        );
+        assert!(!alive(child), "the command's child is killed too");
+    });
+}
+
+/// Without `--require-uplink`, the uplink's death is reported while the command still runs
+/// (watched through pidfds), and the run keeps the command's own exit status.
+#[test]
+fn uplink_death_is_reported_at_once() {
+    rl_test("uplink_death_is_reported_at_once", |rl| {
+        use std::io::{BufRead as _, Read as _};
+        let mut cmd = rl.cmd(["run", "--", "sh", "-c", "echo up; read x; exit 3"]);
+        cmd.stdin(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "up");
+        let (_, uplink) = gen_pids(rl);
+        sigkill(uplink);
+        // The warning must come while the command still waits for its input.
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let mut byte = [0u8; 1];
+            let mut sent = false;
+            while let Ok(1) = stderr.read(&mut byte) {
+                text.push(byte[0]);
+                if !sent && String::from_utf8_lossy(&text).contains("outbound connectivity") {
+                    let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+                    sent = true;
+                }
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let warning = rx.recv_timeout(Duration::from_secs(10));
+        drop(child.stdin.take());
+        let st = wait_out_status(child);
+        let rest = reader.join().unwrap();
+        let warning = warning.unwrap_or_else(|_| panic!("no warning during the command: {rest}"));
+        assert!(warning.contains("uplink or holder died"), "{warning}");
+        assert!(warning.contains("slirp4netns"), "{warning}");
+        assert_eq!(st.code(), Some(3), "{rest}");
+    });
+}
+
+/// Waits (bounded) for a child whose output is read elsewhere.
+fn wait_out_status(mut child: std::process::Child) -> std::process::ExitStatus {
+    let end = Instant::now() + crate::util::LIMIT;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

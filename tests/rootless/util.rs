@@ -209,6 +209,16 @@ impl Rl {
         args: impl IntoIterator<Item = S>,
         env: &[(&str, &str)],
     ) -> Command {
+        self.cmd_bin(Path::new(env!("CARGO_BIN_EXE_cnitool")), args, env)
+    }
+
+    /// Same, with another `cnitool` binary (the benchmark compares two builds).
+    pub fn cmd_bin<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        bin: &Path,
+        args: impl IntoIterator<Item = S>,
+        env: &[(&str, &str)],
+    ) -> Command {
         let mut c = Command::new("/usr/bin/setpriv");
         c.args([
             "--reuid",
@@ -217,7 +227,7 @@ impl Rl {
             &self.gid.to_string(),
         ])
         .args(["--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_cnitool"))
+        .arg(bin)
         .args(args)
         .env_clear()
         .env("PATH", PATH)

@@ -175,6 +175,14 @@ impl CniConfig {
         self
     }
 
+    /// Moves the result cache to `cache_dir`, keeping its durability (a process that serves
+    /// several caches derives one configuration per cache from one set of flags).
+    pub fn with_cache_dir(mut self, cache_dir: impl Into<PathBuf>) -> CniConfig {
+        let durability = self.cache.durability();
+        self.cache = Cache::new(cache_dir).with_durability(durability);
+        self
+    }
+
     /// The plugin directories.
     pub fn plugin_dirs(&self) -> &[PathBuf] {
         &self.plugin_dirs

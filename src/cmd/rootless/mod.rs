@@ -14,8 +14,10 @@
 //!   generation, and ends it when no live run is left;
 //! - [`uplink`]: slirp4netns / pasta, readiness, the port-forward API;
 //! - [`sandbox`]: the plugin executor (a helper process: `setns(CLONE_NEWUSER)` needs a
-//!   single-threaded process) with the private `/var/lib` and `/run` plugins need;
-//! - [`command`]: the helper that enters the namespaces and execs the command;
+//!   single-threaded process) with the private `/var/lib` and `/run` plugins need; it also
+//!   starts the run's command;
+//! - [`command`]: the helper that starts the uplink in the holder's user namespace;
+//! - [`watch`]: the holder and uplink watched through pidfds while the command runs;
 //! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
 //! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`).
 
@@ -26,6 +28,7 @@ pub mod run;
 pub mod sandbox;
 pub mod state;
 pub mod uplink;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +54,10 @@ pub struct RootlessOpts {
     /// Rootless: let the command reach the host's loopback as 10.0.2.2.
     #[arg(long)]
     pub allow_host_loopback: bool,
+    /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
+    /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
+    #[arg(long)]
+    pub require_uplink: bool,
 }
 
 impl RootlessOpts {
@@ -102,6 +109,10 @@ pub struct SandboxArgs {
     pub mnt_fd: i32,
     /// Descriptor of the outer network namespace.
     pub net_fd: i32,
+    /// Also start the run's command, with these descriptors as its stdin, stdout and stderr
+    /// (-1: /dev/null).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub command: Vec<i32>,
 }
 
 /// Runs `rootless status|stop`.
@@ -198,7 +209,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
         );
     }
     // Dead runs first (DEL through the holder), then everything.
-    for line in run::gc_locked(ctx, root, true) {
+    for line in run::gc_locked(ctx, root, true, None) {
         if !ctx.quiet {
             eprintln!("cnitool: {line}");
         }
@@ -232,5 +243,5 @@ pub fn gc(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
         return Ok(lines);
     }
     let _lock = root.lock()?;
-    Ok(run::gc_locked(ctx, &root, false))
+    Ok(run::gc_locked(ctx, &root, false, None))
 }

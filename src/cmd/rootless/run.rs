@@ -3,14 +3,14 @@
 //! the uplink; release the lock while the command runs; then take it again to undo all of
 //! it and end the generation when this was its last run.
 
-use std::fs::{self, File};
-use std::os::fd::AsRawFd as _;
+use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -18,14 +18,13 @@ use libcni::cache::Cache;
 use libcni::netns::NetnsId;
 use serde_json::Value;
 
-use super::sandbox::{self, Attach, NsFds, Request};
+use super::sandbox::{self, Attach, CommandSpec, Executor, NsFds, Request};
 use super::state::{random_hex, Gen, GenInfo, Root, UplinkKind};
 use super::uplink::{self, Forward};
 use super::{dirs, holder, RootlessOpts};
 use crate::cmd::run::record::{Owner, PlannedAttachment, RunRecord};
-use crate::cmd::run::{self, child, Event, Outcome, RunArgs};
+use crate::cmd::run::{self, Event, OnLost, Outcome, RunArgs};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
-use crate::sys;
 
 /// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
 pub const DNS_FORWARDER: &str = "10.0.2.3";
@@ -231,13 +230,15 @@ fn attaches(rec: &RunRecord) -> Vec<Attach> {
 }
 
 /// Undoes a run (forwards, DEL in reverse order, the netns, its files). Every step runs;
-/// the errors are joined.
+/// the errors are joined. `exec` is the run's own executor when it still has one (DEL then
+/// needs no new process); a fresh one is started when it is missing or fails.
 pub fn undo_run(
     ctx: &Context,
     gen: &Gen,
     fds: &NsFds,
     record: &Path,
     rec: &RunRecord,
+    exec: Option<Executor>,
 ) -> Result<()> {
     let id = run_id(record);
     let mut errors = Vec::new();
@@ -250,7 +251,7 @@ pub fn undo_run(
     }
     let mut del = attaches(rec);
     del.reverse();
-    // One executor: DEL in the sandbox, then the netns in the holder's mount namespace.
+    // One request: DEL in the sandbox, then the netns in the holder's mount namespace.
     let req = Request {
         state: state_of(gen),
         gen: gen.dir.clone(),
@@ -258,7 +259,17 @@ pub fn undo_run(
         remove_netns: Some(rec.netns.clone()),
         ..Request::default()
     };
-    let removed = match sandbox::call(ctx, fds, &req, ctx.verbose) {
+    let own = exec.map(|mut ex| {
+        let resp = ex.request(&req);
+        ex.finish();
+        resp
+    });
+    let resp = match own {
+        Some(Ok(resp)) => Ok(resp),
+        // DEL is idempotent: a fresh executor retries what the run's own could not do.
+        Some(Err(_)) | None => sandbox::call(ctx, fds, &req),
+    };
+    let removed = match resp {
         Ok(resp) => {
             errors.extend(resp.outcomes.into_iter().filter_map(Result::err));
             resp.removed_netns
@@ -275,7 +286,7 @@ pub fn undo_run(
             remove_netns: Some(rec.netns.clone()),
             ..Request::default()
         };
-        if let Err(e) = sandbox::call(ctx, fds, &rm, false) {
+        if let Err(e) = sandbox::call(ctx, fds, &rm) {
             errors.push(format!("{e:#}"));
         }
     }
@@ -300,21 +311,30 @@ pub fn state_of(gen: &Gen) -> std::path::PathBuf {
 
 /// Garbage-collects under the lock: the runs of dead runners (DEL through the holder when it
 /// lives), and the generations with no live run that are not the current one or whose holder
-/// is gone. With `all`, the current generation goes too when it has no live run.
-pub fn gc_locked(ctx: &Context, root: &Root, all: bool) -> Vec<String> {
+/// is gone. With `all`, the current generation goes too when it has no live run; so does
+/// generation `mine` (the caller's, at the end of its run).
+///
+/// Each generation's records are read once; the holder's namespaces are opened only when a
+/// dead run needs its DEL (a warm run finds none, and only reads the records).
+pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> Vec<String> {
     let mut lines = Vec::new();
     let current = root.current();
     for gen in root.generations() {
         let info = gen.info();
         let holder = info.as_ref().filter(|i| i.holder_alive());
-        let fds = holder.and_then(|i| NsFds::open(i.holder.pid).ok());
+        let mut fds = None;
+        let mut live = 0;
         for (path, rec) in gen.runs() {
             if rec.owner.is_alive() {
+                live += 1;
                 continue;
             }
             let id = run_id(&path);
+            if fds.is_none() {
+                fds = holder.and_then(|i| NsFds::open(i.holder.pid).ok());
+            }
             match &fds {
-                Some(fds) => match undo_run(ctx, &gen, fds, &path, &rec) {
+                Some(fds) => match undo_run(ctx, &gen, fds, &path, &rec, None) {
                     Ok(()) => lines.push(format!(
                         "gc: runner of {id} (pid {}) is gone: removed its attachments",
                         rec.owner.pid
@@ -333,7 +353,8 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool) -> Vec<String> {
             }
         }
         let is_current = current.as_deref() == Some(gen.name.as_str());
-        if gen.live_runs().is_empty() && (all || !is_current || holder.is_none()) {
+        let is_mine = mine == Some(gen.name.as_str());
+        if live == 0 && (all || is_mine || !is_current || holder.is_none()) {
             gen.destroy();
             root.clear_current(&gen.name);
             lines.push(format!("gc: removed generation {}", gen.name));
@@ -368,7 +389,7 @@ pub fn run(
     opts: &RootlessOpts,
     tx: Sender<Event>,
     rx: &Receiver<Event>,
-    pending: &AtomicI32,
+    pending: &Arc<AtomicI32>,
 ) -> Result<ExitCode> {
     let tool = run::tool;
     if args.netns.is_some() {
@@ -425,7 +446,7 @@ pub fn run(
 
     // Section 1 under the lock: GC, attach, register, netns, ADD, forwards.
     let lock = root.lock().map_err(tool)?;
-    for line in gc_locked(ctx, &root, false) {
+    for line in gc_locked(ctx, &root, false, None) {
         if !ctx.quiet {
             eprintln!("cnitool: {line}");
         }
@@ -453,20 +474,34 @@ pub fn run(
             return Err(tool(e));
         }
     };
-    let setup = (|| -> Result<(Vec<libcni::CniResult>, File)> {
-        run::check_signal(pending)?;
+    let req = Request {
+        state: rt_dir.state.clone(),
+        gen: att.gen.dir.clone(),
+        create_netns: Some(netns_path.clone()),
+        add: attaches(&record),
+        sequential: args.sequential,
+        ..Request::default()
+    };
+    let mut exec = None;
+    let setup = (|| -> Result<(Vec<libcni::CniResult>, NetnsId)> {
+        run::check_signal_queued(pending)?;
         for f in &forwards {
             uplink::precheck(f)?;
         }
-        let req = Request {
-            state: rt_dir.state.clone(),
-            gen: att.gen.dir.clone(),
-            create_netns: Some(netns_path.clone()),
-            add: attaches(&record),
-            sequential: args.sequential,
-            ..Request::default()
-        };
-        let resp = sandbox::call(ctx, &att.fds, &req, ctx.verbose)?;
+        // One executor for the whole run: ADD, the command, DEL (a fork of this process
+        // when it is single-threaded, which it is here in a warm run).
+        let ex = exec.insert(Executor::start(ctx, &att.fds, &att.gen.dir, &req)?);
+        // Only now: the thread that takes the handled signals (one sent earlier is still
+        // queued); the answer is read even if it cannot start, so that a DEL request sent
+        // next is not answered by this one's reply.
+        let signals = run::start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
+        let resp = ex.receive();
+        signals?;
+        let resp = resp?;
+        let netns = resp
+            .netns
+            .map(sandbox::netns_id)
+            .context("the plugin executor did not report the run's netns")?;
         let mut results = Vec::new();
         let mut errors = Vec::new();
         for o in resp.outcomes {
@@ -487,20 +522,16 @@ pub fn run(
             super::state::write_atomic(&att.gen.ports_file(&id), &serde_json::to_vec(&fwds)?)?;
         }
         run::check_signal(pending)?;
-        let net = File::open(format!(
-            "/proc/{}/root{}",
-            att.info.holder.pid,
-            netns_path.display()
-        ))
-        .context("opening the run's network namespace")?;
-        Ok((results, net))
+        Ok((results, netns))
     })();
-    let (results, net) = match setup {
+    let (results, netns) = match setup {
         Ok(x) => x,
         Err(err) => {
-            let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record);
+            let pid = exec.as_ref().map(Executor::pid);
+            let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, exec);
             finish_gen(&root, &att.gen);
             drop(lock);
+            reap(pid);
             let err = match cleanup {
                 Ok(()) => err,
                 Err(c) => err.context(format!("{c:#}")),
@@ -512,38 +543,63 @@ pub fn run(
             return Err(tool(err));
         }
     };
+    let mut exec = exec.expect("set up by the executor");
     let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
     let wrote = fs::write(&resolv, resolv_conf(&results));
     drop(lock);
 
-    // The command, without the lock.
-    let outcome = match wrote {
-        Err(e) => Outcome::SetupFailed(e),
+    // The command, without the lock; the holder and the uplink watched meanwhile.
+    let watch = super::watch::start(&att.info, tx.clone(), Event::Lost);
+    let on_lost = if opts.require_uplink {
+        OnLost::End
+    } else {
+        OnLost::Warn { quiet: ctx.quiet }
+    };
+    let (outcome, lost) = match wrote {
+        Err(e) => (Outcome::SetupFailed(e), None),
         Ok(()) => {
-            let cmd = command(args, &att, &net, &resolv);
-            match cmd.and_then(|c| child::spawn_prepared(c, tx, Event::Child)) {
-                Ok(()) => run::wait_for_command(rx),
-                Err(e) => Outcome::SetupFailed(e),
+            let spec = CommandSpec {
+                argv: args.command.clone(),
+                resolv: Some(resolv),
+                hostname: args.hostname.clone(),
+            };
+            match exec.start_command(spec, tx, Event::Child) {
+                Ok(reader) => {
+                    let waited = run::wait_for_command(rx, on_lost);
+                    exec.resume(reader);
+                    waited
+                }
+                Err(e) => (
+                    Outcome::SetupFailed(std::io::Error::other(format!("{e:#}"))),
+                    None,
+                ),
             }
         }
     };
-    let uplink_lost = !att.info.uplink_alive() || !att.info.holder_alive();
+    let active = watch.active;
+    drop(watch);
+    // Without pidfds (kernels before 5.3): a liveness check now, a warning at the end.
+    let late = (!active && (!att.info.uplink_alive() || !att.info.holder_alive()))
+        .then(|| "the uplink or the holder".to_owned());
 
     // Section 2 under the lock: leftovers, forwards, DEL, netns, GC, end of generation.
-    run::kill_orphans(&att.started);
-    kill_in_netns(&net);
-    drop(net);
+    let mut keep = att.started.clone();
+    keep.push(exec.pid());
+    run::kill_orphans(&keep);
+    kill_in_netns(netns);
     let lock = root.lock().map_err(tool)?;
-    let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record);
-    let _ = gc_locked(ctx, &root, false);
-    finish_gen(&root, &att.gen);
+    let pid = exec.pid();
+    let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, Some(exec));
+    let _ = gc_locked(ctx, &root, false, Some(&att.gen.name));
     drop(lock);
-    if uplink_lost && !ctx.quiet {
+    reap(Some(pid));
+    if let (Some(what), false) = (&late, ctx.quiet) {
         eprintln!(
-            "cnitool: warning: the rootless namespace's uplink or holder died during the run: \
-             the command lost outbound connectivity"
+            "cnitool: warning: the rootless namespace's uplink or holder died during the run \
+             ({what} ended): the command lost outbound connectivity"
         );
     }
+    let lost = lost.or(late);
     let code = match outcome {
         Outcome::Exited(status) => match (status.code(), status.signal()) {
             (Some(c), _) => c as u8,
@@ -559,6 +615,9 @@ pub fn run(
         }
     };
     cleanup.map_err(tool)?;
+    if opts.require_uplink && lost.is_some() {
+        return Ok(ExitCode::from(run::RUN_UPLINK_LOST));
+    }
     Ok(ExitCode::from(code))
 }
 
@@ -571,33 +630,17 @@ fn finish_gen(root: &Root, gen: &Gen) {
     }
 }
 
-/// The helper that starts the command (see [`super::command`]).
-fn command(args: &RunArgs, att: &Attached, net: &File, resolv: &Path) -> std::io::Result<Command> {
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("__rootless-cmd")
-        .arg(att.fds.user.as_raw_fd().to_string())
-        .arg(net.as_raw_fd().to_string())
-        .arg(std::process::id().to_string())
-        .arg("--resolv")
-        .arg(resolv);
-    if let Some(h) = &args.hostname {
-        cmd.arg("--hostname").arg(h);
+/// Reaps the run's executor, which ends by itself after its last answer and has usually done
+/// so by now (the runner's gc and unlock ran meanwhile); a zombie would otherwise wait for
+/// init. ECHILD when it was reaped already.
+fn reap(pid: Option<i32>) {
+    if let Some(pid) = pid {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     }
-    cmd.arg("--").args(&args.command);
-    cmd.stdin(Stdio::inherit());
-    sys::inherit_fds(&mut cmd, vec![att.fds.user.as_raw_fd(), net.as_raw_fd()]);
-    sys::kill_with_parent(&mut cmd);
-    Ok(cmd)
 }
 
 /// SIGKILLs what the command left in its netns (processes of the user, so allowed).
-fn kill_in_netns(net: &File) {
-    let Ok(m) = net.metadata() else { return };
-    let id = NetnsId {
-        dev: m.dev(),
-        ino: m.ino(),
-    };
+fn kill_in_netns(id: NetnsId) {
     for _ in 0..100 {
         let pids = libcni::netns::processes_in(id);
         if pids.is_empty() {

@@ -173,7 +173,7 @@ impl Proc {
 
 /// State letter and start time from `/proc/PID/stat`.
 fn stat(pid: i32) -> io::Result<(char, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let stat = crate::cmd::run::record::read_stat(pid)?;
     let after = stat
         .rfind(')')
         .map(|i| &stat[i + 1..])

@@ -73,27 +73,6 @@ pub fn spawn<E: Send + 'static>(
         .map(drop)
 }
 
-/// Starts a thread that spawns an already prepared command (the rootless path: a helper
-/// process enters the namespaces) and waits for it; events as for [`spawn`].
-pub fn spawn_prepared<E: Send + 'static>(
-    mut cmd: Command,
-    tx: Sender<E>,
-    wrap: fn(ChildEvent) -> E,
-) -> io::Result<()> {
-    thread::Builder::new()
-        .name("cnitool-cmd".into())
-        .spawn(move || match cmd.spawn() {
-            Err(e) => {
-                let _ = tx.send(wrap(ChildEvent::SetupFailed(e)));
-            }
-            Ok(mut child) => {
-                let _ = tx.send(wrap(ChildEvent::Started(child.id() as i32)));
-                let _ = tx.send(wrap(ChildEvent::Exited(child.wait())));
-            }
-        })
-        .map(drop)
-}
-
 fn command(argv: &[String]) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);

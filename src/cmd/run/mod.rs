@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
@@ -41,7 +41,16 @@ pub const RUN_EXIT_HELP: &str = "\
 Exit status: the command's own. If the command is killed by signal N: 128+N.
   125  cnitool failed (bad argument, netconf, plugin, namespace; nothing is left behind)
   126  the command could not be executed
-  127  the command was not found";
+  127  the command was not found
+  124  rootless, with --require-uplink: the shared namespace's uplink or holder died during
+       the run; the command was ended (SIGTERM, then SIGKILL 10 s later)";
+
+/// `run`'s exit status when the rootless uplink or holder died during the run and
+/// `--require-uplink` was given.
+pub const RUN_UPLINK_LOST: u8 = 124;
+
+/// How long a command ended for a lost uplink has between SIGTERM and SIGKILL.
+pub(crate) const END_GRACE: Duration = Duration::from_secs(10);
 
 /// The tool's own failure in `run`: exit 125. It shows as the error it wraps.
 #[derive(Debug)]
@@ -104,11 +113,13 @@ pub struct RunArgs {
 pub(crate) enum Event {
     Signal(Signal),
     Child(ChildEvent),
+    /// Rootless: the shared namespace's uplink or holder ended (which one, for messages).
+    Lost(String),
 }
 
 /// The signals `run` handles; they are blocked in every thread and taken by one waiting
 /// thread, so no handler runs in an arbitrary place.
-fn handled_signals() -> SigSet {
+pub(crate) fn handled_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(s);
@@ -160,6 +171,31 @@ pub(crate) fn check_signal(pending: &AtomicI32) -> Result<()> {
         0 => Ok(()),
         sig => Err(Interrupted(sig).into()),
     }
+}
+
+/// As [`check_signal`], and also a handled signal still queued for this process (sent
+/// before the signal thread started; `/proc/self/status` lists pending signals as bit
+/// masks).
+pub(crate) fn check_signal_queued(pending: &AtomicI32) -> Result<()> {
+    check_signal(pending)?;
+    let Ok(status) = fs::read_to_string("/proc/self/status") else {
+        return Ok(());
+    };
+    let mut queued = 0u64;
+    for line in status.lines() {
+        if let Some(hex) = line
+            .strip_prefix("ShdPnd:")
+            .or_else(|| line.strip_prefix("SigPnd:"))
+        {
+            queued |= u64::from_str_radix(hex.trim(), 16).unwrap_or(0);
+        }
+    }
+    for sig in handled_signals().iter() {
+        if queued & (1 << (sig as i32 - 1)) != 0 {
+            return Err(Interrupted(sig as i32).into());
+        }
+    }
+    Ok(())
 }
 
 /// What a run has created so far, undone in reverse by [`Teardown::run`].
@@ -243,16 +279,15 @@ pub(crate) fn for_each<T: Sync, R: Send>(
 }
 
 /// SIGKILLs and reaps the processes re-parented to us (we are a child subreaper): whatever
-/// the command left running. Only called when no plugin runs, so every child is the
-/// command's; each is reaped by PID, never with a wildcard wait.
+/// the command left running. Only called when no plugin runs, so every child but those in
+/// `keep` is the command's; each is reaped by PID, never with a wildcard wait.
 pub(crate) fn kill_orphans(keep: &[i32]) {
-    let me = std::process::id() as i32;
     for _ in 0..100 {
-        // No child at all (the usual case): skip scanning every process's stat.
+        // No child at all (the usual case for root): nothing to list.
         if !has_children() {
             return;
         }
-        let mut orphans = children_of(me);
+        let mut orphans = own_children();
         orphans.retain(|p| !keep.contains(p));
         if orphans.is_empty() {
             return;
@@ -279,6 +314,29 @@ fn has_children() -> bool {
         ),
         Err(nix::errno::Errno::ECHILD)
     )
+}
+
+/// This process's children: each thread's `/proc/self/task/<tid>/children` (a few small
+/// reads; orphans are re-parented to one of our threads), or, on kernels built without
+/// `CONFIG_PROC_CHILDREN`, a walk of every process's stat.
+fn own_children() -> Vec<i32> {
+    if !Path::new("/proc/thread-self/children").exists() {
+        return children_of(std::process::id() as i32);
+    }
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return children_of(std::process::id() as i32);
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        // A thread that ended since the listing has no file any more, and no children.
+        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
 }
 
 /// The PIDs whose parent is `ppid` (`/proc/<pid>/stat` field 4).
@@ -413,11 +471,22 @@ pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel();
     let pending = Arc::new(AtomicI32::new(0));
-    start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
+    // Blocked before any other thread exists, so every thread inherits the mask.
+    handled_signals()
+        .thread_block()
+        .context("blocking signals")
+        .map_err(tool)?;
     // Orphans of the command (daemons, `cmd &`) are re-parented to us, not to init, so they
     // can be found and killed when the command ends, even in a namespace we only joined.
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| tool(anyhow!(e).context("becoming a child subreaper")))?;
+    if args.rootless.active() && !args.dry_run {
+        // The rootless runner starts the signal thread itself, after it forked its plugin
+        // executor (a fork without exec needs a single-threaded process); signals stay
+        // queued until then.
+        return crate::cmd::rootless::run::run(&args, ctx, &args.rootless, tx, &rx, &pending);
+    }
+    start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
     run_inner(&args, ctx, tx, rx, &pending)
 }
 
@@ -428,9 +497,6 @@ fn run_inner(
     rx: mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
-    if args.rootless.active() && !args.dry_run {
-        return crate::cmd::rootless::run::run(args, ctx, &args.rootless, tx, &rx, pending);
-    }
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
@@ -573,7 +639,7 @@ fn run_inner(
         argv: args.command.clone(),
     };
     let outcome = match child::spawn(spec, tx, Event::Child) {
-        Ok(()) => wait_for_command(&rx),
+        Ok(()) => wait_for_command(&rx, OnLost::Warn { quiet: ctx.quiet }).0,
         Err(e) => Outcome::SetupFailed(e),
     };
 
@@ -624,31 +690,98 @@ pub(crate) enum Outcome {
     Failed(io::Error),
 }
 
-/// Forwards signals to the command until it ends.
-pub(crate) fn wait_for_command(rx: &mpsc::Receiver<Event>) -> Outcome {
+/// What [`wait_for_command`] does when the rootless namespace's uplink or holder ends while
+/// the command runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OnLost {
+    /// Warn on stderr (unless quiet) and let the command go on.
+    Warn { quiet: bool },
+    /// `--require-uplink`: end the command (SIGTERM, then SIGKILL after [`END_GRACE`]).
+    End,
+}
+
+/// Forwards signals to the command until it ends. Returns how it ended and, for a rootless
+/// run, what of the shared namespace was lost meanwhile.
+pub(crate) fn wait_for_command(
+    rx: &mpsc::Receiver<Event>,
+    on_lost: OnLost,
+) -> (Outcome, Option<String>) {
     let mut pid = None;
     let mut queued = Vec::new();
+    let mut lost = None;
+    let mut kill_at: Option<Instant> = None;
+    let mut ending = false;
     loop {
-        match rx.recv() {
-            Ok(Event::Signal(sig)) => match pid {
-                Some(p) => {
-                    let _ = kill(Pid::from_raw(p), sig);
+        let event = match kill_at {
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(e) => Ok(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(p) = pid {
+                        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+                    }
+                    kill_at = None;
+                    continue;
                 }
-                None => queued.push(sig),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
             },
+            None => rx.recv(),
+        };
+        let outcome = match event {
+            Ok(Event::Signal(sig)) => {
+                match pid {
+                    Some(p) => {
+                        let _ = kill(Pid::from_raw(p), sig);
+                    }
+                    None => queued.push(sig),
+                }
+                continue;
+            }
+            Ok(Event::Lost(what)) => {
+                if lost.is_none() {
+                    match on_lost {
+                        OnLost::Warn { quiet: true } => {}
+                        OnLost::Warn { quiet: false } => eprintln!(
+                            "cnitool: warning: the rootless namespace's uplink or holder died \
+                             during the run ({what} ended): the command lost outbound \
+                             connectivity"
+                        ),
+                        OnLost::End => {
+                            eprintln!(
+                                "cnitool: the rootless namespace's uplink or holder died during \
+                                 the run ({what} ended): ending the command (--require-uplink)"
+                            );
+                            ending = true;
+                            match pid {
+                                Some(p) => {
+                                    let _ = kill(Pid::from_raw(p), Signal::SIGTERM);
+                                    kill_at = Some(Instant::now() + END_GRACE);
+                                }
+                                None => queued.push(Signal::SIGTERM),
+                            }
+                        }
+                    }
+                    lost = Some(what);
+                }
+                continue;
+            }
             Ok(Event::Child(ChildEvent::Started(p))) => {
                 pid = Some(p);
                 for sig in queued.drain(..) {
                     let _ = kill(Pid::from_raw(p), sig);
                 }
+                if ending && kill_at.is_none() {
+                    kill_at = Some(Instant::now() + END_GRACE);
+                }
+                continue;
             }
-            Ok(Event::Child(ChildEvent::Exited(Ok(status)))) => return Outcome::Exited(status),
+            Ok(Event::Child(ChildEvent::Exited(Ok(status)))) => Outcome::Exited(status),
             Ok(Event::Child(ChildEvent::Exited(Err(e)) | ChildEvent::Failed(e))) => {
-                return Outcome::Failed(e)
+                Outcome::Failed(e)
             }
-            Ok(Event::Child(ChildEvent::SetupFailed(e))) => return Outcome::SetupFailed(e),
-            Err(_) => return Outcome::Failed(io::Error::other("the command thread vanished")),
-        }
+            Ok(Event::Child(ChildEvent::SetupFailed(e))) => Outcome::SetupFailed(e),
+            Err(_) => Outcome::Failed(io::Error::other("the command thread vanished")),
+        };
+        return (outcome, lost);
     }
 }
 

@@ -44,16 +44,47 @@ impl Owner {
     }
 }
 
+/// The boot ID, read once per process (it cannot change while the process lives; liveness
+/// checks of many records would read it again each time).
 fn boot_id() -> io::Result<String> {
-    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = BOOT_ID.get() {
+        return Ok(id.clone());
+    }
+    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id")?
         .trim()
-        .to_owned())
+        .to_owned();
+    Ok(BOOT_ID.get_or_init(|| id).clone())
+}
+
+/// `/proc/<pid>/stat`, in one `read` where it fits 1 KiB (it always does unless the kernel
+/// grows it): procfs reports size 0, so `read_to_string` would probe with several small reads.
+pub(crate) fn read_stat(pid: i32) -> io::Result<String> {
+    use std::io::Read as _;
+    let mut f = fs::File::open(format!("/proc/{pid}/stat"))?;
+    let mut buf = vec![0u8; 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+        // A stat line ends with a newline: no need for the read that returns 0.
+        if buf[len - 1] == b'\n' {
+            break;
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(io::Error::other)
 }
 
 /// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may contain
 /// spaces and parentheses itself).
 fn start_time(pid: i32) -> io::Result<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let stat = read_stat(pid)?;
     let after = stat
         .rfind(')')
         .map(|i| &stat[i + 1..])
