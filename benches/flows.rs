@@ -976,6 +976,9 @@ struct Rss {
     anon: u64,
     /// RssFile at exit: pages of the binary and the shared libraries.
     file: u64,
+    /// CPU time of the process from its exec to its exit, in ns (`/proc/PID/schedstat`;
+    /// single-threaded commands only: other threads' time is not counted).
+    cpu_ns: u64,
 }
 
 fn show_rss(r: Rss) -> String {
@@ -989,8 +992,9 @@ fn show_rss(r: Rss) -> String {
 }
 
 /// Peak resident memory (VmHWM) of the tool's own process, read when it exits: the harness
-/// starts it stopped, attaches with ptrace asking for an exit stop, and reads
+/// starts it stopped, attaches with ptrace asking for an exec and an exit stop, and reads
 /// `/proc/PID/status` there. The plugins (children) are not counted, unlike `wait4`'s maxrss.
+/// Also the CPU time between the two stops (`/proc/PID/schedstat`).
 fn peak_rss(cmd: &mut Command) -> Result<Rss> {
     use nix::sys::ptrace;
     use nix::sys::signal::{kill, Signal};
@@ -1019,11 +1023,26 @@ fn peak_rss(cmd: &mut Command) -> Result<Rss> {
         WaitStatus::Stopped(_, Signal::SIGSTOP) => {}
         other => bail!("wrapper did not stop: {other:?}"),
     }
-    ptrace::seize(pid, ptrace::Options::PTRACE_O_TRACEEXIT)?;
+    ptrace::seize(
+        pid,
+        ptrace::Options::PTRACE_O_TRACEEXIT | ptrace::Options::PTRACE_O_TRACEEXEC,
+    )?;
     kill(pid, Signal::SIGCONT)?;
+    let cpu = || -> Result<u64> {
+        let s = fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
+        Ok(s.split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    };
     let mut rss = None;
+    let mut exec_cpu = 0;
     loop {
         match waitpid(pid, Some(WaitPidFlag::__WALL))? {
+            WaitStatus::PtraceEvent(_, _, ev) if ev == ptrace::Event::PTRACE_EVENT_EXEC as i32 => {
+                exec_cpu = cpu()?;
+                ptrace::cont(pid, None)?;
+            }
             WaitStatus::PtraceEvent(_, _, ev) if ev == ptrace::Event::PTRACE_EVENT_EXIT as i32 => {
                 let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
                 let field = |name: &str| -> u64 {
@@ -1037,6 +1056,7 @@ fn peak_rss(cmd: &mut Command) -> Result<Rss> {
                     hwm: field("VmHWM:"),
                     anon: field("RssAnon:"),
                     file: field("RssFile:"),
+                    cpu_ns: cpu()?.saturating_sub(exec_cpu),
                 });
                 ptrace::cont(pid, None)?;
             }
@@ -1054,16 +1074,23 @@ fn peak_rss(cmd: &mut Command) -> Result<Rss> {
     rss.ok_or_else(|| anyhow!("no VmHWM read at exit"))
 }
 
-/// The run with the highest peak.
-fn worst(runs: impl IntoIterator<Item = Result<Rss>>) -> Result<Rss> {
+/// The run with the highest peak, and the runs' CPU times (ms).
+fn worst(runs: impl IntoIterator<Item = Result<Rss>>) -> Result<(Rss, Samples)> {
     let mut w = Rss::default();
+    let mut cpu = Samples::default();
     for r in runs {
         let r = r?;
+        cpu.0.push(r.cpu_ns as f64 / 1e6);
         if r.hwm > w.hwm {
             w = r;
         }
     }
-    Ok(w)
+    Ok((w, cpu))
+}
+
+/// A row of the memory table.
+fn rss_row(t: &mut String, what: &str, (rss, cpu): &(Rss, Samples)) {
+    let _ = writeln!(t, "| {what} | {} | {} |", show_rss(*rss), cpu.show());
 }
 
 /// Item 6: peak resident memory of `cnitool add`.
@@ -1071,8 +1098,11 @@ fn memory(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
     let mut t = String::from(
         "### 6. Peak resident memory of the tool's own process\n\n\
          VmHWM of the `cnitool` process at its exit (ptrace exit stop), plugins not counted; the largest of the runs, \
-         with the resident set at exit split into anonymous + file-backed (binary and shared libraries).\n\n\
-         | command | peak RSS (anonymous + file-backed at exit) |\n|---|---|\n",
+         with the resident set at exit split into anonymous + file-backed (binary and shared libraries). \
+         Beside it the process's own CPU time from its exec to its exit (`/proc/PID/schedstat` at ptrace exec and exit \
+         stops; the main thread only, which is all of `add` and `del`), median (p25–p75): a figure the machine's load \
+         moves much less than wall time.\n\n\
+         | command | peak RSS (anonymous + file-backed at exit) | own CPU time |\n|---|---|---|\n",
     );
     let rounds = if opts.quick { 2 } else { 8 };
     let mut worst_add = 0;
@@ -1086,19 +1116,23 @@ fn memory(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
             dels.push(peak_rss(env.cnitool().args(["del", net, &path])));
         }
         let (add, del) = (worst(adds)?, worst(dels)?);
-        worst_add = worst_add.max(add.hwm);
-        let _ = writeln!(t, "| `cnitool add {net}` | {} |", show_rss(add));
-        let _ = writeln!(t, "| `cnitool del {net}` | {} |", show_rss(del));
+        worst_add = worst_add.max(add.0.hwm);
+        rss_row(&mut t, &format!("`cnitool add {net}`"), &add);
+        rss_row(&mut t, &format!("`cnitool del {net}`"), &del);
     }
     let run = worst(
         (0..rounds.min(4))
             .map(|_| peak_rss(env.cnitool().args(["run", "--net", "br", "--", "true"]))),
     )?;
-    let _ = writeln!(t, "| `cnitool run --net br -- true` | {} |", show_rss(run));
-    let ver = peak_rss(env.cnitool().arg("--version"))?;
-    let _ = writeln!(t, "| `cnitool --version` | {} |", show_rss(ver));
-    let tru = peak_rss(&mut Command::new("/bin/true"))?;
-    let _ = writeln!(t, "| `/bin/true`, for scale | {} |", show_rss(tru));
+    rss_row(
+        &mut t,
+        "`cnitool run --net br -- true` (CPU: main thread only)",
+        &run,
+    );
+    let ver = worst((0..rounds).map(|_| peak_rss(env.cnitool().arg("--version"))))?;
+    rss_row(&mut t, "`cnitool --version`", &ver);
+    let tru = worst((0..rounds).map(|_| peak_rss(&mut Command::new("/bin/true"))))?;
+    rss_row(&mut t, "`/bin/true`, for scale", &tru);
     let mib = worst_add as f64 / 1024.0;
     report.goal(
         "6. peak RSS of `cnitool add` under 3 MiB",
