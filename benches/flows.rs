@@ -37,7 +37,14 @@ use nix::sched::{unshare, CloneFlags};
 use serde_json::{json, Map, Value};
 
 /// The binary under test, built by cargo with the bench (= release) profile.
-const CNITOOL: &str = env!("CARGO_BIN_EXE_cnitool");
+/// The binary measured: `BENCH_CNITOOL` (what `scripts/bench` sets: the static release build
+/// of `scripts/build-release`), else the release build cargo made for this benchmark.
+fn cnitool_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("BENCH_CNITOOL").unwrap_or_else(|_| env!("CARGO_BIN_EXE_cnitool").to_owned())
+    })
+}
 /// Where the reference plugins are (Debian's containernetworking-plugins).
 const PLUGIN_DIR: &str = "/usr/lib/cni";
 /// The throwaway workspace, on the private tmpfs mounted on /run.
@@ -267,7 +274,7 @@ impl Bench {
 
     /// A `cnitool` command with the workspace's directories.
     fn cnitool(&self) -> Command {
-        let mut cmd = Command::new(CNITOOL);
+        let mut cmd = Command::new(cnitool_bin());
         cmd.env("NETCONFPATH", &self.netconf)
             .env("CNI_PATH", PLUGIN_DIR)
             .env("CNITOOL_CACHE_DIR", &self.cache)
@@ -688,9 +695,25 @@ fn machine_info() -> String {
     let iptables = stdout(Command::new("iptables").arg("--version"));
     format!(
         "Machine: {cpu}, {cores} cores, {mem} RAM; {os}, Linux {kernel}; containernetworking-plugins {plugins}; {iptables}.  \n\
-         cnitool: commit {commit}{}, release profile ({CNITOOL}).\n",
-        if dirty { " + uncommitted changes" } else { "" }
+         cnitool: commit {commit}{}, release profile, {} ({}).\n",
+        if dirty { " + uncommitted changes" } else { "" },
+        linking(cnitool_bin()),
+        cnitool_bin(),
     )
+}
+
+/// "static-pie" or "dynamically linked": whether the ELF file asks for an interpreter.
+fn linking(path: &str) -> &'static str {
+    let interp = Command::new("readelf")
+        .args(["-lW", path])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("INTERP"))
+        .unwrap_or(true);
+    if interp {
+        "dynamically linked"
+    } else {
+        "static-pie"
+    }
 }
 
 // ---------------------------------------------------------------------------------------
