@@ -7,6 +7,12 @@
 //! time, with the exec of the command `true` standing in for the floor's `/bin/true`.
 //! `RL_BENCH_N` sets the number of runs per figure (default 8).
 //!
+//! The runtime directory (`XDG_RUNTIME_DIR`, where the generation, the run records and the
+//! result cache live) is a directory of the test's temporary directory, on whatever
+//! filesystem holds it (ext4 on the benchmark machine). `RL_BENCH_TMPFS=1` mounts a tmpfs
+//! there first, as systemd-logind does for `/run/user/UID`, so that the figures leave out
+//! the journal work of that disk.
+//!
 //! `RL_BENCH_OTHER=/path/to/another/cnitool` compares two builds: runs alternate between this
 //! build and that binary, one run each in turn, so that both see the same machine load (on
 //! a shared machine, medians of separate benchmark runs of one build differ by more than a
@@ -56,6 +62,17 @@ fn bench_rootless() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(8);
+        if std::env::var_os("RL_BENCH_TMPFS").is_some() {
+            nix::mount::mount(
+                Some("tmpfs"),
+                &rl.run,
+                Some("tmpfs"),
+                nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+                Some(format!("mode=0700,uid={},gid={}", rl.uid, rl.gid).as_str()),
+            )
+            .expect("mounting a tmpfs on the runtime dir");
+            println!("runtime dir on tmpfs");
+        }
         let mut builds = vec![("this build", PathBuf::from(env!("CARGO_BIN_EXE_cnitool")))];
         if let Some(other) = std::env::var_os("RL_BENCH_OTHER") {
             builds.push(("other", PathBuf::from(other)));
@@ -153,5 +170,11 @@ fn bench_rootless() {
         )
         .unwrap();
         let _ = bg.finish();
+        if std::env::var_os("RL_BENCH_TMPFS").is_some() {
+            // The leak checks while the tmpfs is there, then the directory is left as it was.
+            rl.assert_clean();
+            nix::mount::umount2(&rl.run, nix::mount::MntFlags::MNT_DETACH)
+                .expect("unmounting the runtime dir's tmpfs");
+        }
     });
 }
