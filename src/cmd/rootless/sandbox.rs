@@ -83,8 +83,8 @@ pub struct Request {
     /// Start the command in the netns this executor created: alone in its request, or with
     /// the ADDs of the run (`create_netns` and `add`), right after them when they all
     /// succeeded (saving a round trip through the runner); the answer to the ADDs is then
-    /// followed by exactly one of [`Reply::NotStarted`], [`Reply::SetupFailed`] or
-    /// [`Reply::Started`] and [`Reply::Exited`].
+    /// followed by exactly one of the replies `NotStarted`, `SetupFailed`, or `Started` then
+    /// `Exited`.
     pub command: Option<CommandSpec>,
 }
 
