@@ -202,13 +202,17 @@ impl CliObserver {
                 },
                 Err(e) => e.to_string(),
             };
-            eprintln!(
-                "cnitool: {command} {} (plugin {} of the list, {}) {status} in {:.1?}",
+            // Formatted first and written at once: `eprintln!` makes one write(2) per piece
+            // of the format (about 16 here) on the unbuffered stderr, and lines of concurrent
+            // networks could interleave.
+            let line = format!(
+                "cnitool: {command} {} (plugin {} of the list, {}) {status} in {:.1?}\n",
                 call.who.plugin,
                 call.who.index + 1,
                 call.path.display(),
                 call.duration
             );
+            let _ = io::stderr().write_all(line.as_bytes());
         }
         if let Ok(out) = call.outcome {
             if out.status == ExitStatus::Code(0) && !out.stderr.is_empty() && !self.quiet {

@@ -2,8 +2,16 @@
 //! -- --ignored --nocapture bench`. Prints the cold run (starts and ends the shared
 //! namespace), the warm run (shared namespace kept up by a background run), and the tool's
 //! own time above the plugins (total minus the plugin calls `-v` reports), and the floor of
-//! the harness itself (`setpriv` exec'ing `/bin/true`, included in the overhead). `RL_BENCH_N`
-//! sets the number of runs per figure (default 8).
+//! the harness itself (`setpriv` exec'ing `/bin/true`, included in the overhead). The tool's
+//! own overhead is also printed with that floor subtracted: what is left is `cnitool`'s own
+//! time, with the exec of the command `true` standing in for the floor's `/bin/true`.
+//! `RL_BENCH_N` sets the number of runs per figure (default 8).
+//!
+//! The runtime directory (`XDG_RUNTIME_DIR`, where the generation, the run records and the
+//! result cache live) is a directory of the test's temporary directory, on whatever
+//! filesystem holds it (ext4 on the benchmark machine). `RL_BENCH_TMPFS=1` mounts a tmpfs
+//! there first, as systemd-logind does for `/run/user/UID`, so that the figures leave out
+//! the journal work of that disk.
 //!
 //! `RL_BENCH_OTHER=/path/to/another/cnitool` compares two builds: runs alternate between this
 //! build and that binary, one run each in turn, so that both see the same machine load (on
@@ -54,30 +62,39 @@ fn bench_rootless() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(8);
+        if std::env::var_os("RL_BENCH_TMPFS").is_some() {
+            nix::mount::mount(
+                Some("tmpfs"),
+                &rl.run,
+                Some("tmpfs"),
+                nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+                Some(format!("mode=0700,uid={},gid={}", rl.uid, rl.gid).as_str()),
+            )
+            .expect("mounting a tmpfs on the runtime dir");
+            println!("runtime dir on tmpfs");
+        }
         let mut builds = vec![("this build", PathBuf::from(env!("CARGO_BIN_EXE_cnitool")))];
         if let Some(other) = std::env::var_os("RL_BENCH_OTHER") {
             builds.push(("other", PathBuf::from(other)));
         }
-        let floor = median(
-            (0..n)
-                .map(|_| {
-                    let t = Instant::now();
-                    let st = std::process::Command::new("/usr/bin/setpriv")
-                        .args([
-                            "--reuid",
-                            &rl.uid.to_string(),
-                            "--regid",
-                            &rl.gid.to_string(),
-                        ])
-                        .args(["--clear-groups", "--", "/bin/true"])
-                        .env_clear()
-                        .status()
-                        .unwrap();
-                    assert!(st.success());
-                    t.elapsed()
-                })
-                .collect(),
-        );
+        // The harness floor: `setpriv` exec'ing `/bin/true`.
+        let floor_once = || {
+            let t = Instant::now();
+            let st = std::process::Command::new("/usr/bin/setpriv")
+                .args([
+                    "--reuid",
+                    &rl.uid.to_string(),
+                    "--regid",
+                    &rl.gid.to_string(),
+                ])
+                .args(["--clear-groups", "--", "/bin/true"])
+                .env_clear()
+                .status()
+                .unwrap();
+            assert!(st.success());
+            t.elapsed()
+        };
+        let floor = median((0..n).map(|_| floor_once()).collect());
         println!("harness floor (setpriv + /bin/true): median {}", ms(floor));
         let run = |bin: &Path| {
             let t = Instant::now();
@@ -93,7 +110,10 @@ fn bench_rootless() {
         let measure = |label: &str| {
             let mut total = vec![Vec::new(); builds.len()];
             let mut over = vec![Vec::new(); builds.len()];
+            // Per round, a floor sample: the overhead without the floor is paired with it.
+            let mut floors = Vec::new();
             for i in 0..n {
+                floors.push(floor_once());
                 // Alternate which build goes first, so neither always follows the other.
                 for k in 0..builds.len() {
                     let b = (i + k) % builds.len();
@@ -108,13 +128,22 @@ fn bench_rootless() {
                 } else {
                     String::new()
                 };
+                let own = median(
+                    over[b]
+                        .iter()
+                        .zip(&floors)
+                        .map(|(o, f)| o.saturating_sub(*f))
+                        .collect(),
+                );
+                let over = median(over[b].clone());
                 println!(
                     "rootless {label:<5} run{name}: median {} (min {}, max {}); tool overhead \
-                     above the plugins: median {}",
+                     above the plugins: median {}, {} without the harness floor (paired per round)",
                     ms(median(total[b].clone())),
                     ms(*total[b].iter().min().unwrap()),
                     ms(*total[b].iter().max().unwrap()),
-                    ms(median(over[b].clone()))
+                    ms(over),
+                    ms(own)
                 );
             }
             if builds.len() > 1 {
@@ -141,5 +170,11 @@ fn bench_rootless() {
         )
         .unwrap();
         let _ = bg.finish();
+        if std::env::var_os("RL_BENCH_TMPFS").is_some() {
+            // The leak checks while the tmpfs is there, then the directory is left as it was.
+            rl.assert_clean();
+            nix::mount::umount2(&rl.run, nix::mount::MntFlags::MNT_DETACH)
+                .expect("unmounting the runtime dir's tmpfs");
+        }
     });
 }

@@ -367,9 +367,11 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
 /// forwarder with the host's search and options (never a loopback nameserver: inside the
 /// run, 127.0.0.1 is the run's own loopback).
 fn resolv_conf(results: &[libcni::CniResult]) -> String {
-    if let Some(text) = run::resolv_conf(results) {
-        return text;
-    }
+    run::resolv_conf(results).unwrap_or_else(resolv_fallback)
+}
+
+/// The resolv.conf of a run whose CNI results carry no DNS (see [`resolv_conf`]).
+fn resolv_fallback() -> String {
     let mut out = format!("# written by cnitool run (rootless)\nnameserver {DNS_FORWARDER}\n");
     let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     for line in host.lines() {
@@ -474,12 +476,27 @@ pub fn run(
             return Err(tool(e));
         }
     };
+    let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
+    let spec = CommandSpec {
+        argv: args.command.clone(),
+        resolv: Some(resolv.clone()),
+        hostname: args.hostname.clone(),
+        resolv_default: None,
+    };
+    let add = attaches(&record);
+    // Without ports to publish between the ADDs and the command, the executor starts the
+    // command right after the ADDs (and writes its resolv.conf): one round trip less.
+    let merged = forwards.is_empty() && !add.is_empty();
     let req = Request {
         state: rt_dir.state.clone(),
         gen: att.gen.dir.clone(),
         create_netns: Some(netns_path.clone()),
-        add: attaches(&record),
+        add,
         sequential: args.sequential,
+        command: merged.then(|| CommandSpec {
+            resolv_default: Some(resolv_fallback()),
+            ..spec.clone()
+        }),
         ..Request::default()
     };
     let mut exec = None;
@@ -528,6 +545,9 @@ pub fn run(
         Ok(x) => x,
         Err(err) => {
             let pid = exec.as_ref().map(Executor::pid);
+            if let Some(ex) = exec.as_mut() {
+                ex.abort_command();
+            }
             let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, exec);
             finish_gen(&root, &att.gen);
             drop(lock);
@@ -544,8 +564,11 @@ pub fn run(
         }
     };
     let mut exec = exec.expect("set up by the executor");
-    let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
-    let wrote = fs::write(&resolv, resolv_conf(&results));
+    let wrote = if merged {
+        Ok(())
+    } else {
+        fs::write(&resolv, resolv_conf(&results))
+    };
     drop(lock);
 
     // The command, without the lock; the holder and the uplink watched meanwhile.
@@ -558,12 +581,12 @@ pub fn run(
     let (outcome, lost) = match wrote {
         Err(e) => (Outcome::SetupFailed(e), None),
         Ok(()) => {
-            let spec = CommandSpec {
-                argv: args.command.clone(),
-                resolv: Some(resolv),
-                hostname: args.hostname.clone(),
+            let started = if merged {
+                exec.await_command(tx, Event::Child)
+            } else {
+                exec.start_command(spec, tx, Event::Child)
             };
-            match exec.start_command(spec, tx, Event::Child) {
+            match started {
                 Ok(reader) => {
                     let waited = run::wait_for_command(rx, on_lost);
                     exec.resume(reader);
@@ -630,6 +653,30 @@ fn finish_gen(root: &Root, gen: &Gen) {
     }
 }
 
+/// The processes of this user whose netns is `id` (their main thread's): the ones
+/// [`kill_in_netns`] may kill. Like `libcni::netns::processes_in`, but the namespace link is
+/// looked at only where `/proc/PID` belongs to this user, one `statx` on the listing's own
+/// descriptor; most processes on a host are another user's, and for each of those the link
+/// costs a path walk and a refused ptrace-access check. A process of the rootless user
+/// namespace shows as this user even when it is not dumpable: its uid 0 maps to this user.
+fn own_processes_in(id: NetnsId) -> Vec<i32> {
+    let uid = nix::unistd::getuid().as_raw();
+    let Ok(proc_dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    proc_dir
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            if entry.metadata().ok()?.uid() != uid {
+                return None;
+            }
+            let m = fs::metadata(entry.path().join("ns/net")).ok()?;
+            (m.dev() == id.dev && m.ino() == id.ino).then_some(pid)
+        })
+        .collect()
+}
+
 /// Reaps the run's executor, which ends by itself after its last answer and has usually done
 /// so by now (the runner's gc and unlock ran meanwhile); a zombie would otherwise wait for
 /// init. ECHILD when it was reaped already.
@@ -642,7 +689,7 @@ fn reap(pid: Option<i32>) {
 /// SIGKILLs what the command left in its netns (processes of the user, so allowed).
 fn kill_in_netns(id: NetnsId) {
     for _ in 0..100 {
-        let pids = libcni::netns::processes_in(id);
+        let pids = own_processes_in(id);
         if pids.is_empty() {
             return;
         }

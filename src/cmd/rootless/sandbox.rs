@@ -80,7 +80,11 @@ pub struct Request {
     pub del: Vec<Attach>,
     /// One network after another.
     pub sequential: bool,
-    /// Start the command in the netns this executor created (alone in its request).
+    /// Start the command in the netns this executor created: alone in its request, or with
+    /// the ADDs of the run (`create_netns` and `add`), right after them when they all
+    /// succeeded (saving a round trip through the runner); the answer to the ADDs is then
+    /// followed by exactly one of the replies `NotStarted`, `SetupFailed`, or `Started` then
+    /// `Exited`.
     pub command: Option<CommandSpec>,
 }
 
@@ -94,6 +98,10 @@ pub struct CommandSpec {
     pub resolv: Option<PathBuf>,
     /// Hostname (in a UTS namespace of its own).
     pub hostname: Option<String>,
+    /// With the ADDs in the same request: the executor writes `resolv` from the results (their
+    /// DNS), or with this text when they carry none.
+    #[serde(default)]
+    pub resolv_default: Option<String>,
 }
 
 /// What it did: per ADD/DEL, the result JSON or the error text; `error` for the rest.
@@ -125,6 +133,9 @@ enum Reply {
     Exited(i32),
     /// The command's namespaces or mounts could not be prepared.
     SetupFailed(String),
+    /// The command of an ADD request was not started: an ADD failed, or a signal the runner
+    /// handles is pending here (a terminal's SIGINT reaches the whole process group).
+    NotStarted,
 }
 
 /// The holder's namespaces, as descriptors the runner opened once.
@@ -156,6 +167,9 @@ pub struct Executor {
     proc: Handle,
     requests: Option<File>,
     replies: Option<BufReader<File>>,
+    /// A request that starts the command after its ADDs was sent, and what became of the
+    /// command is not read yet (see [`Executor::await_command`], [`Executor::abort_command`]).
+    command_pending: bool,
 }
 
 /// How the executor was started.
@@ -192,10 +206,12 @@ impl Executor {
                 proc: Handle::Forked(nix::unistd::Pid::from_raw(pid)),
                 requests: Some(File::from(req_w)),
                 replies: Some(BufReader::new(File::from(rep_r))),
+                command_pending: first.command.is_some(),
             }),
             Ok(None) | Err(_) => {
                 let mut ex = Executor::spawn(ctx, fds, gen, true)?;
                 ex.send(first)?;
+                ex.command_pending = first.command.is_some();
                 Ok(ex)
             }
         }
@@ -263,6 +279,7 @@ impl Executor {
         let mut child = cmd.spawn().context("starting the plugin executor")?;
         drop(stdio);
         Ok(Executor {
+            command_pending: false,
             requests: child.stdin.take().map(|p| File::from(OwnedFd::from(p))),
             replies: child
                 .stdout
@@ -295,6 +312,7 @@ impl Executor {
     /// The error for an executor that stopped answering (with its exit status when it ended).
     fn died(&mut self, what: &str) -> anyhow::Error {
         drop(self.requests.take());
+        self.command_pending = false;
         let status = match &mut self.proc {
             Handle::Spawned(c) => c.wait().map(|st| st.to_string()),
             Handle::Forked(p) => nix::sys::wait::waitpid(*p, None)
@@ -353,6 +371,20 @@ impl Executor {
             command: Some(spec),
             ..Request::default()
         })?;
+        self.await_command(tx, wrap)
+    }
+
+    /// As [`Executor::start_command`], for the command the first request carried (the
+    /// executor started it right after the ADDs, which succeeded).
+    ///
+    /// # Errors
+    /// The reader thread cannot be started.
+    pub fn await_command<E: Send + 'static>(
+        &mut self,
+        tx: Sender<E>,
+        wrap: fn(ChildEvent) -> E,
+    ) -> Result<JoinHandle<Option<BufReader<File>>>> {
+        self.command_pending = false;
         let mut replies = self
             .replies
             .take()
@@ -369,6 +401,9 @@ impl Executor {
                         ChildEvent::Exited(Ok(ExitStatus::from_raw(raw)))
                     }
                     Ok(Some(Reply::SetupFailed(e))) => ChildEvent::SetupFailed(io::Error::other(e)),
+                    Ok(Some(Reply::NotStarted)) => ChildEvent::SetupFailed(io::Error::other(
+                        "the plugin executor did not start the command",
+                    )),
                     Ok(Some(other)) => ChildEvent::SetupFailed(io::Error::other(format!(
                         "the plugin executor answered {other:?} out of turn"
                     ))),
@@ -384,6 +419,29 @@ impl Executor {
                 return Some(replies);
             })
             .context("starting the executor reader")
+    }
+
+    /// When the first request carried the command and the run is being undone before the
+    /// command's end was awaited (an error or a signal after the ADDs): reads what became of
+    /// it, and SIGKILLs it if it was started, so that the executor serves the DEL next.
+    pub fn abort_command(&mut self) {
+        if !std::mem::take(&mut self.command_pending) {
+            return;
+        }
+        let Some(replies) = self.replies.as_mut() else {
+            return;
+        };
+        loop {
+            match read_reply(replies) {
+                Ok(Some(Reply::Started(pid))) => {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                Ok(Some(_)) | Ok(None) | Err(_) => return,
+            }
+        }
     }
 
     /// Takes the answers back after the command ended (see [`Executor::start_command`]).
@@ -584,22 +642,31 @@ fn serve_loop(
                     error: Some(e.clone()),
                     ..Response::default()
                 }));
+                if req.command.is_some() && !req.add.is_empty() {
+                    reply(&Reply::NotStarted);
+                }
                 continue;
             }
         };
         match &req.command {
-            Some(spec) => match ex.start_command(spec) {
-                Err(e) => reply(&Reply::SetupFailed(format!("{e:#}"))),
-                Ok(Err(status)) => reply(&Reply::Exited(status)),
-                Ok(Ok(mut child)) => {
-                    reply(&Reply::Started(child.id() as i32));
-                    let raw = match child.wait() {
-                        Ok(st) => st.into_raw(),
-                        Err(_) => 125 << 8,
-                    };
-                    reply(&Reply::Exited(raw));
+            Some(spec) if req.add.is_empty() => {
+                run_command(ex, spec, &mut reply);
+            }
+            Some(spec) => {
+                let resp = ex.serve(ctx, &req).unwrap_or_else(|e| Response {
+                    error: Some(format!("{e:#}")),
+                    ..Response::default()
+                });
+                // The run's resolv.conf, from the same results the runner gets.
+                let resolv = resolv_after_add(&resp, spec);
+                reply(&Reply::Done(resp));
+                let interrupted = crate::cmd::run::check_signal_queued(&Default::default());
+                match (resolv, interrupted) {
+                    (None, _) | (_, Err(_)) => reply(&Reply::NotStarted),
+                    (Some(Err(e)), Ok(())) => reply(&Reply::SetupFailed(format!("{e:#}"))),
+                    (Some(Ok(())), Ok(())) => run_command(ex, spec, &mut reply),
                 }
-            },
+            }
             None => {
                 let resp = ex.serve(ctx, &req).unwrap_or_else(|e| Response {
                     error: Some(format!("{e:#}")),
@@ -609,6 +676,41 @@ fn serve_loop(
             }
         }
     }
+}
+
+/// Starts the command and answers with its PID, then its exit.
+fn run_command(ex: &mut Exec, spec: &CommandSpec, reply: &mut impl FnMut(&Reply)) {
+    match ex.start_command(spec) {
+        Err(e) => reply(&Reply::SetupFailed(format!("{e:#}"))),
+        Ok(Err(status)) => reply(&Reply::Exited(status)),
+        Ok(Ok(mut child)) => {
+            reply(&Reply::Started(child.id() as i32));
+            let raw = match child.wait() {
+                Ok(st) => st.into_raw(),
+                Err(_) => 125 << 8,
+            };
+            reply(&Reply::Exited(raw));
+        }
+    }
+}
+
+/// After the ADDs of a request that also starts the command: `None` when one failed (the
+/// command is not started), else whether the run's resolv.conf could be written (the
+/// results' DNS, else `resolv_default`).
+fn resolv_after_add(resp: &Response, spec: &CommandSpec) -> Option<Result<()>> {
+    if resp.error.is_some() {
+        return None;
+    }
+    let mut results = Vec::new();
+    for o in &resp.outcomes {
+        let v = o.as_ref().ok()?;
+        results.push(libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0").ok()?);
+    }
+    let (Some(path), Some(default)) = (&spec.resolv, &spec.resolv_default) else {
+        return Some(Ok(()));
+    };
+    let text = crate::cmd::run::resolv_conf(&results).unwrap_or_else(|| default.clone());
+    Some(fs::write(path, text).with_context(|| format!("writing {}", path.display())))
 }
 
 impl Exec {
