@@ -653,30 +653,6 @@ fn finish_gen(root: &Root, gen: &Gen) {
     }
 }
 
-/// The processes of this user whose netns is `id` (their main thread's): the ones
-/// [`kill_in_netns`] may kill. Like `libcni::netns::processes_in`, but the namespace link is
-/// looked at only where `/proc/PID` belongs to this user, one `statx` on the listing's own
-/// descriptor; most processes on a host are another user's, and for each of those the link
-/// costs a path walk and a refused ptrace-access check. A process of the rootless user
-/// namespace shows as this user even when it is not dumpable: its uid 0 maps to this user.
-fn own_processes_in(id: NetnsId) -> Vec<i32> {
-    let uid = nix::unistd::getuid().as_raw();
-    let Ok(proc_dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    proc_dir
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            if entry.metadata().ok()?.uid() != uid {
-                return None;
-            }
-            let m = fs::metadata(entry.path().join("ns/net")).ok()?;
-            (m.dev() == id.dev && m.ino() == id.ino).then_some(pid)
-        })
-        .collect()
-}
-
 /// Reaps the run's executor, which ends by itself after its last answer and has usually done
 /// so by now (the runner's gc and unlock ran meanwhile); a zombie would otherwise wait for
 /// init. ECHILD when it was reaped already.
@@ -689,7 +665,9 @@ fn reap(pid: Option<i32>) {
 /// SIGKILLs what the command left in its netns (processes of the user, so allowed).
 fn kill_in_netns(id: NetnsId) {
     for _ in 0..100 {
-        let pids = own_processes_in(id);
+        // This user's only: the ones it may kill (a process of the rootless user namespace
+        // shows as this user).
+        let pids = libcni::netns::processes_of_user_in(id, nix::unistd::getuid().as_raw());
         if pids.is_empty() {
             return;
         }

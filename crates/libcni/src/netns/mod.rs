@@ -385,6 +385,18 @@ pub fn count_processes(id: NetnsId) -> usize {
 /// The PIDs of the processes whose network namespace is `id` (their main thread's; processes
 /// that vanish or cannot be inspected while scanning are left out).
 pub fn processes_in(id: NetnsId) -> Vec<i32> {
+    scan_processes(id, None)
+}
+
+/// [`processes_in`] among the processes of user `uid` only (the owner of `/proc/PID`: a
+/// process of a user namespace whose root maps to `uid` counts, even when not dumpable). The
+/// namespace link, a path walk and a ptrace-access check each, is looked at only for those:
+/// cheaper on a host where most processes are another user's.
+pub fn processes_of_user_in(id: NetnsId, uid: u32) -> Vec<i32> {
+    scan_processes(id, Some(uid))
+}
+
+fn scan_processes(id: NetnsId, uid: Option<u32>) -> Vec<i32> {
     let Ok(proc_dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -392,6 +404,12 @@ pub fn processes_in(id: NetnsId) -> Vec<i32> {
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            if let Some(uid) = uid {
+                // One statx on the listing's own descriptor.
+                if entry.metadata().ok()?.uid() != uid {
+                    return None;
+                }
+            }
             fs::metadata(entry.path().join("ns/net"))
                 .is_ok_and(|m| NetnsId::of(&m) == id)
                 .then_some(pid)
@@ -694,6 +712,9 @@ mod tests {
             assert_eq!(count_processes(id), 0);
             let mut child = Command::new("sleep").arg("60").spawn().unwrap();
             assert_eq!(count_processes(id), 1);
+            let pid = child.id() as i32;
+            assert_eq!(processes_of_user_in(id, 0), [pid]);
+            assert!(processes_of_user_in(id, 65534).is_empty());
             child.kill().unwrap();
             child.wait().unwrap();
             assert_eq!(count_processes(id), 0);
