@@ -89,24 +89,6 @@ pub fn take_inherited_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
 
-/// A process descriptor for `pid` (`pidfd_open(2)`, Linux 5.3): it becomes readable when
-/// the process exits, and, unlike the PID, never names another process later. The caller
-/// checks that the PID still names the process it means (start time) after opening it.
-///
-/// # Errors
-/// The OS error: ESRCH when no such process exists, ENOSYS on kernels before 5.3.
-pub fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd as _;
-    // SAFETY: pidfd_open(2) takes two integers and passes no memory; it returns a new
-    // descriptor or -1 with errno set.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just created this descriptor for this call; nothing else owns it.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) })
-}
-
 /// What [`fork_single_threaded`] returns in each process.
 #[derive(Debug)]
 pub enum Forked {

@@ -27,7 +27,7 @@ pub mod fsutil;
 pub mod invoke;
 mod json;
 pub mod netns;
-mod sys;
+pub mod sys;
 pub mod types;
 pub mod validate;
 pub mod version;

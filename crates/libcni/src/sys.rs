@@ -1,4 +1,5 @@
-//! The only `unsafe` of the library: small wrappers over system calls that nix does not wrap.
+//! The only `unsafe` of the library: small wrappers over system calls that nix does not wrap
+//! (public: [`pidfd_open`], which the binary uses too).
 //!
 //! Each wrapper takes borrowed, typed arguments and returns a `Result`, so the rest of the
 //! crate stays under `#![deny(unsafe_code)]`.
@@ -49,13 +50,14 @@ pub(crate) fn start_writeback(fd: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// `pidfd_open(pid, 0)` (Linux 5.3+): a descriptor that becomes readable when the process
-/// `pid` ends. The caller must make sure `pid` is its own unreaped child, so that the number
-/// cannot name another process.
+/// `pid` ends and, unlike the PID, never names another process later. The caller makes sure
+/// the number names the process it means when it opens it: its own unreaped child, or a PID
+/// whose start time it checks afterwards.
 ///
 /// # Errors
 ///
 /// The OS error (`ENOSYS` on older kernels, `ESRCH` if there is no such process).
-pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: the system call takes two integers and returns a new descriptor or -1; no
     // memory of ours is involved.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

@@ -10,7 +10,6 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::state::{GenInfo, UplinkKind};
-use crate::sys;
 
 /// A running watch; dropping it stops the thread.
 #[derive(Debug)]
@@ -31,7 +30,7 @@ pub fn start<E: Send + 'static>(info: &GenInfo, tx: Sender<E>, wrap: fn(String) 
     let mut fds = Vec::new();
     let mut gone = None;
     let holder = format!("the namespace holder (pid {})", info.holder.pid);
-    match sys::pidfd_open(info.holder.pid) {
+    match libcni::sys::pidfd_open(info.holder.pid) {
         // Checked after the open: the descriptor then names the recorded holder.
         Ok(fd) if info.holder_alive() => fds.push((holder, fd)),
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return inactive(),
@@ -40,7 +39,7 @@ pub fn start<E: Send + 'static>(info: &GenInfo, tx: Sender<E>, wrap: fn(String) 
     match &info.uplink {
         Some(up) => {
             let what = format!("the uplink ({uplink}, pid {})", up.pid);
-            match sys::pidfd_open(up.pid) {
+            match libcni::sys::pidfd_open(up.pid) {
                 Ok(fd) if up.is_alive() => fds.push((what, fd)),
                 _ => {
                     gone.get_or_insert(what);
