@@ -13,6 +13,7 @@
 //! | [`validate`] | "Parameters" (identifier rules) | `pkg/utils` |
 //! | [`netns`] | (namespaces the runtime prepares, iproute2's `/run/netns` convention) | `plugins/pkg/ns` |
 //! | [`fsutil`] | (private directories, atomic writes, optionally durable, lock files for the cache) | — |
+//! | [`sys`] | (the crate's only `unsafe`: system calls nix does not wrap) | — |
 //!
 //! The library never prints and never exits: it takes paths and values, returns data and
 //! [`Error`]. Where it differs from Go on purpose, `README.md` beside this crate says why.
