@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use libcni::netns::{self, NewNamespaces};
+use libcni::netns;
 use regex::Regex;
 use serde_json::Value;
 use sha2::{Digest, Sha512};
@@ -38,18 +38,11 @@ pub fn host_test(test: &str, f: impl FnOnce(&Host) + Send) {
     if !root_or_skip(test) {
         return;
     }
-    netns::run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        || {
-            let host = Host::new();
-            f(&host);
-            host.assert_clean();
-        },
-    )
-    .expect("creating a throwaway host namespace");
+    testsupport::in_throwaway_host(|| {
+        let host = Host::new();
+        f(&host);
+        host.assert_clean();
+    });
 }
 
 /// Runs `f` without namespaces (for tests that never reach a plugin or the network).

@@ -9,7 +9,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libcni::netns::{run_in_new, NewNamespaces};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -55,18 +54,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Runs `f` on a thread in a new network and mount namespace (every mount private): the
-/// engines, their containers and the `cnitool` processes all live there.
-pub fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        f,
-    )
-    .expect("creating a throwaway host namespace")
-}
+pub use testsupport::in_throwaway_host;
 
 /// Covers, in the throwaway host's mount namespace, the system directories the engines write
 /// to whatever their options say (containerd's shim sockets in /run/containerd, runc's state in

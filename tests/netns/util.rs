@@ -4,7 +4,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use libcni::netns::{run_in_new, NewNamespaces};
 use nix::mount::{mount, MsFlags};
 
 /// The real plugins.
@@ -12,18 +11,7 @@ pub const PLUGIN_DIR: &str = "/usr/lib/cni";
 
 pub use testsupport::root_or_skip;
 
-/// Runs `f` on a thread in a new network and mount namespace (every mount private), so
-/// that everything the test and the `cnitool` processes it spawns do stays there.
-pub fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        f,
-    )
-    .expect("creating a throwaway host namespace")
-}
+pub use testsupport::in_throwaway_host;
 
 /// Temp directories for one test, made outside the throwaway host (so they are removed after
 /// its mount namespace, with every mount in it, is gone), and the command line around them.

@@ -17,7 +17,7 @@ use std::sync::{Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libcni::netns::{self, NewNamespaces};
+use libcni::netns;
 use nix::mount::{mount, MsFlags};
 use tempfile::TempDir;
 
@@ -121,19 +121,12 @@ pub fn rl_test(test: &str, f: impl FnOnce(&Rl) + Send) {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    netns::run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        || {
-            netns::set_link_up("lo").expect("lo up");
-            let rl = Rl::new();
-            f(&rl);
-            rl.assert_clean();
-        },
-    )
-    .expect("creating a throwaway host namespace");
+    testsupport::in_throwaway_host(|| {
+        netns::set_link_up("lo").expect("lo up");
+        let rl = Rl::new();
+        f(&rl);
+        rl.assert_clean();
+    });
 }
 
 impl Rl {

@@ -11,7 +11,6 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libcni::netns::{self, NewNamespaces};
 use nix::mount::{umount2, MntFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -50,18 +49,11 @@ pub fn host_test(test: &str, f: impl FnOnce(&Host) + Send) {
     if !root_or_skip(test) {
         return;
     }
-    netns::run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        || {
-            let host = Host::new();
-            f(&host);
-            host.assert_clean();
-        },
-    )
-    .expect("creating a throwaway host namespace");
+    testsupport::in_throwaway_host(|| {
+        let host = Host::new();
+        f(&host);
+        host.assert_clean();
+    });
 }
 
 /// A throwaway host's directories and what the test allowed to stay on it.

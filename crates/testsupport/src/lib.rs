@@ -1,4 +1,5 @@
-//! What every test binary of the workspace shares (a dev-dependency only).
+//! What every test binary of the workspace shares (a dev-dependency only): the root/CI policy,
+//! the throwaway host namespace and the environment `cnitool` reads.
 
 /// Whether a root-only test may run: as root, yes. Otherwise it fails under `CI=true` (a CI
 /// job must never pass by skipping) and is skipped with a message elsewhere.
@@ -14,6 +15,23 @@ pub fn root_or_skip(test: &str) -> bool {
     }
     eprintln!("skipping {test}: needs root (namespaces, mounts, real plugins)");
     false
+}
+
+/// Runs `f` on a thread of its own in a new network and mount namespace (every mount private):
+/// the throwaway "host" of a networking test. Processes `f` starts inherit both, so links,
+/// rules, sysctls and mounts never reach the machine. Panics resume on the caller.
+///
+/// # Panics
+/// When the namespaces cannot be created.
+pub fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    libcni::netns::run_in_new(
+        libcni::netns::NewNamespaces {
+            net: true,
+            mount: true,
+        },
+        f,
+    )
+    .expect("creating a throwaway host namespace")
 }
 
 /// The environment variables `cnitool` reads, and the plugin-protocol ones a plugin would

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use libcni::netns::{self, NewNamespaces};
+use libcni::netns;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use serde_json::{json, Value};
 
@@ -61,49 +61,42 @@ pub fn host_test(test: &str, f: impl FnOnce(&mut Host) + Send) {
         .tempdir()
         .expect("temp dir");
     let root = tmp.path().to_owned();
-    netns::run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        || {
-            mount(
+    testsupport::in_throwaway_host(|| {
+        mount(
+            Some("tmpfs"),
+            &root,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=700"),
+        )
+        .expect("mounting the host's tmpfs");
+        let var_lib_cni = Path::new("/var/lib/cni");
+        let shadowed = var_lib_cni.is_dir()
+            && mount(
                 Some("tmpfs"),
-                &root,
+                var_lib_cni,
                 Some("tmpfs"),
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some("mode=700"),
             )
-            .expect("mounting the host's tmpfs");
-            let var_lib_cni = Path::new("/var/lib/cni");
-            let shadowed = var_lib_cni.is_dir()
-                && mount(
-                    Some("tmpfs"),
-                    var_lib_cni,
-                    Some("tmpfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some("mode=700"),
-                )
-                .is_ok();
-            let mut host = Host::new(&root);
-            // lo up, as on a real host (portmap's hairpin and the listening-socket checks).
-            sh(&["ip", "link", "set", "lo", "up"]);
-            host.rebaseline();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                f(&mut host);
-                host.assert_clean("at the end of the test");
-            }));
-            host.teardown();
-            if shadowed {
-                umount2(var_lib_cni, MntFlags::MNT_DETACH).ok();
-            }
-            umount2(&root, MntFlags::MNT_DETACH).expect("unmounting the host's tmpfs");
-            if let Err(p) = outcome {
-                std::panic::resume_unwind(p);
-            }
-        },
-    )
-    .expect("creating a throwaway host namespace");
+            .is_ok();
+        let mut host = Host::new(&root);
+        // lo up, as on a real host (portmap's hairpin and the listening-socket checks).
+        sh(&["ip", "link", "set", "lo", "up"]);
+        host.rebaseline();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            f(&mut host);
+            host.assert_clean("at the end of the test");
+        }));
+        host.teardown();
+        if shadowed {
+            umount2(var_lib_cni, MntFlags::MNT_DETACH).ok();
+        }
+        umount2(&root, MntFlags::MNT_DETACH).expect("unmounting the host's tmpfs");
+        if let Err(p) = outcome {
+            std::panic::resume_unwind(p);
+        }
+    });
     drop(tmp);
 }
 

@@ -426,6 +426,8 @@ pub(crate) mod testutil {
     pub(crate) use testsupport::root_or_skip;
 
     /// Runs `f` in a new network and mount namespace (see [`run_in_new`]), propagating panics.
+    /// (`testsupport::in_throwaway_host` for the other test binaries; these unit tests run
+    /// the crate's own `run_in_new`, not the copy that crate links.)
     pub(crate) fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         run_in_new(
             NewNamespaces {

@@ -12,24 +12,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use libcni::netns::{run_in_new, NewNamespaces};
 use nix::mount::{mount, MsFlags};
 
-#[allow(unused_imports)] // not every test binary that includes this module needs root
-pub use testsupport::root_or_skip;
-
-/// Runs `f` in a new network and mount namespace on a thread of its own; processes `f`
-/// spawns inherit both. Panics resume on the caller.
-pub fn in_throwaway_host<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    run_in_new(
-        NewNamespaces {
-            net: true,
-            mount: true,
-        },
-        f,
-    )
-    .expect("creating a throwaway host namespace")
-}
+#[allow(unused_imports)] // not every test binary that includes this module needs them
+pub use testsupport::{in_throwaway_host, root_or_skip};
 
 /// Mounts a tmpfs on `/run` in the calling thread's (private, throwaway) mount namespace, so
 /// that `/run/netns/NAME` and other fixture paths can be used exactly as recorded.
