@@ -255,7 +255,7 @@ fn state_files_are_private() {
             .iter()
             .map(|p| p.strip_prefix(&h.cache).unwrap().display().to_string())
             .collect();
-        for want in ["results", "cnitool-runs", "cnitool.lock", "cnitool.lock.d"] {
+        for want in ["results", "cnitool-runs", "cnitool.lock"] {
             assert!(
                 names.iter().any(|n| n.starts_with(want)),
                 "{want} not seen in {names:?}"

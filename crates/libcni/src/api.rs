@@ -12,13 +12,12 @@
 //! - CHECK without a cached result is [`Error::NotAttached`] (Go runs the plugins without
 //!   `prevResult`, which the spec forbids);
 //! - GC holds an exclusive lock on the cache against concurrent ADD and DEL, and ADD and DEL
-//!   of one attachment hold its lock file (`<cacheDir>/cnitool.lock.d/<net>-<id>-<ifname>`),
-//!   so two of them never run the plugins for the same attachment at once.
+//!   of one attachment hold an exclusive lock on the attachment's byte of the same lock file
+//!   (`<cacheDir>/cnitool.lock`), so two of them never run the plugins for the same
+//!   attachment at once.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,30 +37,19 @@ use crate::{fsutil, json, netns, validate};
 /// The default cache directory, shared with Go's libcni.
 pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
 
-/// Directory, in the cache directory, of the per-attachment lock files.
-const ATTACHMENT_LOCK_DIR: &str = "cnitool.lock.d";
+/// The cache's lock file: shared by ADD and DEL, exclusive for GC, and one byte of it per
+/// attachment (see [`attachment_lock_offset`]).
+const CACHE_LOCK: &str = "cnitool.lock";
 
-/// An exclusive lock on one attachment, held across ADD or DEL so that two of them never
-/// run the plugins for the same attachment at once (the cache-file check alone is racy).
-#[derive(Debug)]
-struct AttachmentLock {
-    path: PathBuf,
-    _lock: Flock<File>,
-}
-
-impl AttachmentLock {
-    /// Removes the lock file, still holding the lock: the attachment is gone, and a waiter
-    /// that then gets this lock sees that its file was unlinked and locks a fresh one.
-    fn remove(self) {
-        let _ = fs::remove_file(&self.path);
-    }
-
-    /// [`AttachmentLock::remove`] when no cache file records the attachment (a failed ADD).
-    fn remove_unless_cached(self, cache_path: &Path) {
-        if !cache_path.exists() {
-            self.remove();
-        }
-    }
+/// Where, in `cnitool.lock`, the lock of one attachment is: FNV-1a (64 bits) of its network,
+/// container ID and interface name (NUL-separated), shifted to stay a positive `off_t`.
+/// Stable across versions, so that every `cnitool` locks the same byte.
+fn attachment_lock_offset(network: &str, container_id: &str, ifname: &str) -> u64 {
+    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+    let key = [network.as_bytes(), container_id.as_bytes(), ifname.as_bytes()].join(&0u8);
+    let hash = key.iter().fold(FNV_OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+    hash >> 1
 }
 
 /// The runtime's description of one attachment (Go's `RuntimeConf`).
@@ -243,7 +231,7 @@ impl CniConfig {
         let dir = self.cache.dir();
         fsutil::create_private_dir(dir)
             .map_err(|e| Error::io("creating cache directory", dir, e))?;
-        let path = dir.join("cnitool.lock");
+        let path = dir.join(CACHE_LOCK);
         let arg = if exclusive {
             FlockArg::LockExclusive
         } else {
@@ -252,35 +240,19 @@ impl CniConfig {
         fsutil::lock_file(&path, arg).map_err(|e| Error::io("locking", &path, e))
     }
 
-    fn attachment_lock_path(&self, network: &str, rt: &RuntimeConf) -> PathBuf {
-        self.cache
-            .dir()
-            .join(ATTACHMENT_LOCK_DIR)
-            .join(format!("{network}-{}-{}", rt.container_id, rt.ifname))
-    }
-
-    /// Takes the exclusive lock of one attachment (after the shared cache lock).
-    fn lock_attachment(&self, network: &str, rt: &RuntimeConf) -> Result<AttachmentLock, Error> {
-        let path = self.attachment_lock_path(network, rt);
-        let dir = path.parent().expect("lock path has a parent");
-        fsutil::create_private_dir(dir)
-            .map_err(|e| Error::io("creating lock directory", dir, e))?;
-        loop {
-            let lock = fsutil::lock_file(&path, FlockArg::LockExclusive)
-                .map_err(|e| Error::io("locking", &path, e))?;
-            let held = lock
-                .metadata()
-                .map_err(|e| Error::io("inspecting lock file", &path, e))?;
-            // A DEL that finished while we waited removed the file we locked: start over.
-            match fs::metadata(&path) {
-                Ok(m) if m.dev() == held.dev() && m.ino() == held.ino() => {
-                    return Ok(AttachmentLock { path, _lock: lock })
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("inspecting lock file", &path, e)),
-            }
-        }
+    /// Takes the exclusive lock of one attachment, through the open cache lock (taken shared
+    /// first): an open-file-description lock on the attachment's byte of `cnitool.lock`, so
+    /// no file is created or removed per attachment. Two attachments whose keys hash to the
+    /// same byte only wait for each other. Released when `cache_lock` is dropped.
+    fn lock_attachment(
+        &self,
+        cache_lock: &Flock<File>,
+        network: &str,
+        rt: &RuntimeConf,
+    ) -> Result<(), Error> {
+        let offset = attachment_lock_offset(network, &rt.container_id, &rt.ifname);
+        fsutil::lock_byte(cache_lock, offset)
+            .map_err(|e| Error::io("locking", &self.cache.dir().join(CACHE_LOCK), e))
     }
 
     fn validate_attachment(list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
@@ -308,17 +280,9 @@ impl CniConfig {
         if self.netns_checks {
             netns::check_target(&rt.netns)?;
         }
-        let _lock = self.lock(false)?;
-        let attachment = self.lock_attachment(&list.name, rt)?;
-        let outcome = self.add_locked(list, rt);
-        if outcome.is_err() {
-            attachment.remove_unless_cached(&self.cache.path(
-                &list.name,
-                &rt.container_id,
-                &rt.ifname,
-            ));
-        }
-        outcome
+        let lock = self.lock(false)?;
+        self.lock_attachment(&lock, &list.name, rt)?;
+        self.add_locked(list, rt)
     }
 
     fn add_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<CniResult, Error> {
@@ -541,11 +505,9 @@ impl CniConfig {
         if self.netns_checks && rt.netns.exists() && !is_stale_netns_file(&rt.netns) {
             netns::check_target(&rt.netns)?;
         }
-        let _lock = self.lock(false)?;
-        let attachment = self.lock_attachment(&list.name, rt)?;
-        self.del_locked(list, rt)?;
-        attachment.remove();
-        Ok(())
+        let lock = self.lock(false)?;
+        self.lock_attachment(&lock, &list.name, rt)?;
+        self.del_locked(list, rt)
     }
 
     /// DEL under the cache lock.
@@ -710,8 +672,8 @@ impl CniConfig {
 
     /// Removes what an ADD or DEL killed midway (SIGKILL, power loss) leaves in the cache
     /// directory besides attachments: a half-written cache file (`.NAME.tmpPID` whose writer
-    /// is gone) and attachment lock files without a cache file. Holds the exclusive cache
-    /// lock, so no ADD or DEL is running meanwhile. Returns the paths removed.
+    /// is gone). Holds the exclusive cache lock, so no ADD or DEL is running meanwhile.
+    /// Returns the paths removed.
     ///
     /// # Errors
     /// [`Error::Io`] when the cache lock cannot be taken.
@@ -733,13 +695,6 @@ impl CniConfig {
             };
             if !Path::new(&format!("/proc/{pid}")).exists() && fs::remove_file(entry.path()).is_ok()
             {
-                removed.push(entry.path());
-            }
-        }
-        let locks = self.cache.dir().join(ATTACHMENT_LOCK_DIR);
-        for entry in fs::read_dir(&locks).into_iter().flatten().flatten() {
-            let cached = results.join(entry.file_name());
-            if !cached.exists() && fs::remove_file(entry.path()).is_ok() {
                 removed.push(entry.path());
             }
         }
@@ -781,11 +736,7 @@ impl CniConfig {
                 capability_args: att.capability_args.clone(),
             };
             match Self::validate_attachment(list, &rt).and_then(|()| self.del_locked(list, &rt)) {
-                Ok(()) => {
-                    // No ADD or DEL holds an attachment lock while GC holds the cache lock.
-                    let _ = fs::remove_file(self.attachment_lock_path(&list.name, &rt));
-                    report.deleted.push(att);
-                }
+                Ok(()) => report.deleted.push(att),
                 Err(e) => errors.push(e),
             }
         }

@@ -91,6 +91,18 @@ pub fn lock_file(path: &Path, arg: FlockArg) -> io::Result<Flock<File>> {
     Flock::lock(file, arg).map_err(|(_, errno)| errno.into())
 }
 
+/// Takes an exclusive lock on the byte at `offset` of an open lock file (see
+/// [`lock_file`]), owned by that open file: it conflicts with the same byte locked through
+/// any other `open` of the file, in this process (another thread) or another, and is
+/// released when `file` is closed. Blocks until the lock is granted. Independent of the
+/// `flock` lock on the whole file.
+///
+/// # Errors
+/// The OS error.
+pub fn lock_byte(file: &File, offset: u64) -> io::Result<()> {
+    crate::sys::ofd_lock_byte(file.as_fd(), offset)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -127,5 +139,30 @@ mod tests {
         assert!(again.is_err(), "a second exclusive lock must wait");
         drop(held);
         lock_file(&path, FlockArg::LockExclusiveNonblock).unwrap();
+    }
+
+    #[test]
+    fn byte_locks_exclude_other_opens_of_the_file_until_closed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("l");
+        // Both hold the shared whole-file lock, as ADD and DEL do.
+        let first = lock_file(&path, FlockArg::LockShared).unwrap();
+        let second = lock_file(&path, FlockArg::LockShared).unwrap();
+        lock_byte(&first, 1 << 62).unwrap();
+        lock_byte(&second, (1 << 62) + 1).unwrap(); // another byte: granted at once
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let third = lock_file(&path, FlockArg::LockShared).unwrap();
+                lock_byte(&third, 1 << 62).unwrap();
+                tx.send(()).unwrap();
+            });
+            let waited = rx.recv_timeout(std::time::Duration::from_millis(200));
+            assert!(waited.is_err(), "the same byte must wait, in the same process too");
+            drop(first);
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("granted once the first holder closed its file");
+        });
+        drop(second);
     }
 }

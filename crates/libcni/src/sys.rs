@@ -49,6 +49,38 @@ pub(crate) fn start_writeback(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// `fcntl(fd, F_OFD_SETLKW)` (Linux 3.15+, `fcntl(2)` "Open file description locks"): an
+/// exclusive lock on the one byte at `offset` of the file, owned by the open file
+/// description (not the process): it conflicts with the same lock taken through any other
+/// description of the file, in this process or another, and is released when the last
+/// descriptor of the description is closed. Waits until it is granted, across signals.
+///
+/// # Errors
+///
+/// The OS error (`EINVAL` for an offset beyond `off_t`, `ENOLCK`).
+pub(crate) fn ofd_lock_byte(fd: BorrowedFd<'_>, offset: u64) -> io::Result<()> {
+    let start = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `flock` is a C struct of integers, for which all zeroes is a valid value (and
+    // the value `fcntl(2)` requires for `l_pid` of an OFD lock).
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start;
+    lock.l_len = 1;
+    loop {
+        // SAFETY: `fd` is a `BorrowedFd`, open for the whole call; `lock` is a valid `flock`
+        // that outlives the call, which only reads it.
+        let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLKW, &lock) };
+        if ret == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 /// `pidfd_open(pid, 0)` (Linux 5.3+): a descriptor that becomes readable when the process
 /// `pid` ends and, unlike the PID, never names another process later. The caller makes sure
 /// the number names the process it means when it opens it: its own unreaped child, or a PID
