@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
 
+pub mod plain;
+
 /// Exit codes, documented in `--help` and the man page.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:

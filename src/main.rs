@@ -25,7 +25,12 @@ use crate::cli::{Cli, Command, Output};
 use crate::cmd::Context;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<_> = std::env::args_os().collect();
+    let parsed = match cli::plain::parse(&argv, |name| std::env::var_os(name)) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse_from(argv),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() && subcommand_is_run() => {
             // `run` promises 125 for its own failures, bad arguments included.

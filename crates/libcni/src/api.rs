@@ -47,8 +47,15 @@ const CACHE_LOCK: &str = "cnitool.lock";
 fn attachment_lock_offset(network: &str, container_id: &str, ifname: &str) -> u64 {
     const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-    let key = [network.as_bytes(), container_id.as_bytes(), ifname.as_bytes()].join(&0u8);
-    let hash = key.iter().fold(FNV_OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+    let key = [
+        network.as_bytes(),
+        container_id.as_bytes(),
+        ifname.as_bytes(),
+    ]
+    .join(&0u8);
+    let hash = key.iter().fold(FNV_OFFSET, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    });
     hash >> 1
 }
 

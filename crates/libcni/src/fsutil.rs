@@ -158,7 +158,10 @@ mod tests {
                 tx.send(()).unwrap();
             });
             let waited = rx.recv_timeout(std::time::Duration::from_millis(200));
-            assert!(waited.is_err(), "the same byte must wait, in the same process too");
+            assert!(
+                waited.is_err(),
+                "the same byte must wait, in the same process too"
+            );
             drop(first);
             rx.recv_timeout(std::time::Duration::from_secs(10))
                 .expect("granted once the first holder closed its file");

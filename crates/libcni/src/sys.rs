@@ -59,7 +59,8 @@ pub(crate) fn start_writeback(fd: BorrowedFd<'_>) -> io::Result<()> {
 ///
 /// The OS error (`EINVAL` for an offset beyond `off_t`, `ENOLCK`).
 pub(crate) fn ofd_lock_byte(fd: BorrowedFd<'_>, offset: u64) -> io::Result<()> {
-    let start = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let start =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `flock` is a C struct of integers, for which all zeroes is a valid value (and
     // the value `fcntl(2)` requires for `l_pid` of an OFD lock).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };

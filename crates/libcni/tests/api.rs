@@ -125,7 +125,11 @@ exit 0
             .into_iter()
             .filter(|n| n != "results" && n != "cnitool.lock")
             .collect();
-        assert_eq!(others, Vec::<String>::new(), "unexpected files in the cache dir");
+        assert_eq!(
+            others,
+            Vec::<String>::new(),
+            "unexpected files in the cache dir"
+        );
         dir_names(&self.cache_dir().join("results"))
     }
 }
