@@ -259,7 +259,7 @@ impl CniConfig {
     ) -> Result<(), Error> {
         let offset = attachment_lock_offset(network, &rt.container_id, &rt.ifname);
         fsutil::lock_byte(cache_lock, offset)
-            .map_err(|e| Error::io("locking", &self.cache.dir().join(CACHE_LOCK), e))
+            .map_err(|e| Error::io("locking", self.cache.dir().join(CACHE_LOCK), e))
     }
 
     fn validate_attachment(list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
