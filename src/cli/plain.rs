@@ -112,6 +112,9 @@ mod tests {
 
     use super::*;
 
+    /// A command line and the environment it runs with.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a OsStr)]);
+
     /// Set in the child [`compare_in_child`] runs in: the command line, separated by U+001F.
     const CASE: &str = "CNITOOL_TEST_PLAIN_ARGV";
 
@@ -182,7 +185,7 @@ mod tests {
             ("CNI_ARGS", s("IgnoreUnknown=1;K=V")),
             ("CAP_ARGS", s(r#"{"portMappings":[]}"#)),
         ];
-        let taken: &[(&[&str], &[(&str, &OsStr)])] = &[
+        let taken: &[Case] = &[
             (&["cnitool", "add", "mynet", "/run/netns/x"], &[]),
             (&["cnitool", "del", "mynet", "x"], &[]),
             (&["cnitool", "check", "my-net.1", "/proc/1/ns/net"], &[]),
@@ -195,7 +198,7 @@ mod tests {
             assert_eq!(run_case(argv, env), "plain", "{argv:?} {env:?}");
         }
         let bad = OsStr::from_bytes(b"/tmp/\xff");
-        let left: &[(&[&str], &[(&str, &OsStr)])] = &[
+        let left: &[Case] = &[
             (&["cnitool", "add", "mynet"], &[]),
             (&["cnitool", "add", "mynet", "x", "y"], &[]),
             (&["cnitool", "add", "-o", "json"], &[]),
