@@ -185,7 +185,7 @@ mod tests {
             ("CNI_ARGS", s("IgnoreUnknown=1;K=V")),
             ("CAP_ARGS", s(r#"{"portMappings":[]}"#)),
         ];
-        let taken: &[Case] = &[
+        let taken: &[Case<'_>] = &[
             (&["cnitool", "add", "mynet", "/run/netns/x"], &[]),
             (&["cnitool", "del", "mynet", "x"], &[]),
             (&["cnitool", "check", "my-net.1", "/proc/1/ns/net"], &[]),
@@ -198,7 +198,7 @@ mod tests {
             assert_eq!(run_case(argv, env), "plain", "{argv:?} {env:?}");
         }
         let bad = OsStr::from_bytes(b"/tmp/\xff");
-        let left: &[Case] = &[
+        let left: &[Case<'_>] = &[
             (&["cnitool", "add", "mynet"], &[]),
             (&["cnitool", "add", "mynet", "x", "y"], &[]),
             (&["cnitool", "add", "-o", "json"], &[]),
