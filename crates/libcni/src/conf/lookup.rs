@@ -242,27 +242,67 @@ type Read = Result<(Candidate, Vec<u8>, Option<Option<String>>), (Error, bool)>;
 /// How many files a lookup reads between two checks for the match.
 const LOOKUP_CHUNK: usize = 1024;
 
-/// Reads each candidate and peeks its name, on up to as many threads as there are cores,
-/// keeping the order. The bytes are kept only where a full parse may follow (the name is
-/// `name`, or could not be read): other files cost no memory.
-fn read_names(candidates: Vec<Result<Candidate, Error>>, name: &str) -> Vec<Read> {
-    let read = |c: Result<Candidate, Error>| -> Read {
-        let c = c.map_err(|e| (e, false))?;
-        let mut bytes = super::read(&c.path).map_err(|e| (e, true))?;
-        let peeked = peek_name(&bytes);
-        if matches!(&peeked, Some(Some(n)) if n != name) {
-            bytes = Vec::new();
+/// How much of a netconf the name peek reads at once: most netconfs fit.
+const PEEK_BYTES: usize = 4096;
+
+/// Reads one candidate and peeks its name. The bytes are kept only where a full parse may
+/// follow (the name is `name`, or could not be read): other files cost no memory.
+///
+/// One `read` into `buf` is taken as the whole file when it comes back short: reads of
+/// regular files return less than asked only at the end of the file, and this spares the
+/// `read` that would only confirm it (one system call in four of a lookup through a large
+/// directory). What is then kept, and any file that fills `buf`, is read again in full
+/// ([`super::read`]), so a short read in the middle of a file (some FUSE file systems) costs
+/// at most a missed warning about a file that is not the network asked for, never a wrong
+/// network.
+fn read_one(c: Result<Candidate, Error>, name: &str, buf: &mut [u8; PEEK_BYTES]) -> Read {
+    let c = c.map_err(|e| (e, false))?;
+    let head = read_head(&c.path, buf).map_err(|e| (Error::io("reading", &c.path, e), true))?;
+    if let Some(head) = head {
+        if let Some(Some(n)) = peek_name(head) {
+            if n != name {
+                return Ok((c, Vec::new(), Some(Some(n))));
+            }
         }
-        Ok((c, bytes, peeked))
+    }
+    let bytes = super::read(&c.path).map_err(|e| (e, true))?;
+    let peeked = peek_name(&bytes);
+    if matches!(&peeked, Some(Some(n)) if n != name) {
+        return Ok((c, Vec::new(), peeked));
+    }
+    Ok((c, bytes, peeked))
+}
+
+/// The whole of a file that is shorter than `buf`, read with one `read`; `None` when the
+/// read filled `buf` (the file may be longer).
+fn read_head<'b>(path: &Path, buf: &'b mut [u8; PEEK_BYTES]) -> io::Result<Option<&'b [u8]>> {
+    let mut file = fs::File::open(path)?;
+    let n = loop {
+        match io::Read::read(&mut file, buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    Ok((n < PEEK_BYTES).then(|| &buf[..n]))
+}
+
+/// [`read_one`] for each candidate, on up to as many threads as there are cores, keeping
+/// the order.
+fn read_names(candidates: Vec<Result<Candidate, Error>>, name: &str) -> Vec<Read> {
+    let read_all = |part: Vec<Result<Candidate, Error>>| -> Vec<Read> {
+        let mut buf = [0; PEEK_BYTES];
+        part.into_iter()
+            .map(|c| read_one(c, name, &mut buf))
+            .collect()
     };
     // Threads only pay for themselves on large directories (and asking how many cores there
     // are reads the cgroup files: not worth it for a small one either).
     if candidates.len() < 256 {
-        return candidates.into_iter().map(read).collect();
+        return read_all(candidates);
     }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if threads < 2 {
-        return candidates.into_iter().map(read).collect();
+        return read_all(candidates);
     }
     let chunk = candidates.len().div_ceil(threads);
     let mut chunks: Vec<Vec<Result<Candidate, Error>>> = Vec::new();
@@ -273,7 +313,7 @@ fn read_names(candidates: Vec<Result<Candidate, Error>>, name: &str) -> Vec<Read
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(read).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || read_all(part)))
             .collect();
         handles
             .into_iter()

@@ -1114,6 +1114,39 @@ fn lookup_across_chunks_stops_at_the_match() {
     );
 }
 
+/// Netconfs around the size of the name peek's single read (4 KiB): a name past it, a file
+/// of exactly that size, and a file that is a valid object up to the 4 KiB mark followed by
+/// junk are all judged on their whole bytes.
+#[test]
+fn lookup_reads_netconfs_longer_than_the_peek_in_full() {
+    let d = tmp();
+    let padded = |name: &str, len: usize| {
+        let head = format!(r#"{{"cniVersion":"1.0.0","plugins":[{{"type":"bridge"}}],"x":""#);
+        let tail = format!(r#"","name":"{name}"}}"#);
+        let pad = "a".repeat(len - head.len() - tail.len());
+        format!("{head}{pad}{tail}")
+    };
+    write(d.path(), "10-long.conflist", padded("long", 5000));
+    write(d.path(), "20-exact.conflist", padded("exact", 4096));
+    write(d.path(), "30-under.conflist", padded("under", 4095));
+    let mut junk = padded("junk", 4096).into_bytes();
+    junk.extend_from_slice(b"not json");
+    let junk_path = write(d.path(), "40-junk.conflist", junk);
+    write(d.path(), "50-last.conflist", list_json("last", "bridge"));
+    for name in ["long", "exact", "under"] {
+        assert_eq!(lookup(d.path(), name).unwrap().list.name, name);
+    }
+    let found = lookup(d.path(), "last").unwrap();
+    let warnings: Vec<String> = found.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(&junk_path.display().to_string()),
+        "{warnings:?}"
+    );
+    let err = lookup(d.path(), "missing").unwrap_err().to_string();
+    assert!(err.contains("long, exact, under"), "{err}");
+}
+
 #[test]
 fn a_netconf_larger_than_16_mib_is_refused_not_read() {
     let d = tmp();
