@@ -57,6 +57,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The default of `--timeout`.
+pub const DEFAULT_TIMEOUT: &str = "5m";
+
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -94,7 +97,7 @@ pub struct Global {
     #[arg(long, global = true, env = "CNITOOL_NETNS_DIR", value_name = "DIR")]
     pub netns_dir: Option<PathBuf>,
     /// Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none).
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
     pub timeout: Duration,
     /// Output format.
     #[arg(short, long, global = true, value_enum)]

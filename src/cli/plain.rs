@@ -13,7 +13,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{parse_duration, Cli, Command, Global};
+use super::{parse_duration, Cli, Command, Global, DEFAULT_TIMEOUT};
 use crate::cmd::{AttachArgs, ExistingArgs, PluginArgs};
 
 /// The global flags' environment variables that [`parse`] reads; `CNITOOL_SYNC_CACHE` is
@@ -60,7 +60,7 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
             .map_or_else(|| libcni::api::DEFAULT_CACHE_DIR.into(), PathBuf::from),
         sync_cache: false,
         netns_dir: netns_dir.ok()?.map(PathBuf::from),
-        timeout: parse_duration("5m").ok()?,
+        timeout: parse_duration(DEFAULT_TIMEOUT).ok()?,
         output: None,
         trace: None,
         verbose: false,
