@@ -208,41 +208,28 @@ fn sigkill_uplink() {
 #[test]
 fn require_uplink_ends_the_command() {
     rl_test("require_uplink_ends_the_command", |rl| {
-        let a = Bg::spawn(rl.cmd([
-            "run",
-            "--require-uplink",
-            "--",
-            "sh",
-            "-c",
-            "echo $$; exec sleep 60",
-        ]));
-        let cmd_pid: i32 = a.line().parse().unwrap();
-        let (_, uplink) = gen_pids(rl);
-        let t = Instant::now();
-        sigkill(uplink);
-        let (st, err) = a.finish();
-        assert_eq!(st.code(), Some(124), "{err}");
+        // Runs `script` (which prints a PID) with --require-uplink, SIGKILLs the uplink once
+        // the PID is printed, waits for the run to exit 124; returns the PID, how long the
+        // run took after the kill, and its stderr.
+        let kill_uplink_under = |script: &str| {
+            let a = Bg::spawn(rl.cmd(["run", "--require-uplink", "--", "sh", "-c", script]));
+            let pid: i32 = a.line().parse().unwrap();
+            let (_, uplink) = gen_pids(rl);
+            let t = Instant::now();
+            sigkill(uplink);
+            let (st, err) = a.finish();
+            assert_eq!(st.code(), Some(124), "{err}");
+            (pid, t.elapsed(), err)
+        };
+
+        let (cmd_pid, took, err) = kill_uplink_under("echo $$; exec sleep 60");
         assert!(err.contains("uplink or holder died"), "{err}");
         assert!(err.contains("--require-uplink"), "{err}");
-        assert!(t.elapsed() < Duration::from_secs(5), "ended at once");
+        assert!(took < Duration::from_secs(5), "ended at once");
         assert!(!alive(cmd_pid));
 
         // A command that ignores SIGTERM (and leaves a child behind).
-        let a = Bg::spawn(rl.cmd([
-            "run",
-            "--require-uplink",
-            "--",
-            "sh",
-            "-c",
-            "trap '' TERM; sleep 60 & echo $!; wait",
-        ]));
-        let child: i32 = a.line().parse().unwrap();
-        let (_, uplink) = gen_pids(rl);
-        let t = Instant::now();
-        sigkill(uplink);
-        let (st, err) = a.finish();
-        assert_eq!(st.code(), Some(124), "{err}");
-        let took = t.elapsed();
+        let (child, took, _) = kill_uplink_under("trap '' TERM; sleep 60 & echo $!; wait");
         assert!(
             took >= Duration::from_secs(9) && took < Duration::from_secs(20),
             "SIGKILL after the grace period: {took:?}"
