@@ -673,7 +673,7 @@ mod tests {
 
     #[test]
     fn container_ids_match_go() {
-        // From the Go recordings (fixtures/go-libcni/container-ids.txt).
+        // From the Go recordings (crates/libcni/tests/fixtures/go/container-ids.txt).
         let cases = [
             ("/var/run/netns/cnt1", "cnitool-e05c6126311fb99b80c7"),
             ("/run/netns/fx1", "cnitool-aa3b289e5e55be8e4b09"),

@@ -11,7 +11,7 @@ pub const PLUGIN_DIR: &str = "/usr/lib/cni";
 
 pub use testsupport::root_or_skip;
 
-pub use testsupport::in_throwaway_host;
+pub use testsupport::{in_throwaway_host, mounts_at_and_below};
 
 /// Temp directories for one test, made outside the throwaway host (so they are removed after
 /// its mount namespace, with every mount in it, is gone), and the command line around them.
@@ -178,17 +178,6 @@ pub fn mount_points() -> Vec<String> {
         .lines()
         .map(|l| l.split(' ').nth(4).unwrap().to_owned())
         .collect()
-}
-
-/// (mounts on `dir`, mounts below `dir`) in the calling thread's mount namespace.
-pub fn mounts_at_and_below(dir: &Path) -> (usize, usize) {
-    let dir = dir.to_str().unwrap();
-    let below = format!("{dir}/");
-    let points = mount_points();
-    (
-        points.iter().filter(|p| *p == dir).count(),
-        points.iter().filter(|p| p.starts_with(&below)).count(),
-    )
 }
 
 /// Mounts a tmpfs on `dir` (in the throwaway mount namespace only).

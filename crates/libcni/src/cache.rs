@@ -334,9 +334,7 @@ mod tests {
     use super::*;
 
     fn fixture(rel: &str) -> Vec<u8> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/go-libcni")
-            .join(rel);
+        let path = Path::new(crate::GO_FIXTURES).join(rel);
         fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
     }
 

@@ -38,3 +38,8 @@ pub use conf::{NetworkConfigList, PluginConfig};
 pub use error::{code_name, Error, ErrorKind, IdKind};
 pub use invoke::Command;
 pub use types::CniResult;
+
+/// The recordings of the Go cnitool that the unit tests compare bytes against
+/// (`tests/fixtures/go/README.md` says how they were made).
+#[cfg(test)]
+const GO_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/go");

@@ -1,4 +1,4 @@
-//! Replays the Go cnitool recordings (`shared/fixtures/go-libcni`, see its README) through
+//! Replays the Go cnitool recordings (`tests/fixtures/go`, see its README) through
 //! this library and compares the bytes the plugins got, the cache file and the result.
 //!
 //! Each replay runs in a throwaway network + mount namespace with a private tmpfs on `/run`,
@@ -26,10 +26,7 @@ const NETNS_DIR: &str = "/run/netns";
 const REAL_PLUGINS: &str = "/usr/lib/cni";
 
 fn fixture_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/go-libcni"
-    ));
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/go"));
     assert!(
         dir.is_dir(),
         "fixture directory {} is missing",

@@ -23,9 +23,7 @@ fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/go-libcni")
-        .join(rel)
+    Path::new(crate::GO_FIXTURES).join(rel)
 }
 
 fn lookup(dir: &Path, name: &str) -> Result<Lookup, Error> {

@@ -328,16 +328,7 @@ mod tests {
         CreateOptions { lo_up: false }
     }
 
-    /// Lines of this thread's mountinfo whose mount point is `dir` / is below `dir`.
-    fn mounts_at_and_below(dir: &Path) -> (usize, usize) {
-        let dir = dir.to_str().unwrap();
-        let below = format!("{dir}/");
-        let points = mount_points();
-        (
-            points.iter().filter(|p| *p == dir).count(),
-            points.iter().filter(|p| p.starts_with(&below)).count(),
-        )
-    }
+    use testsupport::mounts_at_and_below;
 
     /// A temp dir (canonical, so it matches mountinfo) created outside the throwaway host:
     /// it is removed after the host's mount namespace, with every mount in it, is gone.

@@ -1,5 +1,5 @@
 //! Cross-family tests: every (from, to) conversion, decoding rules, and byte-exact checks
-//! against the Go cnitool recordings in `shared/fixtures/go-libcni`.
+//! against the Go cnitool recordings in `tests/fixtures/go` (see its README).
 
 use std::path::PathBuf;
 
@@ -419,16 +419,7 @@ fn pretty_and_sorted_output() {
 // ---- Byte-exact checks against the Go recordings ----
 
 fn fixture_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/go-libcni"
-    ));
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing: the repository's parent directory must hold shared/fixtures",
-        dir.display()
-    );
-    dir
+    PathBuf::from(crate::GO_FIXTURES)
 }
 
 fn fixture(path: &str) -> Vec<u8> {
