@@ -19,9 +19,9 @@ const BUSYBOX: &str = "/bin/busybox";
 /// The busybox applets the tests use in containers.
 const APPLETS: &[&str] = &["sh", "sleep", "ip", "nc", "printf", "echo", "cat", "true"];
 
-/// Whether the engine test may run: root, and every program in `needs` installed. Otherwise
-/// it fails under `CI=true` (CI installs them with `scripts/install-deps`) and is skipped with
-/// a message elsewhere.
+/// Whether the engine test may run: root, and every program in `needs` installed
+/// (`scripts/install-deps` installs them); see [`testsupport::prerequisite`] (class
+/// `containers`).
 pub fn usable_or_skip(test: &str, needs: &[&str]) -> bool {
     let mut missing: Vec<String> = needs
         .iter()
@@ -31,27 +31,21 @@ pub fn usable_or_skip(test: &str, needs: &[&str]) -> bool {
     if !Path::new(BUSYBOX).exists() {
         missing.push(format!("{BUSYBOX} (busybox-static)"));
     }
-    if !nix::unistd::geteuid().is_root() {
-        missing.push("root".into());
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("needs {} (scripts/install-deps)", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} {why}, and CI=true forbids skipping it");
-    }
-    eprintln!("skipping {test}: {why}");
-    false
+    testsupport::root_or_skip(test)
+        && testsupport::prerequisite(
+            test,
+            "containers",
+            (!missing.is_empty()).then(|| missing.join(", ")),
+        )
 }
 
 /// A program in the system directories (preferred over /usr/local, where another docker
 /// client may live that does not match Debian's daemon).
 pub fn find_program(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
+    testsupport::find_in(
+        &["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"],
+        name,
+    )
 }
 
 pub use testsupport::in_throwaway_host;

@@ -5,7 +5,7 @@ use std::io::Read as _;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::util::{connect_py, have_pasta, rl_test, wait_out, Bg, Server};
+use crate::util::{connect_py, pasta_or_skip, rl_test, wait_out, Bg, Server};
 
 /// 2: without --allow-host-loopback 10.0.2.2 is unreachable at once; with it, the host's
 /// 127.0.0.1 server answers and sees 127.0.0.1.
@@ -17,8 +17,7 @@ fn host_loopback_slirp4netns() {
 /// 2, with pasta.
 #[test]
 fn host_loopback_pasta() {
-    if !have_pasta() {
-        eprintln!("skipping host_loopback_pasta: pasta not installed");
+    if !pasta_or_skip("host_loopback_pasta") {
         return;
     }
     host_loopback("host_loopback_pasta", "pasta");

@@ -5,15 +5,16 @@
 //! `setpriv`. Every test ends by checking that nothing of the user is left: no process, no
 //! state, no link or listening socket in the throwaway host.
 //!
-//! The test user `cnitool-rl` is created on first use and kept (a system user without a home
-//! directory); remove it with `userdel cnitool-rl`.
+//! The test user is a bare uid with no passwd entry (nothing is added to `/etc/passwd`), free
+//! on this machine and different for each test process, so the process and leak checks, which
+//! look at that uid, see only what the test started.
 
 use std::fs;
 use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,35 @@ use libcni::netns;
 use nix::mount::{mount, MsFlags};
 use tempfile::TempDir;
 
-/// The unprivileged test user.
-pub const USER: &str = "cnitool-rl";
+/// The unprivileged test user and group: a uid (= gid) with no passwd or group entry.
+pub fn test_uid() -> u32 {
+    static UID: OnceLock<u32> = OnceLock::new();
+    *UID.get_or_init(|| {
+        // Above the ranges distributions hand out (and below the 2^31 some tools choke on);
+        // the process ID spreads concurrent test processes apart.
+        let first = 0x6000_0000 + (std::process::id() % 0x0100_0000) * 16;
+        (first..first + 4096)
+            .find(|&id| {
+                let uid = nix::unistd::Uid::from_raw(id);
+                let gid = nix::unistd::Gid::from_raw(id);
+                nix::unistd::User::from_uid(uid).ok().flatten().is_none()
+                    && nix::unistd::Group::from_gid(gid).ok().flatten().is_none()
+                    && !uid_has_processes(id)
+            })
+            .expect("a free uid for the rootless tests")
+    })
+}
+
+fn uid_has_processes(uid: u32) -> bool {
+    fs::read_dir("/proc").is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+                && fs::metadata(e.path()).is_ok_and(|m| m.uid() == uid)
+        })
+    })
+}
 /// A fixed PATH for the user's `cnitool`.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Longest a single `cnitool` may take.
@@ -30,47 +58,35 @@ pub const LIMIT: Duration = Duration::from_secs(60);
 
 /// The tests share one user and count its processes: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-static SETUP: Once = Once::new();
 
-/// Whether the rootless tests can run: as root, yes (creating the user if needed); otherwise
-/// skipped with a message, or a failure under `CI=true`.
+/// Whether the rootless tests can run: root (it makes the user's directories) and slirp4netns
+/// and setpriv installed; see [`testsupport::prerequisite`].
 pub fn root_or_skip(test: &str) -> bool {
-    // Root creates the unprivileged user the scenarios run as.
     if !testsupport::root_or_skip(test) {
         return false;
     }
-    SETUP.call_once(|| {
-        if nix::unistd::User::from_name(USER).ok().flatten().is_none() {
-            let st = Command::new("useradd")
-                .args([
-                    "--system",
-                    "--no-create-home",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    USER,
-                ])
-                .status()
-                .expect("useradd");
-            assert!(st.success(), "useradd {USER} failed");
-        }
-    });
     let missing: Vec<&str> = ["slirp4netns", "setpriv"]
         .into_iter()
-        .filter(|p| !PATH.split(':').any(|d| Path::new(d).join(p).exists()))
+        .filter(|p| !have(p))
         .collect();
-    if !missing.is_empty() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{test}: {missing:?} not installed (scripts/install-deps installs them)");
-        }
-        eprintln!("skipping {test}: {missing:?} not installed");
-        return false;
-    }
-    true
+    testsupport::prerequisite(
+        test,
+        "rootless",
+        (!missing.is_empty()).then(|| format!("{missing:?}")),
+    )
 }
 
-/// Whether pasta is installed.
-pub fn have_pasta() -> bool {
-    PATH.split(':').any(|d| Path::new(d).join("pasta").exists())
+fn have(program: &str) -> bool {
+    PATH.split(':').any(|d| Path::new(d).join(program).exists())
+}
+
+/// Whether a pasta test may run: pasta installed (class `pasta`).
+pub fn pasta_or_skip(test: &str) -> bool {
+    testsupport::prerequisite(
+        test,
+        "pasta",
+        (!have("pasta")).then(|| "pasta (package passt)".to_owned()),
+    )
 }
 
 /// One test's world.
@@ -131,21 +147,38 @@ pub fn rl_test(test: &str, f: impl FnOnce(&Rl) + Send) {
 
 impl Rl {
     fn new() -> Rl {
-        let user = nix::unistd::User::from_name(USER).unwrap().unwrap();
         let tmp = tempfile::Builder::new()
             .prefix("cnitool-rl.")
             .tempdir()
             .unwrap();
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let tun = tmp.path().join("tun");
+        let rl = Rl {
+            run: tmp.path().join("run"),
+            home: tmp.path().join("home"),
+            tmp,
+            uid: test_uid(),
+            gid: test_uid(),
+        };
+        for d in [&rl.run, &rl.home] {
+            rl.user_dir(d, 0o700);
+        }
+        rl.bind_tun(0o666);
+        rl
+    }
+
+    /// Binds a `/dev/net/tun` node of `mode` over the one the throwaway mount namespace sees
+    /// (the machine's, or one bound before), whatever the machine's own node allows.
+    pub fn bind_tun(&self, mode: u32) {
+        let tun = self.tmp.path().join(format!("tun-{mode:o}"));
         nix::sys::stat::mknod(
             &tun,
             nix::sys::stat::SFlag::S_IFCHR,
-            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
             nix::sys::stat::makedev(10, 200),
         )
         .expect("mknod tun");
-        fs::set_permissions(&tun, fs::Permissions::from_mode(0o666)).unwrap();
+        // mknod's mode goes through the umask.
+        fs::set_permissions(&tun, fs::Permissions::from_mode(mode)).unwrap();
         mount(
             Some(&tun),
             "/dev/net/tun",
@@ -153,18 +186,7 @@ impl Rl {
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .expect("binding a 0666 tun node in the throwaway mount namespace");
-        let rl = Rl {
-            run: tmp.path().join("run"),
-            home: tmp.path().join("home"),
-            tmp,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-        };
-        for d in [&rl.run, &rl.home] {
-            rl.user_dir(d, 0o700);
-        }
-        rl
+        .expect("binding a tun node in the throwaway mount namespace");
     }
 
     /// Creates a directory owned by the user.
@@ -292,7 +314,7 @@ impl Rl {
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            panic!("processes of {USER} left behind: {procs:?}");
+            panic!("processes of uid {} left behind: {procs:?}", self.uid);
         }
         assert_eq!(
             self.generations(),

@@ -214,14 +214,7 @@ fn assert_reaches(ns: &Path, gw: &str) {
 }
 
 fn skip(test: &str) -> bool {
-    if !root_or_skip(test) {
-        return true;
-    }
-    assert!(
-        Path::new(PLUGINS).join("bridge").exists(),
-        "no CNI plugins in {PLUGINS}"
-    );
-    false
+    !testsupport::plugins_or_skip(test)
 }
 
 #[test]

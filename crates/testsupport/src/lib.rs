@@ -1,20 +1,91 @@
-//! What every test binary of the workspace shares (a dev-dependency only): the root/CI policy,
-//! the throwaway host namespace and the environment `cnitool` reads.
+//! What every test binary of the workspace shares (a dev-dependency only): the prerequisite and
+//! skip policy, the throwaway host namespace, mount counts and the environment `cnitool` reads.
 
-/// Whether a root-only test may run: as root, yes. Otherwise it fails under `CI=true` (a CI
-/// job must never pass by skipping) and is skipped with a message elsewhere.
+/// Whether this is a CI run: any non-empty `CI` (CI services set `true`, `1` or their name).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Whether the developer asked to skip tests that need `class` (`CNITOOL_TEST_SKIP`, a comma
+/// list of classes such as `root,containers,pasta`, or `all`). Never under CI.
+fn skip_asked(class: &str) -> bool {
+    !in_ci()
+        && std::env::var("CNITOOL_TEST_SKIP").is_ok_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|c| c == class || c == "all")
+        })
+}
+
+/// Decides whether `test` runs, given what of its prerequisites of `class` is `missing`
+/// (`None`: nothing). A test whose prerequisite is missing fails, saying how to get it or how
+/// to skip it; it is skipped only when `CNITOOL_TEST_SKIP` names `class`, outside CI. A skip
+/// is printed and, when `CNITOOL_TEST_SKIPS` names a file (`scripts/test` sets it), appended
+/// to it, so the suite's last line counts skipped tests.
 ///
 /// # Panics
-/// When not root and `CI=true`.
-pub fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
+/// When something is missing and skipping it was not asked for.
+#[track_caller]
+pub fn prerequisite(test: &str, class: &str, missing: Option<String>) -> bool {
+    let Some(missing) = missing else {
         return true;
+    };
+    if !skip_asked(class) {
+        let how = if in_ci() {
+            "CI never skips a test"
+        } else {
+            "install it (scripts/install-deps) or skip such tests with CNITOOL_TEST_SKIP="
+        };
+        let class = if in_ci() { "" } else { class };
+        panic!("{test} needs {missing}: {how}{class}");
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} needs root, and CI=true forbids skipping it");
+    eprintln!("SKIPPED {test}: needs {missing} (CNITOOL_TEST_SKIP)");
+    if let Some(log) = std::env::var_os("CNITOOL_TEST_SKIPS") {
+        use std::io::Write as _;
+        let line = format!("{test}\t{missing}\n");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log)
+            .expect("opening the CNITOOL_TEST_SKIPS file");
+        // One write(2) of one short line: appends from parallel tests never interleave.
+        f.write_all(line.as_bytes()).expect("recording a skip");
     }
-    eprintln!("skipping {test}: needs root (namespaces, mounts, real plugins)");
     false
+}
+
+/// Whether a root-only test may run: as root, yes; otherwise see [`prerequisite`] (class
+/// `root`).
+#[track_caller]
+pub fn root_or_skip(test: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    prerequisite(
+        test,
+        "root",
+        (!root).then(|| "root (namespaces, mounts, real plugins)".to_owned()),
+    )
+}
+
+/// The reference plugins the tests run.
+pub const PLUGIN_DIR: &str = "/usr/lib/cni";
+
+/// Whether a test that runs the reference plugins may run: root and the plugins installed.
+#[track_caller]
+pub fn plugins_or_skip(test: &str) -> bool {
+    root_or_skip(test)
+        && prerequisite(
+            test,
+            "plugins",
+            (!std::path::Path::new(PLUGIN_DIR).join("bridge").exists())
+                .then(|| format!("the reference CNI plugins in {PLUGIN_DIR}")),
+        )
+}
+
+/// The first of `dirs` that holds `program`.
+pub fn find_in(dirs: &[&str], program: &str) -> Option<std::path::PathBuf> {
+    dirs.iter()
+        .map(|d| std::path::Path::new(d).join(program))
+        .find(|p| p.exists())
 }
 
 /// Runs `f` on a thread of its own in a new network and mount namespace (every mount private):

@@ -48,7 +48,7 @@ pub fn figure(category: &str, text: impl std::fmt::Display) {
 }
 
 /// Runs `f` in a throwaway host: a fresh thread with its own network and mount namespace, a
-/// tmpfs on a temp dir for every state directory (and on `/var/lib/cni`, so that a default
+/// tmpfs on a temp dir for every state directory (and on `/var/lib`, so that a default
 /// path reached by mistake stays inside). After `f`, the host must match its baseline
 /// snapshot exactly. Everything mounted is unmounted before the thread ends, and the (empty)
 /// temp dir is removed outside the namespace.
@@ -70,16 +70,17 @@ pub fn host_test(test: &str, f: impl FnOnce(&mut Host) + Send) {
             Some("mode=700"),
         )
         .expect("mounting the host's tmpfs");
-        let var_lib_cni = Path::new("/var/lib/cni");
-        let shadowed = var_lib_cni.is_dir()
-            && mount(
-                Some("tmpfs"),
-                var_lib_cni,
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=700"),
-            )
-            .is_ok();
+        // /var/lib, whether or not the machine has a /var/lib/cni: a plugin's default path
+        // reached by mistake lands in this tmpfs, never on the machine's disk.
+        let var_lib = Path::new("/var/lib");
+        mount(
+            Some("tmpfs"),
+            var_lib,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+        .expect("mounting a tmpfs on /var/lib");
         let mut host = Host::new(&root);
         // lo up, as on a real host (portmap's hairpin and the listening-socket checks).
         sh(&["ip", "link", "set", "lo", "up"]);
@@ -89,9 +90,7 @@ pub fn host_test(test: &str, f: impl FnOnce(&mut Host) + Send) {
             host.assert_clean("at the end of the test");
         }));
         host.teardown();
-        if shadowed {
-            umount2(var_lib_cni, MntFlags::MNT_DETACH).ok();
-        }
+        umount2(var_lib, MntFlags::MNT_DETACH).expect("unmounting /var/lib's tmpfs");
         umount2(&root, MntFlags::MNT_DETACH).expect("unmounting the host's tmpfs");
         if let Err(p) = outcome {
             std::panic::resume_unwind(p);

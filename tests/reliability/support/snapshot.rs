@@ -215,9 +215,11 @@ fn iptables() -> Vec<String> {
 /// `nft list ruleset` outside the tables iptables-nft manages (those are in
 /// [`iptables`]), without handles and counters.
 fn nft() -> Vec<String> {
-    let Ok(out) = Command::new("nft").args(["list", "ruleset"]).output() else {
-        return vec!["nft missing".into()];
-    };
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("running nft (package nftables; scripts/install-deps installs it)");
+    assert!(out.status.success(), "nft list ruleset: {out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut res = Vec::new();
     let mut table = String::new();
