@@ -203,3 +203,126 @@ fn simulated_reboot() {
         );
     });
 }
+
+/// Where a `cnitool` is killed: once plugin `plugin`'s `command` has started.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    plugin: &'static str,
+    command: &'static str,
+}
+
+/// Installs `plugin` into the host's plugin dir as a gate in front of the real one: when
+/// `point` is armed (the file `scratch/armed` exists) and the command matches, it removes
+/// the arming, says it started (`scratch/reached`), waits for `scratch/release`, then runs
+/// the real plugin on the same stdin. Unarmed, it is the real plugin.
+fn gate(h: &Host, plugin: &str) {
+    let s = h.scratch.display();
+    h.script(
+        plugin,
+        &format!(
+            "if [ \"$CNI_COMMAND\" = \"$(cat {s}/armed-{plugin} 2>/dev/null)\" ] && rm {s}/armed-{plugin} 2>/dev/null; then\n\
+             : > {s}/reached\n\
+             while [ ! -e {s}/release ]; do sleep 0.01; done\n\
+             fi\n\
+             exec /usr/lib/cni/{plugin}"
+        ),
+    );
+}
+
+/// Runs `cnitool ARGS`, SIGKILLs it once `point` is reached (with the plugin still held at
+/// the gate), then lets the plugin finish on its own, as an orphan would.
+fn kill_at(h: &Host, args: &[&str], point: Point) -> Result<(), String> {
+    let s = &h.scratch;
+    for f in ["reached", "release"] {
+        let _ = std::fs::remove_file(s.join(f));
+    }
+    std::fs::write(s.join(format!("armed-{}", point.plugin)), point.command).unwrap();
+    let mut child = h
+        .cnitool()
+        .args(["--timeout", "60s"])
+        .args(args)
+        .spawn_quiet();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !s.join("reached").exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Err(format!(
+                "{point:?} was never reached: cnitool ended with {status}"
+            ));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{point:?} was not reached within 30 s"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    if status.signal() != Some(libc::SIGKILL) {
+        return Err(format!("{point:?}: cnitool was not killed: {status}"));
+    }
+    std::fs::write(s.join("release"), "").unwrap();
+    wait_for_orphans();
+    Ok(())
+}
+
+/// SIGKILL of `add` and of `run` at every named point (each plugin's ADD started; for `run`
+/// also each plugin's DEL after the command): one `gc` restores the baseline, a second does
+/// nothing. Every point is covered in the default run.
+#[test]
+fn sigkill_at_every_plugin_call() {
+    host_test("sigkill_at_every_plugin_call", |h| {
+        let mut bridge = h.bridge(8, 24);
+        // As in sigkill_add_then_gc: bridge 1.1.1 cannot unmasquerade once the netns is gone.
+        bridge["ipMasq"] = false.into();
+        h.conflist("crash", json!([bridge, Host::portmap()]));
+        h.warm_up("crash", &["-p", "8080:80"]);
+        gate(h, "bridge");
+        gate(h, "portmap");
+        let add_points = [
+            Point {
+                plugin: "bridge",
+                command: "ADD",
+            },
+            Point {
+                plugin: "portmap",
+                command: "ADD",
+            },
+        ];
+        let del_points = [
+            Point {
+                plugin: "portmap",
+                command: "DEL",
+            },
+            Point {
+                plugin: "bridge",
+                command: "DEL",
+            },
+        ];
+        let mut failures = Vec::new();
+        let mut cases = 0;
+        for point in add_points {
+            cases += 1;
+            h.netns("victim");
+            let outcome = kill_at(h, &["add", "crash", "victim", "-p", "8080:80"], point);
+            h.delete_netns("victim");
+            failures.extend(outcome.err());
+            failures.extend(gc_twice(h, &format!("add killed at {point:?}")));
+        }
+        for point in add_points.into_iter().chain(del_points) {
+            cases += 1;
+            let args = ["run", "--net", "crash", "-p", "8080:80", "--", "true"];
+            failures.extend(kill_at(h, &args, point).err());
+            failures.extend(gc_twice(h, &format!("run killed at {point:?}")));
+        }
+        figure(
+            "crash",
+            format!(
+                "SIGKILL at named points: {cases} cases, {} failures",
+                failures.len()
+            ),
+        );
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}

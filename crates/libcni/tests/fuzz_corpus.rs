@@ -29,7 +29,10 @@ fn every_corpus_file_passes_its_check() {
     folders.sort();
     let mut known: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
     known.sort_unstable();
-    assert_eq!(folders, known, "every corpus folder has a check, and every check a corpus");
+    assert_eq!(
+        folders, known,
+        "every corpus folder has a check, and every check a corpus"
+    );
     for (name, check) in TARGETS {
         let dir = Path::new(CORPUS).join(name);
         let mut files = 0;

@@ -212,9 +212,12 @@ impl Host {
             .arg(&self.netns_dir)
     }
 
-    /// `cnitool --timeout 10s ARGS...` run to the end.
+    /// `cnitool --timeout 60s ARGS...` run to the end. The bound is per plugin call and only
+    /// catches a hang: 20 parallel portmap DELs queue on the xtables lock, and on a busy
+    /// 2-core machine one waited past 10 s. (The tool's own default, 5 minutes, stays: a
+    /// plugin that is merely slow under load must not be killed half-way.)
     pub fn run(&self, args: &[&str]) -> Run {
-        self.cnitool().args(["--timeout", "10s"]).args(args).run()
+        self.cnitool().args(["--timeout", "60s"]).args(args).run()
     }
 
     /// Creates a named network namespace (`lo` up).
