@@ -437,25 +437,27 @@ fn cache_writes_are_flushed_only_with_sync_cache() {
             .ok();
         assert_eq!(calls(&del, "fsync"), 0);
 
-        // File and directory, for the pending entry and for the result.
-        let add = h
-            .cnitool()
-            .args(["--sync-cache", "add", "lo", ns])
-            .under(&strace)
-            .run()
-            .ok();
-        assert_eq!(
-            (calls(&add, "fsync"), calls(&add, "sync_file_range")),
-            (4, 0)
-        );
-        let del = h
-            .cnitool()
-            .env("CNITOOL_SYNC_CACHE", "1")
-            .args(["del", "lo", ns])
-            .under(&strace)
-            .run()
-            .ok();
-        assert_eq!(calls(&del, "sync_file_range"), 0);
+        // File and directory, for the pending entry and for the result; the flag and the
+        // variable alike.
+        for sync in [["--sync-cache"].as_slice(), &[]] {
+            let add = h
+                .cnitool()
+                .env(
+                    "CNITOOL_SYNC_CACHE",
+                    if sync.is_empty() { "1" } else { "0" },
+                )
+                .args(sync)
+                .args(["add", "lo", ns])
+                .under(&strace)
+                .run()
+                .ok();
+            assert_eq!(
+                (calls(&add, "fsync"), calls(&add, "sync_file_range")),
+                (4, 0),
+                "{sync:?}: {add:#?}"
+            );
+            h.cnitool().args(["del", "lo", ns]).run().ok();
+        }
         h.assert_cache_empty();
     });
 }

@@ -170,7 +170,7 @@ fn unusable_netns() {
         ];
         for (path, msg) in cases {
             h.run(&["add", "testnet", path]).fails(STATE, msg);
-            h.run(&["check", "testnet", path]).fails(STATE, "");
+            h.run(&["check", "testnet", path]).fails(STATE, msg);
         }
         h.run(&["del", "testnet", "/proc/self/ns/net"])
             .fails(STATE, "own network namespace");

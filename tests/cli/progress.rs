@@ -8,14 +8,25 @@ use crate::util::*;
 /// Erases the progress line (carriage return, erase to end of line).
 const ERASE: &str = "\r\x1b[K";
 
-/// `slow1` and `slow2`: one fake plugin each that takes a moment, so that `run`'s concurrent
-/// ADDs overlap, and returns a fixed result.
+/// `slow1` and `slow2`: one fake plugin each that takes a moment, and returns a fixed
+/// result. `run`'s two concurrent ADDs wait for each other (a barrier of marker files, bounded
+/// at 20 s), so they overlap however loaded the machine is.
 fn slow_networks(h: &Host) {
+    let dir = h.scratch.join("barrier");
+    std::fs::create_dir_all(&dir).unwrap();
     h.fake_plugin(
         "slowpoke",
-        r#"cat >/dev/null
+        &format!(
+            r#"cat >/dev/null
+if [ "$CNI_COMMAND" = ADD ] && [ "$BARRIER" = 1 ]; then
+    : > {dir}/$$
+    i=0
+    while [ "$(ls {dir} | wc -l)" -lt 2 ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done
+fi
 sleep 0.5
-if [ "$CNI_COMMAND" = ADD ]; then echo '{"cniVersion":"1.0.0","ips":[{"address":"10.198.9.5/24"}],"dns":{}}'; fi"#,
+if [ "$CNI_COMMAND" = ADD ]; then echo '{{"cniVersion":"1.0.0","ips":[{{"address":"10.198.9.5/24"}}],"dns":{{}}}}'; fi"#,
+            dir = dir.display()
+        ),
     );
     for net in ["slow1", "slow2"] {
         h.conflist(net, "1.0.0", json!([{"type": "slowpoke"}]));
@@ -50,7 +61,7 @@ fn run_shows_progress_on_a_terminal_only() {
         let args = [
             "run", "--net", "slow1", "--net", "slow2", "--", "echo", "hello",
         ];
-        let tty = h.cnitool().args(args).run_in_pty().ok();
+        let tty = h.cnitool().env("BARRIER", "1").args(args).run_in_pty().ok();
         let lines = drawn(&tty.stdout);
         for want in [
             "ADD slow1/slowpoke",

@@ -169,7 +169,7 @@ fn bench_rootless() {
             nix::sys::signal::Signal::SIGTERM,
         )
         .unwrap();
-        let _ = bg.finish();
+        bg.finish_code(143);
         if std::env::var_os("RL_BENCH_TMPFS").is_some() {
             // The leak checks while the tmpfs is there, then the directory is left as it was.
             rl.assert_clean();

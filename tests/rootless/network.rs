@@ -73,7 +73,7 @@ fn host_loopback(test: &str, uplink: &str) {
         assert!(srv.peers()[0].ip().is_loopback());
         drop(srv);
         if uplink == "pasta" {
-            rl.wait_until("the generation to end", Duration::from_secs(5), || {
+            rl.wait_until("the generation to end", Duration::from_secs(20), || {
                 rl.generations().is_empty()
             });
             ip("link del rlext0");
@@ -135,23 +135,24 @@ fn two_runs_reach_each_other() {
             "import subprocess\nprint(subprocess.check_output(['ip','-4','-o','addr','show','eth0']).split()[3].decode().split('/')[0],flush=True)\n{}",
             connect_py(&a_ip, 8080)
         );
-        let b = Bg::spawn(rl.cmd([
+        // B stays until its stdin closes, so both runs are live at the status below.
+        let mut cmd = rl.cmd([
             "run",
             "--",
             "sh",
             "-c",
-            "python3 -c \"$0\"; sleep 0.5",
+            "python3 -c \"$0\"; read _ || true",
             &client,
-        ]));
+        ]);
+        cmd.stdin(std::process::Stdio::piped());
+        let mut b = Bg::spawn(cmd);
         let b_ip = b.line();
         let seen = b.line();
         assert_eq!(seen, "OK hi", "B reaches A");
         assert_eq!(a.line(), format!("peer {b_ip}"), "A sees B's own address");
         let status = rl.run(["rootless", "status"]).ok();
-        assert!(
-            status.stdout.contains("runs: 2 live") || status.stdout.contains("runs: 1 live"),
-            "{status:#?}"
-        );
+        assert!(status.stdout.contains("runs: 2 live"), "{status:#?}");
+        drop(b.child.stdin.take());
         let (holder, uplink) = crate::util::gen_pids(rl);
         let (sa, ea) = a.finish();
         let (sb, eb) = b.finish();

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use libcni::netns;
 use nix::mount::{mount, MsFlags};
+use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
 /// The unprivileged test user and group: a uid (= gid) with no passwd or group entry.
@@ -302,7 +303,7 @@ impl Rl {
     /// throwaway host (slirp4netns creates none there; a leak would be a tap or veth).
     #[track_caller]
     pub fn assert_clean(&self) {
-        let end = Instant::now() + Duration::from_secs(5);
+        let end = Instant::now() + Duration::from_secs(20);
         while !self.processes().is_empty() && Instant::now() < end {
             thread::sleep(Duration::from_millis(20));
         }
@@ -475,6 +476,22 @@ impl Bg {
         };
         let err = self.err.take().unwrap().join().unwrap_or_default();
         (st, err)
+    }
+
+    /// Waits for the end; the run must have been killed by `signal`.
+    #[track_caller]
+    pub fn finish_killed(self, signal: Signal) {
+        use std::os::unix::process::ExitStatusExt as _;
+        let (st, err) = self.finish();
+        assert_eq!(st.signal(), Some(signal as i32), "{st}: {err}");
+    }
+
+    /// Waits for the end; the run must have exited with `code`.
+    #[track_caller]
+    pub fn finish_code(self, code: i32) -> String {
+        let (st, err) = self.finish();
+        assert_eq!(st.code(), Some(code), "{st}: {err}");
+        err
     }
 
     /// The runner's PID (setpriv execs cnitool, so it is the child's).
