@@ -431,3 +431,170 @@ fn version_asks_every_plugin() {
             .contains(&json!("1.1.0")));
     });
 }
+
+/// Puts a writable layer over `dir` in the throwaway mount namespace (an overlay whose upper
+/// layer is a tmpfs), so the test can add files to e.g. `/etc/cni` without touching the disk.
+fn writable_layer(dir: &str, scratch: &std::path::Path) {
+    use nix::mount::{mount, MsFlags};
+    let layer = scratch.join(format!("layer{}", dir.replace('/', "-")));
+    fs::create_dir_all(&layer).unwrap();
+    mount(
+        Some("tmpfs"),
+        &layer,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    for d in ["upper", "work"] {
+        fs::create_dir(layer.join(d)).unwrap();
+    }
+    let opts = format!(
+        "lowerdir={dir},upperdir={},workdir={}",
+        layer.join("upper").display(),
+        layer.join("work").display()
+    );
+    mount(
+        Some("overlay"),
+        dir,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .unwrap_or_else(|e| panic!("an overlay on {dir}: {e}"));
+}
+
+/// The defaults, with no `NETCONFPATH`, `CNI_PATH`, `--cache-dir` or `--netns-dir`: netconfs
+/// from `/etc/cni/net.d`, then `~/.config/cni/net.d` (the first file of a name wins), plugins
+/// from `/opt/cni/bin`, `/usr/libexec/cni`, `/usr/lib/cni` in that order, the cache in
+/// `/var/lib/cni`, names in `/run/netns`. Each default directory is a private layer of the
+/// throwaway host.
+#[test]
+fn default_directories() {
+    host_test("default_directories", |h| {
+        use nix::mount::{mount, MsFlags};
+        // (Only over directories the machine has: creating one would touch its disk.)
+        let layered: Vec<&str> = ["/etc", "/opt", "/usr/libexec"]
+            .into_iter()
+            .filter(|d| std::path::Path::new(d).is_dir())
+            .collect();
+        assert!(
+            layered.contains(&"/etc") && layered.contains(&"/opt"),
+            "{layered:?}"
+        );
+        for dir in &layered {
+            writable_layer(dir, &h.scratch);
+        }
+        // Empty CNI directories whatever the machine has in them (podman ships a netconf).
+        for dir in ["/etc/cni", "/opt/cni"] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        let tmpfs = ["/var/lib", "/run", "/etc/cni", "/opt/cni"];
+        for dir in tmpfs {
+            mount(
+                Some("tmpfs"),
+                dir,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .unwrap();
+        }
+        let home = h.scratch.join("home");
+        let system = std::path::Path::new("/etc/cni/net.d");
+        let user = home.join(".config/cni/net.d");
+        for d in [system, &user, std::path::Path::new("/opt/cni/bin")] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let conf = |dir: &std::path::Path, name: &str, plugin: &str| {
+            let text = json!({"cniVersion": "1.0.0", "name": name, "plugins": [{"type": plugin}]});
+            fs::write(dir.join(format!("{name}.conflist")), text.to_string()).unwrap();
+        };
+        conf(system, "sys", "loopback");
+        conf(&user, "mine", "loopback");
+        conf(system, "both", "which");
+        conf(&user, "both", "loopback");
+        // A plugin in /opt/cni/bin shadows one of the same name in /usr/lib/cni.
+        let which = "/opt/cni/bin/which";
+        fs::write(
+            which,
+            "#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\",\"dns\":{}}'\nexit 0\n",
+        )
+        .unwrap();
+        fs::set_permissions(which, fs::Permissions::from_mode(0o755)).unwrap();
+        // And its loopback, a wrapper that leaves a mark, comes before /usr/lib/cni's.
+        let mark = h.scratch.join("opt-loopback-ran");
+        fs::write(
+            "/opt/cni/bin/loopback",
+            format!(
+                "#!/bin/sh\n: > {}\nexec /usr/lib/cni/loopback\n",
+                mark.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions("/opt/cni/bin/loopback", fs::Permissions::from_mode(0o755)).unwrap();
+
+        // An empty XDG_CONFIG_HOME is ignored (not absolute): ~/.config it is.
+        let cnitool = || cnitool_bare().env("HOME", &home).env("XDG_CONFIG_HOME", "");
+        let list = cnitool().args(["-o", "json", "list"]).run().ok().json();
+        let files: Vec<(&str, &str, &Value)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["builtIn"] == false)
+            .map(|n| {
+                (
+                    n["name"].as_str().unwrap(),
+                    n["file"].as_str().unwrap(),
+                    &n["shadowedBy"],
+                )
+            })
+            .collect();
+        let user_file = |name: &str| user.join(format!("{name}.conflist")).display().to_string();
+        let (mine, user_both) = (user_file("mine"), user_file("both"));
+        let shadowing = json!("/etc/cni/net.d/both.conflist");
+        assert_eq!(
+            files,
+            [
+                ("both", "/etc/cni/net.d/both.conflist", &Value::Null),
+                ("sys", "/etc/cni/net.d/sys.conflist", &Value::Null),
+                ("both", user_both.as_str(), &shadowing),
+                ("mine", mine.as_str(), &Value::Null),
+            ],
+            "{list:#}"
+        );
+
+        cnitool().args(["netns", "create", "ctr"]).run().ok();
+        assert!(std::path::Path::new("/run/netns/ctr").exists());
+        let add = cnitool()
+            .args(["-o", "json", "add", "both", "ctr"])
+            .run()
+            .ok();
+        assert_eq!(add.json()["cniVersion"], "1.0.0", "{add:#?}");
+        let results: Vec<String> = fs::read_dir("/var/lib/cni/results")
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let id = go_container_id(std::path::Path::new("/run/netns/ctr"));
+        assert_eq!(results, [format!("both-{id}-eth0")]);
+        // The system file won, and its plugin came from /opt/cni/bin: `which` exists nowhere
+        // else. The user's network of the same name is the one shown as shadowed.
+        let show = cnitool()
+            .args(["-o", "json", "show", "both"])
+            .run()
+            .ok()
+            .json();
+        assert_eq!(show["config"]["plugins"][0]["type"], "which", "{show:#}");
+        assert_eq!(show["source"], "/etc/cni/net.d/both.conflist");
+        cnitool().args(["del", "both", "ctr"]).run().ok();
+        assert!(!mark.exists());
+        cnitool().args(["add", "mine", "ctr"]).run().ok();
+        assert!(mark.exists(), "loopback came from /opt/cni/bin");
+        cnitool().args(["del", "mine", "ctr"]).run().ok();
+        cnitool().args(["netns", "delete", "ctr"]).run().ok();
+        assert_eq!(fs::read_dir("/var/lib/cni/results").unwrap().count(), 0);
+        for dir in tmpfs.iter().rev().chain(layered.iter().rev()) {
+            nix::mount::umount2(*dir, nix::mount::MntFlags::MNT_DETACH).unwrap();
+        }
+    });
+}

@@ -2,8 +2,11 @@
 //! was deleted, a corrupt cache file, stale attachments.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
-use crate::util::{go_container_id, has_link, host_test};
+use serde_json::Value;
+
+use crate::util::{go_container_id, has_link, host_test, Host};
 
 /// DEL after the namespace was deleted succeeds and releases the cache and the address.
 #[test]
@@ -177,5 +180,109 @@ fn gc_with_failing_del() {
         fs::write(&allow, "").unwrap();
         let run = h.run(&["gc"]).ok();
         assert!(run.stdout.starts_with("removed n cnitool-"), "{run:?}");
+    });
+}
+
+/// A fake 1.1.0 plugin that logs each call (`COMMAND CNI_CONTAINERID stdin`, one line) and
+/// answers ADD with an empty result; STATUS fails with code 50 while `unavailable` exists.
+fn spy_1_1(h: &Host) -> PathBuf {
+    let log = h.scratch.join("spy.log");
+    let unavailable = h.scratch.join("unavailable");
+    h.fake_plugin(
+        "spy11",
+        &format!(
+            "input=$(cat)\n\
+             [ \"$CNI_COMMAND\" = VERSION ] && {{ echo '{{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"1.0.0\",\"1.1.0\"]}}'; exit 0; }}\n\
+             echo \"$CNI_COMMAND $CNI_CONTAINERID $(printf '%s' \"$input\" | jq -c .)\" >> {log}\n\
+             case $CNI_COMMAND in\n\
+             ADD) echo '{{\"cniVersion\":\"1.1.0\",\"dns\":{{}}}}' ;;\n\
+             STATUS) [ -e {u} ] && {{ echo '{{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"no IPs left\"}}'; exit 1; }} ;;\n\
+             esac\n\
+             exit 0",
+            log = log.display(),
+            u = unavailable.display()
+        ),
+    );
+    log
+}
+
+/// The calls the spy logged since the last look: (command, container ID, stdin).
+fn spy_calls(log: &Path) -> Vec<(String, String, Value)> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let _ = fs::remove_file(log);
+    text.lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let command = parts.next().unwrap().to_owned();
+            let id = parts.next().unwrap().to_owned();
+            (
+                command,
+                id,
+                serde_json::from_str(parts.next().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// STATUS and GC at cniVersion 1.1.0, through the command line: STATUS reaches the plugin
+/// and its failure is reported; GC deletes the stale attachment, then sends GC with the
+/// live one as valid; with `disableGC` nothing reaches the plugins and the stale attachment
+/// is kept.
+#[test]
+fn status_and_gc_at_1_1_reach_the_plugins() {
+    host_test("status_and_gc_at_1_1_reach_the_plugins", |h| {
+        let log = spy_1_1(h);
+        h.conflist("n11", "1.1.0", serde_json::json!([{"type": "spy11"}]));
+
+        let run = h.run(&["status", "n11"]).ok();
+        assert_eq!(run.stdout, "");
+        let calls = spy_calls(&log);
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].0, "STATUS");
+        assert_eq!(calls[0].2["cniVersion"], "1.1.0");
+        fs::write(h.scratch.join("unavailable"), "").unwrap();
+        h.run(&["status", "n11"]).fails(4, "no IPs left");
+        fs::remove_file(h.scratch.join("unavailable")).unwrap();
+        spy_calls(&log);
+
+        let live = h.netns("live");
+        let stale = h.netns("stale");
+        h.run(&["add", "-o", "none", "n11", "live"]).ok();
+        h.run(&["add", "-o", "none", "n11", "stale"]).ok();
+        let (live_id, stale_id) = (go_container_id(&live), go_container_id(&stale));
+        h.delete_netns("stale");
+        spy_calls(&log);
+
+        let run = h.run(&["gc", "n11"]).ok();
+        assert!(run.stdout.contains(&stale_id), "{run:?}");
+        let calls = spy_calls(&log);
+        let summary: Vec<(&str, &str)> = calls
+            .iter()
+            .map(|(c, id, _)| (c.as_str(), id.as_str()))
+            .collect();
+        assert_eq!(summary, [("DEL", stale_id.as_str()), ("GC", "")]);
+        let valid = serde_json::json!([{"containerID": live_id, "ifname": "eth0"}]);
+        assert_eq!(calls[1].2["cni.dev/valid-attachments"], valid);
+        assert_eq!(calls[1].2["cni.dev/attachments"], valid);
+        assert_eq!(h.cache_files(), [format!("n11-{live_id}-eth0")]);
+
+        // disableGC: the same situation, and nothing reaches the plugins.
+        h.write_conf(
+            "n11.conflist",
+            r#"{"cniVersion":"1.1.0","name":"n11","disableGC":true,"plugins":[{"type":"spy11"}]}"#,
+        );
+        let stale = h.netns("stale");
+        h.run(&["add", "-o", "none", "n11", "stale"]).ok();
+        h.delete_netns("stale");
+        spy_calls(&log);
+        h.run(&["gc", "n11"]).ok();
+        assert_eq!(spy_calls(&log), []);
+        assert_eq!(h.cache_files().len(), 2);
+
+        // Cleaned up with GC allowed again.
+        h.conflist("n11", "1.1.0", serde_json::json!([{"type": "spy11"}]));
+        h.run(&["gc", "n11"]).ok();
+        h.run(&["del", "n11", "live"]).ok();
+        h.assert_cache_empty();
     });
 }
