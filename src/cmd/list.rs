@@ -51,15 +51,25 @@ impl Row {
     }
 
     fn builtin() -> Row {
-        let list = builtin::list();
-        Row {
-            name: Some(list.name.clone()),
-            file: None,
-            version: Some(list.cni_version.clone()),
-            plugins: plugin_types(&list),
-            shadowed_by: None,
-            converted: false,
-            error: None,
+        match builtin::list() {
+            Ok((list, _)) => Row {
+                name: Some(list.name.clone()),
+                file: None,
+                version: Some(list.cni_version.clone()),
+                plugins: plugin_types(&list),
+                shadowed_by: None,
+                converted: false,
+                error: None,
+            },
+            Err(e) => Row {
+                name: Some(builtin::NAME.to_owned()),
+                file: None,
+                version: None,
+                plugins: Vec::new(),
+                shadowed_by: None,
+                converted: false,
+                error: Some(format!("{e:#}")),
+            },
         }
     }
 

@@ -171,9 +171,19 @@ impl Context {
                 libcni::Error::NoConfigs { .. }
                 | libcni::Error::NetworkNotFound { .. }
                 | libcni::Error::NetworkNotFoundBroken { .. },
-            ) if name == crate::builtin::NAME => Ok(crate::builtin::list()),
+            ) if name == crate::builtin::NAME => self.builtin_list(),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The built-in network for this host (its subnet depends on the host's routes: see
+    /// [`crate::builtin::choose_subnet`]); under `-v`, says when a subnet was passed over.
+    pub fn builtin_list(&self) -> Result<NetworkConfigList> {
+        let (list, note) = crate::builtin::list()?;
+        if let Some(note) = note.filter(|_| self.verbose) {
+            eprintln!("cnitool: {note}");
+        }
+        Ok(list)
     }
 
     /// Prints warnings on stderr unless `--quiet`.

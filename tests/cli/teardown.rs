@@ -271,7 +271,7 @@ fn status_and_gc_at_1_1_reach_the_plugins() {
             "n11.conflist",
             r#"{"cniVersion":"1.1.0","name":"n11","disableGC":true,"plugins":[{"type":"spy11"}]}"#,
         );
-        let stale = h.netns("stale");
+        h.netns("stale");
         h.run(&["add", "-o", "none", "n11", "stale"]).ok();
         h.delete_netns("stale");
         spy_calls(&log);

@@ -29,9 +29,9 @@ fn single_run() {
                 .to_owned()
         };
         assert_eq!(field("UID"), "0", "uid 0 in the user namespace");
-        assert!(field("ADDR").contains("inet 10.89.0."), "{out:#?}");
+        assert!(field("ADDR").contains("inet 10.231.0."), "{out:#?}");
         assert!(
-            field("ROUTE").starts_with("default via 10.89.0.1"),
+            field("ROUTE").starts_with("default via 10.231.0.1"),
             "{out:#?}"
         );
         let resolv = field("RESOLV");
@@ -65,7 +65,7 @@ fn single_run() {
             );
         }
         // host-local's reservation lives in the generation (the sandbox's /var/lib/cni).
-        assert!(field("RESERVED").contains("10.89.0."), "{out:#?}");
+        assert!(field("RESERVED").contains("10.231.0."), "{out:#?}");
     });
 }
 

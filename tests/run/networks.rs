@@ -10,7 +10,7 @@ use nix::mount::{mount, MsFlags};
 use serde_json::json;
 
 use crate::plugins::{hook, install_hook};
-use crate::util::{host_test, ipv4_of, is_running, list, wait_output};
+use crate::util::{host_test, ipv4_of, is_running, list, sh, wait_output};
 
 #[test]
 fn two_networks_eth0_and_eth1() {
@@ -167,10 +167,10 @@ fn builtin_network_when_no_netconf() {
             .ok();
         let eth0 = ipv4_of(&out.stdout, "eth0");
         assert!(
-            eth0.len() == 1 && eth0[0].starts_with("10.89.0."),
+            eth0.len() == 1 && eth0[0].starts_with("10.231.0."),
             "{out:#?}"
         );
-        assert!(out.stdout.contains("default via 10.89.0.1"), "{out:#?}");
+        assert!(out.stdout.contains("default via 10.231.0.1"), "{out:#?}");
         assert!(crate::util::host_links().contains(&"cnitool0".to_owned()));
         // --net cnitool names the built-in network even when netconfs exist.
         host.bridge_net("other", "br-o", "10.197.1.0/24");
@@ -315,5 +315,68 @@ fn plugin_arguments_reach_the_plugins() {
             "{calls}"
         );
         assert_eq!(args_of("DEL"), add, "DEL gets the arguments of ADD");
+    });
+}
+
+/// The built-in network never takes a subnet the host already routes: with a bridge of
+/// another tool on its first subnet (as podman's first network may be), `run` takes the next
+/// one and says so under `-v`, and the host keeps one route per subnet; with every candidate
+/// routed, it fails before any plugin runs, naming what to do.
+#[test]
+fn builtin_network_avoids_subnets_in_use() {
+    host_test("builtin_network_avoids_subnets_in_use", |host| {
+        mount(
+            Some("tmpfs"),
+            "/var/lib",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let var_lib_cni = std::path::Path::new("/var/lib/cni");
+        fs::create_dir(var_lib_cni).unwrap();
+        host.check_ipam_dir(var_lib_cni);
+        host.allow_link("cnitool0");
+        host.allow_link("other0");
+        sh("ip link add other0 type bridge && ip addr add 10.231.0.1/24 dev other0 && ip link set other0 up");
+
+        let out = host
+            .run(["-v", "--", "ip", "-o", "-4", "addr", "show", "eth0"])
+            .ok();
+        let eth0 = ipv4_of(&out.stdout, "eth0");
+        assert!(
+            eth0.len() == 1 && eth0[0].starts_with("10.231.1."),
+            "{out:#?}"
+        );
+        assert!(
+            out.stderr.contains(
+                "built-in network: 10.231.0.0/24 (route 10.231.0.0/24 dev other0) in use on \
+                 this host; using 10.231.1.0/24"
+            ),
+            "{out:#?}"
+        );
+        let routes = sh("ip -o -4 route show 10.231.0.0/24");
+        assert_eq!(routes.lines().count(), 1, "{routes}");
+        // The bridge keeps its subnet for later runs, even once the other goes away.
+        sh("ip link del other0");
+        let out = host
+            .run(["--", "ip", "-o", "-4", "addr", "show", "eth0"])
+            .ok();
+        assert!(
+            ipv4_of(&out.stdout, "eth0")[0].starts_with("10.231.1."),
+            "{out:#?}"
+        );
+
+        // Every candidate routed (and no bridge of ours yet): a clear failure, nothing run.
+        sh("ip link del cnitool0");
+        sh("ip link add other0 type bridge && ip addr add 10.231.0.1/16 dev other0 && ip link set other0 up");
+        let out = host.run(["--", "true"]).code_is(125);
+        assert!(
+            out.stderr.contains("no free subnet")
+                && out.stderr.contains("write a netconf named cnitool"),
+            "{out:#?}"
+        );
+        assert!(!crate::util::host_links().contains(&"cnitool0".to_owned()));
+        sh("ip link del other0");
     });
 }

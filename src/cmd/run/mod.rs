@@ -75,7 +75,8 @@ pub(crate) fn tool(e: anyhow::Error) -> anyhow::Error {
 pub struct RunArgs {
     /// A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0,
     /// eth1, ... by default). Without --net and without any netconf, the built-in network
-    /// "cnitool" is used.
+    /// "cnitool" is used (bridge cnitool0 on the first of 10.231.0.0/24 .. 10.231.15.0/24
+    /// that no route of the host overlaps).
     #[arg(long = "net", value_name = "NAME[:IFNAME]")]
     pub nets: Vec<String>,
     /// Join this existing named network namespace instead of creating one; it is left in place
@@ -395,7 +396,7 @@ pub(crate) fn resolve_networks(
         let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
         let names = listing.names();
         if names.is_empty() {
-            return Ok(vec![(builtin::list(), "eth0".into())]);
+            return Ok(vec![(ctx.builtin_list()?, "eth0".into())]);
         }
         return Err(crate::usage!(
             "no --net given and netconfs exist, so the built-in network is not used; \
