@@ -520,7 +520,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_see
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs (they lose their network)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs: each is ended first, as by a SIGTERM to its runner (its command gets SIGTERM, the run is undone, the runner exits with the command\'s status)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'

@@ -177,17 +177,28 @@ fn status_stop_gc() {
         let out = rl.run(["rootless", "stop"]);
         let out = out.fails_with("still use the shared rootless namespace");
         assert!(out.stderr.contains("--force"), "{out:#?}");
-        rl.run(["rootless", "stop", "--force"]).ok();
-        assert!(rl.generations().is_empty());
-        // The run loses its namespace but ends and cleans up what is left of it.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(a.pid()),
-            nix::sys::signal::Signal::SIGTERM,
+        // --force ends the live run first: its command gets SIGTERM (sh dies of it: 143, the
+        // run's status), the run is undone, then the namespace goes.
+        let gen = rl.generations()[0].clone();
+        let reserved = gen.join("cni/networks/cnitool");
+        assert_eq!(
+            fs::read_dir(&reserved).unwrap().count(),
+            3,
+            "lock, last, one lease"
         );
-        let _ = a.finish();
+        let out = rl.run(["rootless", "stop", "--force"]).ok();
+        assert!(
+            out.stderr.contains("cnitool: ending rootless r"),
+            "{out:#?}"
+        );
+        let err = a.finish_code(143);
+        assert!(
+            !err.contains("error"),
+            "the run undid itself cleanly: {err}"
+        );
+        assert!(rl.generations().is_empty());
         let out = rl.run(["gc"]).ok();
         assert_eq!(out.stdout.trim(), "nothing to remove", "{out:#?}");
         rl.run(["rootless", "stop"]).ok();
-        std::thread::sleep(Duration::from_millis(10));
     });
 }

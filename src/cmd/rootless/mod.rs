@@ -30,16 +30,22 @@ pub mod state;
 pub mod uplink;
 pub mod watch;
 
+use std::os::fd::AsFd as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde_json::json;
 
 use self::state::{Root, UplinkKind};
 use super::Context;
 use crate::cli::Output;
+use crate::cmd::run::record::RunRecord;
 
 // The rootless flags of `run`.
 #[derive(Debug, Args, Clone)]
@@ -88,7 +94,8 @@ pub enum RootlessCommand {
 // Arguments of `rootless stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Tear down even with live runs (they lose their network).
+    /// Tear down even with live runs: each is ended first, as by a SIGTERM to its runner (its
+    /// command gets SIGTERM, the run is undone, the runner exits with the command's status).
     #[arg(long)]
     pub force: bool,
 }
@@ -193,21 +200,33 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
     if !root.dir.exists() {
         return Ok(ExitCode::SUCCESS);
     }
-    let _lock = root.lock()?;
-    let gens = root.generations();
-    let live: Vec<String> = gens
+    let mut lock = root.lock()?;
+    let live: Vec<(PathBuf, RunRecord)> = root
+        .generations()
         .iter()
         .flat_map(|g| g.live_runs())
-        .map(|(p, r)| format!("{} (pid {})", run::run_id(&p), r.owner.pid))
         .collect();
-    if !live.is_empty() && !force {
-        bail!(
-            "{} run(s) still use the shared rootless namespace: {}; end them first, or use \
-             --force",
-            live.len(),
-            live.join(", ")
-        );
+    if !live.is_empty() {
+        if !force {
+            let names: Vec<String> = live
+                .iter()
+                .map(|(p, r)| format!("{} (pid {})", run::run_id(p), r.owner.pid))
+                .collect();
+            bail!(
+                "{} run(s) still use the shared rootless namespace: {}; end them first, or use \
+                 --force",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        // Each live run ends as on a SIGTERM to its runner: the command gets it, the run is
+        // undone and the runner exits with the command's status. The runners need the lock
+        // to undo their runs, so it is released meanwhile.
+        drop(lock);
+        end_runs(ctx, &live);
+        lock = root.lock()?;
     }
+    let _lock = lock;
     // Dead runs first (DEL through the holder), then everything.
     for line in run::gc_locked(ctx, root, true, None) {
         if !ctx.quiet {
@@ -219,6 +238,45 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
         root.clear_current(&gen.name);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `rootless stop --force` waits for a live run to end after SIGTERM before it
+/// SIGKILLs the runner (whose run `gc` then undoes): the runner's own grace for a command
+/// that ignores SIGTERM, and time to undo the run.
+const END_RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Sends SIGTERM to the runner of each run and waits (at most [`END_RUN_LIMIT`]) for them to
+/// exit; a runner still there then is SIGKILLed.
+fn end_runs(ctx: &Context, runs: &[(PathBuf, RunRecord)]) {
+    let mut waiting = Vec::new();
+    for (path, record) in runs {
+        // The descriptor pins the process: the liveness check after it cannot be fooled by a
+        // reused PID, and the signal goes to the process checked.
+        let Ok(fd) = libcni::sys::pidfd_open(record.owner.pid) else {
+            continue; // gone already
+        };
+        if !record.owner.is_alive() {
+            continue;
+        }
+        if !ctx.quiet {
+            eprintln!(
+                "cnitool: ending rootless {} (runner pid {})",
+                run::run_id(path),
+                record.owner.pid
+            );
+        }
+        let _ = kill(Pid::from_raw(record.owner.pid), Signal::SIGTERM);
+        waiting.push((record.owner.pid, fd));
+    }
+    let deadline = Instant::now() + END_RUN_LIMIT;
+    for (pid, fd) in waiting {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(1)) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
 }
 
 /// `cnitool gc`'s rootless part: the caller's shared namespace state, if any. Returns the
