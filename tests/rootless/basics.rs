@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::time::Duration;
 
 use crate::util::{rl_test, Bg};
 
