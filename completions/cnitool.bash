@@ -70,23 +70,8 @@ _cnitool() {
             cnitool__subcmd__container,detach)
                 cmd="cnitool__subcmd__container__subcmd__detach"
                 ;;
-            cnitool__subcmd__container,help)
-                cmd="cnitool__subcmd__container__subcmd__help"
-                ;;
             cnitool__subcmd__container,run)
                 cmd="cnitool__subcmd__container__subcmd__run"
-                ;;
-            cnitool__subcmd__container__subcmd__help,attach)
-                cmd="cnitool__subcmd__container__subcmd__help__subcmd__attach"
-                ;;
-            cnitool__subcmd__container__subcmd__help,detach)
-                cmd="cnitool__subcmd__container__subcmd__help__subcmd__detach"
-                ;;
-            cnitool__subcmd__container__subcmd__help,help)
-                cmd="cnitool__subcmd__container__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__container__subcmd__help,run)
-                cmd="cnitool__subcmd__container__subcmd__help__subcmd__run"
                 ;;
             cnitool__subcmd__help,add)
                 cmd="cnitool__subcmd__help__subcmd__add"
@@ -139,23 +124,8 @@ _cnitool() {
             cnitool__subcmd__help__subcmd__container,detach)
                 cmd="cnitool__subcmd__help__subcmd__container__subcmd__detach"
                 ;;
-            cnitool__subcmd__help__subcmd__container,help)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help"
-                ;;
             cnitool__subcmd__help__subcmd__container,run)
                 cmd="cnitool__subcmd__help__subcmd__container__subcmd__run"
-                ;;
-            cnitool__subcmd__help__subcmd__container__subcmd__help,attach)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__attach"
-                ;;
-            cnitool__subcmd__help__subcmd__container__subcmd__help,detach)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__detach"
-                ;;
-            cnitool__subcmd__help__subcmd__container__subcmd__help,help)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__help__subcmd__container__subcmd__help,run)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__run"
                 ;;
             cnitool__subcmd__help__subcmd__netns,create)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__create"
@@ -166,44 +136,14 @@ _cnitool() {
             cnitool__subcmd__help__subcmd__netns,exec)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__exec"
                 ;;
-            cnitool__subcmd__help__subcmd__netns,help)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help"
-                ;;
             cnitool__subcmd__help__subcmd__netns,list)
                 cmd="cnitool__subcmd__help__subcmd__netns__subcmd__list"
-                ;;
-            cnitool__subcmd__help__subcmd__netns__subcmd__help,create)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__create"
-                ;;
-            cnitool__subcmd__help__subcmd__netns__subcmd__help,delete)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__delete"
-                ;;
-            cnitool__subcmd__help__subcmd__netns__subcmd__help,exec)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__exec"
-                ;;
-            cnitool__subcmd__help__subcmd__netns__subcmd__help,help)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__help__subcmd__netns__subcmd__help,list)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__list"
-                ;;
-            cnitool__subcmd__help__subcmd__rootless,help)
-                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help"
                 ;;
             cnitool__subcmd__help__subcmd__rootless,status)
                 cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__status"
                 ;;
             cnitool__subcmd__help__subcmd__rootless,stop)
                 cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__stop"
-                ;;
-            cnitool__subcmd__help__subcmd__rootless__subcmd__help,help)
-                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__help__subcmd__rootless__subcmd__help,status)
-                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__status"
-                ;;
-            cnitool__subcmd__help__subcmd__rootless__subcmd__help,stop)
-                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__stop"
                 ;;
             cnitool__subcmd__netns,create)
                 cmd="cnitool__subcmd__netns__subcmd__create"
@@ -217,47 +157,17 @@ _cnitool() {
             cnitool__subcmd__netns,exec)
                 cmd="cnitool__subcmd__netns__subcmd__exec"
                 ;;
-            cnitool__subcmd__netns,help)
-                cmd="cnitool__subcmd__netns__subcmd__help"
-                ;;
             cnitool__subcmd__netns,list)
                 cmd="cnitool__subcmd__netns__subcmd__list"
                 ;;
             cnitool__subcmd__netns,ls)
                 cmd="cnitool__subcmd__netns__subcmd__list"
                 ;;
-            cnitool__subcmd__netns__subcmd__help,create)
-                cmd="cnitool__subcmd__netns__subcmd__help__subcmd__create"
-                ;;
-            cnitool__subcmd__netns__subcmd__help,delete)
-                cmd="cnitool__subcmd__netns__subcmd__help__subcmd__delete"
-                ;;
-            cnitool__subcmd__netns__subcmd__help,exec)
-                cmd="cnitool__subcmd__netns__subcmd__help__subcmd__exec"
-                ;;
-            cnitool__subcmd__netns__subcmd__help,help)
-                cmd="cnitool__subcmd__netns__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__netns__subcmd__help,list)
-                cmd="cnitool__subcmd__netns__subcmd__help__subcmd__list"
-                ;;
-            cnitool__subcmd__rootless,help)
-                cmd="cnitool__subcmd__rootless__subcmd__help"
-                ;;
             cnitool__subcmd__rootless,status)
                 cmd="cnitool__subcmd__rootless__subcmd__status"
                 ;;
             cnitool__subcmd__rootless,stop)
                 cmd="cnitool__subcmd__rootless__subcmd__stop"
-                ;;
-            cnitool__subcmd__rootless__subcmd__help,help)
-                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__rootless__subcmd__help,status)
-                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__status"
-                ;;
-            cnitool__subcmd__rootless__subcmd__help,stop)
-                cmd="cnitool__subcmd__rootless__subcmd__help__subcmd__stop"
                 ;;
             *)
                 ;;
@@ -574,7 +484,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help run attach detach help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help run attach detach"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -772,76 +682,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__container__subcmd__help)
-            opts="run attach detach help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__container__subcmd__help__subcmd__attach)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__container__subcmd__help__subcmd__detach)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__container__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__container__subcmd__help__subcmd__run)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -1164,7 +1004,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__container)
-            opts="run attach detach help"
+            opts="run attach detach"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1194,76 +1034,6 @@ _cnitool() {
         cnitool__subcmd__help__subcmd__container__subcmd__detach)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__help)
-            opts="run attach detach help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__attach)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__detach)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__help__subcmd__run)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1346,7 +1116,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__netns)
-            opts="create exec list delete help"
+            opts="create exec list delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1401,90 +1171,6 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__help)
-            opts="create exec list delete help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__create)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__delete)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__exec)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         cnitool__subcmd__help__subcmd__netns__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1500,64 +1186,8 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__help__subcmd__rootless)
-            opts="status stop help"
+            opts="status stop"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless__subcmd__help)
-            opts="status stop help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless__subcmd__help__subcmd__stop)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1714,7 +1344,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help create exec list ls delete del help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help create exec list ls delete del"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1901,90 +1531,6 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cnitool__subcmd__netns__subcmd__help)
-            opts="create exec list delete help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__netns__subcmd__help__subcmd__create)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__netns__subcmd__help__subcmd__delete)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__netns__subcmd__help__subcmd__exec)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__netns__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__netns__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         cnitool__subcmd__netns__subcmd__list)
             opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2032,7 +1578,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__rootless)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help status stop help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help status stop"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2070,62 +1616,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__rootless__subcmd__help)
-            opts="status stop help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__rootless__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__rootless__subcmd__help__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__rootless__subcmd__help__subcmd__stop)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

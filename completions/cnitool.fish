@@ -245,26 +245,25 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l sync-cac
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "list" -d 'List the named network namespaces with their networks and processes'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "ls" -d 'List the named network namespaces with their networks and processes'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "del" -d 'Delete named network namespaces (like `ip netns delete`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -f -a "list" -d 'List the named network namespaces with their networks and processes'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -f -a "ls" -d 'List the named network namespaces with their networks and processes'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -f -a "del" -d 'Delete named network namespaces (like `ip netns delete`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from create" -l cache-dir -d 'Result cache directory' -r -F
@@ -347,11 +346,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s f -l force -d 'DEL the attached networks first (last added first); a missing namespace is no error'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the named network namespaces with their networks and processes'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cache-dir -d 'Result cache directory' -r -F
@@ -385,23 +379,22 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the shared namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cache-dir -d 'Result cache directory' -r -F
@@ -475,26 +468,21 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from detach" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l cache-dir -d 'Result cache directory' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l netns-dir -d 'Directory of named network namespaces' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
+complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and not __fish_seen_subcommand_from status stop" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from status" -l cache-dir -d 'Result cache directory' -r -F
@@ -522,9 +510,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_see
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs: each is ended first, as by a SIGTERM to its runner (its command gets SIGTERM, the run is undone, the runner exits with the command\'s status)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
@@ -544,14 +529,11 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_su
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "list" -d 'List the named network namespaces with their networks and processes'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
 complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
 complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"

@@ -49,8 +49,8 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "cnitool", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// Flags shared by every subcommand.
-    #[command(flatten)]
+    /// Flags shared by every subcommand (listed apart in every `-h`).
+    #[command(flatten, next_help_heading = "Global options")]
     pub global: Global,
     /// What to do.
     #[command(subcommand)]
@@ -205,5 +205,27 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+/// A "required argument missing" error as if no environment variable were set. clap counts a
+/// flag whose value came from the environment (`NETCONFPATH`, `CNI_PATH`, ...) as given, and
+/// shows it in the usage line of the error as if it were required; the same command line
+/// parsed without the variables gives the usage users expect. Other errors are left as they
+/// are.
+pub fn usage_without_env(err: clap::Error, argv: &[std::ffi::OsString]) -> clap::Error {
+    use clap::CommandFactory as _;
+    if err.kind() != clap::error::ErrorKind::MissingRequiredArgument {
+        return err;
+    }
+    fn strip(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| a.env(None)).mut_subcommands(strip)
+    }
+    let mut cmd = Cli::command();
+    // Built first: the subcommands' deferred arguments and the global ones exist then.
+    cmd.build();
+    match strip(cmd).try_get_matches_from(argv) {
+        Err(again) if again.kind() == err.kind() => again,
+        _ => err,
     }
 }

@@ -66,9 +66,14 @@ fn public_command() -> clap::Command {
 }
 
 /// The whole command tree: subcommands' arguments are deferred (built only for the
-/// subcommand being parsed, which keeps start-up lean), so the tree is built first.
+/// subcommand being parsed, which keeps start-up lean), so the tree is built first. Without
+/// the `help` subcommands clap adds (no page or completion for them: `-h` and `--help` are
+/// the documented way).
 fn full_command() -> clap::Command {
-    let mut cmd = Cli::command();
+    fn no_help(cmd: clap::Command) -> clap::Command {
+        cmd.disable_help_subcommand(true).mut_subcommands(no_help)
+    }
+    let mut cmd = no_help(Cli::command());
     cmd.build();
     cmd
 }
@@ -119,9 +124,7 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
 fn render(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
     let cmd = cmd.clone().name(name.to_owned());
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone())
-        .render(&mut buf)
-        .expect("rendering a man page into memory");
+    render_page(&cmd, &mut buf).expect("rendering a man page into memory");
     out.push((format!("{name}.1"), buf));
     // Not the `help` subcommands clap adds when it builds the tree.
     for sub in cmd
@@ -130,6 +133,82 @@ fn render(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
     {
         render(sub, &format!("{name}-{}", sub.get_name()), out);
     }
+}
+
+/// One page: clap_mangen's sections, with the synopsis showing the `--` before a trailing
+/// command, and the text after the options (exit codes, environment, files, examples) as
+/// sections of their own whose lines stay as written (clap_mangen would fill them into one
+/// paragraph).
+fn render_page(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    let mut synopsis = Vec::new();
+    man.render_synopsis_section(&mut synopsis)?;
+    let mut synopsis = String::from_utf8(synopsis).expect("roff is UTF-8");
+    for arg in cmd.get_positionals().filter(|a| a.is_last_set()) {
+        let name = arg
+            .get_value_names()
+            .and_then(|n| n.first())
+            .map_or_else(|| arg.get_id().as_str().to_uppercase(), ToString::to_string);
+        let plain = format!("<\\fI{name}\\fR>");
+        synopsis = synopsis.replace(&plain, &format!("\\fB\\-\\-\\fR {plain}..."));
+    }
+    out.extend_from_slice(synopsis.as_bytes());
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(out)?;
+    }
+    if let Some(text) = cmd.get_after_help() {
+        out.extend_from_slice(extra_sections(&text.to_string()).as_bytes());
+    }
+    if cmd.get_version().is_some() || cmd.get_long_version().is_some() {
+        man.render_version_section(out)?;
+    }
+    Ok(())
+}
+
+/// The after-help text as roff: a block that starts with `Heading:` alone on its line becomes
+/// section HEADING (`Exit codes` is EXIT STATUS, as man pages name it); every line is kept as
+/// written (`.nf`).
+fn extra_sections(text: &str) -> String {
+    let escape = |l: &str| l.replace('\\', "\\e").replace('-', "\\-");
+    let mut roff = String::new();
+    for block in text.split("\n\n") {
+        let mut lines = block.lines();
+        let Some(first) = lines.next() else { continue };
+        let heading = first
+            .strip_suffix(':')
+            .filter(|h| !h.contains(' ') || h.len() < 20);
+        let body: Vec<&str> = match heading {
+            Some(h) => {
+                let h = if h == "Exit codes" { "EXIT STATUS" } else { h };
+                roff.push_str(&format!(".SH \"{}\"\n", h.to_uppercase()));
+                lines.collect()
+            }
+            None => {
+                if roff.is_empty() {
+                    roff.push_str(".SH \"EXIT STATUS\"\n");
+                }
+                block.lines().collect()
+            }
+        };
+        roff.push_str(".nf\n");
+        for line in body {
+            let line = escape(line);
+            // A line may not start with a control character.
+            let line = if line.starts_with(['.', '\'']) {
+                format!("\\&{line}")
+            } else {
+                line
+            };
+            roff.push_str(&line);
+            roff.push('\n');
+        }
+        roff.push_str(".fi\n");
+    }
+    roff
 }
 
 /// Every generated file with its path relative to the repository.

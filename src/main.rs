@@ -28,13 +28,19 @@ fn main() -> ExitCode {
     let argv: Vec<_> = std::env::args_os().collect();
     let parsed = match cli::plain::parse(&argv, |name| std::env::var_os(name)) {
         Some(cli) => Ok(cli),
-        None => Cli::try_parse_from(argv),
+        None => Cli::try_parse_from(&argv).map_err(|e| cli::usage_without_env(e, &argv)),
     };
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() && subcommand_is_run() => {
             // `run` promises 125 for its own failures, bad arguments included.
             let _ = e.print();
+            let dashes = std::env::args_os().any(|a| a == "--");
+            if e.kind() == clap::error::ErrorKind::UnknownArgument && !dashes {
+                eprintln!(
+                    "hint: the command to run goes after `--`: cnitool run [OPTIONS] -- COMMAND [ARGS]..."
+                );
+            }
             return ExitCode::from(125);
         }
         Err(e) => e.exit(),
