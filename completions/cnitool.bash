@@ -34,9 +34,6 @@ _cnitool() {
             cnitool,gc)
                 cmd="cnitool__subcmd__gc"
                 ;;
-            cnitool,help)
-                cmd="cnitool__subcmd__help"
-                ;;
             cnitool,list)
                 cmd="cnitool__subcmd__list"
                 ;;
@@ -73,78 +70,6 @@ _cnitool() {
             cnitool__subcmd__container,run)
                 cmd="cnitool__subcmd__container__subcmd__run"
                 ;;
-            cnitool__subcmd__help,add)
-                cmd="cnitool__subcmd__help__subcmd__add"
-                ;;
-            cnitool__subcmd__help,attachments)
-                cmd="cnitool__subcmd__help__subcmd__attachments"
-                ;;
-            cnitool__subcmd__help,check)
-                cmd="cnitool__subcmd__help__subcmd__check"
-                ;;
-            cnitool__subcmd__help,container)
-                cmd="cnitool__subcmd__help__subcmd__container"
-                ;;
-            cnitool__subcmd__help,del)
-                cmd="cnitool__subcmd__help__subcmd__del"
-                ;;
-            cnitool__subcmd__help,gc)
-                cmd="cnitool__subcmd__help__subcmd__gc"
-                ;;
-            cnitool__subcmd__help,help)
-                cmd="cnitool__subcmd__help__subcmd__help"
-                ;;
-            cnitool__subcmd__help,list)
-                cmd="cnitool__subcmd__help__subcmd__list"
-                ;;
-            cnitool__subcmd__help,netns)
-                cmd="cnitool__subcmd__help__subcmd__netns"
-                ;;
-            cnitool__subcmd__help,rootless)
-                cmd="cnitool__subcmd__help__subcmd__rootless"
-                ;;
-            cnitool__subcmd__help,run)
-                cmd="cnitool__subcmd__help__subcmd__run"
-                ;;
-            cnitool__subcmd__help,show)
-                cmd="cnitool__subcmd__help__subcmd__show"
-                ;;
-            cnitool__subcmd__help,status)
-                cmd="cnitool__subcmd__help__subcmd__status"
-                ;;
-            cnitool__subcmd__help,validate)
-                cmd="cnitool__subcmd__help__subcmd__validate"
-                ;;
-            cnitool__subcmd__help,version)
-                cmd="cnitool__subcmd__help__subcmd__version"
-                ;;
-            cnitool__subcmd__help__subcmd__container,attach)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__attach"
-                ;;
-            cnitool__subcmd__help__subcmd__container,detach)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__detach"
-                ;;
-            cnitool__subcmd__help__subcmd__container,run)
-                cmd="cnitool__subcmd__help__subcmd__container__subcmd__run"
-                ;;
-            cnitool__subcmd__help__subcmd__netns,create)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__create"
-                ;;
-            cnitool__subcmd__help__subcmd__netns,delete)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__delete"
-                ;;
-            cnitool__subcmd__help__subcmd__netns,exec)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__exec"
-                ;;
-            cnitool__subcmd__help__subcmd__netns,list)
-                cmd="cnitool__subcmd__help__subcmd__netns__subcmd__list"
-                ;;
-            cnitool__subcmd__help__subcmd__rootless,status)
-                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__status"
-                ;;
-            cnitool__subcmd__help__subcmd__rootless,stop)
-                cmd="cnitool__subcmd__help__subcmd__rootless__subcmd__stop"
-                ;;
             cnitool__subcmd__netns,create)
                 cmd="cnitool__subcmd__netns__subcmd__create"
                 ;;
@@ -176,7 +101,7 @@ _cnitool() {
 
     case "${cmd}" in
         cnitool)
-            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container rootless help"
+            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container rootless"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,7 +147,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__add)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --result-version --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --result-version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,14 +202,6 @@ _cnitool() {
                     return 0
                     ;;
                 --arg)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cni-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cap-args)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -382,7 +299,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__check)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -437,14 +354,6 @@ _cnitool() {
                     return 0
                     ;;
                 --arg)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cni-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cap-args)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -530,7 +439,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__attach)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cap --publish --ip --mac --dns --dns-search --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -585,14 +494,6 @@ _cnitool() {
                     return 0
                     ;;
                 --arg)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cni-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cap-args)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -690,7 +591,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cap --publish --ip --mac --dns --dns-search --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -756,14 +657,6 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --cni-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cap-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --cap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -800,7 +693,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__del)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -855,14 +748,6 @@ _cnitool() {
                     return 0
                     ;;
                 --arg)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cni-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cap-args)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -947,358 +832,8 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cnitool__subcmd__help)
-            opts="add check del gc status list show validate version attachments netns run container rootless help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__add)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__attachments)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__check)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container)
-            opts="run attach detach"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__attach)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__detach)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__container__subcmd__run)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__del)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__gc)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns)
-            opts="create exec list delete"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__create)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__delete)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__exec)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__netns__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless)
-            opts="status stop"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__rootless__subcmd__stop)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__run)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__status)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__validate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        cnitool__subcmd__help__subcmd__version)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         cnitool__subcmd__list)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --names --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1716,7 +1251,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --dry-run --sequential --arg --cni-args --cap-args --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --require-uplink --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --dry-run --arg --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --require-uplink --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1767,14 +1302,6 @@ _cnitool() {
                     return 0
                     ;;
                 --arg)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cni-args)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --cap-args)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2010,17 +1537,69 @@ else
     complete -F _cnitool -o bashdefault -o default cnitool
 fi
 
-_cnitool_networks() {
-    cnitool list --names 2>/dev/null
+_cnitool_names() {
+    cnitool "$@" 2>/dev/null
 }
 
-_cnitool_with_networks() {
+_cnitool_with_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    if [[ "$prev" == "--net" ]] || { [[ ${COMP_CWORD} -eq 2 ]] &&
-        [[ " add del check status show validate gc " == *" ${COMP_WORDS[1]} "* ]]; }; then
-        COMPREPLY=( $(compgen -W "$(_cnitool_networks)" -- "$cur") )
+    local i word sub="" sub2="" args=() cmd_at=0
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        word="${COMP_WORDS[i]}"
+        if [[ "$word" == "--" && "$sub" == run ]]; then
+            cmd_at=$(( i + 1 ))
+            break
+        fi
+        case "$word" in
+            --arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--mac|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
+            -*) ;;
+            *)
+                if [[ -z "$sub" ]]; then sub="$word"
+                elif [[ "$sub" =~ ^(netns|container|rootless)$ && -z "$sub2" ]]; then sub2="$word"
+                    [[ "$sub2" == del ]] && sub2=delete
+                else args+=("$word")
+                fi
+                # `netns exec NAME`: the command starts after the name.
+                if [[ "$sub $sub2" == "netns exec" && ${#args[@]} -eq 1 ]]; then
+                    cmd_at=$(( i + 1 ))
+                    break
+                fi
+                ;;
+        esac
+    done
+    if (( cmd_at > 0 )); then
+        if (( cmd_at == COMP_CWORD )); then
+            COMPREPLY=( $(compgen -c -- "$cur") )
+        else
+            # The command's own arguments: what its completion (or bash's default) gives.
+            _command_offset "$cmd_at" 2>/dev/null || compopt -o default
+        fi
         return 0
+    fi
+    case "$prev" in
+        --net)
+            COMPREPLY=( $(compgen -W "$(_cnitool_names list --names)" -- "$cur") )
+            return 0 ;;
+        --netns)
+            COMPREPLY=( $(compgen -W "$(_cnitool_names netns list --names)" -- "$cur") )
+            return 0 ;;
+    esac
+    if [[ "$cur" != -* ]]; then
+        case "$sub:${#args[@]}" in
+            add:0|del:0|check:0|status:0|show:*|validate:*|gc:*)
+                COMPREPLY=( $(compgen -W "$(_cnitool_names list --names)" -- "$cur") )
+                return 0 ;;
+            add:1|del:1|check:1)
+                # A name in the netns directory, or a path.
+                COMPREPLY=( $(compgen -W "$(_cnitool_names netns list --names)" -- "$cur") )
+                compopt -o default
+                return 0 ;;
+        esac
+        if [[ "$sub" == netns && ( "$sub2" == delete || "$sub2" == exec ) ]]; then
+            COMPREPLY=( $(compgen -W "$(_cnitool_names netns list --names)" -- "$cur") )
+            return 0
+        fi
     fi
     _cnitool "$@"
 }
-complete -F _cnitool_with_networks -o nosort -o bashdefault -o default cnitool
+complete -F _cnitool_with_names -o nosort -o bashdefault -o default cnitool

@@ -53,7 +53,6 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "netns" -d 'Persiste
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "rootless" -d 'The shared rootless network namespace of `run` for unprivileged users'
-complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cache-dir -d 'Result cache directory' -r -F
@@ -67,8 +66,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s i -l ifname -d '
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l pid -d 'Use the network namespace of this running process' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cni-args -d 'Plugin arguments K=V;K=V' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cap-args -d 'Capability arguments as one JSON object' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
@@ -94,8 +91,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s i -l ifname -d
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l pid -d 'Use the network namespace of this running process' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cni-args -d 'Plugin arguments K=V;K=V' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cap-args -d 'Capability arguments as one JSON object' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
@@ -121,8 +116,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s i -l ifname -d '
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l pid -d 'Use the network namespace of this running process' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l container-id -d 'Container ID (default: derived from the namespace path, as the Go cnitool does)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cni-args -d 'Plugin arguments K=V;K=V' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cap-args -d 'Capability arguments as one JSON object' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
@@ -174,7 +167,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l trace -d 'Appen
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand list" -l names -d 'Print only the names, one per line (for shell completion)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -188,7 +180,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l trace -d 'Append 
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -l names -d 'Print only the names, one per line (for shell completion)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand show" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -359,8 +350,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l net -d 'A networ
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns -d 'Join this existing named network namespace instead of creating one; it is left in place and only the networks this run added are removed' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l hostname -d 'The command\'s hostname (in a UTS namespace of its own)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cni-args -d 'Plugin arguments K=V;K=V' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap-args -d 'Capability arguments as one JSON object' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
@@ -374,7 +363,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sync-cache -d 'F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Print each network\'s plugin calls (CNI_* environment and exact stdin) and run nothing'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sequential -d 'Set up and tear down the networks one after another instead of at once (for comparison in benchmarks)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs, with slirp4netns or pasta as the uplink'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the shared namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
@@ -412,8 +400,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l pause-image -d 'docker: the image of the pause container that holds the network namespace. It must be present locally (it is never pulled) and have `sleep`' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l stop-timeout -d 'Seconds to wait, after passing a signal to the container, before killing it' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cni-args -d 'Plugin arguments K=V;K=V' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cap-args -d 'Capability arguments as one JSON object' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
@@ -439,8 +425,6 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default: name them when the container has interfaces of its own)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cni-args -d 'Plugin arguments K=V;K=V' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cap-args -d 'Capability arguments as one JSON object' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
@@ -510,30 +494,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_see
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -l force -d 'Tear down even with live runs: each is ended first, as by a SIGTERM to its runner (its command gets SIGTERM, the run is undone, the runner exits with the command\'s status)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand rootless; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "add" -d 'Attach a container\'s network namespace to a network (CNI ADD)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "check" -d 'Check an attachment (CNI CHECK)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "del" -d 'Detach a container from a network (CNI DEL)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "gc" -d 'Remove stale attachments whose namespace is gone (CNI GC)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "show" -d 'Show a network list exactly as it will be used'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "attachments" -d 'Show what the cache says is attached'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "rootless" -d 'The shared rootless network namespace of `run` for unprivileged users'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and not __fish_seen_subcommand_from add check del gc status list show validate version attachments netns run container rootless help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "create" -d 'Create a named network namespace (like `ip netns add`), optionally attached to networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "exec" -d 'Run a command in a named network namespace (like `ip netns exec`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "list" -d 'List the named network namespaces with their networks and processes'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from netns" -f -a "delete" -d 'Delete named network namespaces (like `ip netns delete`)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "run" -d 'Run a container in the foreground on CNI networks, then tear them down'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "attach" -d 'Attach a running container to CNI networks until `detach` (or `gc` once it is gone)'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from container" -f -a "detach" -d 'Detach a container that `attach` put on CNI networks'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "status" -d 'Show the shared rootless namespace, its uplink and its live runs'
-complete -c cnitool -n "__fish_cnitool_using_subcommand help; and __fish_seen_subcommand_from rootless" -f -a "stop" -d 'Tear the shared rootless namespace down (refused while runs are live)'
 
 complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
 complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from add del check" -a "(cnitool netns list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from run" -l netns -f -a "(cnitool netns list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from delete exec; and __fish_seen_subcommand_from netns" -f -a "(cnitool netns list --names 2>/dev/null)"

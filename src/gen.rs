@@ -10,59 +10,155 @@ use clap_complete::Shell;
 
 use crate::cli::Cli;
 
-/// Bash: complete network names for `--net` and the NETWORK argument.
-const BASH_NETWORKS: &str = r#"
-_cnitool_networks() {
-    cnitool list --names 2>/dev/null
+/// Bash: a wrapper around clap's `_cnitool` that completes what clap cannot: network names
+/// (a NETWORK argument, `--net`), namespace names (a NETNS argument, `--netns`,
+/// `netns delete|exec NAME`) and, after `run ... --` or `netns exec NAME`, a command and then
+/// its own arguments. The subcommand is found past any global option (and its value).
+/// `@TAKES_VALUE@` is the `|`-list of the options that take a value.
+const BASH_WRAPPER: &str = r#"
+_cnitool_names() {
+    cnitool "$@" 2>/dev/null
 }
 
-_cnitool_with_networks() {
+_cnitool_with_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-    if [[ "$prev" == "--net" ]] || { [[ ${COMP_CWORD} -eq 2 ]] &&
-        [[ " add del check status show validate gc " == *" ${COMP_WORDS[1]} "* ]]; }; then
-        COMPREPLY=( $(compgen -W "$(_cnitool_networks)" -- "$cur") )
+    local i word sub="" sub2="" args=() cmd_at=0
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        word="${COMP_WORDS[i]}"
+        if [[ "$word" == "--" && "$sub" == run ]]; then
+            cmd_at=$(( i + 1 ))
+            break
+        fi
+        case "$word" in
+            @TAKES_VALUE@) (( i++ )) ;;
+            -*) ;;
+            *)
+                if [[ -z "$sub" ]]; then sub="$word"
+                elif [[ "$sub" =~ ^(netns|container|rootless)$ && -z "$sub2" ]]; then sub2="$word"
+                    [[ "$sub2" == del ]] && sub2=delete
+                else args+=("$word")
+                fi
+                # `netns exec NAME`: the command starts after the name.
+                if [[ "$sub $sub2" == "netns exec" && ${#args[@]} -eq 1 ]]; then
+                    cmd_at=$(( i + 1 ))
+                    break
+                fi
+                ;;
+        esac
+    done
+    if (( cmd_at > 0 )); then
+        if (( cmd_at == COMP_CWORD )); then
+            COMPREPLY=( $(compgen -c -- "$cur") )
+        else
+            # The command's own arguments: what its completion (or bash's default) gives.
+            _command_offset "$cmd_at" 2>/dev/null || compopt -o default
+        fi
         return 0
+    fi
+    case "$prev" in
+        --net)
+            COMPREPLY=( $(compgen -W "$(_cnitool_names list --names)" -- "$cur") )
+            return 0 ;;
+        --netns)
+            COMPREPLY=( $(compgen -W "$(_cnitool_names netns list --names)" -- "$cur") )
+            return 0 ;;
+    esac
+    if [[ "$cur" != -* ]]; then
+        case "$sub:${#args[@]}" in
+            add:0|del:0|check:0|status:0|show:*|validate:*|gc:*)
+                COMPREPLY=( $(compgen -W "$(_cnitool_names list --names)" -- "$cur") )
+                return 0 ;;
+            add:1|del:1|check:1)
+                # A name in the netns directory, or a path.
+                COMPREPLY=( $(compgen -W "$(_cnitool_names netns list --names)" -- "$cur") )
+                compopt -o default
+                return 0 ;;
+        esac
+        if [[ "$sub" == netns && ( "$sub2" == delete || "$sub2" == exec ) ]]; then
+            COMPREPLY=( $(compgen -W "$(_cnitool_names netns list --names)" -- "$cur") )
+            return 0
+        fi
     fi
     _cnitool "$@"
 }
-complete -F _cnitool_with_networks -o nosort -o bashdefault -o default cnitool
+complete -F _cnitool_with_names -o nosort -o bashdefault -o default cnitool
 "#;
 
-/// Fish: the same.
-const FISH_NETWORKS: &str = r#"
+/// Fish: network and namespace names where bash completes them (fish finds the subcommand
+/// past global options itself; the commands after `--` come from the CMD argument's hint).
+const FISH_NAMES: &str = r#"
 complete -c cnitool -n "__fish_seen_subcommand_from add del check status show validate gc" -f -a "(cnitool list --names 2>/dev/null)"
 complete -c cnitool -n "__fish_seen_subcommand_from run" -l net -f -a "(cnitool list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from add del check" -a "(cnitool netns list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from run" -l netns -f -a "(cnitool netns list --names 2>/dev/null)"
+complete -c cnitool -n "__fish_seen_subcommand_from delete exec; and __fish_seen_subcommand_from netns" -f -a "(cnitool netns list --names 2>/dev/null)"
 "#;
 
-/// Zsh: a function the generated script calls for network names.
-const ZSH_NETWORKS: &str = r#"
+/// Zsh: the functions the generated script calls for network and namespace names (a NETNS
+/// may also be a path).
+const ZSH_NAMES: &str = r#"
 _cnitool_networks() {
     local -a nets
     nets=(${(f)"$(cnitool list --names 2>/dev/null)"})
     _describe 'network' nets
 }
+
+_cnitool_netns() {
+    local -a names
+    names=(${(f)"$(cnitool netns list --names 2>/dev/null)"})
+    _alternative "names:namespace:compadd -a names" "files:path:_files"
+}
 "#;
 
-/// The command tree users see: the hidden internal subcommands (`__rootless-*`, which
-/// cnitool runs itself) left out.
+/// The command tree users see, for completions: without the hidden internal subcommands
+/// (`__rootless-*`, which cnitool runs itself), the hidden flags (`--cni-args`, `--names`,
+/// ...) and the `help` subcommands.
 fn public_command() -> clap::Command {
-    let full = full_command();
-    let mut cmd = clap::Command::new("cnitool")
+    public(&full_command())
+}
+
+fn public(full: &clap::Command) -> clap::Command {
+    let mut cmd = clap::Command::new(full.get_name().to_owned())
         .about(full.get_about().cloned().unwrap_or_default())
-        .version(full.get_version().map(str::to_owned).unwrap_or_default());
-    // `--help` and `--version` are generated again for the new root.
+        .disable_help_subcommand(true)
+        .visible_aliases(
+            full.get_visible_aliases()
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+    if let Some(version) = full.get_version() {
+        cmd = cmd.version(version.to_owned());
+    }
+    // `--help` and `--version` are generated again for the new command.
     for arg in full
         .get_arguments()
-        .filter(|a| !["help", "version"].contains(&a.get_id().as_str()))
+        .filter(|a| !a.is_hide_set() && !["help", "version"].contains(&a.get_id().as_str()))
     {
         cmd = cmd.arg(arg.clone());
     }
-    // The `help` subcommand too.
     cmd.subcommands(
         full.get_subcommands()
-            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-            .cloned(),
+            .filter(|s| !s.is_hide_set())
+            .map(public),
     )
+}
+
+/// The options of the whole tree that take a value, for the bash wrapper's word scan.
+fn options_with_values() -> String {
+    fn collect(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+        for arg in cmd.get_arguments().filter(|a| !a.is_positional()) {
+            if arg.get_action().takes_values() {
+                out.extend(arg.get_long().map(|l| format!("--{l}")));
+                out.extend(arg.get_short().map(|s| format!("-{s}")));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            collect(sub, out);
+        }
+    }
+    let mut all = std::collections::BTreeSet::new();
+    collect(&public_command(), &mut all);
+    all.into_iter().collect::<Vec<_>>().join("|")
 }
 
 /// The whole command tree: subcommands' arguments are deferred (built only for the
@@ -83,10 +179,13 @@ fn completion(shell: Shell) -> String {
     clap_complete::generate(shell, &mut public_command(), "cnitool", &mut buf);
     let mut text = String::from_utf8(buf).expect("completion scripts are UTF-8");
     match shell {
-        Shell::Bash => text.push_str(BASH_NETWORKS),
-        Shell::Fish => text.push_str(FISH_NETWORKS),
+        Shell::Bash => {
+            text.push_str(&BASH_WRAPPER.replace("@TAKES_VALUE@", &options_with_values()))
+        }
+        Shell::Fish => text.push_str(FISH_NAMES),
         Shell::Zsh => {
-            // Network arguments complete with our function instead of file names.
+            // Network and namespace arguments complete with our functions instead of file
+            // names.
             text = text
                 .lines()
                 .map(|l| {
@@ -94,8 +193,16 @@ fn completion(shell: Shell) -> String {
                         || l.contains("::networks -- ")
                         || l.contains("]:NETWORK:")
                         || l.contains("=[A network to attach");
+                    // Not `netns create NAME`: that one names a namespace to be.
+                    let netns_arg = l.contains(":netns -- ")
+                        || l.contains("]:NETNS:_default'")
+                        || l.starts_with("'--netns=[Join")
+                        || l.starts_with("'*::names -- The namespaces to delete")
+                        || l.starts_with("':name -- ") && l.contains("(in the netns directory)");
                     if network_arg {
                         l.replace(":_default'", ":_cnitool_networks'")
+                    } else if netns_arg {
+                        l.replace(":_default'", ":_cnitool_netns'")
                     } else {
                         l.to_owned()
                     }
@@ -104,11 +211,7 @@ fn completion(shell: Shell) -> String {
                 .join("\n");
             text.push('\n');
             // Defined before the compdef dispatch at the end runs.
-            text = text.replacen(
-                "\n_cnitool() {",
-                &format!("{ZSH_NETWORKS}\n_cnitool() {{"),
-                1,
-            );
+            text = text.replacen("\n_cnitool() {", &format!("{ZSH_NAMES}\n_cnitool() {{"), 1);
         }
         _ => {}
     }
@@ -288,8 +391,49 @@ mod tests {
     }
 
     #[test]
+    fn completions_know_namespace_names_and_commands_and_hide_hidden_flags() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let text = completion(shell);
+            assert!(text.contains("netns list --names"), "{shell}");
+            assert!(
+                !text.contains("cni-args") && !text.contains("cap-args"),
+                "{shell}"
+            );
+            // `--names` is only what the scripts themselves call.
+            let offered = text
+                .lines()
+                .filter(|l| {
+                    l.contains("opts=") || l.starts_with("'--names") || l.contains("-l names")
+                })
+                .any(|l| l.contains("names"));
+            assert!(!offered, "{shell} offers --names");
+        }
+        let zsh = completion(Shell::Zsh);
+        // add/check/del NETNS, attachments and run --netns, netns exec, netns delete (and
+        // its alias del).
+        assert_eq!(zsh.matches(":_cnitool_netns'").count(), 8, "{zsh}");
+        assert!(
+            !zsh.contains("Create a named network namespace") || {
+                let create = zsh.split("(create)").nth(1).unwrap_or("");
+                let create = create.split(";;").next().unwrap_or("");
+                !create.contains("_cnitool_netns")
+            }
+        );
+        assert_eq!(
+            zsh.matches(":_cmdambivalent'").count(),
+            2,
+            "run and netns exec commands"
+        );
+        let fish = completion(Shell::Fish);
+        assert!(
+            fish.contains("-l netns -f -a \"(cnitool netns list --names"),
+            "{fish}"
+        );
+    }
+
+    #[test]
     fn completions_know_network_names() {
-        assert!(completion(Shell::Bash).contains("cnitool list --names"));
+        assert!(completion(Shell::Bash).contains("_cnitool_names list --names"));
         assert!(completion(Shell::Fish).contains("cnitool list --names"));
         let zsh = completion(Shell::Zsh);
         assert!(
@@ -302,7 +446,7 @@ mod tests {
     fn man_pages_document_exit_codes_and_environment() {
         let pages = man_pages();
         let root = String::from_utf8_lossy(&pages[0].1).into_owned();
-        assert!(root.contains("Exit codes"), "{root}");
+        assert!(root.contains(".SH \"EXIT STATUS\""), "{root}");
         assert!(root.contains("NETCONFPATH"));
         assert!(pages.iter().any(|(n, _)| n == "cnitool-run.1"));
         assert!(pages.iter().any(|(n, _)| n == "cnitool-netns-create.1"));

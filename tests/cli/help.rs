@@ -171,3 +171,86 @@ fn man_pages_keep_their_tables_and_refer_to_real_pages() {
         "the pages refer to their subcommands' pages ({seen} found)"
     );
 }
+
+/// Bash completion, driven as bash calls it (COMP_WORDS, COMP_CWORD, the function with the
+/// command, the current and the previous word): network names, namespace names, commands
+/// after `run ... --`, past global options, and no hidden flags.
+#[test]
+fn bash_completion_completes_names_and_commands() {
+    plain_test(|h| {
+        h.conflist("alpha", "1.0.0", serde_json::json!([{"type": "loopback"}]));
+        h.conflist("beta", "1.0.0", serde_json::json!([{"type": "loopback"}]));
+        let netns_dir = h.scratch.join("netns");
+        std::fs::create_dir(&netns_dir).unwrap();
+        for name in ["web", "db"] {
+            std::fs::write(netns_dir.join(name), "").unwrap();
+        }
+        let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_cnitool"))
+            .parent()
+            .unwrap();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/cnitool.bash");
+        let complete = |line: &str| -> Vec<String> {
+            // The word under the cursor is the last one (empty after a trailing space).
+            let mut words: Vec<&str> = line.split_whitespace().collect();
+            if line.ends_with(' ') {
+                words.push("");
+            }
+            let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+            let cword = words.len() - 1;
+            let prev = if cword > 0 { words[cword - 1] } else { "" };
+            let program = format!(
+                "source {script}\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\n\
+                 _cnitool_with_names cnitool '{cur}' '{prev}' 2>/dev/null\n\
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script = script.display(),
+                words = quoted.join(" "),
+                cur = words[cword],
+            );
+            let out = std::process::Command::new("bash")
+                .args(["--norc", "--noprofile", "-c", &program])
+                .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+                .env("NETCONFPATH", &h.conf)
+                .env("CNITOOL_NETNS_DIR", &netns_dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{line}: {out:?}");
+            let mut got: Vec<String> = String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+            got.sort();
+            got
+        };
+        let networks = ["alpha", "beta", "cnitool"];
+        assert_eq!(complete("cnitool add "), networks);
+        assert_eq!(
+            complete("cnitool -v --timeout 3s add "),
+            networks,
+            "past global options"
+        );
+        assert_eq!(complete("cnitool run --net "), networks);
+        assert_eq!(complete("cnitool add alpha "), ["db", "web"]);
+        assert_eq!(complete("cnitool --output json del beta w"), ["web"]);
+        assert_eq!(complete("cnitool netns delete "), ["db", "web"]);
+        assert_eq!(complete("cnitool netns exec "), ["db", "web"]);
+        assert_eq!(complete("cnitool run --netns "), ["db", "web"]);
+        let commands = complete("cnitool run --net alpha -- printen");
+        assert!(commands.contains(&"printenv".to_owned()), "{commands:?}");
+        assert!(
+            !commands.iter().any(|c| c.starts_with("--")),
+            "{commands:?}"
+        );
+        let commands = complete("cnitool netns exec web printen");
+        assert!(commands.contains(&"printenv".to_owned()), "{commands:?}");
+        let flags = complete("cnitool add --c");
+        assert_eq!(
+            flags,
+            ["--cache-dir", "--cap", "--container-id"],
+            "no hidden flags"
+        );
+        assert!(!complete("cnitool ").contains(&"help".to_owned()));
+    });
+}

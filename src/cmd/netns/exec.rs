@@ -56,6 +56,7 @@ pub struct ExecArgs {
         required = true,
         trailing_var_arg = true,
         allow_hyphen_values = true,
+        value_hint = clap::ValueHint::CommandWithArguments,
         value_parser = clap::value_parser!(OsString)
     )]
     pub command: Vec<OsString>,

@@ -18,7 +18,11 @@ use crate::cmd::{absolute, Context};
 
 // Arguments of `netns list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {}
+pub struct ListArgs {
+    /// Print only the names, one per line (for shell completion).
+    #[arg(long, hide = true)]
+    pub names: bool,
+}
 
 /// One namespace as `list` shows it (and `--output json` prints it).
 #[derive(Debug, Serialize)]
@@ -51,8 +55,16 @@ pub struct Network {
 }
 
 /// Runs `netns list`.
-pub fn run(_args: ListArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
     let found = libcni::netns::list(&ctx.netns_dir)?;
+    if args.names {
+        let names: String = found.iter().map(|ns| format!("{}\n", ns.name)).collect();
+        let mut out = std::io::stdout().lock();
+        out.write_all(names.as_bytes())
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut entries = Vec::with_capacity(found.len());
     for ns in found {
         entries.push(entry(ctx, ns.name, ns.path, ns.id)?);

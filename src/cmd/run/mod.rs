@@ -105,7 +105,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub rootless: crate::cmd::rootless::RootlessOpts,
     /// The command and its arguments.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[arg(last = true, required = true, value_name = "CMD", value_hint = clap::ValueHint::CommandWithArguments)]
     pub command: Vec<String>,
 }
 
