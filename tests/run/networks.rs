@@ -137,23 +137,28 @@ fn dns_from_results_reaches_resolv_conf() {
     });
 }
 
+/// Readies the throwaway host for the built-in network: host-local's default dataDir private
+/// to its mount namespace (a tmpfs over /var/lib, which exists, so no /var/lib/cni is created
+/// on the real disk) and checked for leases at the end; its bridge may stay.
+fn builtin_network_host(host: &crate::util::Host) {
+    mount(
+        Some("tmpfs"),
+        "/var/lib",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let var_lib_cni = std::path::Path::new("/var/lib/cni");
+    fs::create_dir(var_lib_cni).unwrap();
+    host.allow_link("cnitool0");
+    host.check_ipam_dir(var_lib_cni);
+}
+
 #[test]
 fn builtin_network_when_no_netconf() {
     host_test("builtin_network_when_no_netconf", |host| {
-        // host-local's default dataDir, private to this throwaway mount namespace: a tmpfs
-        // over /var/lib (which exists), so no /var/lib/cni is created on the real disk.
-        mount(
-            Some("tmpfs"),
-            "/var/lib",
-            Some("tmpfs"),
-            MsFlags::empty(),
-            None::<&str>,
-        )
-        .unwrap();
-        let var_lib_cni = std::path::Path::new("/var/lib/cni");
-        fs::create_dir(var_lib_cni).unwrap();
-        host.allow_link("cnitool0");
-        host.check_ipam_dir(var_lib_cni);
+        builtin_network_host(host);
 
         let out = host
             .run([
@@ -325,18 +330,7 @@ fn plugin_arguments_reach_the_plugins() {
 #[test]
 fn builtin_network_avoids_subnets_in_use() {
     host_test("builtin_network_avoids_subnets_in_use", |host| {
-        mount(
-            Some("tmpfs"),
-            "/var/lib",
-            Some("tmpfs"),
-            MsFlags::empty(),
-            None::<&str>,
-        )
-        .unwrap();
-        let var_lib_cni = std::path::Path::new("/var/lib/cni");
-        fs::create_dir(var_lib_cni).unwrap();
-        host.check_ipam_dir(var_lib_cni);
-        host.allow_link("cnitool0");
+        builtin_network_host(host);
         host.allow_link("other0");
         sh("ip link add other0 type bridge && ip addr add 10.231.0.1/24 dev other0 && ip link set other0 up");
 
