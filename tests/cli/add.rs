@@ -420,7 +420,9 @@ fn cache_writes_are_flushed_only_with_sync_cache() {
         // By default the pending entry and the result are two writes, their write-back
         // started, neither waited for; synced (by the flag or the variable), file and
         // directory are flushed for both.
-        let cases: [(&[&str], Option<&str>, (usize, usize)); 3] = [
+        // (flags, CNITOOL_SYNC_CACHE, (fsync calls, sync_file_range calls))
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, (usize, usize));
+        let cases: [Case<'_>; 3] = [
             (&[], None, (0, 2)),
             (&["--sync-cache"], None, (4, 0)),
             (&[], Some("1"), (4, 0)),
