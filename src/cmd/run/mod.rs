@@ -39,7 +39,9 @@ use crate::builtin;
 /// Exit codes of `run` (podman's convention), shown in `run --help`.
 pub const RUN_EXIT_HELP: &str = "\
 Exit status: the command's own. If the command is killed by signal N: 128+N.
-  125  cnitool failed (bad argument, netconf, plugin, namespace; nothing is left behind)
+  125  cnitool failed (bad argument, netconf, plugin, namespace): nothing is left behind, or,
+       when a DEL or a rollback failed, the run's record is kept and the error names the
+       `cnitool gc` that finishes the cleanup
   126  the command could not be executed
   127  the command was not found
   124  rootless, with --require-uplink: the shared namespace's uplink or holder died during
@@ -209,12 +211,16 @@ struct Teardown<'a> {
     sequential: bool,
     record_path: PathBuf,
     resolv_conf: Option<PathBuf>,
+    /// Networks whose failed ADD could not be rolled back: their cache entries are kept, and
+    /// so are the namespace and the record, for `gc` to finish.
+    unfinished: Vec<String>,
 }
 
 impl Teardown<'_> {
     /// Kills what is left in an owned namespace, DELs the networks in reverse order, deletes
     /// the namespace, then the record. Every step runs even if an earlier one failed; the
-    /// record stays when something could not be undone, so `gc` can retry.
+    /// record stays when something could not be undone (a DEL failed, or the rollback of a
+    /// failed ADD), so `gc` can retry.
     fn run(&mut self) -> Result<()> {
         let mut errors = Vec::new();
         if self.netns_created {
@@ -240,6 +246,11 @@ impl Teardown<'_> {
         // A failed DEL keeps the namespace (and the record): plugins need it to undo what
         // they set up from it (bridge finds the addresses to unmasquerade on the container's
         // link), and `gc` retries with it, then deletes it.
+        for network in &self.unfinished {
+            errors.push(anyhow!(
+                "the failed ADD of network {network:?} could not be rolled back"
+            ));
+        }
         if self.netns_created && errors.is_empty() {
             match netns::delete(&self.ctx.netns_dir, &self.netns_name) {
                 Ok(()) => self.netns_created = false,
@@ -255,7 +266,12 @@ impl Teardown<'_> {
             return Ok(());
         }
         let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-        Err(anyhow!("cleanup failed: {}", msgs.join("; ")))
+        Err(anyhow!(
+            "cleanup failed: {}; the run's record {} is kept: run `{}` to finish",
+            msgs.join("; "),
+            self.record_path.display(),
+            super::gc_command(self.ctx)
+        ))
     }
 }
 
@@ -546,7 +562,7 @@ fn run_inner(
         container_id: container_id.clone(),
         attachments: nets
             .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
             .collect(),
         cni_args: cni_args.clone(),
         capability_args: capability_args.clone(),
@@ -563,6 +579,7 @@ fn run_inner(
         sequential: args.sequential,
         record_path,
         resolv_conf: None,
+        unfinished: Vec::new(),
     };
 
     let setup = (|| -> Result<Vec<CniResult>> {
@@ -589,9 +606,19 @@ fn run_inner(
         // state): ADD them at once. A failed ADD rolls itself back; the others are undone
         // by the teardown.
         let outcomes = for_each(&attachments, args.sequential, |(list, rt)| {
-            ctx.cni
-                .add_network_list(list, rt)
-                .with_context(|| format!("adding network {:?} as {}", list.name, rt.ifname))
+            ctx.cni.add_network_list(list, rt).map_err(|e| {
+                let hint = match &e {
+                    libcni::Error::InterfaceInUse { .. } => format!(
+                        " (choose another interface name with --net {}:IFNAME)",
+                        list.name
+                    ),
+                    _ => String::new(),
+                };
+                anyhow::Error::new(e).context(format!(
+                    "adding network {:?} as {}{hint}",
+                    list.name, rt.ifname
+                ))
+            })
         });
         let mut results = Vec::new();
         let mut first_error = None;
@@ -602,6 +629,11 @@ fn run_inner(
                     results.push(result);
                 }
                 Err(e) => {
+                    if let Some(libcni::Error::AddFailed { kept: Some(_), .. }) =
+                        e.downcast_ref::<libcni::Error>()
+                    {
+                        teardown.unfinished.push(attachment.0.name.clone());
+                    }
                     first_error.get_or_insert(e);
                 }
             }
