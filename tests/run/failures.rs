@@ -215,9 +215,10 @@ fn failed_rollback_keeps_the_record_for_gc() {
     });
 }
 
-/// `run --netns` into a namespace whose eth0 another network holds (made by `add`): refused
-/// before any plugin runs, naming that network and `--net NAME:IFNAME`; the interface stays.
-/// (The run's ADD used to fail on "eth0 already exists" and its rollback delete that eth0.)
+/// `run --netns` into a namespace that already has the interface name, whether another
+/// network holds it (made by `add`) or not (made by hand): refused before any plugin runs,
+/// naming the network that holds it and `--net NAME:IFNAME`; the interfaces stay. (The run's
+/// ADD used to fail on "eth0 already exists" and its rollback delete that eth0.)
 #[test]
 fn joining_a_namespace_whose_interface_another_network_holds() {
     host_test(
@@ -232,13 +233,31 @@ fn joining_a_namespace_whose_interface_another_network_holds() {
                 .run(["--net", "b", "--netns", "joined", "--", "true"])
                 .code_is(125);
             assert!(
-                out.stderr
-                    .contains("interface \"eth0\" is already attached to network \"a\""),
+                out.stderr.contains(&format!(
+                    "namespace {} already has an interface \"eth0\", attached to network \"a\"",
+                    path.display()
+                )),
                 "{out:#?}"
             );
             assert!(out.stderr.contains("--net b:IFNAME"), "{out:#?}");
-            let links = libcni::netns::run_in(&path, crate::util::host_links).unwrap();
-            assert!(links.contains(&"eth0".to_owned()), "{links:?}");
+            // An interface no cache knows of (made by hand) is refused the same way.
+            libcni::netns::run_in(&path, || {
+                crate::util::sh("ip link add ext0 type veth peer name ext1")
+            })
+            .unwrap();
+            let out = host
+                .run(["--net", "b:ext0", "--netns", "joined", "--", "true"])
+                .code_is(125);
+            assert!(
+                out.stderr.contains(&format!(
+                    "namespace {} already has an interface \"ext0\"; adding network \"b\"",
+                    path.display()
+                )),
+                "{out:#?}"
+            );
+            let mut links = libcni::netns::run_in(&path, crate::util::host_links).unwrap();
+            links.sort();
+            assert_eq!(links, ["eth0", "ext0", "ext1", "lo"]);
             assert!(host.records().is_empty());
             assert_eq!(crate::util::files_in(&host.cache.join("results")).len(), 1);
 

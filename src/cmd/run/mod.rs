@@ -81,7 +81,8 @@ pub struct RunArgs {
     #[arg(long = "net", value_name = "NAME[:IFNAME]")]
     pub nets: Vec<String>,
     /// Join this existing named network namespace instead of creating one; it is left in place
-    /// and only the networks this run added are removed.
+    /// and only the networks this run added are removed. Interface names it already has are
+    /// refused.
     #[arg(long, value_name = "NAME")]
     pub netns: Option<String>,
     /// The command's hostname (in a UTS namespace of its own).
@@ -440,6 +441,44 @@ pub(crate) fn resolve_networks(
     Ok(out)
 }
 
+/// Refuses to join a namespace under an interface name it already has: the ADD would fail on
+/// it, and its rollback DEL (same `CNI_IFNAME`) would delete the interface from under
+/// whoever made it. Names the network that holds it when the cache knows (an earlier
+/// `cnitool add`), which the library's own check would also refuse.
+fn refuse_taken_ifnames(
+    ctx: &Context,
+    netns_path: &Path,
+    container_id: &str,
+    nets: &[(NetworkConfigList, String)],
+) -> Result<()> {
+    let present = netns::interface_names(netns_path)?;
+    let Some((list, ifname)) = nets.iter().find(|(_, i)| present.contains(i)) else {
+        return Ok(());
+    };
+    let netns_str = netns_path.to_string_lossy();
+    let holder = ctx
+        .cni
+        .cache()
+        .list_interface(ifname)?
+        .into_iter()
+        .find(|(_, a)| a.container_id == container_id || a.netns.as_deref() == Some(&netns_str))
+        .map(|(_, a)| {
+            format!(
+                ", attached to network {:?} (container {:?})",
+                a.network_name, a.container_id
+            )
+        })
+        .unwrap_or_default();
+    Err(crate::conflict!(
+        "namespace {} already has an interface {ifname:?}{holder}; adding network {:?} as \
+         {ifname:?} would fail and its rollback delete that interface: choose another name \
+         with --net {}:IFNAME",
+        netns_path.display(),
+        list.name,
+        list.name
+    ))
+}
+
 /// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
 pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
     let mut servers = Vec::new();
@@ -530,10 +569,11 @@ fn run_inner(
     };
     netns::validate_name(&netns_name).map_err(|e| tool(e.into()))?;
     let netns_path = super::absolute(&ctx.netns_dir.join(&netns_name)).map_err(tool)?;
+    let container_id = container_id_for(&netns_path);
     if !owns_netns {
         netns::check_target(&netns_path).map_err(|e| tool(e.into()))?;
+        refuse_taken_ifnames(ctx, &netns_path, &container_id, &nets).map_err(tool)?;
     }
-    let container_id = container_id_for(&netns_path);
     if args.dry_run {
         // The namespace does not exist yet: plan without the target checks.
         let cni = ctx.cni.clone().with_netns_checks(false);
