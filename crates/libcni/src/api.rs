@@ -717,7 +717,7 @@ impl CniConfig {
                     ifname: att.ifname.clone(),
                 })
             },
-            valid,
+            Some(valid),
         )
     }
 
@@ -763,17 +763,18 @@ impl CniConfig {
         list: &NetworkConfigList,
         keep: impl Fn(&CachedAttachment) -> bool,
     ) -> Result<GcReport, Error> {
-        self.gc(list, keep, &[])
+        self.gc(list, keep, None)
     }
 
-    /// GC keeping the cached attachments `keep` accepts; the plugins are sent those and
-    /// `valid` (the caller's valid attachments, which need not be in our cache: Go forwards
-    /// them unchanged, and a plugin frees the addresses of any attachment left out).
+    /// GC keeping the cached attachments `keep` accepts. The plugins are sent `forward` as
+    /// it is when given (the caller's valid attachments, which need not be in our cache: Go
+    /// forwards them unchanged, and a plugin frees the addresses of any attachment left out),
+    /// else the kept cached attachments, sorted.
     fn gc(
         &self,
         list: &NetworkConfigList,
         keep: impl Fn(&CachedAttachment) -> bool,
-        valid: &[GcAttachment],
+        forward: Option<&[GcAttachment]>,
     ) -> Result<GcReport, Error> {
         validate::network_name(&list.name)?;
         let mut report = GcReport::default();
@@ -781,11 +782,11 @@ impl CniConfig {
             return Ok(report);
         }
         let _lock = self.lock(true)?;
-        let mut valid = valid.to_vec();
+        let mut kept = Vec::new();
         let mut errors = Vec::new();
         for (_, att) in self.cache.list(Some(&list.name))?.attachments {
             if keep(&att) {
-                valid.push(GcAttachment {
+                kept.push(GcAttachment {
                     container_id: att.container_id.clone(),
                     ifname: att.ifname.clone(),
                 });
@@ -806,8 +807,14 @@ impl CniConfig {
 
         if parse_version(&list.cni_version)? >= Version::V1_1_0 {
             report.plugins_collected = true;
-            valid.sort();
-            valid.dedup();
+            let valid = match forward {
+                Some(valid) => valid.to_vec(),
+                None => {
+                    kept.sort();
+                    kept.dedup();
+                    kept
+                }
+            };
             let valid_json = serde_json::to_value(&valid).unwrap_or(Value::Null);
             let extra = [
                 ("cni.dev/attachments", &valid_json),

@@ -924,8 +924,8 @@ fn del_of_a_never_added_attachment_leaves_a_colliding_file_alone() {
     assert!(env.cached().is_empty());
 }
 
-/// GC forwards the caller's valid attachments that are not in our cache unchanged (Go
-/// does): a plugin frees the addresses of every attachment left out of the list.
+/// GC forwards the caller's valid attachments unchanged, those not in our cache included
+/// (as Go does): a plugin frees the addresses of every attachment left out of the list.
 #[test]
 fn gc_forwards_valid_attachments_missing_from_the_cache() {
     let env = Env::new();
@@ -949,9 +949,10 @@ fn gc_forwards_valid_attachments_missing_from_the_cache() {
     assert_eq!(report.deleted.len(), 1);
     assert_eq!(report.deleted[0].container_id, "ctr-stale");
     assert_eq!(env.cached(), ["apinet-ctr-a-eth0"]);
+    // As given, in the caller's order.
     let want = json!([
-        {"containerID": "ctr-a", "ifname": "eth0"},
         {"containerID": "ctr-elsewhere", "ifname": "net1"},
+        {"containerID": "ctr-a", "ifname": "eth0"},
     ]);
     let gc = env.stdin("p0", "GC");
     assert_eq!(gc["cni.dev/valid-attachments"], want, "{gc}");
