@@ -279,10 +279,10 @@ impl CniConfig {
     /// Refuses an ADD that the cache says cannot succeed: the attachment exists
     /// ([`Error::AlreadyAttached`]), or another attachment holds its interface
     /// ([`Error::InterfaceInUse`]): the same container ID and interface name on another
-    /// network, or the same interface name in the same namespace (another container ID, as
-    /// with `--container-id`). Run under the attachment's locks, which cover the first case
-    /// against a concurrent ADD on another network; a concurrent ADD of another container ID
-    /// into the same namespace is not covered (its plugins fail on the existing interface).
+    /// network, or the same interface name in the same namespace under another container
+    /// ID. Run under the attachment's locks, which cover the first case against a concurrent
+    /// ADD on another network; a concurrent ADD of another container ID into the same
+    /// namespace is not covered (the locks are keyed by container ID, not namespace).
     fn check_free(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
         let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
         if cache_path.exists() {
@@ -696,9 +696,9 @@ impl CniConfig {
 
     /// GC: deletes every cached attachment of the list that is not in `valid`, then (1.1.0
     /// and later) sends GC to each plugin with `cni.dev/valid-attachments` and the legacy
-    /// `cni.dev/attachments`: every entry of `valid`, in our cache or not (Go's
-    /// `GCNetworkList`). Nothing happens when the list sets
-    /// `disableGC`. Holds the cache lock exclusively, so no ADD or DEL runs meanwhile.
+    /// `cni.dev/attachments`: `valid` as given, in our cache or not (Go's `GCNetworkList`).
+    /// Nothing happens when the list sets `disableGC`. Holds the cache lock exclusively, so
+    /// no ADD or DEL runs meanwhile.
     ///
     /// # Errors
     /// [`Error::Multiple`] with every failure; the other steps still run.

@@ -244,14 +244,14 @@ impl Teardown<'_> {
             }
         }
         self.added = kept;
-        // A failed DEL keeps the namespace (and the record): plugins need it to undo what
-        // they set up from it (bridge finds the addresses to unmasquerade on the container's
-        // link), and `gc` retries with it, then deletes it.
         for network in &self.unfinished {
             errors.push(anyhow!(
                 "the failed ADD of network {network:?} could not be rolled back"
             ));
         }
+        // A failed DEL or rollback keeps the namespace (and the record): plugins need it to
+        // undo what they set up from it (bridge finds the addresses to unmasquerade on the
+        // container's link), and `gc` retries with it, then deletes it.
         if self.netns_created && errors.is_empty() {
             match netns::delete(&self.ctx.netns_dir, &self.netns_name) {
                 Ok(()) => self.netns_created = false,
