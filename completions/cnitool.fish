@@ -347,7 +347,7 @@ table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default). Without --net and without any netconf, the built-in network "cnitool" is used (bridge cnitool0 on the first of 10.231.0.0/24 .. 10.231.15.0/24 that no route of the host overlaps)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns -d 'Join this existing named network namespace instead of creating one; it is left in place and only the networks this run added are removed' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns -d 'Join this existing named network namespace instead of creating one; it is left in place and only the networks this run added are removed. Interface names it already has are refused' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l hostname -d 'The command\'s hostname (in a UTS namespace of its own)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r

@@ -17,7 +17,8 @@ Exit codes:
   2    usage or validation error (bad argument, identifier, CNI_ARGS, CAP_ARGS)
   3    configuration error (netconf missing or invalid, plugin not installed, version)
   4    a plugin failed (its CNI code is in the message)
-  5    state conflict (already attached, not attached, unusable or own namespace)
+  5    state conflict (already attached, interface held by another network, not attached,
+       unusable or own namespace)
   125  run: cnitool failed; 126/127: the command could not be run or was not found
 
 Environment:

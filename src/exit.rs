@@ -19,7 +19,8 @@ pub enum Exit {
     Config = 3,
     /// A plugin failed.
     Plugin = 4,
-    /// Already attached, not attached, unusable or own namespace.
+    /// Already attached, interface held by another network, not attached, unusable or own
+    /// namespace.
     State = 5,
     /// `run`: the tool failed (podman's convention).
     RunTool = 125,

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::{AttachArgs, Context};
@@ -42,13 +42,26 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     if args.dry_run {
         return super::print_dry_run(ctx, libcni::Command::Add, &list, &rt);
     }
-    let result = ctx.cni.add_network_list(&list, &rt).with_context(|| {
-        format!(
-            "adding network {:?} to {}",
-            list.name,
-            target.path.display()
-        )
-    })?;
+    let result = match ctx.cni.add_network_list(&list, &rt) {
+        Ok(result) => result,
+        Err(e) => {
+            let hint = match &e {
+                libcni::Error::InterfaceInUse { .. } => {
+                    " (choose another interface name with -i/--ifname)".to_owned()
+                }
+                libcni::Error::AddFailed { kept: Some(_), .. } => format!(
+                    " (to finish the cleanup, run: {})",
+                    super::del_command(ctx, &list.name, &target, &args.attach)
+                ),
+                _ => String::new(),
+            };
+            return Err(anyhow::Error::new(e).context(format!(
+                "adding network {:?} to {}{hint}",
+                list.name,
+                target.path.display()
+            )));
+        }
+    };
     let result = match &args.result_version {
         Some(v) => match result.convert_to(v) {
             Ok(r) => r,

@@ -645,6 +645,55 @@ impl ExistingArgs {
     }
 }
 
+/// The `cnitool del` command line that deletes the attachment `add` made of `network` to
+/// `target` with `args` (for messages telling how to finish a failed rollback).
+pub fn del_command(ctx: &Context, network: &str, target: &Target, args: &AttachArgs) -> String {
+    let mut words = vec!["cnitool".to_owned()];
+    let cache_dir = ctx.cni.cache().dir();
+    if cache_dir != Path::new(libcni::api::DEFAULT_CACHE_DIR) {
+        words.push("--cache-dir".into());
+        words.push(shell_word(&cache_dir.to_string_lossy()));
+    }
+    words.push("del".into());
+    words.push(shell_word(network));
+    words.push(shell_word(&target.path.to_string_lossy()));
+    if args.ifname != "eth0" {
+        words.push("-i".into());
+        words.push(shell_word(&args.ifname));
+    }
+    if let Some(id) = &args.container_id {
+        words.push("--container-id".into());
+        words.push(shell_word(id));
+    }
+    words.join(" ")
+}
+
+/// The `cnitool gc` command line for this cache (for messages telling how to finish).
+pub fn gc_command(ctx: &Context) -> String {
+    let cache_dir = ctx.cni.cache().dir();
+    if cache_dir == Path::new(libcni::api::DEFAULT_CACHE_DIR) {
+        "cnitool gc".into()
+    } else {
+        format!(
+            "cnitool --cache-dir {} gc",
+            shell_word(&cache_dir.to_string_lossy())
+        )
+    }
+}
+
+/// `s` as one shell word: as it is when it holds only characters no shell treats specially,
+/// else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Prints the plugin calls `command` would make (`--dry-run`).
 pub fn print_dry_run(
     ctx: &Context,

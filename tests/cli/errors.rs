@@ -378,3 +378,47 @@ fn result_version_bad_or_unconvertible() {
         assert_eq!(log, "ADD\nDEL\n");
     });
 }
+
+/// A second network on an interface another network holds (same container, same ifname) is
+/// refused before any plugin runs, naming that network and `-i`; the first network's
+/// interface, address, lease and cache entry stay as they were. The same with another
+/// container ID in the same namespace. (The second ADD used to fail on "eth0 already
+/// exists", and its rollback DEL deleted the first network's eth0.)
+#[test]
+fn add_on_an_interface_another_network_holds() {
+    host_test("add_on_an_interface_another_network_holds", |h| {
+        h.testnet();
+        let mut other = h.bridge(2);
+        other["bridge"] = "cnitest1".into();
+        h.conflist("other", "1.0.0", json!([other]));
+        let ns = h.netns("ctr");
+        h.run(&["add", "-o", "none", "testnet", "ctr"]).ok();
+        let cid = crate::util::go_container_id(&ns);
+        let addr_before = crate::util::addrs(h, &ns, "eth0");
+        let entry_before = h.cache_entry("testnet", &cid, "eth0");
+        let leases_before = h.ipam_leases();
+
+        let run = h.run(&["add", "other", "ctr"]).fails(
+            STATE,
+            &format!(
+                "interface \"eth0\" is already attached to network \"testnet\" (container \"{cid}\""
+            ),
+        );
+        assert!(run.stderr.contains("-i/--ifname"), "{run:?}");
+        h.run(&["add", "other", "ctr", "--container-id", "another"])
+            .fails(
+                STATE,
+                "interface \"eth0\" is already attached to network \"testnet\"",
+            );
+        assert_eq!(crate::util::addrs(h, &ns, "eth0"), addr_before);
+        assert_eq!(h.cache_entry("testnet", &cid, "eth0"), entry_before);
+        assert_eq!(h.cache_files(), [format!("testnet-{cid}-eth0")]);
+        assert_eq!(h.ipam_leases(), leases_before);
+
+        // Under another interface name it is another attachment.
+        h.run(&["add", "-o", "none", "other", "ctr", "-i", "eth1"])
+            .ok();
+        h.run(&["del", "other", "ctr", "-i", "eth1"]).ok();
+        h.run(&["del", "testnet", "ctr"]).ok();
+    });
+}

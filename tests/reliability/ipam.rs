@@ -19,14 +19,15 @@ fn slash29_survives_run_cycles() {
         let mut failures = Vec::new();
         for i in 0..cycles {
             let _ = std::fs::remove_file(&counter);
-            // (network, fault, command, expected exit code, gc needed after)
+            // (network, fault, command, expected exit code, gc needed after). A fault on every
+            // command fails the rollback DEL too: the run then keeps its record for gc.
             let (net, fault, cmd, want, gc): (_, _, &[&str], i32, bool) = match i % 6 {
                 0 => ("small", None, &["true"], 0, false),
                 1 => ("small", None, &["sh", "-c", "exit 7"], 7, false),
                 2 => ("small", None, &["/nonexistent/cmd"], 127, false),
-                3 => ("smallfault", Some(Fault::ExitSilent), &["true"], 125, false),
+                3 => ("smallfault", Some(Fault::ExitSilent), &["true"], 125, true),
                 4 => ("smallfault", Some(Fault::OnlyDel), &["true"], 125, true),
-                _ => ("smallfault", Some(Fault::Killed), &["true"], 125, false),
+                _ => ("smallfault", Some(Fault::Killed), &["true"], 125, true),
             };
             h.script("fault", &script(fault, &counter));
             let mut args = vec!["run", "--net", net, "--"];

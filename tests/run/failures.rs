@@ -166,6 +166,109 @@ fn del_failure_keeps_the_record_for_gc() {
         assert!(out.stdout.contains("cleaned up run"), "{out:#?}");
     });
 }
+/// A failed ADD whose rollback fails too: exit 125 saying so, and the cache entry, the
+/// namespace and the record stay (the veth, lease and masquerading chain the rollback could
+/// not remove are recorded), so the `gc` the error names finishes the job. (The run used to
+/// delete its record and namespace anyway, and `gc` found nothing to remove.)
+#[test]
+fn failed_rollback_keeps_the_record_for_gc() {
+    host_test("failed_rollback_keeps_the_record_for_gc", |host| {
+        let allow = host.path("allow-del");
+        host.plugin(
+            "stubborn",
+            &format!(
+                "#!/bin/sh\nif [ \"$CNI_COMMAND\" = DEL ] && [ ! -e {} ]; then\n\
+                 cat >/dev/null; echo '{{\"code\":11,\"msg\":\"busy\"}}'; exit 1\nfi\n\
+                 exec {}/bridge\n",
+                allow.display(),
+                crate::util::REAL_PLUGINS
+            ),
+        );
+        host.plugin(
+            "failadd",
+            "#!/bin/sh\ncat >/dev/null\n\
+             [ \"$CNI_COMMAND\" = ADD ] && { echo '{\"code\":7,\"msg\":\"refused\"}'; exit 1; }\nexit 0\n",
+        );
+        let mut bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+        bridge["type"] = "stubborn".into();
+        bridge["ipMasq"] = true.into();
+        host.netconf("t", &list("t", vec![bridge, json!({ "type": "failadd" })]));
+        let out = host.run(["--net", "t", "--", "true"]).code_is(125);
+        assert!(
+            out.stderr.contains("refused (rollback also failed"),
+            "{out:#?}"
+        );
+        assert!(
+            out.stderr.contains(&format!(
+                "run `cnitool --cache-dir {} gc` to finish",
+                host.cache.display()
+            )),
+            "{out:#?}"
+        );
+        assert_eq!(host.records().len(), 1, "{out:#?}");
+        assert_eq!(crate::util::files_in(&host.netns_dir).len(), 1);
+        assert_eq!(crate::util::files_in(&host.cache.join("results")).len(), 1);
+
+        fs::write(&allow, "").unwrap();
+        let out = host.tool(["gc"]).ok();
+        assert!(out.stdout.contains("cleaned up run"), "{out:#?}");
+    });
+}
+
+/// `run --netns` into a namespace that already has the interface name, whether another
+/// network holds it (made by `add`) or not (made by hand): refused before any plugin runs,
+/// naming the network that holds it and `--net NAME:IFNAME`; the interfaces stay. (The run's
+/// ADD used to fail on "eth0 already exists" and its rollback delete that eth0.)
+#[test]
+fn joining_a_namespace_whose_interface_another_network_holds() {
+    host_test(
+        "joining_a_namespace_whose_interface_another_network_holds",
+        |host| {
+            host.bridge_net("a", "br-a", "10.197.4.0/24");
+            host.bridge_net("b", "br-b", "10.197.5.0/24");
+            let path =
+                libcni::netns::create(&host.netns_dir, "joined", Default::default()).unwrap();
+            host.tool(["add", "-o", "none", "a", "joined"]).ok();
+            let out = host
+                .run(["--net", "b", "--netns", "joined", "--", "true"])
+                .code_is(125);
+            assert!(
+                out.stderr.contains(&format!(
+                    "namespace {} already has an interface \"eth0\", attached to network \"a\"",
+                    path.display()
+                )),
+                "{out:#?}"
+            );
+            assert!(out.stderr.contains("--net b:IFNAME"), "{out:#?}");
+            // An interface no cache knows of (made by hand) is refused the same way.
+            libcni::netns::run_in(&path, || {
+                crate::util::sh("ip link add ext0 type veth peer name ext1")
+            })
+            .unwrap();
+            let out = host
+                .run(["--net", "b:ext0", "--netns", "joined", "--", "true"])
+                .code_is(125);
+            assert!(
+                out.stderr.contains(&format!(
+                    "namespace {} already has an interface \"ext0\"; adding network \"b\"",
+                    path.display()
+                )),
+                "{out:#?}"
+            );
+            let mut links = libcni::netns::run_in(&path, crate::util::host_links).unwrap();
+            links.sort();
+            assert_eq!(links, ["eth0", "ext0", "ext1", "lo"]);
+            assert!(host.records().is_empty());
+            assert_eq!(crate::util::files_in(&host.cache.join("results")).len(), 1);
+
+            host.run(["--net", "b:eth1", "--netns", "joined", "--", "true"])
+                .ok();
+            host.tool(["del", "a", "joined"]).ok();
+            libcni::netns::delete(&host.netns_dir, "joined").unwrap();
+        },
+    );
+}
+
 /// When the command's namespaces cannot be prepared (here: DNS to write, but
 /// `/etc/resolv.conf` is a dangling symbolic link), that is the tool's failure, 125, not
 /// "command not found".

@@ -11,10 +11,15 @@
 //!   gives none (Go leaks portmap rules when `CAP_ARGS` is omitted on DEL);
 //! - CHECK without a cached result is [`Error::NotAttached`] (Go runs the plugins without
 //!   `prevResult`, which the spec forbids);
+//! - ADD of an interface another attachment holds (same container ID and interface name on
+//!   another network, or same interface name in the same namespace) is refused
+//!   ([`Error::InterfaceInUse`]): its rollback would delete the other attachment's interface;
+//! - a failed ADD whose rollback failed too keeps its cache entry, so DEL and GC find it;
+//! - DEL never removes a cache file that records another attachment (names can collide);
 //! - GC holds an exclusive lock on the cache against concurrent ADD and DEL, and ADD and DEL
-//!   of one attachment hold an exclusive lock on the attachment's byte of the same lock file
+//!   of one attachment hold an exclusive lock on the attachment's bytes of the same lock file
 //!   (`<cacheDir>/cnitool.lock`), so two of them never run the plugins for the same
-//!   attachment at once.
+//!   interface at once.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -37,26 +42,32 @@ use crate::{fsutil, json, netns, validate};
 /// The default cache directory, shared with Go's libcni.
 pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
 
-/// The cache's lock file: shared by ADD and DEL, exclusive for GC, and one byte of it per
-/// attachment (see [`attachment_lock_offset`]).
+/// The cache's lock file: shared by ADD and DEL, exclusive for GC, and two bytes of it per
+/// attachment (see [`attachment_lock_offsets`]).
 const CACHE_LOCK: &str = "cnitool.lock";
 
-/// Where, in `cnitool.lock`, the lock of one attachment is: FNV-1a (64 bits) of its network,
-/// container ID and interface name (NUL-separated), shifted to stay a positive `off_t`.
-/// Stable across versions, so that every `cnitool` locks the same byte.
-fn attachment_lock_offset(network: &str, container_id: &str, ifname: &str) -> u64 {
-    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-    let key = [
-        network.as_bytes(),
-        container_id.as_bytes(),
-        ifname.as_bytes(),
-    ]
-    .join(&0u8);
-    let hash = key.iter().fold(FNV_OFFSET, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
-    });
-    hash >> 1
+/// Where, in `cnitool.lock`, the locks of one attachment are: FNV-1a (64 bits) of two keys,
+/// shifted to stay a positive `off_t`, in ascending order (the order they are taken in, so
+/// two processes never each hold the byte the other waits for):
+/// - the interface, `<container ID> NUL <ifname>`: the spec's key of an attachment, so ADDs
+///   of one interface on two networks run one after the other, and the second sees the
+///   first in the cache (see [`Error::InterfaceInUse`]);
+/// - the cache file name, `<network>-<container ID>-<ifname>`: attachments whose names map
+///   to one file (`a-b` + `c`, `a` + `b-c`) wait for each other instead of racing on it.
+///
+/// The keys are part of the on-disk protocol: every `cnitool` running at once must agree.
+fn attachment_lock_offsets(network: &str, container_id: &str, ifname: &str) -> [u64; 2] {
+    fn fnv(key: &[u8]) -> u64 {
+        const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+        let hash = key.iter().fold(FNV_OFFSET, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+        });
+        hash >> 1
+    }
+    let interface = fnv(&[container_id.as_bytes(), ifname.as_bytes()].join(&0u8));
+    let file = fnv(format!("{network}-{container_id}-{ifname}").as_bytes());
+    [interface.min(file), interface.max(file)]
 }
 
 /// The runtime's description of one attachment (Go's `RuntimeConf`).
@@ -247,19 +258,60 @@ impl CniConfig {
         fsutil::lock_file(&path, arg).map_err(|e| Error::io("locking", &path, e))
     }
 
-    /// Takes the exclusive lock of one attachment, through the open cache lock (taken shared
-    /// first): an open-file-description lock on the attachment's byte of `cnitool.lock`, so
-    /// no file is created or removed per attachment. Two attachments whose keys hash to the
-    /// same byte only wait for each other. Released when `cache_lock` is dropped.
+    /// Takes the exclusive locks of one attachment, through the open cache lock (taken
+    /// shared first): open-file-description locks on the attachment's bytes of
+    /// `cnitool.lock` (see [`attachment_lock_offsets`]), so no file is created or removed per
+    /// attachment. Two attachments whose keys hash to the same byte only wait for each other.
+    /// Released when `cache_lock` is dropped.
     fn lock_attachment(
         &self,
         cache_lock: &Flock<File>,
         network: &str,
         rt: &RuntimeConf,
     ) -> Result<(), Error> {
-        let offset = attachment_lock_offset(network, &rt.container_id, &rt.ifname);
-        fsutil::lock_byte(cache_lock, offset)
-            .map_err(|e| Error::io("locking", self.cache.dir().join(CACHE_LOCK), e))
+        for offset in attachment_lock_offsets(network, &rt.container_id, &rt.ifname) {
+            fsutil::lock_byte(cache_lock, offset)
+                .map_err(|e| Error::io("locking", self.cache.dir().join(CACHE_LOCK), e))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an ADD that the cache says cannot succeed: the attachment exists
+    /// ([`Error::AlreadyAttached`]), or another attachment holds its interface
+    /// ([`Error::InterfaceInUse`]): the same container ID and interface name on another
+    /// network, or the same interface name in the same namespace under another container
+    /// ID. Run under the attachment's locks, which cover the first case against a concurrent
+    /// ADD on another network; a concurrent ADD of another container ID into the same
+    /// namespace is not covered (the locks are keyed by container ID, not namespace).
+    fn check_free(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
+        if cache_path.exists() {
+            return Err(Error::AlreadyAttached {
+                network: list.name.clone(),
+                container_id: rt.container_id.clone(),
+                ifname: rt.ifname.clone(),
+                path: cache_path,
+            });
+        }
+        let target = (!rt.netns.as_os_str().is_empty())
+            .then(|| netns::identify(&rt.netns).ok())
+            .flatten();
+        for (path, att) in self.cache.list_interface(&rt.ifname)? {
+            let same_container = att.container_id == rt.container_id;
+            let same_netns = || {
+                target.is_some()
+                    && att.netns.as_deref().and_then(|p| netns::identify(p).ok()) == target
+            };
+            if same_container || same_netns() {
+                return Err(Error::InterfaceInUse {
+                    ifname: rt.ifname.clone(),
+                    other_network: att.network_name,
+                    other_container_id: att.container_id,
+                    path,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn validate_attachment(list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
@@ -272,11 +324,13 @@ impl CniConfig {
 
     /// ADD: runs the plugins in order, each getting the previous one's result, caches the
     /// final result and returns it (Go's `AddNetworkList`). On failure the list is rolled back
-    /// with DEL in reverse order and nothing is cached.
+    /// with DEL in reverse order and nothing is cached; when the rollback fails too, the
+    /// attachment's cache entry (without a result) is kept, so that DEL and GC find it.
     ///
     /// # Errors
-    /// Validation errors before anything runs; [`Error::AlreadyAttached`];
-    /// [`Error::AddFailed`] wrapping the plugin error and any rollback error.
+    /// Validation errors before anything runs; [`Error::AlreadyAttached`] and
+    /// [`Error::InterfaceInUse`] before any plugin runs; [`Error::AddFailed`] wrapping the
+    /// plugin error and any rollback error.
     #[doc(alias = "AddNetworkList")]
     pub fn add_network_list(
         &self,
@@ -293,19 +347,11 @@ impl CniConfig {
     }
 
     fn add_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<CniResult, Error> {
-        let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
-        if cache_path.exists() {
-            return Err(Error::AlreadyAttached {
-                network: list.name.clone(),
-                container_id: rt.container_id.clone(),
-                ifname: rt.ifname.clone(),
-                path: cache_path,
-            });
-        }
+        self.check_free(list, rt)?;
 
         let mut att = CachedAttachment {
             container_id: rt.container_id.clone(),
-            config: list.bytes.clone(),
+            config: list.full_bytes(),
             ifname: rt.ifname.clone(),
             network_name: list.name.clone(),
             netns: Some(path_str(&rt.netns)?.to_owned()).filter(|s| !s.is_empty()),
@@ -316,30 +362,39 @@ impl CniConfig {
         // Recorded before the first plugin runs (without a result), so that an ADD killed
         // midway (SIGKILL, power loss) leaves an entry DEL and GC find and undo; otherwise
         // the addresses and rules of the plugins that ran are recorded nowhere.
-        self.cache.write(&att)?;
+        let cache_path = self.cache.write(&att)?;
         let forget = || {
             let _ = self.cache.remove(&list.name, &rt.container_id, &rt.ifname);
+        };
+        // The entry goes only once the rollback succeeded: a rollback that fails, times out
+        // or is killed leaves addresses and rules that only the entry leads DEL and GC to.
+        let roll_back = |error: Error, partial: Option<&CniResult>, ran: usize| {
+            let rollback = self.rollback(list, rt, partial, ran).err().map(Box::new);
+            let kept = match rollback {
+                None => {
+                    forget();
+                    None
+                }
+                Some(_) => Some(cache_path.clone()),
+            };
+            Error::AddFailed {
+                error: Box::new(error),
+                rollback,
+                kept,
+            }
         };
         let mut result: Option<CniResult> = None;
         for (index, plugin) in list.plugins.iter().enumerate() {
             match self.add_network(list, index, plugin, result.as_ref(), rt) {
                 Ok(r) => result = Some(r),
                 Err(error) => {
-                    forget();
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
                         Error::PluginNotFound { .. } => index,
                         _ => index + 1,
                     };
-                    let rollback = self
-                        .rollback(list, rt, result.as_ref(), ran)
-                        .err()
-                        .map(Box::new);
-                    return Err(Error::AddFailed {
-                        error: Box::new(error),
-                        rollback,
-                    });
+                    return Err(roll_back(error, result.as_ref(), ran));
                 }
             }
         }
@@ -353,15 +408,7 @@ impl CniConfig {
         };
         att.result = Some(result.to_sorted_value());
         if let Err(error) = self.cache.write(&att) {
-            forget();
-            let rollback = self
-                .rollback(list, rt, Some(&result), list.plugins.len())
-                .err()
-                .map(Box::new);
-            return Err(Error::AddFailed {
-                error: Box::new(error),
-                rollback,
-            });
+            return Err(roll_back(error, Some(&result), list.plugins.len()));
         }
         Ok(result)
     }
@@ -608,15 +655,7 @@ impl CniConfig {
                 if self.netns_checks {
                     netns::check_target(&rt.netns)?;
                 }
-                let cache_path = self.cache.path(&list.name, &rt.container_id, &rt.ifname);
-                if cache_path.exists() {
-                    return Err(Error::AlreadyAttached {
-                        network: list.name.clone(),
-                        container_id: rt.container_id.clone(),
-                        ifname: rt.ifname.clone(),
-                        path: cache_path,
-                    });
-                }
+                self.check_free(list, rt)?;
                 plan(rt, None, false)
             }
             Command::Check => match self.prepare_check(list, rt)? {
@@ -657,8 +696,9 @@ impl CniConfig {
 
     /// GC: deletes every cached attachment of the list that is not in `valid`, then (1.1.0
     /// and later) sends GC to each plugin with `cni.dev/valid-attachments` and the legacy
-    /// `cni.dev/attachments` (Go's `GCNetworkList`). Nothing happens when the list sets
-    /// `disableGC`. Holds the cache lock exclusively, so no ADD or DEL runs meanwhile.
+    /// `cni.dev/attachments`: `valid` as given, in our cache or not (Go's `GCNetworkList`).
+    /// Nothing happens when the list sets `disableGC`. Holds the cache lock exclusively, so
+    /// no ADD or DEL runs meanwhile.
     ///
     /// # Errors
     /// [`Error::Multiple`] with every failure; the other steps still run.
@@ -669,12 +709,16 @@ impl CniConfig {
         valid: &[GcAttachment],
     ) -> Result<GcReport, Error> {
         let valid_set: BTreeSet<GcAttachment> = valid.iter().cloned().collect();
-        self.gc_network_list_by(list, |att| {
-            valid_set.contains(&GcAttachment {
-                container_id: att.container_id.clone(),
-                ifname: att.ifname.clone(),
-            })
-        })
+        self.gc(
+            list,
+            |att| {
+                valid_set.contains(&GcAttachment {
+                    container_id: att.container_id.clone(),
+                    ifname: att.ifname.clone(),
+                })
+            },
+            Some(valid),
+        )
     }
 
     /// Removes what an ADD or DEL killed midway (SIGKILL, power loss) leaves in the cache
@@ -719,17 +763,30 @@ impl CniConfig {
         list: &NetworkConfigList,
         keep: impl Fn(&CachedAttachment) -> bool,
     ) -> Result<GcReport, Error> {
+        self.gc(list, keep, None)
+    }
+
+    /// GC keeping the cached attachments `keep` accepts. The plugins are sent `forward` as
+    /// it is when given (the caller's valid attachments, which need not be in our cache: Go
+    /// forwards them unchanged, and a plugin frees the addresses of any attachment left out),
+    /// else the kept cached attachments, sorted.
+    fn gc(
+        &self,
+        list: &NetworkConfigList,
+        keep: impl Fn(&CachedAttachment) -> bool,
+        forward: Option<&[GcAttachment]>,
+    ) -> Result<GcReport, Error> {
         validate::network_name(&list.name)?;
         let mut report = GcReport::default();
         if list.disable_gc {
             return Ok(report);
         }
         let _lock = self.lock(true)?;
-        let mut valid = Vec::new();
+        let mut kept = Vec::new();
         let mut errors = Vec::new();
         for (_, att) in self.cache.list(Some(&list.name))?.attachments {
             if keep(&att) {
-                valid.push(GcAttachment {
+                kept.push(GcAttachment {
                     container_id: att.container_id.clone(),
                     ifname: att.ifname.clone(),
                 });
@@ -750,8 +807,14 @@ impl CniConfig {
 
         if parse_version(&list.cni_version)? >= Version::V1_1_0 {
             report.plugins_collected = true;
-            valid.sort();
-            valid.dedup();
+            let valid = match forward {
+                Some(valid) => valid.to_vec(),
+                None => {
+                    kept.sort();
+                    kept.dedup();
+                    kept
+                }
+            };
             let valid_json = serde_json::to_value(&valid).unwrap_or(Value::Null);
             let extra = [
                 ("cni.dev/attachments", &valid_json),

@@ -261,18 +261,66 @@ impl Cache {
         Ok(Some(entry))
     }
 
-    /// Removes the entry of one attachment; a missing one is fine.
+    /// Removes the entry of one attachment; a missing one is fine. A file that records
+    /// another attachment (`a-b` + `c` and `a` + `b-c` share a file name) is not this one's
+    /// entry and is left alone; an unreadable or unparsable one is removed.
     ///
     /// # Errors
     /// [`Error::Io`].
     pub fn remove(&self, network: &str, container_id: &str, ifname: &str) -> Result<(), Error> {
         let path = self.path(network, container_id, ifname);
+        if let Ok(bytes) = fs::read(&path) {
+            if let Ok(CacheEntry::V1(att)) = decode(&bytes) {
+                if (
+                    att.network_name.as_str(),
+                    att.container_id.as_str(),
+                    att.ifname.as_str(),
+                ) != (network, container_id, ifname)
+                {
+                    return Ok(());
+                }
+            }
+        }
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(Error::io("removing cache file", &path, e))
             }
             _ => Ok(()),
         }
+    }
+
+    /// The attachments recorded for interface `ifname`, of any network and container: the
+    /// `cniCacheV1` files named `...-<ifname>` that record that interface. Only those files
+    /// are read; unreadable ones are skipped (as [`Cache::list`] reports them).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the directory cannot be read (a missing one is empty).
+    pub fn list_interface(&self, ifname: &str) -> Result<Vec<(PathBuf, CachedAttachment)>, Error> {
+        let dir = self.results_dir();
+        let suffix = format!("-{ifname}");
+        let entries = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("reading cache directory", &dir, e)),
+        };
+        let mut names: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .filter(|n| {
+                let n = n.as_encoded_bytes();
+                !n.starts_with(b".") && n.ends_with(suffix.as_bytes())
+            })
+            .collect();
+        names.sort();
+        Ok(names
+            .into_iter()
+            .filter_map(|name| {
+                let path = dir.join(name);
+                match fs::read(&path).ok().map(|b| decode(&b)) {
+                    Some(Ok(CacheEntry::V1(att))) if att.ifname == ifname => Some((path, att)),
+                    _ => None,
+                }
+            })
+            .collect())
     }
 
     /// Every `cniCacheV1` attachment in the cache, sorted by file name, optionally only those

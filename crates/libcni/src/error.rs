@@ -298,6 +298,23 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// ADD of an interface that another attachment holds: the same container ID and interface
+    /// name on another network (the spec keys an attachment by container ID and interface
+    /// name), or the same interface name in the same network namespace. The plugins would
+    /// fail on the existing interface, and the rollback DEL (same `CNI_IFNAME`) would delete
+    /// it from under the other attachment.
+    #[error("interface {ifname:?} is already attached to network {other_network:?} (container {other_container_id:?}, cache: {}); use another interface name, or delete that attachment first", path.display())]
+    InterfaceInUse {
+        /// The interface name.
+        ifname: String,
+        /// The network that holds the interface.
+        other_network: String,
+        /// The container ID of the attachment that holds it.
+        other_container_id: String,
+        /// The cache file that records that attachment.
+        path: PathBuf,
+    },
+
     /// CHECK of an attachment that the cache does not know.
     #[error("network {network:?} is not attached to container {container_id:?} as {ifname:?} (no cached result)")]
     NotAttached {
@@ -309,13 +326,16 @@ pub enum Error {
         ifname: String,
     },
 
-    /// An ADD failed and was rolled back.
-    #[error("{error}{}", rollback.as_ref().map(|r| format!(" (rollback also failed: {r})")).unwrap_or_default())]
+    /// An ADD failed and was rolled back. When the rollback failed too, the attachment's
+    /// cache entry is kept (`kept`), so that a DEL or GC finds it and can finish the job.
+    #[error("{error}{}", display_rollback(rollback.as_deref(), kept.as_deref()))]
     AddFailed {
         /// Why ADD failed.
         error: Box<Error>,
         /// Why the rollback DEL failed, if it did.
         rollback: Option<Box<Error>>,
+        /// The cache file still recording the attachment, when the rollback failed.
+        kept: Option<PathBuf>,
     },
 
     /// A plugin does not support the configuration's `cniVersion` (from its VERSION reply).
@@ -391,6 +411,7 @@ impl Error {
             Error::Netns { .. }
             | Error::CacheCorrupt { .. }
             | Error::AlreadyAttached { .. }
+            | Error::InterfaceInUse { .. }
             | Error::NotAttached { .. } => ErrorKind::State,
             Error::Io { .. } => ErrorKind::Io,
             Error::AddFailed { error, .. } => error.kind(),
@@ -489,6 +510,18 @@ fn display_chains(errors: &[Error]) -> String {
         .join("; ")
 }
 
+/// What follows the ADD error of [`Error::AddFailed`] when the rollback failed too.
+fn display_rollback(rollback: Option<&Error>, kept: Option<&std::path::Path>) -> String {
+    match (rollback, kept) {
+        (None, _) => String::new(),
+        (Some(r), None) => format!(" (rollback also failed: {r})"),
+        (Some(r), Some(path)) => format!(
+            " (rollback also failed: {r}; the attachment stays recorded in {} until a DEL of it succeeds)",
+            path.display()
+        ),
+    }
+}
+
 fn display_origin(path: &Option<PathBuf>) -> String {
     path.as_ref().map_or_else(
         || "network configuration".into(),
@@ -545,6 +578,7 @@ mod tests {
         let e = Error::AddFailed {
             error: Box::new(inner),
             rollback: Some(Box::new(rb)),
+            kept: None,
         };
         let s = e.to_string();
         assert!(s.starts_with("plugin \"nope\" not found in /usr/lib/cni (rollback also failed: "));

@@ -203,7 +203,9 @@ fn failed_add_rolls_back_what_ran_in_reverse_at_each_position() {
         let list = list("1.0.0", &names, json!({}), json!({}));
         let err = env.cfg().add_network_list(&list, &rt("ctr1")).unwrap_err();
         match &err {
-            Error::AddFailed { error, rollback } => {
+            Error::AddFailed {
+                error, rollback, ..
+            } => {
                 assert!(rollback.is_none(), "k={k}: {rollback:?}");
                 match &**error {
                     Error::Plugin {
@@ -474,7 +476,9 @@ fn hanging_plugin_times_out_and_is_rolled_back() {
         start.elapsed()
     );
     match err {
-        Error::AddFailed { error, rollback } => {
+        Error::AddFailed {
+            error, rollback, ..
+        } => {
             assert!(rollback.is_none(), "{rollback:?}");
             match *error {
                 Error::PluginTimeout {
@@ -697,7 +701,9 @@ fn rollback_goes_on_past_a_failing_del() {
         .with_exec(Arc::new(exec))
         .with_netns_checks(false);
     match cfg.add_network_list(&list, &rt("ctr1")).unwrap_err() {
-        Error::AddFailed { error, rollback } => {
+        Error::AddFailed {
+            error, rollback, ..
+        } => {
             assert!(
                 matches!(
                     *error,
@@ -728,7 +734,228 @@ fn rollback_goes_on_past_a_failing_del() {
         env.log(),
         lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
     );
+    // The rollback failed: the entry stays (without a result), so that DEL finds it...
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0"]);
+    let entry = cfg.get_cached_attachment("apinet", &rt("ctr1")).unwrap();
+    let att = entry.as_ref().and_then(|e| e.attachment()).unwrap();
+    assert_eq!(att.result, None);
+    assert_eq!(att.netns.as_deref(), Some("/var/run/netns/api-test"));
+    // ...and once a DEL succeeds, it is gone.
+    env.plugin("hang", Mode::Ok);
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
     assert!(env.cached().is_empty());
+}
+
+/// The rollback error says where the attachment is still recorded.
+#[test]
+fn failed_rollback_keeps_the_cache_entry_and_names_it() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    let faildel = format!(
+        "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND faildel\" >>'{}'\n\
+         echo '{{\"code\":11,\"msg\":\"busy\"}}'; exit 1\n",
+        env.log_path().display()
+    );
+    write_script(&env.plugins(), "faildel", &faildel);
+    let list = list("1.0.0", &["p0", "faildel"], json!({}), json!({}));
+    let cfg = env.cfg();
+    let err = cfg.add_network_list(&list, &rt("ctr1")).unwrap_err();
+    let path = env.cache_dir().join("results/apinet-ctr1-eth0");
+    match &err {
+        Error::AddFailed {
+            rollback: Some(_),
+            kept: Some(kept),
+            ..
+        } => assert_eq!(kept, &path),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().ends_with(&format!(
+            "the attachment stays recorded in {} until a DEL of it succeeds)",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD faildel", "DEL faildel", "DEL p0"])
+    );
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0"]);
+    // A second ADD is refused (the entry is there), a DEL that fails keeps it, one that
+    // succeeds removes it.
+    assert!(matches!(
+        cfg.add_network_list(&list, &rt("ctr1")),
+        Err(Error::AlreadyAttached { .. })
+    ));
+    assert!(cfg.del_network_list(&list, &rt("ctr1")).is_err());
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0"]);
+    env.plugin("faildel", Mode::Ok);
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    assert!(env.cached().is_empty());
+}
+
+/// The spec keys an attachment by container ID and interface name: ADD of a second network
+/// on the same interface is refused before any plugin runs (its rollback DEL would delete
+/// the first network's interface), naming the network that holds it.
+#[test]
+fn add_of_an_interface_another_network_holds_is_refused_before_any_plugin_runs() {
+    let env = Env::new();
+    let first = three(&env);
+    let second = list(
+        "1.0.0",
+        &["p0", "p1", "p2"],
+        json!({"name": "othernet"}),
+        json!({}),
+    );
+    let cfg = env.cfg();
+    cfg.add_network_list(&first, &rt("ctr1")).unwrap();
+    fs::write(env.log_path(), "").unwrap();
+    let before = fs::read(cfg.cache().path("apinet", "ctr1", "eth0")).unwrap();
+    for planned in [true, false] {
+        let err = if planned {
+            cfg.plan_network_list(Command::Add, &second, &rt("ctr1"))
+                .unwrap_err()
+        } else {
+            cfg.add_network_list(&second, &rt("ctr1")).unwrap_err()
+        };
+        match &err {
+            Error::InterfaceInUse {
+                ifname,
+                other_network,
+                other_container_id,
+                path,
+            } => {
+                assert_eq!(ifname, "eth0");
+                assert_eq!(
+                    (other_network.as_str(), other_container_id.as_str()),
+                    ("apinet", "ctr1")
+                );
+                assert_eq!(path, &env.cache_dir().join("results/apinet-ctr1-eth0"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err.kind(), libcni::ErrorKind::State);
+        assert!(
+            err.to_string().starts_with(
+                "interface \"eth0\" is already attached to network \"apinet\" (container \"ctr1\""
+            ),
+            "{err}"
+        );
+    }
+    assert_eq!(env.log(), Vec::<String>::new(), "no plugin ran");
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0"]);
+    assert_eq!(
+        fs::read(cfg.cache().path("apinet", "ctr1", "eth0")).unwrap(),
+        before
+    );
+    // Another interface name, or another container, is another attachment.
+    let mut eth1 = rt("ctr1");
+    eth1.ifname = "eth1".into();
+    cfg.add_network_list(&second, &eth1).unwrap();
+    cfg.add_network_list(&second, &rt("ctr2")).unwrap();
+    assert_eq!(
+        env.cached(),
+        [
+            "apinet-ctr1-eth0",
+            "othernet-ctr1-eth1",
+            "othernet-ctr2-eth0"
+        ]
+    );
+}
+
+/// Two ADDs of one interface on two networks at once: the lock covers the check, so one
+/// runs its plugins and the other is refused without running any.
+#[test]
+fn concurrent_adds_of_one_interface_on_two_networks_run_one_network() {
+    let env = Env::new();
+    let slow = format!(
+        "#!/bin/sh\ncat >/dev/null\necho \"$CNI_COMMAND slow\" >>'{}'\nsleep 0.5\nprintf '%s' '{RESULT}'\n",
+        env.log_path().display()
+    );
+    write_script(&env.plugins(), "slow", &slow);
+    let lists = [
+        list("1.0.0", &["slow"], json!({"name": "net-a"}), json!({})),
+        list("1.0.0", &["slow"], json!({"name": "net-b"}), json!({})),
+    ];
+    let cfg = env.cfg();
+    let outcomes: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = lists
+            .iter()
+            .map(|l| s.spawn(|| cfg.add_network_list(l, &rt("ctr1"))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::InterfaceInUse { .. })))
+        .count();
+    assert_eq!((ok, refused), (1, 1), "{outcomes:?}");
+    assert_eq!(env.log(), lines(&["ADD slow"]));
+    assert_eq!(env.cached().len(), 1);
+}
+
+/// `a-b` + container `c` and `a` + container `b-c` share a cache file name: a DEL of the
+/// never-added second leaves the first's file alone.
+#[test]
+fn del_of_a_never_added_attachment_leaves_a_colliding_file_alone() {
+    let env = Env::new();
+    for p in ["p0", "p1", "p2"] {
+        env.plugin(p, Mode::Ok);
+    }
+    let ab = list("1.0.0", &["p0"], json!({"name": "a-b"}), json!({}));
+    let a = list("1.0.0", &["p0"], json!({"name": "a"}), json!({}));
+    let cfg = env.cfg();
+    cfg.add_network_list(&ab, &rt("c")).unwrap();
+    let path = cfg.cache().path("a-b", "c", "eth0");
+    assert_eq!(path, cfg.cache().path("a", "b-c", "eth0"));
+    let before = fs::read(&path).unwrap();
+    cfg.del_network_list(&a, &rt("b-c")).unwrap();
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        before,
+        "the other attachment's file"
+    );
+    // Its own DEL still finds it, with its cached result.
+    cfg.del_network_list(&ab, &rt("c")).unwrap();
+    assert!(env.stdin("p0", "DEL").get("prevResult").is_some());
+    assert!(env.cached().is_empty());
+}
+
+/// GC forwards the caller's valid attachments unchanged, those not in our cache included
+/// (as Go does): a plugin frees the addresses of every attachment left out of the list.
+#[test]
+fn gc_forwards_valid_attachments_missing_from_the_cache() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    let list = list("1.1.0", &["p0"], json!({}), json!({}));
+    let cfg = env.cfg();
+    cfg.add_network_list(&list, &rt("ctr-a")).unwrap();
+    cfg.add_network_list(&list, &rt("ctr-stale")).unwrap();
+    let elsewhere = GcAttachment {
+        container_id: "ctr-elsewhere".into(),
+        ifname: "net1".into(),
+    };
+    let valid = [
+        elsewhere.clone(),
+        GcAttachment {
+            container_id: "ctr-a".into(),
+            ifname: "eth0".into(),
+        },
+    ];
+    let report = cfg.gc_network_list(&list, &valid).unwrap();
+    assert_eq!(report.deleted.len(), 1);
+    assert_eq!(report.deleted[0].container_id, "ctr-stale");
+    assert_eq!(env.cached(), ["apinet-ctr-a-eth0"]);
+    // As given, in the caller's order.
+    let want = json!([
+        {"containerID": "ctr-elsewhere", "ifname": "net1"},
+        {"containerID": "ctr-a", "ifname": "eth0"},
+    ]);
+    let gc = env.stdin("p0", "GC");
+    assert_eq!(gc["cni.dev/valid-attachments"], want, "{gc}");
+    assert_eq!(gc["cni.dev/attachments"], want, "{gc}");
+    cfg.del_network_list(&list, &rt("ctr-a")).unwrap();
 }
 
 #[test]

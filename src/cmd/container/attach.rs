@@ -92,7 +92,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         container_id: info.id.clone(),
         attachments: nets
             .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
             .collect(),
         cni_args,
         capability_args,

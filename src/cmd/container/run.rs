@@ -131,7 +131,7 @@ fn run_inner(
         },
         attachments: nets
             .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
             .collect(),
         cni_args,
         capability_args,

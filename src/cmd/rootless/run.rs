@@ -463,7 +463,7 @@ pub fn run(
         container_id: container_id_for(&netns_path),
         attachments: nets
             .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
             .collect(),
         cni_args,
         capability_args: caps,

@@ -39,7 +39,9 @@ use crate::builtin;
 /// Exit codes of `run` (podman's convention), shown in `run --help`.
 pub const RUN_EXIT_HELP: &str = "\
 Exit status: the command's own. If the command is killed by signal N: 128+N.
-  125  cnitool failed (bad argument, netconf, plugin, namespace; nothing is left behind)
+  125  cnitool failed (bad argument, netconf, plugin, namespace): nothing is left behind, or,
+       when a DEL or a rollback failed, the run's record is kept and the error names the
+       `cnitool gc` that finishes the cleanup
   126  the command could not be executed
   127  the command was not found
   124  rootless, with --require-uplink: the shared namespace's uplink or holder died during
@@ -80,7 +82,8 @@ pub struct RunArgs {
     #[arg(long = "net", value_name = "NAME[:IFNAME]")]
     pub nets: Vec<String>,
     /// Join this existing named network namespace instead of creating one; it is left in place
-    /// and only the networks this run added are removed.
+    /// and only the networks this run added are removed. Interface names it already has are
+    /// refused.
     #[arg(long, value_name = "NAME")]
     pub netns: Option<String>,
     /// The command's hostname (in a UTS namespace of its own).
@@ -210,12 +213,16 @@ struct Teardown<'a> {
     sequential: bool,
     record_path: PathBuf,
     resolv_conf: Option<PathBuf>,
+    /// Networks whose failed ADD could not be rolled back: their cache entries are kept, and
+    /// so are the namespace and the record, for `gc` to finish.
+    unfinished: Vec<String>,
 }
 
 impl Teardown<'_> {
     /// Kills what is left in an owned namespace, DELs the networks in reverse order, deletes
     /// the namespace, then the record. Every step runs even if an earlier one failed; the
-    /// record stays when something could not be undone, so `gc` can retry.
+    /// record stays when something could not be undone (a DEL failed, or the rollback of a
+    /// failed ADD), so `gc` can retry.
     fn run(&mut self) -> Result<()> {
         let mut errors = Vec::new();
         if self.netns_created {
@@ -238,9 +245,14 @@ impl Teardown<'_> {
             }
         }
         self.added = kept;
-        // A failed DEL keeps the namespace (and the record): plugins need it to undo what
-        // they set up from it (bridge finds the addresses to unmasquerade on the container's
-        // link), and `gc` retries with it, then deletes it.
+        for network in &self.unfinished {
+            errors.push(anyhow!(
+                "the failed ADD of network {network:?} could not be rolled back"
+            ));
+        }
+        // A failed DEL or rollback keeps the namespace (and the record): plugins need it to
+        // undo what they set up from it (bridge finds the addresses to unmasquerade on the
+        // container's link), and `gc` retries with it, then deletes it.
         if self.netns_created && errors.is_empty() {
             match netns::delete(&self.ctx.netns_dir, &self.netns_name) {
                 Ok(()) => self.netns_created = false,
@@ -256,7 +268,12 @@ impl Teardown<'_> {
             return Ok(());
         }
         let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-        Err(anyhow!("cleanup failed: {}", msgs.join("; ")))
+        Err(anyhow!(
+            "cleanup failed: {}; the run's record {} is kept: run `{}` to finish",
+            msgs.join("; "),
+            self.record_path.display(),
+            super::gc_command(self.ctx)
+        ))
     }
 }
 
@@ -425,6 +442,44 @@ pub(crate) fn resolve_networks(
     Ok(out)
 }
 
+/// Refuses to join a namespace under an interface name it already has: the ADD would fail on
+/// it, and its rollback DEL (same `CNI_IFNAME`) would delete the interface from under
+/// whoever made it. Names the network that holds it when the cache knows (an earlier
+/// `cnitool add`), which the library's own check would also refuse.
+fn refuse_taken_ifnames(
+    ctx: &Context,
+    netns_path: &Path,
+    container_id: &str,
+    nets: &[(NetworkConfigList, String)],
+) -> Result<()> {
+    let present = netns::interface_names(netns_path)?;
+    let Some((list, ifname)) = nets.iter().find(|(_, i)| present.contains(i)) else {
+        return Ok(());
+    };
+    let netns_str = netns_path.to_string_lossy();
+    let holder = ctx
+        .cni
+        .cache()
+        .list_interface(ifname)?
+        .into_iter()
+        .find(|(_, a)| a.container_id == container_id || a.netns.as_deref() == Some(&netns_str))
+        .map(|(_, a)| {
+            format!(
+                ", attached to network {:?} (container {:?})",
+                a.network_name, a.container_id
+            )
+        })
+        .unwrap_or_default();
+    Err(crate::conflict!(
+        "namespace {} already has an interface {ifname:?}{holder}; adding network {:?} as \
+         {ifname:?} would fail and its rollback delete that interface: choose another name \
+         with --net {}:IFNAME",
+        netns_path.display(),
+        list.name,
+        list.name
+    ))
+}
+
 /// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
 pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
     let mut servers = Vec::new();
@@ -515,10 +570,11 @@ fn run_inner(
     };
     netns::validate_name(&netns_name).map_err(|e| tool(e.into()))?;
     let netns_path = super::absolute(&ctx.netns_dir.join(&netns_name)).map_err(tool)?;
+    let container_id = container_id_for(&netns_path);
     if !owns_netns {
         netns::check_target(&netns_path).map_err(|e| tool(e.into()))?;
+        refuse_taken_ifnames(ctx, &netns_path, &container_id, &nets).map_err(tool)?;
     }
-    let container_id = container_id_for(&netns_path);
     if args.dry_run {
         // The namespace does not exist yet: plan without the target checks.
         let cni = ctx.cni.clone().with_netns_checks(false);
@@ -547,7 +603,7 @@ fn run_inner(
         container_id: container_id.clone(),
         attachments: nets
             .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.bytes))
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
             .collect(),
         cni_args: cni_args.clone(),
         capability_args: capability_args.clone(),
@@ -564,6 +620,7 @@ fn run_inner(
         sequential: args.sequential,
         record_path,
         resolv_conf: None,
+        unfinished: Vec::new(),
     };
 
     let setup = (|| -> Result<Vec<CniResult>> {
@@ -590,9 +647,19 @@ fn run_inner(
         // state): ADD them at once. A failed ADD rolls itself back; the others are undone
         // by the teardown.
         let outcomes = for_each(&attachments, args.sequential, |(list, rt)| {
-            ctx.cni
-                .add_network_list(list, rt)
-                .with_context(|| format!("adding network {:?} as {}", list.name, rt.ifname))
+            ctx.cni.add_network_list(list, rt).map_err(|e| {
+                let hint = match &e {
+                    libcni::Error::InterfaceInUse { .. } => format!(
+                        " (choose another interface name with --net {}:IFNAME)",
+                        list.name
+                    ),
+                    _ => String::new(),
+                };
+                anyhow::Error::new(e).context(format!(
+                    "adding network {:?} as {}{hint}",
+                    list.name, rt.ifname
+                ))
+            })
         });
         let mut results = Vec::new();
         let mut first_error = None;
@@ -603,6 +670,11 @@ fn run_inner(
                     results.push(result);
                 }
                 Err(e) => {
+                    if let Some(libcni::Error::AddFailed { kept: Some(_), .. }) =
+                        e.downcast_ref::<libcni::Error>()
+                    {
+                        teardown.unfinished.push(attachment.0.name.clone());
+                    }
                     first_error.get_or_insert(e);
                 }
             }

@@ -71,10 +71,42 @@ pub struct NetworkConfigList {
     pub plugins: Vec<PluginConfig>,
     /// The bytes of the list: the file's exact bytes for a `.conflist`, a synthesized compact
     /// list for a converted `.conf` (what Go caches as `config`). As in Go, plugins loaded from
-    /// `<dir>/<name>/*.conf` are not in these bytes.
+    /// `<dir>/<name>/*.conf` are not in these bytes: see [`NetworkConfigList::full_bytes`].
     pub bytes: Vec<u8>,
     /// The file it came from.
     pub source: Option<PathBuf>,
+}
+
+impl NetworkConfigList {
+    /// The list with every plugin it runs, as bytes that [`conf_list_from_bytes`] turns back
+    /// into the same list: [`NetworkConfigList::bytes`] when every plugin is inlined in them;
+    /// otherwise (plugins loaded from `<dir>/<name>/*.conf`) the top-level object of `bytes`
+    /// with `plugins` holding every plugin in order and `loadOnlyInlinedPlugins` set (they
+    /// are all inlined now), compact with keys sorted. This is what the result cache records
+    /// as `config`, so that DEL and CHECK from the cache reach the same plugins as ADD.
+    pub fn full_bytes(&self) -> Vec<u8> {
+        let Ok(mut top) = serde_json::from_slice::<Map<String, Value>>(&self.bytes) else {
+            return self.bytes.clone();
+        };
+        let inlined = top
+            .get("plugins")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if inlined == self.plugins.len() {
+            return self.bytes.clone();
+        }
+        top.insert(
+            "plugins".into(),
+            Value::Array(
+                self.plugins
+                    .iter()
+                    .map(|p| Value::Object(p.raw.clone()))
+                    .collect(),
+            ),
+        );
+        top.insert("loadOnlyInlinedPlugins".into(), Value::Bool(true));
+        crate::json::to_vec(&top)
+    }
 }
 
 /// What a lookup found: the list, and problems with other files that did not stop it.

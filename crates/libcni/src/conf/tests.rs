@@ -452,6 +452,19 @@ fn plugins_from_the_network_subdirectory() {
                 assert_eq!(types(&found.list), want, "{}", case.what);
                 // The bytes stay the file's, as in Go.
                 assert_eq!(found.list.bytes, fs::read(&path).unwrap(), "{}", case.what);
+                // The full bytes (what the cache records) give back every plugin, and are
+                // the file's own bytes when it inlines them all.
+                let full = found.list.full_bytes();
+                let back = conf_list_from_bytes(&full, None).unwrap();
+                assert_eq!(back.plugins, found.list.plugins, "{}", case.what);
+                assert_eq!(back.cni_version, found.list.cni_version, "{}", case.what);
+                let inlined = want.len() == 1 && want[0] == "host-local";
+                assert_eq!(full == found.list.bytes, inlined, "{}", case.what);
+                if !inlined {
+                    let top: Value = serde_json::from_slice(&full).unwrap();
+                    assert_eq!(top["loadOnlyInlinedPlugins"], true, "{}", case.what);
+                    assert_eq!(top["name"], "some-network", "{}", case.what);
+                }
             }
             (Err(field), Err(e)) => assert_eq!(invalid_field(&e), field, "{}: {e}", case.what),
             (want, got) => panic!("{}: want {want:?}, got {got:?}", case.what),
@@ -1119,7 +1132,7 @@ fn lookup_across_chunks_stops_at_the_match() {
 fn lookup_reads_netconfs_longer_than_the_peek_in_full() {
     let d = tmp();
     let padded = |name: &str, len: usize| {
-        let head = format!(r#"{{"cniVersion":"1.0.0","plugins":[{{"type":"bridge"}}],"x":""#);
+        let head = r#"{"cniVersion":"1.0.0","plugins":[{"type":"bridge"}],"x":""#.to_string();
         let tail = format!(r#"","name":"{name}"}}"#);
         let pad = "a".repeat(len - head.len() - tail.len());
         format!("{head}{pad}{tail}")

@@ -265,6 +265,26 @@ where
     })
 }
 
+/// The names of the network interfaces in the namespace at `path`, as a thread inside it
+/// sees them in `/proc/thread-self/net/dev` (no netlink needed).
+///
+/// # Errors
+///
+/// Those of [`run_in`], and [`Error::Io`] when the list cannot be read.
+pub fn interface_names(path: impl AsRef<Path>) -> Result<Vec<String>, Error> {
+    let path = path.as_ref();
+    let dev = Path::new("/proc/thread-self/net/dev");
+    let text = run_in(path, || fs::read_to_string(dev))?
+        .map_err(|e| Error::io("reading the interfaces of", path, e))?;
+    // Two header lines, then `  NAME: counters...` per interface.
+    Ok(text
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim().to_owned())
+        .collect())
+}
+
 /// Which new namespaces [`run_in_new`] creates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NewNamespaces {
@@ -651,6 +671,23 @@ mod tests {
             assert_eq!(current_thread_netns().unwrap(), inner);
         });
         assert_eq!(current_thread_netns().unwrap(), outer);
+    }
+
+    #[test]
+    fn interface_names_are_those_of_the_namespace() {
+        if !root_or_skip("interface_names_are_those_of_the_namespace") {
+            return;
+        }
+        in_throwaway_host(|| {
+            let status = Command::new("ip")
+                .args(["link", "add", "vx0", "type", "veth", "peer", "name", "vx1"])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let mut names = interface_names(THREAD_NETNS_PATH).unwrap();
+            names.sort();
+            assert_eq!(names, ["lo", "vx0", "vx1"]);
+        });
     }
 
     #[test]
