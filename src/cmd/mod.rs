@@ -233,7 +233,9 @@ pub struct AttachArgs {
     pub plugin: PluginArgs,
 }
 
-// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
+// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`. A
+// capability flag that no plugin of the network declares is refused (it would do nothing);
+// see `PluginArgs::require_capabilities`.
 #[derive(Debug, Args)]
 pub struct PluginArgs {
     /// Plugin argument K=V, added to CNI_ARGS (repeatable).
@@ -257,10 +259,11 @@ pub struct PluginArgs {
     /// Request a MAC address (mac capability).
     #[arg(long, value_name = "MAC")]
     pub mac: Option<String>,
-    /// DNS server for the container (dns capability; repeatable).
+    /// DNS server for the container (dns capability; repeatable; `run` writes it into the
+    /// command's resolv.conf when no plugin takes it).
     #[arg(long, value_name = "IP")]
     pub dns: Vec<String>,
-    /// DNS search domain for the container (dns capability; repeatable).
+    /// DNS search domain for the container (dns capability; repeatable; as --dns in `run`).
     #[arg(long, value_name = "DOMAIN")]
     pub dns_search: Vec<String>,
 }
@@ -428,6 +431,88 @@ impl PluginArgs {
         }
         Ok(caps)
     }
+}
+
+/// The capability flags and the capability each one feeds (`runtimeConfig` key).
+const CAPABILITY_FLAGS: &[(&str, &str, &str)] = &[
+    ("-p/--publish", "portMappings", "such as portmap"),
+    (
+        "--ip",
+        "ips",
+        "such as bridge or macvlan with host-local or static IPAM",
+    ),
+    ("--mac", "mac", "such as tuning"),
+    ("--dns", "dns", "that applies DNS settings"),
+    ("--dns-search", "dns", "that applies DNS settings"),
+];
+
+impl PluginArgs {
+    /// The capability flags given: `(flag, capability, example plugins)`.
+    fn given_capability_flags(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        let given = [
+            !self.publish.is_empty(),
+            !self.ip.is_empty(),
+            self.mac.is_some(),
+            !self.dns.is_empty(),
+            !self.dns_search.is_empty(),
+        ];
+        CAPABILITY_FLAGS
+            .iter()
+            .zip(given)
+            .filter(|(_, g)| *g)
+            .map(|(f, _)| *f)
+            .collect()
+    }
+
+    /// Refuses a capability flag (`-p`, `--ip`, `--mac`, `--dns`, `--dns-search`) that no
+    /// plugin of `lists` declares: the library passes a capability argument only to the
+    /// plugins that declare it, so the flag would do nothing. Capabilities in `except` are
+    /// not checked (`run` applies DNS itself when no plugin takes it). `--cap` and
+    /// `CAP_ARGS` are passed on unchecked, as Go's tool does.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the flag, the network(s) and the capability.
+    pub fn require_capabilities(
+        &self,
+        lists: &[&NetworkConfigList],
+        except: &[&str],
+    ) -> Result<()> {
+        for (flag, cap, example) in self.given_capability_flags() {
+            if except.contains(&cap) || lists.iter().any(|l| declares(l, cap)) {
+                continue;
+            }
+            let names: Vec<String> = lists.iter().map(|l| format!("{:?}", l.name)).collect();
+            let which = match names.as_slice() {
+                [one] => format!("network {one}"),
+                many => format!("networks {}", many.join(", ")),
+            };
+            return Err(usage!(
+                "{flag}: no plugin of {which} declares the {cap:?} capability, so the flag \
+                 would do nothing (add a plugin {example} with \"capabilities\": {{\"{cap}\": true}}, \
+                 or drop the flag)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--dns` and `--dns-search` when no plugin of `lists` declares the `dns` capability:
+    /// `run` writes them into the command's resolv.conf itself.
+    pub fn dns_for_runtime(&self, lists: &[&NetworkConfigList]) -> run::DnsFlags {
+        if lists.iter().any(|l| declares(l, "dns")) {
+            return run::DnsFlags::default();
+        }
+        run::DnsFlags {
+            servers: self.dns.clone(),
+            searches: self.dns_search.clone(),
+        }
+    }
+}
+
+/// Whether a plugin of `list` declares capability `cap`.
+fn declares(list: &NetworkConfigList, cap: &str) -> bool {
+    list.plugins
+        .iter()
+        .any(|p| p.capabilities.get(cap) == Some(&true))
 }
 
 fn validate_cidr_or_ip(s: &str) -> Result<(), String> {
@@ -630,6 +715,7 @@ impl ExistingArgs {
             entry.as_ref(),
             self.current_config,
         )?;
+        self.attach.plugin.require_capabilities(&[&list], &[])?;
         let rt = self.attach.runtime_conf(&target)?;
         Ok(Existing { target, list, rt })
     }

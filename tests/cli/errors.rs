@@ -378,3 +378,74 @@ fn result_version_bad_or_unconvertible() {
         assert_eq!(log, "ADD\nDEL\n");
     });
 }
+
+/// `-p`, `--ip`, `--mac`, `--dns` and `--dns-search` reach only the plugins that declare
+/// their capability: when none of the network does, the flag would do nothing, so add, check
+/// and del refuse it before any plugin runs, naming the flag, the network and the
+/// capability. A plugin that declares it makes the flag work.
+#[test]
+fn capability_flag_no_plugin_takes() {
+    host_test("capability_flag_no_plugin_takes", |h| {
+        let calls = h.scratch.join("calls");
+        h.fake_plugin(
+            "spy",
+            &format!(
+                "echo \"$CNI_COMMAND\" >> {calls}\ncat > /dev/null\n\
+                 [ \"$CNI_COMMAND\" = ADD ] && echo '{{\"cniVersion\":\"1.0.0\"}}'\nexit 0",
+                calls = calls.display()
+            ),
+        );
+        h.conflist("plain", "1.0.0", json!([{"type": "spy"}]));
+        h.netns("ctr");
+        let cases = [
+            (&["-p", "8080:80"][..], "-p/--publish", "portMappings"),
+            (&["--ip", "10.198.1.9/24"], "--ip", "ips"),
+            (&["--mac", "02:42:0a:c6:01:09"], "--mac", "mac"),
+            (&["--dns", "10.198.1.53"], "--dns", "dns"),
+            (&["--dns-search", "a.test"], "--dns-search", "dns"),
+        ];
+        for verb in ["add", "check", "del"] {
+            for (flag_args, flag, cap) in cases {
+                let run = h
+                    .cnitool()
+                    .args([verb, "plain", "ctr"])
+                    .args(flag_args)
+                    .run()
+                    .fails(
+                        USAGE,
+                        &format!(
+                            "error: {flag}: no plugin of network \"plain\" declares the \"{cap}\" \
+                         capability, so the flag would do nothing"
+                        ),
+                    );
+                assert!(
+                    run.stderr
+                        .contains(&format!("\"capabilities\": {{\"{cap}\": true}}")),
+                    "{run:#?}"
+                );
+            }
+        }
+        assert!(
+            !calls.exists(),
+            "a plugin ran: {:?}",
+            fs::read_to_string(&calls)
+        );
+        h.assert_cache_empty();
+
+        // Declared: the flag reaches the plugin and ADD succeeds.
+        h.conflist(
+            "plain",
+            "1.0.0",
+            json!([{"type": "spy", "capabilities": {"mac": true}}]),
+        );
+        h.run(&["add", "plain", "ctr", "--mac", "02:42:0a:c6:01:09"])
+            .ok();
+        h.run(&["add", "plain", "ctr", "--ip", "10.198.1.9/24"])
+            .fails(
+                USAGE,
+                "--ip: no plugin of network \"plain\" declares the \"ips\" capability",
+            );
+        h.run(&["del", "plain", "ctr"]).ok();
+        assert_eq!(fs::read_to_string(&calls).unwrap(), "ADD\nDEL\n");
+    });
+}

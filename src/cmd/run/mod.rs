@@ -424,6 +424,53 @@ pub(crate) fn resolve_networks(
     Ok(out)
 }
 
+/// `--dns` and `--dns-search` that no plugin of the run takes: the runtime's job, so `run`
+/// writes them into the command's resolv.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsFlags {
+    /// `--dns`: nameservers, replacing the others.
+    pub servers: Vec<String>,
+    /// `--dns-search`: search domains, replacing the others.
+    pub searches: Vec<String>,
+}
+
+impl DnsFlags {
+    /// Whether no flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty() && self.searches.is_empty()
+    }
+
+    /// `base` (a resolv.conf) with the flags applied: `--dns` replaces its `nameserver`
+    /// lines, `--dns-search` its `search` and `domain` lines; other lines stay.
+    pub fn apply(&self, base: &str) -> String {
+        let mut servers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("nameserver {s}"))
+            .collect();
+        let mut search: Vec<String> = Vec::new();
+        if !self.searches.is_empty() {
+            search.push(format!("search {}", self.searches.join(" ")));
+        }
+        let mut rest = Vec::new();
+        for line in base.lines().map(str::trim_start) {
+            match line.split_whitespace().next().unwrap_or("") {
+                "nameserver" if self.servers.is_empty() => servers.push(line.to_owned()),
+                "search" | "domain" if self.searches.is_empty() => search.push(line.to_owned()),
+                "nameserver" | "search" | "domain" => {}
+                _ if line.is_empty() || line.starts_with('#') => {}
+                _ => rest.push(line.to_owned()),
+            }
+        }
+        let mut out = String::from("# written by cnitool run (--dns, --dns-search)\n");
+        for line in servers.iter().chain(&search).chain(&rest) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
 pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
     let mut servers = Vec::new();
@@ -498,6 +545,11 @@ fn run_inner(
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin
+        .require_capabilities(&lists, &["dns"])
+        .map_err(tool)?;
+    let dns = args.plugin.dns_for_runtime(&lists);
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
     if let Some(h) = &args.hostname {
@@ -609,7 +661,15 @@ fn run_inner(
         if let Some(e) = first_error {
             return Err(e);
         }
-        if let Some(content) = resolv_conf(&results) {
+        // DNS flags no plugin took apply on top of the results' DNS, else the host's.
+        let mut content = resolv_conf(&results);
+        if !dns.is_empty() {
+            let base = content
+                .take()
+                .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+            content = Some(dns.apply(&base));
+        }
+        if let Some(content) = content {
             let path = teardown.record_path.with_extension("resolv.conf");
             fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
             teardown.resolv_conf = Some(path);
