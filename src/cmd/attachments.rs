@@ -10,7 +10,7 @@ use libcni::cache::CachedAttachment;
 use libcni::CniResult;
 use serde_json::json;
 
-use super::{absolute, Context};
+use super::{netns_arg, Context};
 use crate::cli::Output;
 use crate::table;
 
@@ -62,8 +62,7 @@ fn same_netns(recorded: &str, wanted: &Path) -> bool {
 /// Runs `attachments`.
 pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
     let want_ns = match &args.netns {
-        Some(s) if s.contains('/') => Some(absolute(Path::new(s))?),
-        Some(s) => Some(absolute(&ctx.netns_dir.join(s))?),
+        Some(s) => Some(netns_arg(s, &ctx.netns_dir)?),
         None => None,
     };
     let listing = ctx.cni.cache().list(args.net.as_deref())?;

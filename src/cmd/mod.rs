@@ -216,7 +216,8 @@ pub struct AttachArgs {
     /// The network's name (from the netconf files).
     #[arg(value_name = "NETWORK")]
     pub network: String,
-    /// The target network namespace: a path, or a name in the netns directory.
+    /// The target network namespace: a name in the netns directory (no `/`), or a path (with
+    /// a `/`: ./NAME, /proc/PID/ns/net).
     #[arg(value_name = "NETNS", required_unless_present = "pid")]
     pub netns: Option<String>,
     /// Interface name inside the namespace.
@@ -308,26 +309,32 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Where a NETNS argument points, one rule for every verb: with a `/` it is a path (`./web`,
+/// `netns/x`, `/proc/PID/ns/net`), made absolute against the working directory as the Go
+/// tool does; without one it is the name of a namespace in the netns directory, as in
+/// `ip netns` and `netns exec`, whatever the working directory holds. The container ID is
+/// derived from the result, so it is Go's for the same path.
+///
+/// # Errors
+/// The argument is empty, or a name that no namespace could have.
+pub fn netns_arg(arg: &str, netns_dir: &Path) -> Result<PathBuf> {
+    if arg.is_empty() {
+        return Err(usage!("the network namespace argument is empty"));
+    }
+    if arg.contains('/') {
+        return absolute(Path::new(arg));
+    }
+    libcni::netns::validate_name(arg)
+        .map_err(|e| usage!("{e} (a path needs a '/', e.g. ./{arg})"))?;
+    absolute(&netns_dir.join(arg))
+}
+
 impl AttachArgs {
-    /// Resolves `<netns>` / `--pid` to a path and container ID.
-    ///
-    /// A bare name (no `/`) is a file in the working directory when one exists there (as the
-    /// Go tool reads it), otherwise a name in the netns directory.
+    /// Resolves `<netns>` / `--pid` to a path (see [`netns_arg`]) and container ID.
     pub fn target(&self, netns_dir: &Path) -> Result<Target> {
         let path = match (&self.netns, self.pid) {
             (_, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
-            (Some(s), None) if s.is_empty() => {
-                return Err(usage!("the network namespace argument is empty"))
-            }
-            (Some(s), None) if s.contains('/') || s == "." || s == ".." => absolute(Path::new(s))?,
-            (Some(s), None) => {
-                if Path::new(s).exists() {
-                    absolute(Path::new(s))?
-                } else {
-                    libcni::netns::validate_name(s).map_err(|e| usage!("{e}"))?;
-                    absolute(&netns_dir.join(s))?
-                }
-            }
+            (Some(s), None) => netns_arg(s, netns_dir)?,
             (None, None) => return Err(usage!("give a network namespace (path or name) or --pid")),
         };
         let container_id = match &self.container_id {

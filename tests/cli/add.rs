@@ -459,3 +459,33 @@ fn cache_writes_are_flushed_only_with_sync_cache() {
         h.assert_cache_empty();
     });
 }
+
+/// One rule for a NETNS argument: without a `/` it is a name in the netns directory, even
+/// when the working directory holds a file or folder of that name (`ip netns` and
+/// `netns exec` read it so too); with a `/` it is a path. The container ID is Go's for the
+/// resolved path.
+#[test]
+fn bare_netns_name_ignores_working_directory() {
+    host_test("bare_netns_name_ignores_working_directory", |h| {
+        h.testnet();
+        let ns = h.netns("ctr");
+        let id = go_container_id(&ns);
+        fs::create_dir(h.scratch.join("ctr")).unwrap();
+        fs::write(h.scratch.join("other"), "").unwrap();
+        let in_scratch = |args: &[&str]| h.cnitool().cwd(&h.scratch).args(args).run();
+        in_scratch(&["add", "testnet", "ctr"]).ok();
+        assert_eq!(h.cache_files(), [format!("testnet-{id}-eth0")]);
+        assert!(addrs(h, &ns, "eth0").contains("inet 10.198.1.2/24"));
+        in_scratch(&["check", "testnet", "ctr"]).ok();
+        let listed = in_scratch(&["-o", "json", "attachments", "--netns", "ctr"]).ok();
+        assert_eq!(listed.json()[0]["containerId"], id.as_str(), "{listed:#?}");
+        // With a `/`, the same word is the working directory's entry.
+        in_scratch(&["add", "testnet", "./other"])
+            .fails(5, &format!("{}", h.scratch.join("other").display()));
+        // A word no namespace could be named is a usage error that shows the path form.
+        in_scratch(&["add", "testnet", ".."]).fails(2, "a path needs a '/', e.g. ./..");
+        in_scratch(&["del", "testnet", "ctr"]).ok();
+        assert!(!has_link(&ns, "eth0"));
+        h.assert_cache_empty();
+    });
+}
