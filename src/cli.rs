@@ -135,7 +135,8 @@ pub enum Command {
     /// List every network in the config directories (and the built-in one).
     #[command(visible_alias = "ls")]
     List(cmd::list::ListArgs),
-    /// Show a network list exactly as it will be used.
+    /// Show a network list exactly as it will be used, as JSON (the file it came from on
+    /// stderr; with -o json, both in one document).
     Show(cmd::show::ShowArgs),
     /// Check netconfs against the installed plugins (exit 3 on any error).
     Validate(cmd::validate::ValidateArgs),

@@ -573,6 +573,9 @@ fn run_inner(
     if args.dry_run {
         // The namespace does not exist yet: plan without the target checks.
         let cni = ctx.cni.clone().with_netns_checks(false);
+        let format = ctx.output.unwrap_or(crate::cli::Output::Table);
+        // JSON: one document, an array of the networks with their plans.
+        let mut json = Vec::new();
         for (list, ifname) in &nets {
             let rt = RuntimeConf {
                 container_id: container_id.clone(),
@@ -584,9 +587,22 @@ fn run_inner(
             let plan = cni
                 .plan_network_list(libcni::Command::Add, list, &rt)
                 .map_err(|e| tool(e.into()))?;
-            println!("# network {:?} as {ifname}", list.name);
-            crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))
-                .map_err(|e| tool(e.into()))?;
+            match format {
+                crate::cli::Output::Json => json.push(serde_json::json!({
+                    "network": list.name,
+                    "ifName": ifname,
+                    "calls": crate::output::plan_json(&plan),
+                })),
+                crate::cli::Output::None => {}
+                crate::cli::Output::Table => {
+                    println!("# network {:?} as {ifname}", list.name);
+                    crate::output::print_plan(&plan, format).map_err(|e| tool(e.into()))?;
+                }
+            }
+        }
+        if format == crate::cli::Output::Json {
+            let text = serde_json::to_string_pretty(&json).map_err(|e| tool(e.into()))?;
+            println!("{text}");
         }
         return Ok(ExitCode::SUCCESS);
     }
