@@ -113,10 +113,22 @@ impl Context {
             Some(s) => split_dirs(s),
             None => default_netconf_dirs(),
         };
-        let plugin_dirs = match &global.plugin_dir {
+        let mut plugin_dirs = match &global.plugin_dir {
             Some(s) => split_dirs(s),
             None => DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect(),
         };
+        // A relative entry would make the plugin search depend on the working directory
+        // (Go searches it there); the library skips it, and the user hears why.
+        plugin_dirs.retain(|d| {
+            if !d.is_absolute() && !global.quiet {
+                eprintln!(
+                    "warning: plugin directory {:?} (CNI_PATH / --plugin-dir) is not an \
+                     absolute path: ignored (give it as an absolute path)",
+                    d.display().to_string()
+                );
+            }
+            d.is_absolute()
+        });
         let exec = RawExec {
             timeout: Some(global.timeout).filter(|t| !t.is_zero()),
             ..RawExec::default()

@@ -449,3 +449,48 @@ fn capability_flag_no_plugin_takes() {
         assert_eq!(fs::read_to_string(&calls).unwrap(), "ADD\nDEL\n");
     });
 }
+
+/// What a plugin or plugin directory is wrong with, said as it is: an error object without
+/// `code` shows its message (code 0, as Go decodes it); a plugin file without the exec bit
+/// is "permission denied" with its path, not "not found"; a relative `CNI_PATH` entry is
+/// ignored with a warning naming it.
+#[test]
+fn plugin_and_plugin_dir_problems_named() {
+    host_test("plugin_and_plugin_dir_problems_named", |h| {
+        h.netns("ctr");
+        h.fake_plugin(
+            "nocode",
+            "cat >/dev/null\necho '{\"msg\":\"boom\"}'\nexit 1",
+        );
+        h.conflist("nocode", "1.0.0", json!([{"type": "nocode"}]));
+        h.run(&["add", "nocode", "ctr"])
+            .fails(PLUGIN, "plugin \"nocode\" failed (ADD, CNI code 0): boom");
+
+        h.fake_plugin("noexec", "exit 0");
+        let path = h.bin.join("noexec");
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        h.conflist("noexec", "1.0.0", json!([{"type": "noexec"}]));
+        h.run(&["add", "noexec", "ctr"]).fails(
+            CONFIG,
+            &format!(
+                "plugin \"noexec\" at {} cannot be executed: permission denied",
+                path.display()
+            ),
+        );
+        h.assert_cache_empty();
+
+        h.testnet();
+        let run = h
+            .cnitool()
+            .env("CNI_PATH", format!("relbin:{}", crate::util::REAL_PLUGINS))
+            .args(["add", "testnet", "ctr"])
+            .run()
+            .ok();
+        assert_eq!(
+            run.stderr,
+            "warning: plugin directory \"relbin\" (CNI_PATH / --plugin-dir) is not an absolute \
+             path: ignored (give it as an absolute path)\n"
+        );
+        h.run(&["del", "testnet", "ctr"]).ok();
+    });
+}

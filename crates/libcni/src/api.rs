@@ -329,7 +329,7 @@ impl CniConfig {
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
-                        Error::PluginNotFound { .. } => index,
+                        Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. } => index,
                         _ => index + 1,
                     };
                     let rollback = self
@@ -413,7 +413,7 @@ impl CniConfig {
             let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
             match self.call(index, plugin, &stdin, &args) {
                 // A plugin that is not installed cannot have run: nothing to undo.
-                Ok(_) | Err(Error::PluginNotFound { .. }) => {}
+                Ok(_) | Err(Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. }) => {}
                 Err(e) => errors.push(e),
             }
         }

@@ -171,6 +171,21 @@ pub enum Error {
         dirs: Vec<PathBuf>,
     },
 
+    /// The plugin binary exists in a plugin directory but may not be executed (no exec bit,
+    /// or a `noexec` mount), and no later directory has an executable one.
+    #[error(
+        "plugin {plugin:?} at {} cannot be executed: permission denied (make it executable, \
+         e.g. chmod +x {})",
+        path.display(),
+        path.display()
+    )]
+    PluginNotExecutable {
+        /// The plugin type.
+        plugin: String,
+        /// The file found.
+        path: PathBuf,
+    },
+
     /// A plugin ran and reported a CNI error.
     #[error(
         "plugin {plugin:?} failed ({command}, CNI code {code}{}): {msg}{}",
@@ -378,6 +393,7 @@ impl Error {
             | Error::ConfigParse { .. }
             | Error::ConfigInvalid { .. }
             | Error::PluginNotFound { .. }
+            | Error::PluginNotExecutable { .. }
             | Error::VerbUnsupported { .. }
             | Error::UnsupportedResultVersion { .. }
             | Error::PluginVersionUnsupported { .. } => ErrorKind::Config,
@@ -414,7 +430,7 @@ impl Error {
             | Error::NoConfigs { .. }
             | Error::NetworkNotFound { .. }
             | Error::NetworkNotFoundBroken { .. } => 7,
-            Error::PluginNotFound { .. } => 50,
+            Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. } => 50,
             _ => 999,
         }
     }

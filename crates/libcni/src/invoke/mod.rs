@@ -289,8 +289,14 @@ impl Ctx<'_> {
                 details: String::new(),
             });
         }
+        // An object without `code` still carries the plugin's message: Go decodes it as
+        // code 0. Without `msg` and `details` too, there is nothing to show but the bytes.
         match serde_json::from_slice::<CniError>(stdout) {
-            Ok(e) => self.plugin(e),
+            Ok(e) if e.code != 0 || !e.msg.is_empty() || !e.details.is_empty() => self.plugin(e),
+            Ok(_) => self.output(format!(
+                "exit status {code} with an error object that has no code, msg or details: {}",
+                excerpt(stdout)
+            )),
             Err(e) => self.output(format!(
                 "exit status {code} with an unparsable error message {}: {e}",
                 excerpt(stdout)

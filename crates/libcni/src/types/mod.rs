@@ -38,7 +38,8 @@ pub use net::{parse_ip, AddrParseError, IpNet};
 /// A CNI error as plugins print it: `{"code","msg","details"}` (SPEC.md "Error").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CniError {
-    /// The error code.
+    /// The error code; 0 when the object has none (as Go decodes it).
+    #[serde(default)]
     pub code: u32,
     /// A short message.
     #[serde(default)]
