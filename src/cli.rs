@@ -129,6 +129,10 @@ pub enum Command {
     /// Detach a container from a network (CNI DEL).
     Del(cmd::del::DelArgs),
     /// Remove stale attachments whose namespace is gone (CNI GC).
+    ///
+    /// A DEL without the namespace may leave packet-filter rules behind (bridge cannot find
+    /// the addresses to unmasquerade): the rules that still name a removed attachment's
+    /// container ID are listed, and gc exits 4.
     Gc(cmd::gc::GcArgs),
     /// Ask a network's plugins whether they are ready (CNI STATUS).
     Status(cmd::status::StatusArgs),
