@@ -228,7 +228,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l trace -d 'Ap
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every plugin in the plugin directories which spec versions it supports'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every executable in the plugin directories which spec versions it supports (2 s each at most; files that do not answer as CNI plugins are listed as such)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
