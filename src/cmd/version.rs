@@ -58,7 +58,7 @@ enum Answer {
     PluginError(String),
     /// No VERSION reply (timed out, killed, output that is no reply, a failure with only
     /// stderr): not a CNI plugin, or a broken one.
-    NoAnswer(String),
+    Silent(String),
 }
 
 /// What one plugin answered to VERSION.
@@ -76,7 +76,7 @@ impl PluginRow {
         match &self.answer {
             Answer::Versions(v) => item["supportedVersions"] = json!(v),
             Answer::PluginError(e) => item["error"] = json!(e),
-            Answer::NoAnswer(e) => {
+            Answer::Silent(e) => {
                 item["error"] = json!(e);
                 item["answersVersion"] = json!(false);
             }
@@ -89,7 +89,7 @@ impl PluginRow {
         match &self.answer {
             Answer::Versions(v) => v.join(", "),
             Answer::PluginError(e) => format!("error: {e}"),
-            Answer::NoAnswer(e) => format!("not a CNI plugin (no VERSION answer): {e}"),
+            Answer::Silent(e) => format!("not a CNI plugin (no VERSION answer): {e}"),
         }
     }
 }
@@ -116,7 +116,7 @@ fn discover(ctx: &Context) -> Vec<PluginRow> {
             Err(e @ libcni::Error::Plugin { code, .. }) if code != 999 => {
                 Answer::PluginError(e.to_string())
             }
-            Err(e) => Answer::NoAnswer(e.to_string()),
+            Err(e) => Answer::Silent(e.to_string()),
         };
         PluginRow {
             name: name.clone(),
