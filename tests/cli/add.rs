@@ -489,3 +489,53 @@ fn bare_netns_name_ignores_working_directory() {
         h.assert_cache_empty();
     });
 }
+
+/// `"cniVersions": ["1.0.0", "1.1.0"]` with Debian's plugins (up to 1.0.0): the network runs
+/// at 1.0.0, the highest version every plugin supports, and `-v` says so.
+#[test]
+fn cni_versions_pick_what_the_plugins_support() {
+    host_test("cni_versions_pick_what_the_plugins_support", |h| {
+        let list = json!({
+            "cniVersions": ["1.0.0", "1.1.0"],
+            "name": "vers",
+            "plugins": [h.bridge(6)]
+        });
+        h.write_conf("vers.conflist", &list.to_string());
+        let ns = h.netns("ctr");
+        let run = h.run(&["-v", "add", "vers", "ctr"]).ok();
+        assert_eq!(run.json()["cniVersion"], "1.0.0", "{run:#?}");
+        assert!(
+            run.stderr.contains(
+                "cnitool: network \"vers\" runs at cniVersion 1.0.0: the highest of cniVersions \
+                 1.1.0, 1.0.0 that every plugin supports\n"
+            ),
+            "{run:#?}"
+        );
+        assert!(addrs(h, &ns, "eth0").contains("inet 10.198.6.2/24"));
+        h.run(&["check", "vers", "ctr"]).ok();
+        // validate checks the plugins at that version, and says why.
+        let v = h.run(&["-o", "json", "validate"]).ok();
+        let findings = v.json()["findings"].clone();
+        let messages: Vec<&str> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            messages.contains(
+                &"runs at cniVersion 1.0.0: the highest of cniVersions 1.1.0, 1.0.0 that every \
+                  plugin supports"
+            ),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("supports cniVersion 1.0.0")),
+            "{messages:#?}"
+        );
+        h.run(&["del", "vers", "ctr"]).ok();
+        assert!(!has_link(&ns, "eth0"));
+    });
+}

@@ -344,6 +344,21 @@ pub enum Error {
         supported: Vec<String>,
     },
 
+    /// No version of a list's `cniVersions` is supported by every plugin of the list.
+    #[error(
+        "network {network:?}: no version of {} is supported by every plugin ({})",
+        candidates.join(", "),
+        plugins.iter().map(|(p, v)| format!("{p} supports {}", v.join(", "))).collect::<Vec<_>>().join("; ")
+    )]
+    NoCommonVersion {
+        /// The network.
+        network: String,
+        /// The candidate versions, highest first.
+        candidates: Vec<String>,
+        /// Each plugin type with the versions it reported.
+        plugins: Vec<(String, Vec<String>)>,
+    },
+
     /// Several independent steps failed (GC).
     #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Multiple {
@@ -396,7 +411,8 @@ impl Error {
             | Error::PluginNotExecutable { .. }
             | Error::VerbUnsupported { .. }
             | Error::UnsupportedResultVersion { .. }
-            | Error::PluginVersionUnsupported { .. } => ErrorKind::Config,
+            | Error::PluginVersionUnsupported { .. }
+            | Error::NoCommonVersion { .. } => ErrorKind::Config,
             Error::Plugin { .. }
             | Error::PluginOutput { .. }
             | Error::PluginSignaled { .. }
@@ -421,7 +437,9 @@ impl Error {
             Error::AddFailed { error, .. } => error.cni_code(),
             Error::Multiple { errors } => errors.first().map_or(999, Error::cni_code),
             Error::InvalidVersion { .. } | Error::UnsupportedResultVersion { .. } => 1,
-            Error::VerbUnsupported { .. } | Error::PluginVersionUnsupported { .. } => 1,
+            Error::VerbUnsupported { .. }
+            | Error::PluginVersionUnsupported { .. }
+            | Error::NoCommonVersion { .. } => 1,
             Error::NotAttached { .. } => 3,
             Error::InvalidIdentifier { .. } | Error::InvalidArgument { .. } => 4,
             Error::Io { .. } | Error::CacheCorrupt { .. } => 5,

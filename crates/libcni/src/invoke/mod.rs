@@ -166,6 +166,13 @@ pub trait Observer: Send + Sync + fmt::Debug {
 
     /// Called after each plugin call, successful or not.
     fn plugin_call(&self, call: &PluginCall<'_>);
+
+    /// Called when a list with several candidate versions (`cniVersions`) is run at
+    /// `version`: the highest of `candidates` that every plugin supports. Does nothing unless
+    /// overridden.
+    fn version_chosen(&self, network: &str, version: &str, candidates: &[String]) {
+        let _ = (network, version, candidates);
+    }
 }
 
 /// A plugin call about to start, as shown to an [`Observer`].

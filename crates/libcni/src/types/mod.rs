@@ -262,10 +262,13 @@ impl CniResult {
     ///   destination is of its family (only `dst` and `gw`); interfaces are dropped.
     ///
     /// # Errors
-    /// [`Error::UnsupportedResultVersion`] when `version` is not a supported version;
+    /// [`Error::UnsupportedResultVersion`] when `version` is not a supported version (`""`
+    /// is 0.1.0, as in Go);
     /// [`Error::ResultConversion`] when converting to 0.1.0/0.2.0 a result with no address.
     #[doc(alias = "GetAsVersion")]
     pub fn convert_to(&self, version: &str) -> Result<CniResult, Error> {
+        // A list without `cniVersion` is 0.1.0, as Go's `convert.Convert` reads "".
+        let version = if version.is_empty() { "0.1.0" } else { version };
         let to = Family::of(version).ok_or_else(|| Error::UnsupportedResultVersion {
             version: version.to_owned(),
         })?;
