@@ -266,6 +266,7 @@ fn stdout_is_json_for_every_command() {
             &["add", "testnet", "ctr"],
             &["show", "testnet"],
             &["list"],
+            &["list", "--names"],
             &["validate"],
             &["version"],
             &["attachments"],
@@ -294,6 +295,8 @@ fn stdout_is_json_for_every_command() {
                 run.json();
             }
         }
+        let names = h.run(&["-o", "json", "list", "--names"]).ok();
+        assert_eq!(names.json(), serde_json::json!(["testnet", "cnitool"]));
         let run = h
             .run(&[
                 "-o",
