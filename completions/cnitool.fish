@@ -239,7 +239,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s o -l out
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a path, or a name in the netns directory)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a name in the netns directory, or a path with a `/`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l net -d 'Only attachments of this network' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'

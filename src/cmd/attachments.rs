@@ -17,7 +17,8 @@ use crate::table;
 // Arguments of `attachments`.
 #[derive(Debug, Args)]
 pub struct AttachmentsArgs {
-    /// Only attachments of this network namespace (a path, or a name in the netns directory).
+    /// Only attachments of this network namespace (a name in the netns directory, or a path
+    /// with a `/`).
     #[arg(long, value_name = "NETNS")]
     pub netns: Option<String>,
     /// Only attachments of this network.
