@@ -45,7 +45,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "gc" -d 'Remove stal
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "status" -d 'Ask a network\'s plugins whether they are ready (CNI STATUS)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "ls" -d 'List every network in the config directories (and the built-in one)'
-complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "show" -d 'Show a network list exactly as it will be used'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "show" -d 'Show a network list exactly as it will be used, as JSON (the file it came from on stderr; with -o json, both in one document)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "attachments" -d 'Show what the cache says is attached'
@@ -70,8 +70,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cap -d 'Capabili
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
@@ -95,8 +95,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cap -d 'Capabi
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -120,8 +120,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cap -d 'Capabili
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -219,7 +219,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l trace -d 'Ap
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s q -l quiet -d 'Print nothing but errors on stderr'
-complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every plugin in the plugin directories which spec versions it supports'
+complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugins -d 'Also ask every executable in the plugin directories which spec versions it supports (2 s each at most; files that do not answer as CNI plugins are listed as such)'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
@@ -230,7 +230,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s o -l out
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
-complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a path, or a name in the netns directory)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l netns -d 'Only attachments of this network namespace (a name in the netns directory, or a path with a `/`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l net -d 'Only attachments of this network' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
@@ -354,8 +354,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap -d 'Capabili
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
 slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
 pasta\t'pasta (passt): no published ports in shared mode'"
@@ -404,8 +404,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -429,8 +429,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s q -l quiet -d 'Print nothing but errors on stderr'

@@ -130,13 +130,18 @@ pub enum Command {
     /// Detach a container from a network (CNI DEL).
     Del(cmd::del::DelArgs),
     /// Remove stale attachments whose namespace is gone (CNI GC).
+    ///
+    /// A DEL without the namespace may leave packet-filter rules behind (bridge cannot find
+    /// the addresses to unmasquerade): the rules that still name a removed attachment's
+    /// container ID are listed, and gc exits 4.
     Gc(cmd::gc::GcArgs),
     /// Ask a network's plugins whether they are ready (CNI STATUS).
     Status(cmd::status::StatusArgs),
     /// List every network in the config directories (and the built-in one).
     #[command(visible_alias = "ls")]
     List(cmd::list::ListArgs),
-    /// Show a network list exactly as it will be used.
+    /// Show a network list exactly as it will be used, as JSON (the file it came from on
+    /// stderr; with -o json, both in one document).
     Show(cmd::show::ShowArgs),
     /// Check netconfs against the installed plugins (exit 3 on any error).
     Validate(cmd::validate::ValidateArgs),

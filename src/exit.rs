@@ -44,6 +44,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if cause.is::<StateConflict>() {
             return Exit::State;
         }
+        if cause.is::<crate::cmd::gc::Incomplete>() {
+            return Exit::Plugin;
+        }
         if let Some(e) = cause.downcast_ref::<libcni::Error>() {
             return match e.kind() {
                 ErrorKind::Invalid => Exit::Usage,

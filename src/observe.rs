@@ -184,6 +184,17 @@ impl Observer for CliObserver {
             None => self.report(call),
         }
     }
+
+    fn version_chosen(&self, network: &str, version: &str, candidates: &[String]) {
+        if self.verbose {
+            let line = format!(
+                "cnitool: network {network:?} runs at cniVersion {version}: the highest of \
+                 cniVersions {} that every plugin supports\n",
+                candidates.join(", ")
+            );
+            let _ = io::stderr().write_all(line.as_bytes());
+        }
+    }
 }
 
 impl CliObserver {

@@ -185,6 +185,28 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     out
 }
 
+/// A dry run as JSON: an array with, for each plugin in order, its `CNI_*` environment and
+/// exact stdin.
+pub fn plan_json(plan: &[libcni::api::PlannedCall]) -> serde_json::Value {
+    plan.iter()
+        .map(|c| {
+            let env: serde_json::Map<String, serde_json::Value> = c
+                .env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+                .collect();
+            serde_json::json!({
+                "plugin": c.plugin,
+                "index": c.index,
+                "path": c.path.display().to_string(),
+                "env": env,
+                "stdin": String::from_utf8_lossy(&c.stdin),
+                "prevResultPending": c.prev_result_pending,
+            })
+        })
+        .collect()
+}
+
 /// Prints a dry run: for each plugin in order, its `CNI_*` environment and exact stdin.
 ///
 /// # Errors
@@ -193,25 +215,7 @@ pub fn print_plan(plan: &[libcni::api::PlannedCall], format: Output) -> io::Resu
     let mut out = io::stdout().lock();
     match format {
         Output::Json => {
-            let items: Vec<serde_json::Value> = plan
-                .iter()
-                .map(|c| {
-                    let env: serde_json::Map<String, serde_json::Value> = c
-                        .env
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
-                        .collect();
-                    serde_json::json!({
-                        "plugin": c.plugin,
-                        "index": c.index,
-                        "path": c.path.display().to_string(),
-                        "env": env,
-                        "stdin": String::from_utf8_lossy(&c.stdin),
-                        "prevResultPending": c.prev_result_pending,
-                    })
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut out, &items)?;
+            serde_json::to_writer_pretty(&mut out, &plan_json(plan))?;
             out.write_all(b"\n")?;
         }
         Output::Table => {

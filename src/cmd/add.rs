@@ -39,6 +39,7 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     let target = args.attach.target(&ctx.netns_dir)?;
     let rt = args.attach.runtime_conf(&target)?;
     let list = ctx.load_list(&args.attach.network)?;
+    args.attach.plugin.require_capabilities(&[&list], &[])?;
     if args.dry_run {
         return super::print_dry_run(ctx, libcni::Command::Add, &list, &rt);
     }

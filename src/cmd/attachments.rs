@@ -10,14 +10,15 @@ use libcni::cache::CachedAttachment;
 use libcni::CniResult;
 use serde_json::json;
 
-use super::{absolute, Context};
+use super::{netns_arg, Context};
 use crate::cli::Output;
 use crate::table;
 
 // Arguments of `attachments`.
 #[derive(Debug, Args)]
 pub struct AttachmentsArgs {
-    /// Only attachments of this network namespace (a path, or a name in the netns directory).
+    /// Only attachments of this network namespace (a name in the netns directory, or a path
+    /// with a `/`).
     #[arg(long, value_name = "NETNS")]
     pub netns: Option<String>,
     /// Only attachments of this network.
@@ -62,8 +63,7 @@ fn same_netns(recorded: &str, wanted: &Path) -> bool {
 /// Runs `attachments`.
 pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
     let want_ns = match &args.netns {
-        Some(s) if s.contains('/') => Some(absolute(Path::new(s))?),
-        Some(s) => Some(absolute(&ctx.netns_dir.join(s))?),
+        Some(s) => Some(netns_arg(s, &ctx.netns_dir)?),
         None => None,
     };
     let listing = ctx.cni.cache().list(args.net.as_deref())?;

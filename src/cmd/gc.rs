@@ -113,6 +113,116 @@ fn collect_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
     Ok(done)
 }
 
+/// What a DEL left behind on the host: packet-filter rules that still name the container.
+///
+/// A plugin's DEL of an attachment whose namespace is gone runs without `CNI_NETNS`, and some
+/// plugins then cannot find what to undo (bridge learns the addresses to unmasquerade from the
+/// container's link, so its per-container NAT chain stays). The exit status says nothing of
+/// that; the rules do: plugins comment them with the container ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftBehind {
+    /// `iptables` or `ip6tables`.
+    pub family: &'static str,
+    /// The table (`nat`, `filter`, ...).
+    pub table: String,
+    /// The chains holding rules that name the container.
+    pub chains: Vec<String>,
+    /// How many such rules.
+    pub rules: usize,
+}
+
+impl std::fmt::Display for LeftBehind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} rule(s) in table {} (chains {})",
+            self.rules,
+            self.family,
+            self.table,
+            self.chains.join(", ")
+        )
+    }
+}
+
+/// The output of `iptables-save` and `ip6tables-save` (what of them is installed).
+fn rule_dumps() -> Vec<(&'static str, String)> {
+    [
+        ("iptables", "iptables-save"),
+        ("ip6tables", "ip6tables-save"),
+    ]
+    .into_iter()
+    .filter_map(|(family, save)| {
+        let out = std::process::Command::new(save)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        Some((family, String::from_utf8_lossy(&out.stdout).into_owned()))
+    })
+    .collect()
+}
+
+/// The rules of `dumps` (see [`rule_dumps`]) that name `container_id`, grouped by table.
+fn rules_left(dumps: &[(&'static str, String)], container_id: &str) -> Vec<LeftBehind> {
+    let mut out = Vec::new();
+    for (family, dump) in dumps {
+        let family = *family;
+        let mut table = String::new();
+        for line in dump.lines() {
+            if let Some(t) = line.strip_prefix('*') {
+                table = t.to_owned();
+                continue;
+            }
+            let Some(rule) = line.strip_prefix("-A ") else {
+                continue;
+            };
+            if !rule.contains(container_id) {
+                continue;
+            }
+            let chain = rule.split_whitespace().next().unwrap_or("").to_owned();
+            let entry = match out
+                .iter_mut()
+                .find(|l: &&mut LeftBehind| l.family == family && l.table == table)
+            {
+                Some(e) => e,
+                None => {
+                    out.push(LeftBehind {
+                        family,
+                        table: table.clone(),
+                        chains: Vec::new(),
+                        rules: 0,
+                    });
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            entry.rules += 1;
+            if !entry.chains.contains(&chain) {
+                entry.chains.push(chain);
+            }
+        }
+    }
+    out
+}
+
+/// The attachments whose DEL left something behind, and what.
+#[derive(Debug)]
+pub struct Incomplete(pub Vec<String>);
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the DEL of {} attachment(s) left rules behind (the namespace was gone, so the \
+             plugins could not find everything to undo): {}; list them with \
+             `iptables-save | grep CONTAINER_ID` and remove them by hand",
+            self.0.len(),
+            self.0.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for Incomplete {}
+
 /// Runs `gc`.
 pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(n) = &args.network {
@@ -174,6 +284,16 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
 
+    // What each DEL could not undo (a dry run deletes nothing, so nothing to look for).
+    let dumps = if args.dry_run || removed.is_empty() {
+        Vec::new()
+    } else {
+        rule_dumps()
+    };
+    let left: Vec<Vec<LeftBehind>> = removed
+        .iter()
+        .map(|a| rules_left(&dumps, &a.container_id))
+        .collect();
     let verb = if args.dry_run {
         "would remove"
     } else {
@@ -183,9 +303,20 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
         Output::Json => {
             let items: Vec<_> = removed
                 .iter()
-                .map(|a| {
-                    json!({"network": a.network_name, "containerId": a.container_id,
-                           "ifname": a.ifname, "netns": a.netns})
+                .zip(&left)
+                .map(|(a, l)| {
+                    let mut item = json!({"network": a.network_name,
+                        "containerId": a.container_id, "ifname": a.ifname, "netns": a.netns});
+                    if !l.is_empty() {
+                        item["leftBehind"] = l
+                            .iter()
+                            .map(|l| {
+                                json!({"family": l.family, "table": l.table,
+                                       "chains": l.chains, "rules": l.rules})
+                            })
+                            .collect();
+                    }
+                    item
                 })
                 .collect();
             println!(
@@ -197,9 +328,15 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
             for line in &runs {
                 println!("{line}");
             }
-            for a in &removed {
+            for (a, l) in removed.iter().zip(&left) {
+                let rest = if l.is_empty() {
+                    String::new()
+                } else {
+                    let l: Vec<String> = l.iter().map(ToString::to_string).collect();
+                    format!(", but its DEL left behind: {}", l.join(", "))
+                };
                 println!(
-                    "{verb} {} {} {} (netns {})",
+                    "{verb} {} {} {} (netns {}){rest}",
                     a.network_name,
                     a.container_id,
                     a.ifname,
@@ -212,6 +349,24 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
             }
         }
         _ => {}
+    }
+    let incomplete: Vec<String> = removed
+        .iter()
+        .zip(&left)
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(a, l)| {
+            let l: Vec<String> = l.iter().map(ToString::to_string).collect();
+            format!(
+                "{} {} {}: {}",
+                a.network_name,
+                a.container_id,
+                a.ifname,
+                l.join(", ")
+            )
+        })
+        .collect();
+    if !incomplete.is_empty() {
+        errors.push(anyhow::Error::new(Incomplete(incomplete)));
     }
     match errors.len() {
         0 => Ok(ExitCode::SUCCESS),

@@ -117,8 +117,14 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
         if !names.iter().any(|n| n == builtin::NAME) {
             names.push(builtin::NAME.to_owned());
         }
-        for n in names {
-            println!("{n}");
+        match ctx.output {
+            Some(Output::Json) => println!("{}", serde_json::to_string(&names)?),
+            Some(Output::None) => {}
+            _ => {
+                for n in names {
+                    println!("{n}");
+                }
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

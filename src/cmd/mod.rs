@@ -113,10 +113,22 @@ impl Context {
             Some(s) => split_dirs(s),
             None => default_netconf_dirs(),
         };
-        let plugin_dirs = match &global.plugin_dir {
+        let mut plugin_dirs = match &global.plugin_dir {
             Some(s) => split_dirs(s),
             None => DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect(),
         };
+        // A relative entry would make the plugin search depend on the working directory
+        // (Go searches it there); the library skips it, and the user hears why.
+        plugin_dirs.retain(|d| {
+            if !d.is_absolute() && !global.quiet {
+                eprintln!(
+                    "warning: plugin directory {:?} (CNI_PATH / --plugin-dir) is not an \
+                     absolute path: ignored (give it as an absolute path)",
+                    d.display().to_string()
+                );
+            }
+            d.is_absolute()
+        });
         let exec = RawExec {
             timeout: Some(global.timeout).filter(|t| !t.is_zero()),
             ..RawExec::default()
@@ -226,7 +238,8 @@ pub struct AttachArgs {
     /// The network's name (from the netconf files).
     #[arg(value_name = "NETWORK")]
     pub network: String,
-    /// The target network namespace: a path, or a name in the netns directory.
+    /// The target network namespace: a name in the netns directory (no `/`), or a path (with
+    /// a `/`: ./NAME, /proc/PID/ns/net).
     #[arg(value_name = "NETNS", required_unless_present = "pid")]
     pub netns: Option<String>,
     /// Interface name inside the namespace.
@@ -243,7 +256,9 @@ pub struct AttachArgs {
     pub plugin: PluginArgs,
 }
 
-// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`.
+// `CNI_ARGS` and capability arguments, shared by `add`, `del`, `check` and `run`. A
+// capability flag that no plugin of the network declares is refused (it would do nothing);
+// see `PluginArgs::require_capabilities`.
 #[derive(Debug, Args)]
 pub struct PluginArgs {
     /// Plugin argument K=V, added to CNI_ARGS (repeatable).
@@ -267,10 +282,11 @@ pub struct PluginArgs {
     /// Request a MAC address (mac capability).
     #[arg(long, value_name = "MAC")]
     pub mac: Option<String>,
-    /// DNS server for the container (dns capability; repeatable).
+    /// DNS server for the container (dns capability; repeatable; `run` writes it into the
+    /// command's resolv.conf when no plugin takes it).
     #[arg(long, value_name = "IP")]
     pub dns: Vec<String>,
-    /// DNS search domain for the container (dns capability; repeatable).
+    /// DNS search domain for the container (dns capability; repeatable; as --dns in `run`).
     #[arg(long, value_name = "DOMAIN")]
     pub dns_search: Vec<String>,
 }
@@ -315,26 +331,32 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Where a NETNS argument points, one rule for every verb: with a `/` it is a path (`./web`,
+/// `netns/x`, `/proc/PID/ns/net`), made absolute against the working directory as the Go
+/// tool does; without one it is the name of a namespace in the netns directory, as in
+/// `ip netns` and `netns exec`, whatever the working directory holds. The container ID is
+/// derived from the result, so it is Go's for the same path.
+///
+/// # Errors
+/// The argument is empty, or a name that no namespace could have.
+pub fn netns_arg(arg: &str, netns_dir: &Path) -> Result<PathBuf> {
+    if arg.is_empty() {
+        return Err(usage!("the network namespace argument is empty"));
+    }
+    if arg.contains('/') {
+        return absolute(Path::new(arg));
+    }
+    libcni::netns::validate_name(arg)
+        .map_err(|e| usage!("{e} (a path needs a '/', e.g. ./{arg})"))?;
+    absolute(&netns_dir.join(arg))
+}
+
 impl AttachArgs {
-    /// Resolves `<netns>` / `--pid` to a path and container ID.
-    ///
-    /// A bare name (no `/`) is a file in the working directory when one exists there (as the
-    /// Go tool reads it), otherwise a name in the netns directory.
+    /// Resolves `<netns>` / `--pid` to a path (see [`netns_arg`]) and container ID.
     pub fn target(&self, netns_dir: &Path) -> Result<Target> {
         let path = match (&self.netns, self.pid) {
             (_, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/net")),
-            (Some(s), None) if s.is_empty() => {
-                return Err(usage!("the network namespace argument is empty"))
-            }
-            (Some(s), None) if s.contains('/') || s == "." || s == ".." => absolute(Path::new(s))?,
-            (Some(s), None) => {
-                if Path::new(s).exists() {
-                    absolute(Path::new(s))?
-                } else {
-                    libcni::netns::validate_name(s).map_err(|e| usage!("{e}"))?;
-                    absolute(&netns_dir.join(s))?
-                }
-            }
+            (Some(s), None) => netns_arg(s, netns_dir)?,
             (None, None) => return Err(usage!("give a network namespace (path or name) or --pid")),
         };
         let container_id = match &self.container_id {
@@ -438,6 +460,88 @@ impl PluginArgs {
         }
         Ok(caps)
     }
+}
+
+/// The capability flags and the capability each one feeds (`runtimeConfig` key).
+const CAPABILITY_FLAGS: &[(&str, &str, &str)] = &[
+    ("-p/--publish", "portMappings", "such as portmap"),
+    (
+        "--ip",
+        "ips",
+        "such as bridge or macvlan with host-local or static IPAM",
+    ),
+    ("--mac", "mac", "such as tuning"),
+    ("--dns", "dns", "that applies DNS settings"),
+    ("--dns-search", "dns", "that applies DNS settings"),
+];
+
+impl PluginArgs {
+    /// The capability flags given: `(flag, capability, example plugins)`.
+    fn given_capability_flags(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        let given = [
+            !self.publish.is_empty(),
+            !self.ip.is_empty(),
+            self.mac.is_some(),
+            !self.dns.is_empty(),
+            !self.dns_search.is_empty(),
+        ];
+        CAPABILITY_FLAGS
+            .iter()
+            .zip(given)
+            .filter(|(_, g)| *g)
+            .map(|(f, _)| *f)
+            .collect()
+    }
+
+    /// Refuses a capability flag (`-p`, `--ip`, `--mac`, `--dns`, `--dns-search`) that no
+    /// plugin of `lists` declares: the library passes a capability argument only to the
+    /// plugins that declare it, so the flag would do nothing. Capabilities in `except` are
+    /// not checked (`run` applies DNS itself when no plugin takes it). `--cap` and
+    /// `CAP_ARGS` are passed on unchecked, as Go's tool does.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the flag, the network(s) and the capability.
+    pub fn require_capabilities(
+        &self,
+        lists: &[&NetworkConfigList],
+        except: &[&str],
+    ) -> Result<()> {
+        for (flag, cap, example) in self.given_capability_flags() {
+            if except.contains(&cap) || lists.iter().any(|l| declares(l, cap)) {
+                continue;
+            }
+            let names: Vec<String> = lists.iter().map(|l| format!("{:?}", l.name)).collect();
+            let which = match names.as_slice() {
+                [one] => format!("network {one}"),
+                many => format!("networks {}", many.join(", ")),
+            };
+            return Err(usage!(
+                "{flag}: no plugin of {which} declares the {cap:?} capability, so the flag \
+                 would do nothing (add a plugin {example} with \"capabilities\": {{\"{cap}\": true}}, \
+                 or drop the flag)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--dns` and `--dns-search` when no plugin of `lists` declares the `dns` capability:
+    /// `run` writes them into the command's resolv.conf itself.
+    pub fn dns_for_runtime(&self, lists: &[&NetworkConfigList]) -> run::DnsFlags {
+        if lists.iter().any(|l| declares(l, "dns")) {
+            return run::DnsFlags::default();
+        }
+        run::DnsFlags {
+            servers: self.dns.clone(),
+            searches: self.dns_search.clone(),
+        }
+    }
+}
+
+/// Whether a plugin of `list` declares capability `cap`.
+fn declares(list: &NetworkConfigList, cap: &str) -> bool {
+    list.plugins
+        .iter()
+        .any(|p| p.capabilities.get(cap) == Some(&true))
 }
 
 fn validate_cidr_or_ip(s: &str) -> Result<(), String> {
@@ -640,6 +744,7 @@ impl ExistingArgs {
             entry.as_ref(),
             self.current_config,
         )?;
+        self.attach.plugin.require_capabilities(&[&list], &[])?;
         let rt = self.attach.runtime_conf(&target)?;
         Ok(Existing { target, list, rt })
     }

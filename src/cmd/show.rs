@@ -59,7 +59,10 @@ pub fn run(args: ShowArgs, ctx: &Context) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({"source": source, "config": effective(&list)}))?
         ),
         Output::Table => {
-            println!("# {source}");
+            // The file on stderr: stdout stays one JSON document (`show NET | jq`).
+            if !ctx.quiet {
+                eprintln!("# {source}");
+            }
             println!("{}", serde_json::to_string_pretty(&effective(&list))?);
         }
         Output::None => {}

@@ -133,6 +133,27 @@ fn check_plugin(ctx: &Context, list: &NetworkConfigList, p: &PluginConfig, out: 
 /// Every finding for one network list.
 pub fn check_list(ctx: &Context, list: &NetworkConfigList) -> Vec<Finding> {
     let mut out = Vec::new();
+    // With `cniVersions`, the list runs at the highest version every plugin supports.
+    let negotiated = ctx.cni.negotiate_version(list);
+    let list = match &negotiated {
+        Ok(l) => {
+            if l.cni_version != list.cni_version {
+                out.push(finding(
+                    Severity::Info,
+                    &list.name,
+                    "",
+                    format!(
+                        "runs at cniVersion {}: the highest of cniVersions {} that every \
+                         plugin supports",
+                        l.cni_version,
+                        list.cni_versions.join(", ")
+                    ),
+                ));
+            }
+            &**l
+        }
+        Err(_) => list,
+    };
     // `.conf` and `.json` files hold one plugin; the library wraps it in a list (Go's
     // `ConfListFromConf`), so say that what runs is not literally the file.
     if let Some(source) = &list.source {

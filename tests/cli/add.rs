@@ -454,3 +454,83 @@ fn cache_writes_are_flushed_only_with_sync_cache() {
         h.assert_cache_empty();
     });
 }
+
+/// One rule for a NETNS argument: without a `/` it is a name in the netns directory, even
+/// when the working directory holds a file or folder of that name (`ip netns` and
+/// `netns exec` read it so too); with a `/` it is a path. The container ID is Go's for the
+/// resolved path.
+#[test]
+fn bare_netns_name_ignores_working_directory() {
+    host_test("bare_netns_name_ignores_working_directory", |h| {
+        h.testnet();
+        let ns = h.netns("ctr");
+        let id = go_container_id(&ns);
+        fs::create_dir(h.scratch.join("ctr")).unwrap();
+        fs::write(h.scratch.join("other"), "").unwrap();
+        let in_scratch = |args: &[&str]| h.cnitool().cwd(&h.scratch).args(args).run();
+        in_scratch(&["add", "testnet", "ctr"]).ok();
+        assert_eq!(h.cache_files(), [format!("testnet-{id}-eth0")]);
+        assert!(addrs(h, &ns, "eth0").contains("inet 10.198.1.2/24"));
+        in_scratch(&["check", "testnet", "ctr"]).ok();
+        let listed = in_scratch(&["-o", "json", "attachments", "--netns", "ctr"]).ok();
+        assert_eq!(listed.json()[0]["containerId"], id.as_str(), "{listed:#?}");
+        // With a `/`, the same word is the working directory's entry.
+        in_scratch(&["add", "testnet", "./other"])
+            .fails(5, &format!("{}", h.scratch.join("other").display()));
+        // A word no namespace could be named is a usage error that shows the path form.
+        in_scratch(&["add", "testnet", ".."]).fails(2, "a path needs a '/', e.g. ./..");
+        in_scratch(&["del", "testnet", "ctr"]).ok();
+        assert!(!has_link(&ns, "eth0"));
+        h.assert_cache_empty();
+    });
+}
+
+/// `"cniVersions": ["1.0.0", "1.1.0"]` with Debian's plugins (up to 1.0.0): the network runs
+/// at 1.0.0, the highest version every plugin supports, and `-v` says so.
+#[test]
+fn cni_versions_pick_what_the_plugins_support() {
+    host_test("cni_versions_pick_what_the_plugins_support", |h| {
+        let list = json!({
+            "cniVersions": ["1.0.0", "1.1.0"],
+            "name": "vers",
+            "plugins": [h.bridge(6)]
+        });
+        h.write_conf("vers.conflist", &list.to_string());
+        let ns = h.netns("ctr");
+        let run = h.run(&["-v", "add", "vers", "ctr"]).ok();
+        assert_eq!(run.json()["cniVersion"], "1.0.0", "{run:#?}");
+        assert!(
+            run.stderr.contains(
+                "cnitool: network \"vers\" runs at cniVersion 1.0.0: the highest of cniVersions \
+                 1.1.0, 1.0.0 that every plugin supports\n"
+            ),
+            "{run:#?}"
+        );
+        assert!(addrs(h, &ns, "eth0").contains("inet 10.198.6.2/24"));
+        h.run(&["check", "vers", "ctr"]).ok();
+        // validate checks the plugins at that version, and says why.
+        let v = h.run(&["-o", "json", "validate"]).ok();
+        let findings = v.json()["findings"].clone();
+        let messages: Vec<&str> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
+        assert!(
+            messages.contains(
+                &"runs at cniVersion 1.0.0: the highest of cniVersions 1.1.0, 1.0.0 that every \
+                  plugin supports"
+            ),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("supports cniVersion 1.0.0")),
+            "{messages:#?}"
+        );
+        h.run(&["del", "vers", "ctr"]).ok();
+        assert!(!has_link(&ns, "eth0"));
+    });
+}

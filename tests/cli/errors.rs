@@ -422,3 +422,120 @@ fn add_on_an_interface_another_network_holds() {
         h.run(&["del", "testnet", "ctr"]).ok();
     });
 }
+
+/// `-p`, `--ip`, `--mac`, `--dns` and `--dns-search` reach only the plugins that declare
+/// their capability: when none of the network does, the flag would do nothing, so add, check
+/// and del refuse it before any plugin runs, naming the flag, the network and the
+/// capability. A plugin that declares it makes the flag work.
+#[test]
+fn capability_flag_no_plugin_takes() {
+    host_test("capability_flag_no_plugin_takes", |h| {
+        let calls = h.scratch.join("calls");
+        h.fake_plugin(
+            "spy",
+            &format!(
+                "echo \"$CNI_COMMAND\" >> {calls}\ncat > /dev/null\n\
+                 [ \"$CNI_COMMAND\" = ADD ] && echo '{{\"cniVersion\":\"1.0.0\"}}'\nexit 0",
+                calls = calls.display()
+            ),
+        );
+        h.conflist("plain", "1.0.0", json!([{"type": "spy"}]));
+        h.netns("ctr");
+        let cases = [
+            (&["-p", "8080:80"][..], "-p/--publish", "portMappings"),
+            (&["--ip", "10.198.1.9/24"], "--ip", "ips"),
+            (&["--mac", "02:42:0a:c6:01:09"], "--mac", "mac"),
+            (&["--dns", "10.198.1.53"], "--dns", "dns"),
+            (&["--dns-search", "a.test"], "--dns-search", "dns"),
+        ];
+        for verb in ["add", "check", "del"] {
+            for (flag_args, flag, cap) in cases {
+                let run = h
+                    .cnitool()
+                    .args([verb, "plain", "ctr"])
+                    .args(flag_args)
+                    .run()
+                    .fails(
+                        USAGE,
+                        &format!(
+                            "error: {flag}: no plugin of network \"plain\" declares the \"{cap}\" \
+                         capability, so the flag would do nothing"
+                        ),
+                    );
+                assert!(
+                    run.stderr
+                        .contains(&format!("\"capabilities\": {{\"{cap}\": true}}")),
+                    "{run:#?}"
+                );
+            }
+        }
+        assert!(
+            !calls.exists(),
+            "a plugin ran: {:?}",
+            fs::read_to_string(&calls)
+        );
+        h.assert_cache_empty();
+
+        // Declared: the flag reaches the plugin and ADD succeeds.
+        h.conflist(
+            "plain",
+            "1.0.0",
+            json!([{"type": "spy", "capabilities": {"mac": true}}]),
+        );
+        h.run(&["add", "plain", "ctr", "--mac", "02:42:0a:c6:01:09"])
+            .ok();
+        h.run(&["add", "plain", "ctr", "--ip", "10.198.1.9/24"])
+            .fails(
+                USAGE,
+                "--ip: no plugin of network \"plain\" declares the \"ips\" capability",
+            );
+        h.run(&["del", "plain", "ctr"]).ok();
+        assert_eq!(fs::read_to_string(&calls).unwrap(), "ADD\nDEL\n");
+    });
+}
+
+/// What a plugin or plugin directory is wrong with, said as it is: an error object without
+/// `code` shows its message (code 0, as Go decodes it); a plugin file without the exec bit
+/// is "permission denied" with its path, not "not found"; a relative `CNI_PATH` entry is
+/// ignored with a warning naming it.
+#[test]
+fn plugin_and_plugin_dir_problems_named() {
+    host_test("plugin_and_plugin_dir_problems_named", |h| {
+        h.netns("ctr");
+        h.fake_plugin(
+            "nocode",
+            // Fails on ADD only: its rollback DEL succeeds, so nothing stays recorded.
+            "cat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] || exit 0\necho '{\"msg\":\"boom\"}'\nexit 1",
+        );
+        h.conflist("nocode", "1.0.0", json!([{"type": "nocode"}]));
+        h.run(&["add", "nocode", "ctr"])
+            .fails(PLUGIN, "plugin \"nocode\" failed (ADD, CNI code 0): boom");
+
+        h.fake_plugin("noexec", "exit 0");
+        let path = h.bin.join("noexec");
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        h.conflist("noexec", "1.0.0", json!([{"type": "noexec"}]));
+        h.run(&["add", "noexec", "ctr"]).fails(
+            CONFIG,
+            &format!(
+                "plugin \"noexec\" at {} cannot be executed: permission denied",
+                path.display()
+            ),
+        );
+        h.assert_cache_empty();
+
+        h.testnet();
+        let run = h
+            .cnitool()
+            .env("CNI_PATH", format!("relbin:{}", crate::util::REAL_PLUGINS))
+            .args(["add", "testnet", "ctr"])
+            .run()
+            .ok();
+        assert_eq!(
+            run.stderr,
+            "warning: plugin directory \"relbin\" (CNI_PATH / --plugin-dir) is not an absolute \
+             path: ignored (give it as an absolute path)\n"
+        );
+        h.run(&["del", "testnet", "ctr"]).ok();
+    });
+}

@@ -243,3 +243,75 @@ fn capability_flags_reach_runtime_config() {
         h.assert_clean();
     });
 }
+
+/// stdout is one JSON document under `-o json`, for every command that prints anything
+/// (or nothing at all), and `show`'s default output is JSON too: where the network came from
+/// goes to stderr.
+#[test]
+fn stdout_is_json_for_every_command() {
+    host_test("stdout_is_json_for_every_command", |h| {
+        h.testnet();
+        let ns = h.netns("ctr");
+        h.netns("other");
+        let conf = h.conf.join("testnet.conflist");
+
+        let show = h.run(&["show", "testnet"]).ok();
+        assert_eq!(show.json()["name"], "testnet", "{show:#?}");
+        assert_eq!(show.stderr, format!("# {}\n", conf.display()));
+        let show = h.run(&["-q", "show", "testnet"]).ok();
+        assert_eq!(show.json()["name"], "testnet");
+        assert_eq!(show.stderr, "");
+
+        let commands: &[&[&str]] = &[
+            &["add", "testnet", "ctr"],
+            &["show", "testnet"],
+            &["list"],
+            &["list", "--names"],
+            &["validate"],
+            &["version"],
+            &["attachments"],
+            &["check", "testnet", "ctr"],
+            &["status", "testnet"],
+            &["add", "--dry-run", "testnet", "other"],
+            &["del", "--dry-run", "testnet", "ctr"],
+            &[
+                "run",
+                "--dry-run",
+                "--net",
+                "testnet",
+                "--net",
+                "testnet:eth1",
+                "--",
+                "true",
+            ],
+            &["netns", "list"],
+            &["del", "testnet", "ctr"],
+            &["gc", "--dry-run"],
+            &["gc"],
+        ];
+        for args in commands {
+            let run = h.cnitool().args(["-o", "json"]).args(*args).run().ok();
+            if !run.stdout.is_empty() {
+                run.json();
+            }
+        }
+        let names = h.run(&["-o", "json", "list", "--names"]).ok();
+        assert_eq!(names.json(), serde_json::json!(["testnet", "cnitool"]));
+        let run = h
+            .run(&[
+                "-o",
+                "json",
+                "run",
+                "--dry-run",
+                "--net",
+                "testnet",
+                "--",
+                "true",
+            ])
+            .ok();
+        assert_eq!(run.json()[0]["network"], "testnet");
+        assert_eq!(run.json()[0]["ifName"], "eth0");
+        assert_eq!(run.json()[0]["calls"][0]["plugin"], "bridge");
+        assert!(!has_link(&ns, "eth0"));
+    });
+}

@@ -598,3 +598,66 @@ fn default_directories() {
         }
     });
 }
+
+/// `version --plugins` asks every executable of the plugin directories, which may hold
+/// programs that are no plugins: one that never answers is given 2 s (not the 5-minute
+/// `--timeout`), killed, and listed as no plugin; the others are still listed.
+#[test]
+fn version_plugins_does_not_stall_on_a_silent_program() {
+    plain_test(|h| {
+        versioned(h, "fake-a", &["1.0.0"]);
+        let pids = h.scratch.join("pids");
+        for name in ["silent-1", "silent-2", "silent-3"] {
+            h.fake_plugin(
+                name,
+                &format!("echo $$ >> {}\nexec sleep 600", pids.display()),
+            );
+        }
+        h.fake_plugin("chatty", "echo 'usage: chatty FILE'\nexit 0");
+        let bin = h.bin.to_str().unwrap();
+        let start = std::time::Instant::now();
+        let run = h
+            .run(&["--plugin-dir", bin, "-o", "json", "version", "--plugins"])
+            .ok();
+        let took = start.elapsed();
+        assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+        let plugins = &run.json()["plugins"];
+        assert_eq!(
+            entry(plugins, "plugin", "fake-a")["supportedVersions"],
+            json!(["1.0.0"])
+        );
+        for name in ["silent-1", "silent-2", "silent-3"] {
+            let e = entry(plugins, "plugin", name);
+            assert_eq!(e["answersVersion"], false, "{e}");
+            assert_eq!(
+                e["error"],
+                format!("plugin {name:?} (VERSION) timed out after 2s and was killed"),
+                "{e}"
+            );
+        }
+        let chatty = entry(plugins, "plugin", "chatty");
+        assert_eq!(chatty["answersVersion"], false, "{chatty}");
+        assert!(
+            chatty["error"]
+                .as_str()
+                .unwrap()
+                .contains("usage: chatty FILE"),
+            "{chatty}"
+        );
+        // The silent ones were killed, not left running.
+        let pids = fs::read_to_string(&pids).unwrap();
+        assert_eq!(pids.lines().count(), 3, "{pids}");
+        for pid in pids.lines() {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "{pid} still runs"
+            );
+        }
+        let table = h.run(&["--plugin-dir", bin, "version", "--plugins"]).ok();
+        assert!(
+            table.stdout.lines().any(|l| l.starts_with("silent-1 ")
+                && l.ends_with("not a CNI plugin (no VERSION answer): plugin \"silent-1\" (VERSION) timed out after 2s and was killed")),
+            "{table:#?}"
+        );
+    });
+}

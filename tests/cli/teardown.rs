@@ -454,3 +454,53 @@ fn del_never_added_leaves_a_colliding_cache_file_alone() {
         assert!(!has_link(&ns, "eth0"));
     });
 }
+
+/// GC of an attachment whose namespace is gone runs DEL without `CNI_NETNS`; bridge then
+/// cannot find the addresses to unmasquerade and leaves its NAT chain. GC still removes the
+/// attachment (the DEL succeeded, the address is freed), but does not call that "removed"
+/// alone: it names the rules left behind and fails with exit 4.
+#[test]
+fn gc_reports_rules_del_left_behind() {
+    host_test("gc_reports_rules_del_left_behind", |h| {
+        h.testnet();
+        let ns = h.netns("ctr");
+        let id = go_container_id(&ns);
+        h.run(&["add", "testnet", "ctr"]).ok();
+        h.delete_netns("ctr");
+
+        let run = h.run(&["gc"]).fails(
+            4,
+            &format!(
+                "the DEL of 1 attachment(s) left rules behind (the namespace was gone, so the \
+                 plugins could not find everything to undo): testnet {id} eth0: 3 iptables \
+                 rule(s) in table nat (chains POSTROUTING, CNI-"
+            ),
+        );
+        let nat = crate::util::sh_output(&["iptables-save", "-t", "nat"]);
+        let chain = nat
+            .lines()
+            .find(|l| l.starts_with("-A CNI-") && l.contains(&id))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or_else(|| panic!("no per-container chain left:\n{nat}"))
+            .to_owned();
+        assert_eq!(
+            run.stdout,
+            format!(
+                "removed testnet {id} eth0 (netns {}), but its DEL left behind: 3 iptables \
+                 rule(s) in table nat (chains POSTROUTING, {chain})\n",
+                ns.display()
+            ),
+            "{run:#?}"
+        );
+        // The attachment itself is gone: cache entry and lease.
+        h.assert_cache_empty();
+        assert_eq!(h.ipam_leases(), Vec::<String>::new());
+
+        // What was reported is what is there; removing it leaves the host clean.
+        crate::util::sh_output(&["iptables", "-t", "nat", "-F", "POSTROUTING"]);
+        crate::util::sh_output(&["iptables", "-t", "nat", "-F", &chain]);
+        crate::util::sh_output(&["iptables", "-t", "nat", "-X", &chain]);
+        let run = h.run(&["gc"]).ok();
+        assert_eq!(run.stdout, "nothing to remove\n");
+    });
+}

@@ -374,3 +374,83 @@ fn builtin_network_avoids_subnets_in_use() {
         sh("ip link del other0");
     });
 }
+
+/// `--dns` and `--dns-search` that no plugin declares the `dns` capability for are the
+/// runtime's job: `run` writes them into the command's resolv.conf (over the results' DNS,
+/// else over the host's file); the host's file is untouched. A capability flag no plugin
+/// takes otherwise (`-p` without portmap) fails before anything is set up.
+#[test]
+fn dns_flags_without_dns_plugin_reach_resolv_conf() {
+    host_test("dns_flags_without_dns_plugin_reach_resolv_conf", |host| {
+        let host_resolv = fs::read("/etc/resolv.conf").ok();
+        host.bridge_net("plain", "br-v", "10.197.3.0/24");
+        let mut bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+        bridge["dns"] = json!({ "nameservers": ["10.197.1.53"], "search": ["one.test"] });
+        host.netconf("withdns", &list("withdns", vec![bridge]));
+        let cat = ["--", "cat", "/etc/resolv.conf"];
+
+        let out = host
+            .run(
+                [
+                    "--net",
+                    "plain",
+                    "--dns",
+                    "10.197.3.53",
+                    "--dns",
+                    "10.197.3.54",
+                    "--dns-search",
+                    "a.test",
+                ]
+                .iter()
+                .chain(&cat),
+            )
+            .ok();
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "nameserver 10.197.3.53",
+                "nameserver 10.197.3.54",
+                "search a.test"
+            ],
+            "{out:#?}"
+        );
+        assert!(
+            !lines[3..].iter().any(|l| l.starts_with("nameserver")
+                || l.starts_with("search")
+                || l.starts_with("domain")),
+            "{out:#?}"
+        );
+
+        // Over the results' DNS: --dns-search replaces the search, the servers stay.
+        let out = host
+            .run(
+                ["--net", "withdns", "--dns-search", "b.test"]
+                    .iter()
+                    .chain(&cat),
+            )
+            .ok();
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            ["nameserver 10.197.1.53", "search b.test"],
+            "{out:#?}"
+        );
+        assert_eq!(
+            fs::read("/etc/resolv.conf").ok(),
+            host_resolv,
+            "host file changed"
+        );
+
+        let out = host
+            .run(["--net", "plain", "-p", "8080:80", "--", "true"])
+            .code_is(125);
+        assert!(
+            out.stderr.contains(
+                "-p/--publish: no plugin of network \"plain\" declares the \"portMappings\" capability"
+            ),
+            "{out:#?}"
+        );
+        host.assert_clean();
+    });
+}

@@ -19,12 +19,16 @@
 //! - GC holds an exclusive lock on the cache against concurrent ADD and DEL, and ADD and DEL
 //!   of one attachment hold an exclusive lock on the attachment's bytes of the same lock file
 //!   (`<cacheDir>/cnitool.lock`), so two of them never run the plugins for the same
-//!   interface at once.
+//!   interface at once;
+//! - a list with `cniVersions` runs at the highest of its versions that every plugin
+//!   supports (their VERSION answers, asked once per plugin binary and kept), not simply the
+//!   highest this library implements.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
@@ -131,6 +135,8 @@ pub struct CniConfig {
     exec: Arc<dyn Exec>,
     observer: Option<Arc<dyn Observer>>,
     netns_checks: bool,
+    /// VERSION answers by plugin binary, shared by clones: each plugin is asked once.
+    versions: Arc<Mutex<HashMap<PathBuf, PluginInfo>>>,
 }
 
 /// Serializes a plugin's stdin: the plugin object with injected keys, keys sorted, values
@@ -152,6 +158,7 @@ impl CniConfig {
             exec: Arc::new(RawExec::default()),
             observer: None,
             netns_checks: true,
+            versions: Arc::default(),
         }
     }
 
@@ -341,6 +348,7 @@ impl CniConfig {
         if self.netns_checks {
             netns::check_target(&rt.netns)?;
         }
+        let list = &*self.negotiate_version(list)?;
         let lock = self.lock(false)?;
         self.lock_attachment(&lock, &list.name, rt)?;
         self.add_locked(list, rt)
@@ -391,7 +399,7 @@ impl CniConfig {
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
-                        Error::PluginNotFound { .. } => index,
+                        Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. } => index,
                         _ => index + 1,
                     };
                     return Err(roll_back(error, result.as_ref(), ran));
@@ -460,7 +468,7 @@ impl CniConfig {
             let stdin = build_one_config(list, plugin, prev.as_ref(), Some(rt));
             match self.call(index, plugin, &stdin, &args) {
                 // A plugin that is not installed cannot have run: nothing to undo.
-                Ok(_) | Err(Error::PluginNotFound { .. }) => {}
+                Ok(_) | Err(Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. }) => {}
                 Err(e) => errors.push(e),
             }
         }
@@ -499,6 +507,7 @@ impl CniConfig {
         rt: &RuntimeConf,
     ) -> Result<(), Error> {
         Self::validate_attachment(list, rt)?;
+        let list = &*self.negotiate_version(list)?;
         let Some((rt, cached)) = self.prepare_check(list, rt)? else {
             return Ok(());
         };
@@ -559,6 +568,8 @@ impl CniConfig {
         if self.netns_checks && rt.netns.exists() && !is_stale_netns_file(&rt.netns) {
             netns::check_target(&rt.netns)?;
         }
+        // A DEL must still run when a plugin cannot answer VERSION: at the loaded version.
+        let list = &*self.negotiate_version(list).unwrap_or(Cow::Borrowed(list));
         let lock = self.lock(false)?;
         self.lock_attachment(&lock, &list.name, rt)?;
         self.del_locked(list, rt)
@@ -627,6 +638,10 @@ impl CniConfig {
         rt: &RuntimeConf,
     ) -> Result<Vec<PlannedCall>, Error> {
         Self::validate_attachment(list, rt)?;
+        let list = &*match command {
+            Command::Del => self.negotiate_version(list).unwrap_or(Cow::Borrowed(list)),
+            _ => self.negotiate_version(list)?,
+        };
         let plan = |rt: &RuntimeConf, prev: Option<&CniResult>, reverse: bool| {
             let args = self.args(command, rt)?;
             let env = args.as_env();
@@ -777,6 +792,8 @@ impl CniConfig {
         forward: Option<&[GcAttachment]>,
     ) -> Result<GcReport, Error> {
         validate::network_name(&list.name)?;
+        // GC's DELs must run even when a plugin cannot answer VERSION (as DEL).
+        let list = &*self.negotiate_version(list).unwrap_or(Cow::Borrowed(list));
         let mut report = GcReport::default();
         if list.disable_gc {
             return Ok(report);
@@ -843,6 +860,7 @@ impl CniConfig {
     #[doc(alias = "GetStatusNetworkList")]
     pub fn get_status_network_list(&self, list: &NetworkConfigList) -> Result<(), Error> {
         validate::network_name(&list.name)?;
+        let list = &*self.negotiate_version(list)?;
         if parse_version(&list.cni_version)? < Version::V1_1_0 {
             return Ok(());
         }
@@ -901,13 +919,69 @@ impl CniConfig {
         }
     }
 
+    /// A plugin's VERSION answer: asked once per binary, then the kept answer.
     fn version_info_at(&self, plugin_type: &str, index: usize) -> Result<PluginInfo, Error> {
         let path = self.exec.find_in_path(plugin_type, &self.plugin_dirs)?;
+        let known = |m: &HashMap<PathBuf, PluginInfo>| m.get(&path).cloned();
+        if let Some(info) = known(&self.versions.lock().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(info);
+        }
         let who = PluginRef {
             plugin: plugin_type,
             index,
         };
-        invoke::get_version_info(&*self.exec, self.observer(), &path, who)
+        let info = invoke::get_version_info(&*self.exec, self.observer(), &path, who)?;
+        self.versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path, info.clone());
+        Ok(info)
+    }
+
+    /// The list as it runs: with several candidate versions (`cniVersions`), at the highest
+    /// one that every plugin supports, as their VERSION answers say (see
+    /// [`NetworkConfigList::cni_versions`]), IPAM plugins included; the observer hears which. A list with one
+    /// candidate or none runs as loaded, without asking.
+    ///
+    /// # Errors
+    /// A plugin cannot be found or does not answer VERSION; [`Error::NoCommonVersion`] when
+    /// no candidate suits every plugin.
+    pub fn negotiate_version<'a>(
+        &self,
+        list: &'a NetworkConfigList,
+    ) -> Result<Cow<'a, NetworkConfigList>, Error> {
+        if list.cni_versions.len() < 2 {
+            return Ok(Cow::Borrowed(list));
+        }
+        // The IPAM plugins too: they get the same `cniVersion` from the main plugin.
+        let mut answers: Vec<(String, Vec<String>)> = Vec::new();
+        for (index, plugin) in list.plugins.iter().enumerate() {
+            for ty in std::iter::once(&plugin.plugin_type).chain(&plugin.ipam_type) {
+                if answers.iter().any(|(t, _)| t == ty) {
+                    continue;
+                }
+                let info = self.version_info_at(ty, index)?;
+                answers.push((ty.clone(), info.supported_versions));
+            }
+        }
+        let chosen = list
+            .cni_versions
+            .iter()
+            .find(|v| answers.iter().all(|(_, supported)| supported.contains(v)))
+            .ok_or_else(|| Error::NoCommonVersion {
+                network: list.name.clone(),
+                candidates: list.cni_versions.clone(),
+                plugins: answers.clone(),
+            })?;
+        if let Some(o) = self.observer() {
+            o.version_chosen(&list.name, chosen, &list.cni_versions);
+        }
+        if *chosen == list.cni_version {
+            return Ok(Cow::Borrowed(list));
+        }
+        let mut list = list.clone();
+        list.cni_version = chosen.clone();
+        Ok(Cow::Owned(list))
     }
 
     /// Asks a plugin which spec versions it supports (Go's `GetVersionInfo`).

@@ -171,6 +171,21 @@ pub enum Error {
         dirs: Vec<PathBuf>,
     },
 
+    /// The plugin binary exists in a plugin directory but may not be executed (no exec bit,
+    /// or a `noexec` mount), and no later directory has an executable one.
+    #[error(
+        "plugin {plugin:?} at {} cannot be executed: permission denied (make it executable, \
+         e.g. chmod +x {})",
+        path.display(),
+        path.display()
+    )]
+    PluginNotExecutable {
+        /// The plugin type.
+        plugin: String,
+        /// The file found.
+        path: PathBuf,
+    },
+
     /// A plugin ran and reported a CNI error.
     #[error(
         "plugin {plugin:?} failed ({command}, CNI code {code}{}): {msg}{}",
@@ -349,6 +364,21 @@ pub enum Error {
         supported: Vec<String>,
     },
 
+    /// No version of a list's `cniVersions` is supported by every plugin of the list.
+    #[error(
+        "network {network:?}: no version of {} is supported by every plugin ({})",
+        candidates.join(", "),
+        plugins.iter().map(|(p, v)| format!("{p} supports {}", v.join(", "))).collect::<Vec<_>>().join("; ")
+    )]
+    NoCommonVersion {
+        /// The network.
+        network: String,
+        /// The candidate versions, highest first.
+        candidates: Vec<String>,
+        /// Each plugin type with the versions it reported.
+        plugins: Vec<(String, Vec<String>)>,
+    },
+
     /// Several independent steps failed (GC).
     #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Multiple {
@@ -398,9 +428,11 @@ impl Error {
             | Error::ConfigParse { .. }
             | Error::ConfigInvalid { .. }
             | Error::PluginNotFound { .. }
+            | Error::PluginNotExecutable { .. }
             | Error::VerbUnsupported { .. }
             | Error::UnsupportedResultVersion { .. }
-            | Error::PluginVersionUnsupported { .. } => ErrorKind::Config,
+            | Error::PluginVersionUnsupported { .. }
+            | Error::NoCommonVersion { .. } => ErrorKind::Config,
             Error::Plugin { .. }
             | Error::PluginOutput { .. }
             | Error::PluginSignaled { .. }
@@ -426,7 +458,9 @@ impl Error {
             Error::AddFailed { error, .. } => error.cni_code(),
             Error::Multiple { errors } => errors.first().map_or(999, Error::cni_code),
             Error::InvalidVersion { .. } | Error::UnsupportedResultVersion { .. } => 1,
-            Error::VerbUnsupported { .. } | Error::PluginVersionUnsupported { .. } => 1,
+            Error::VerbUnsupported { .. }
+            | Error::PluginVersionUnsupported { .. }
+            | Error::NoCommonVersion { .. } => 1,
             Error::NotAttached { .. } => 3,
             Error::InvalidIdentifier { .. } | Error::InvalidArgument { .. } => 4,
             Error::Io { .. } | Error::CacheCorrupt { .. } => 5,
@@ -435,7 +469,7 @@ impl Error {
             | Error::NoConfigs { .. }
             | Error::NetworkNotFound { .. }
             | Error::NetworkNotFoundBroken { .. } => 7,
-            Error::PluginNotFound { .. } => 50,
+            Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. } => 50,
             _ => 999,
         }
     }

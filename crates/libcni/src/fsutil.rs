@@ -33,8 +33,32 @@ pub enum Durability {
     Synced,
 }
 
+/// Longest file name (bytes) Linux file systems accept (`NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// The temp file name [`write_atomic`] uses for `name` in process `pid`: `.<name>.tmp<pid>`,
+/// or, when that would pass [`NAME_MAX`] (a cache file name may be 245 bytes and a PID 7
+/// digits), `.<start of name>~<hash of name>.tmp<pid>`, cut to fit. Always a leading `.` and a
+/// `.tmp<pid>` ending, which is how stale temp files are recognised; distinct names keep
+/// distinct temp names (the hash), so threads writing two long names never share one.
+pub fn temp_name(name: &str, pid: u32) -> String {
+    let plain = format!(".{name}.tmp{pid}");
+    if plain.len() <= NAME_MAX {
+        return plain;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let tail = format!("~{:016x}.tmp{pid}", h.finish());
+    let mut keep = NAME_MAX - 1 - tail.len();
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!(".{}{tail}", &name[..keep])
+}
+
 /// Writes `bytes` to `dir/name` so that a reader or a killed writer sees the old file or the
-/// new one, never a part: a 0600 temp file `.<name>.tmp<pid>` in the same (0700, created)
+/// new one, never a part: a 0600 temp file (see [`temp_name`]) in the same (0700, created)
 /// directory, then a rename; `durability` says whether the data is flushed first. Returns the
 /// path.
 ///
@@ -48,7 +72,7 @@ pub fn write_atomic(
 ) -> io::Result<PathBuf> {
     create_private_dir(dir)?;
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let tmp = dir.join(temp_name(name, std::process::id()));
     let write = || -> io::Result<()> {
         let mut f = OpenOptions::new()
             .write(true)
@@ -124,6 +148,32 @@ mod tests {
             write_atomic(&path, "x", b"", Durability::Atomic).is_err(),
             "a file is not a directory"
         );
+    }
+
+    #[test]
+    fn temp_names_stay_within_name_max() {
+        // The longest cache file name: network (100) - container ID (128) - ifname (15).
+        let longest = format!("{}-{}-{}", "n".repeat(100), "c".repeat(128), "i".repeat(15));
+        assert_eq!(longest.len(), 245);
+        let pid_max = 4_194_304; // /proc/sys/kernel/pid_max on 64-bit: 7 digits
+        let t = temp_name(&longest, pid_max);
+        assert!(t.len() <= NAME_MAX, "{} bytes: {t}", t.len());
+        assert!(t.starts_with(&format!(".{}", "n".repeat(100))), "{t}");
+        assert!(t.ends_with(".tmp4194304"), "{t}");
+        // Names that differ only past the cut keep distinct temp names.
+        let other = format!("{}j", &longest[..244]);
+        assert_ne!(temp_name(&other, pid_max), t);
+        // Short names keep the plain form.
+        assert_eq!(temp_name("a-b-eth0", 42), ".a-b-eth0.tmp42");
+        assert_eq!(temp_name(&longest, 1).len(), 251);
+        // And a write under the longest name works and leaves only the file.
+        let tmp = tempfile::tempdir().unwrap();
+        write_atomic(tmp.path(), &longest, b"x", Durability::Atomic).unwrap();
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from(&longest)]);
     }
 
     #[test]

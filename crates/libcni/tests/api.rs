@@ -1058,3 +1058,98 @@ fn rt_without_args(rt: &RuntimeConf) -> RuntimeConf {
         ..rt.clone()
     }
 }
+
+/// An observer that keeps the version choices it hears of.
+#[derive(Debug, Default)]
+struct Choices(std::sync::Mutex<Vec<String>>);
+
+impl libcni::invoke::Observer for Choices {
+    fn plugin_call(&self, _: &libcni::invoke::PluginCall<'_>) {}
+
+    fn version_chosen(&self, network: &str, version: &str, candidates: &[String]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{network} {version} of {}", candidates.join(",")));
+    }
+}
+
+/// `"cniVersions": ["1.0.0", "1.1.0"]` with plugins that support up to 1.0.0: the list runs
+/// at 1.0.0, the highest version the library and every plugin support; each plugin is asked
+/// VERSION once, and the answers are reused by later verbs; the observer hears the choice.
+#[test]
+fn cni_versions_step_down_to_what_every_plugin_supports() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("p1", Mode::Ok);
+    let two = |versions: Value| {
+        list(
+            "",
+            &["p0", "p1"],
+            json!({"cniVersions": versions}),
+            json!({}),
+        )
+    };
+    let list = two(json!(["1.0.0", "1.1.0"]));
+    assert_eq!(list.cni_version, "1.1.0");
+    assert_eq!(list.cni_versions, ["1.1.0", "1.0.0"]);
+    let choices = Arc::new(Choices::default());
+    let cfg = env.cfg().with_observer(choices.clone());
+    cfg.add_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(env.stdin("p0", "ADD")["cniVersion"], "1.0.0");
+    assert_eq!(env.stdin("p1", "ADD")["cniVersion"], "1.0.0");
+    cfg.check_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(env.stdin("p1", "CHECK")["cniVersion"], "1.0.0");
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    assert_eq!(env.stdin("p0", "DEL")["cniVersion"], "1.0.0");
+    assert_eq!(
+        env.log(),
+        lines(&[
+            "VERSION p0",
+            "VERSION p1",
+            "ADD p0",
+            "ADD p1",
+            "CHECK p0",
+            "CHECK p1",
+            "DEL p1",
+            "DEL p0"
+        ])
+    );
+    assert_eq!(
+        *choices.0.lock().unwrap(),
+        ["apinet 1.0.0 of 1.1.0,1.0.0"; 3]
+    );
+
+    // No candidate suits every plugin: refused before any ADD, naming what each supports.
+    let old = two(json!(["1.1.0", "0.2.0"]));
+    let err = env.cfg().add_network_list(&old, &rt("ctr2")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "network \"apinet\": no version of 1.1.0, 0.2.0 is supported by every plugin (p0 \
+         supports 0.3.0, 0.3.1, 0.4.0, 1.0.0; p1 supports 0.3.0, 0.3.1, 0.4.0, 1.0.0)"
+    );
+    assert_eq!(env.log()[8..], lines(&["VERSION p0", "VERSION p1"]));
+    assert!(env.cached().is_empty());
+}
+
+/// A list without `cniVersion` is 0.1.0 for result conversion, as in Go: the cached-result
+/// getter and `convert_to("")` give a 0.1.0 result instead of failing.
+#[test]
+fn empty_version_converts_as_0_1_0() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    let list = list("", &["p0"], json!({}), json!({}));
+    assert_eq!(list.cni_version, "");
+    let cfg = env.cfg();
+    let result = cfg.add_network_list(&list, &rt("ctr1")).unwrap();
+    let converted = result.convert_to("").unwrap();
+    assert_eq!(converted.version(), "0.1.0");
+    let cached = cfg.get_cached_result(&list, &rt("ctr1")).unwrap().unwrap();
+    assert_eq!(cached.version(), "0.1.0");
+    assert_eq!(
+        String::from_utf8(cached.to_json()).unwrap(),
+        r#"{"cniVersion":"0.1.0","ip4":{"ip":"10.199.0.5/24"},"dns":{}}"#
+    );
+    cfg.del_network_list(&list, &rt("ctr1")).unwrap();
+    assert!(env.cached().is_empty());
+}

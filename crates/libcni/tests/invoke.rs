@@ -262,12 +262,26 @@ fn decodes_plugin_errors_like_go() {
         other => panic!("{other:?}"),
     }
 
-    // JSON that is not an error object is as unusable as non-JSON.
-    let nocode = plugin(dir.path(), "nocode", "echo '{\"msg\":\"x\"}'\nexit 1");
-    assert!(matches!(
-        run(&raw(), &nocode, "ADD"),
-        Err(Error::PluginOutput { .. })
-    ));
+    // An error object without `code` keeps its message, under code 0 (as Go decodes it).
+    let nocode = plugin(dir.path(), "nocode", "echo '{\"msg\":\"boom\"}'\nexit 1");
+    let err = run(&raw(), &nocode, "ADD").unwrap_err();
+    assert!(
+        matches!(&err, Error::Plugin { code: 0, msg, details, .. } if msg == "boom" && details.is_empty()),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin \"fake\" failed (ADD, CNI code 0): boom"
+    );
+    // JSON with nothing of an error object is as unusable as non-JSON.
+    let empty = plugin(dir.path(), "emptyobj", "echo '{\"x\":1}'\nexit 1");
+    match run(&raw(), &empty, "ADD").unwrap_err() {
+        Error::PluginOutput { reason, .. } => assert_eq!(
+            reason,
+            "exit status 1 with an error object that has no code, msg or details: \"{\\\"x\\\":1}\\n\""
+        ),
+        other => panic!("{other:?}"),
+    }
 
     // A long stderr is bounded in the message.
     let noisy = plugin(

@@ -45,6 +45,8 @@ pub fn record_id(container_id: &str) -> String {
 /// Runs `container attach`.
 pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
     let nets = resolve_networks(&args.nets, ctx)?;
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin.require_capabilities(&lists, &[])?;
     let cni_args = args.plugin.cni_args()?;
     let capability_args = args.plugin.capability_args()?;
     let engine = args.engine.engine();

@@ -51,8 +51,14 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
         });
     };
     rec.teardown(ctx, &path, None, false)?;
-    if !ctx.quiet && ctx.output != Some(crate::cli::Output::None) {
-        println!("detached {}", rec.describe());
+    match ctx.output {
+        Some(crate::cli::Output::Json) => println!(
+            "{}",
+            serde_json::json!({"detached": rec.container, "name": rec.container_name})
+        ),
+        Some(crate::cli::Output::None) => {}
+        _ if ctx.quiet => {}
+        _ => println!("detached {}", rec.describe()),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -103,6 +103,10 @@ fn run_inner(
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin
+        .require_capabilities(&lists, &[])
+        .map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
     let engine = args.engine.engine();

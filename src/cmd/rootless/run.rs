@@ -366,8 +366,14 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
 /// The resolv.conf of a run: the CNI results' DNS when they carry any, else the uplink's
 /// forwarder with the host's search and options (never a loopback nameserver: inside the
 /// run, 127.0.0.1 is the run's own loopback).
-fn resolv_conf(results: &[libcni::CniResult]) -> String {
-    run::resolv_conf(results).unwrap_or_else(resolv_fallback)
+/// DNS flags no plugin took (`dns`) apply on top.
+fn resolv_conf(results: &[libcni::CniResult], dns: &run::DnsFlags) -> String {
+    let text = run::resolv_conf(results).unwrap_or_else(resolv_fallback);
+    if dns.is_empty() {
+        text
+    } else {
+        dns.apply(&text)
+    }
 }
 
 /// The resolv.conf of a run whose CNI results carry no DNS (see [`resolv_conf`]).
@@ -418,6 +424,11 @@ pub fn run(
     } else {
         run::resolve_networks(&args.nets, ctx).map_err(tool)?
     };
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin
+        .require_capabilities(&lists, &["dns"])
+        .map_err(tool)?;
+    let dns = args.plugin.dns_for_runtime(&lists);
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let mut caps = args.plugin.capability_args().map_err(tool)?;
     let forwards = split_ports(&mut caps).map_err(tool)?;
@@ -486,7 +497,8 @@ pub fn run(
     let add = attaches(&record);
     // Without ports to publish between the ADDs and the command, the executor starts the
     // command right after the ADDs (and writes its resolv.conf): one round trip less.
-    let merged = forwards.is_empty() && !add.is_empty();
+    // DNS flags no plugin takes are applied here, after the ADDs: not merged then.
+    let merged = forwards.is_empty() && !add.is_empty() && dns.is_empty();
     let req = Request {
         state: rt_dir.state.clone(),
         gen: att.gen.dir.clone(),
@@ -567,7 +579,7 @@ pub fn run(
     let wrote = if merged {
         Ok(())
     } else {
-        fs::write(&resolv, resolv_conf(&results))
+        fs::write(&resolv, resolv_conf(&results, &dns))
     };
     drop(lock);
 

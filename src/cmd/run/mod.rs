@@ -480,6 +480,53 @@ fn refuse_taken_ifnames(
     ))
 }
 
+/// `--dns` and `--dns-search` that no plugin of the run takes: the runtime's job, so `run`
+/// writes them into the command's resolv.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsFlags {
+    /// `--dns`: nameservers, replacing the others.
+    pub servers: Vec<String>,
+    /// `--dns-search`: search domains, replacing the others.
+    pub searches: Vec<String>,
+}
+
+impl DnsFlags {
+    /// Whether no flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty() && self.searches.is_empty()
+    }
+
+    /// `base` (a resolv.conf) with the flags applied: `--dns` replaces its `nameserver`
+    /// lines, `--dns-search` its `search` and `domain` lines; other lines stay.
+    pub fn apply(&self, base: &str) -> String {
+        let mut servers: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("nameserver {s}"))
+            .collect();
+        let mut search: Vec<String> = Vec::new();
+        if !self.searches.is_empty() {
+            search.push(format!("search {}", self.searches.join(" ")));
+        }
+        let mut rest = Vec::new();
+        for line in base.lines().map(str::trim_start) {
+            match line.split_whitespace().next().unwrap_or("") {
+                "nameserver" if self.servers.is_empty() => servers.push(line.to_owned()),
+                "search" | "domain" if self.searches.is_empty() => search.push(line.to_owned()),
+                "nameserver" | "search" | "domain" => {}
+                _ if line.is_empty() || line.starts_with('#') => {}
+                _ => rest.push(line.to_owned()),
+            }
+        }
+        let mut out = String::from("# written by cnitool run (--dns, --dns-search)\n");
+        for line in servers.iter().chain(&search).chain(&rest) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// `/etc/resolv.conf` content from the DNS settings of the results, if they carry any.
 pub(crate) fn resolv_conf(results: &[CniResult]) -> Option<String> {
     let mut servers = Vec::new();
@@ -554,6 +601,11 @@ fn run_inner(
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin
+        .require_capabilities(&lists, &["dns"])
+        .map_err(tool)?;
+    let dns = args.plugin.dns_for_runtime(&lists);
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
     if let Some(h) = &args.hostname {
@@ -578,6 +630,9 @@ fn run_inner(
     if args.dry_run {
         // The namespace does not exist yet: plan without the target checks.
         let cni = ctx.cni.clone().with_netns_checks(false);
+        let format = ctx.output.unwrap_or(crate::cli::Output::Table);
+        // JSON: one document, an array of the networks with their plans.
+        let mut json = Vec::new();
         for (list, ifname) in &nets {
             let rt = RuntimeConf {
                 container_id: container_id.clone(),
@@ -589,9 +644,22 @@ fn run_inner(
             let plan = cni
                 .plan_network_list(libcni::Command::Add, list, &rt)
                 .map_err(|e| tool(e.into()))?;
-            println!("# network {:?} as {ifname}", list.name);
-            crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))
-                .map_err(|e| tool(e.into()))?;
+            match format {
+                crate::cli::Output::Json => json.push(serde_json::json!({
+                    "network": list.name,
+                    "ifName": ifname,
+                    "calls": crate::output::plan_json(&plan),
+                })),
+                crate::cli::Output::None => {}
+                crate::cli::Output::Table => {
+                    println!("# network {:?} as {ifname}", list.name);
+                    crate::output::print_plan(&plan, format).map_err(|e| tool(e.into()))?;
+                }
+            }
+        }
+        if format == crate::cli::Output::Json {
+            let text = serde_json::to_string_pretty(&json).map_err(|e| tool(e.into()))?;
+            println!("{text}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -682,7 +750,15 @@ fn run_inner(
         if let Some(e) = first_error {
             return Err(e);
         }
-        if let Some(content) = resolv_conf(&results) {
+        // DNS flags no plugin took apply on top of the results' DNS, else the host's.
+        let mut content = resolv_conf(&results);
+        if !dns.is_empty() {
+            let base = content
+                .take()
+                .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+            content = Some(dns.apply(&base));
+        }
+        if let Some(content) = content {
             let path = teardown.record_path.with_extension("resolv.conf");
             fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
             teardown.resolv_conf = Some(path);

@@ -63,6 +63,10 @@ pub struct NetworkConfigList {
     pub name: String,
     /// The effective `cniVersion` (after `cniVersions` negotiation).
     pub cni_version: String,
+    /// With `cniVersions`: the spec versions this library implements among `cniVersions` and
+    /// `cniVersion`, highest first (`cni_version` is the first). [`crate::CniConfig`] runs the
+    /// list at the highest of them that every plugin supports. Empty without `cniVersions`.
+    pub cni_versions: Vec<String>,
     /// `disableCheck`.
     pub disable_check: bool,
     /// `disableGC`.

@@ -284,16 +284,22 @@ fn parse_version(s: &str, path: Option<&Path>, field: &str) -> Result<Version, E
     })
 }
 
-/// The effective `cniVersion`, as Go upstream negotiates it: with a `cniVersions` list, the
-/// highest of its entries and `cniVersion` that is not above [`version::CURRENT`]; without
-/// one (or when nothing is left), `cniVersion` as written.
-fn negotiate_version(map: &Map<String, Value>, path: Option<&Path>) -> Result<String, Error> {
+/// The effective `cniVersion` and the candidates it was chosen from, as Go upstream
+/// negotiates it: with a `cniVersions` list, the highest of its entries and `cniVersion` that
+/// this library implements (an entry above [`version::CURRENT`] is for newer runtimes, one
+/// that is no spec version, such as `1.0.1`, exists nowhere: both are skipped); without one
+/// (or when nothing is left), `cniVersion` as written and no candidates. The candidates,
+/// highest first, let [`crate::CniConfig`] step down to what every plugin supports.
+fn negotiate_version(
+    map: &Map<String, Value>,
+    path: Option<&Path>,
+) -> Result<(String, Vec<String>), Error> {
     let cni_version = list_str(map, "cniVersion", path)?.unwrap_or_default();
     // Go leaves `cniVersion` unchecked here when there is no `cniVersions`; a version that
     // does not parse fails later anyway, so we report it now, naming the file.
     let declared = parse_version(cni_version, path, "cniVersion")?;
     let Some(raw) = map.get("cniVersions") else {
-        return Ok(cni_version.to_owned());
+        return Ok((cni_version.to_owned(), Vec::new()));
     };
     let Value::Array(entries) = raw else {
         return Err(invalid(
@@ -305,7 +311,7 @@ fn negotiate_version(map: &Map<String, Value>, path: Option<&Path>) -> Result<St
             ),
         ));
     };
-    let current = Version::parse(version::CURRENT)?;
+    let exists = |s: &str| version::SUPPORTED.contains(&s);
     let mut usable: Vec<(Version, &str)> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let field = format!("cniVersions[{i}]");
@@ -317,21 +323,21 @@ fn negotiate_version(map: &Map<String, Value>, path: Option<&Path>) -> Result<St
             ));
         };
         let v = parse_version(s, path, &field)?;
-        // Versions above what this library implements are for newer runtimes: skip them.
-        if v <= current {
+        if exists(s) {
             usable.push((v, s));
         }
     }
-    if !cni_version.is_empty() && declared <= current {
+    if exists(cni_version) {
         usable.push((declared, cni_version));
     }
-    // `max_by_key` keeps the last of equal maxima, so `cniVersion` wins a tie ("1.0" vs
-    // "1.0.0"), where Go's unstable sort leaves it unspecified.
-    Ok(usable
-        .into_iter()
-        .max_by_key(|(v, _)| *v)
-        .map_or(cni_version, |(_, s)| s)
-        .to_owned())
+    // Exact spec version strings only, so equal versions are equal strings.
+    usable.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+    usable.dedup();
+    let candidates: Vec<String> = usable.iter().map(|(_, s)| (*s).to_owned()).collect();
+    let chosen = candidates
+        .first()
+        .map_or_else(|| cni_version.to_owned(), Clone::clone);
+    Ok((chosen, candidates))
 }
 
 /// Checks a list object. `plugins` may be absent (then [`NetworkConfigList::plugins`] is
@@ -344,7 +350,7 @@ pub(super) fn list(
 ) -> Result<ParsedList, Error> {
     let name = list_str(map, "name", path)?.ok_or_else(|| invalid(path, "name", "missing"))?;
     check_id(validate::network_name, name, path, "name")?;
-    let cni_version = negotiate_version(map, path)?;
+    let (cni_version, cni_versions) = negotiate_version(map, path)?;
     let disable_check = flag(map, "disableCheck", path)?;
     let disable_gc = flag(map, "disableGC", path)?;
     let load_only_inlined = flag(map, "loadOnlyInlinedPlugins", path)?;
@@ -391,6 +397,7 @@ pub(super) fn list(
         list: NetworkConfigList {
             name: name.to_owned(),
             cni_version,
+            cni_versions,
             disable_check,
             disable_gc,
             plugins,

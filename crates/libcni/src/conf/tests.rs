@@ -219,6 +219,7 @@ fn conflist_is_found_with_exact_bytes() {
         NetworkConfigList {
             name: "some-network".into(),
             cni_version: "0.2.0".into(),
+            cni_versions: Vec::new(),
             disable_check: true,
             disable_gc: false,
             plugins: vec![
@@ -491,6 +492,32 @@ fn broken_subdirectory_plugin_names_its_file() {
 
 // ---- Go: Describe("Version selection") ----------------------------------------------------
 
+/// The candidates a list can run at: existing versions of `cniVersions` and `cniVersion`,
+/// highest first, without duplicates; none without `cniVersions`.
+#[test]
+fn cni_versions_candidates() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            r#""cniVersions": ["1.0.0", "1.1.0", "9.9.9", "1.0.1"]"#,
+            &["1.1.0", "1.0.0"],
+        ),
+        (
+            r#""cniVersion": "0.4.0", "cniVersions": ["1.0.0", "0.4.0"]"#,
+            &["1.0.0", "0.4.0"],
+        ),
+        (r#""cniVersion": "1.0.0""#, &[]),
+        (r#""cniVersions": ["2.0.0"]"#, &[]),
+    ];
+    for (fields, want) in cases {
+        let text = format!(r#"{{"name": "test", {fields}, "plugins": [{{"type": "foo"}}]}}"#);
+        let list = conf_list_from_bytes(text.as_bytes(), None).unwrap();
+        assert_eq!(list.cni_versions, *want, "{fields}");
+        if let Some(first) = want.first() {
+            assert_eq!(list.cni_version, *first, "{fields}");
+        }
+    }
+}
+
 #[test]
 fn cni_versions_negotiation() {
     let cases: &[(&str, Result<&str, &str>)] = &[
@@ -521,7 +548,14 @@ fn cni_versions_negotiation() {
         ),
         (r#""cniVersion": "1.2.3", "cniVersions": []"#, Ok("1.2.3")),
         (r#""cniVersions": ["2.0.0"]"#, Ok("")),
-        (r#""cniVersions": ["0.3", "0.10.0"]"#, Ok("0.10.0")),
+        // Only versions that exist are picked: "0.3" is no spec version string, nor are
+        // "0.10.0" and "1.0.1", although they parse and are not above ours.
+        (r#""cniVersions": ["0.3", "0.10.0"]"#, Ok("")),
+        (r#""cniVersions": ["1.0.1", "1.0.0"]"#, Ok("1.0.0")),
+        (
+            r#""cniVersion": "1.0.1", "cniVersions": ["0.4.0"]"#,
+            Ok("0.4.0"),
+        ),
         (r#""cniVersions": "1.0.0""#, Err("cniVersions")),
         (r#""cniVersions": ["1.0.0", 1]"#, Err("cniVersions[1]")),
         (r#""cniVersion": 1"#, Err("cniVersion")),

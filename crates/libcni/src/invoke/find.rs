@@ -16,21 +16,33 @@ use crate::validate;
 ///   `bin`) would make Go search the current working directory;
 /// - a match must be a regular file (or a symbolic link to one) that is executable
 ///   (`access(X_OK)`, which also honours `noexec` mounts); Go accepts any regular file and fails
-///   later with "permission denied".
+///   later with "permission denied". A file that is there but not executable is skipped for
+///   a later directory's, and named when there is none.
 ///
 /// # Errors
-/// [`Error::InvalidIdentifier`] for a bad name; [`Error::PluginNotFound`] listing the
+/// [`Error::InvalidIdentifier`] for a bad name; [`Error::PluginNotExecutable`] naming the
+/// first file found when none was executable; [`Error::PluginNotFound`] listing the
 /// directories that were actually searched.
 #[doc(alias = "FindInPath")]
 pub fn find_in_path(plugin: &str, dirs: &[PathBuf]) -> Result<PathBuf, Error> {
     validate::plugin_type(IdKind::PluginType, plugin)?;
     let searched: Vec<PathBuf> = dirs.iter().filter(|d| d.is_absolute()).cloned().collect();
+    let mut not_executable = None;
     for dir in &searched {
         let candidate = dir.join(plugin);
-        let is_file = std::fs::metadata(&candidate).is_ok_and(|m| m.is_file());
-        if is_file && access(&candidate, AccessFlags::X_OK).is_ok() {
+        if !std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        if access(&candidate, AccessFlags::X_OK).is_ok() {
             return Ok(candidate);
         }
+        not_executable.get_or_insert(candidate);
+    }
+    if let Some(path) = not_executable {
+        return Err(Error::PluginNotExecutable {
+            plugin: plugin.to_owned(),
+            path,
+        });
     }
     Err(Error::PluginNotFound {
         plugin: plugin.to_owned(),
@@ -67,6 +79,18 @@ mod tests {
             find_in_path("d", &dirs),
             Err(Error::PluginNotFound { .. })
         ));
+        // Only a file without the exec bit: named, with the fix.
+        write(&a.path().join("q"), 0o644);
+        let err = find_in_path("q", &dirs).unwrap_err();
+        assert!(matches!(err, Error::PluginNotExecutable { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "plugin \"q\" at {0} cannot be executed: permission denied (make it executable, \
+                 e.g. chmod +x {0})",
+                a.path().join("q").display()
+            )
+        );
     }
 
     #[test]

@@ -166,6 +166,13 @@ pub trait Observer: Send + Sync + fmt::Debug {
 
     /// Called after each plugin call, successful or not.
     fn plugin_call(&self, call: &PluginCall<'_>);
+
+    /// Called when a list with several candidate versions (`cniVersions`) is run at
+    /// `version`: the highest of `candidates` that every plugin supports. Does nothing unless
+    /// overridden.
+    fn version_chosen(&self, network: &str, version: &str, candidates: &[String]) {
+        let _ = (network, version, candidates);
+    }
 }
 
 /// A plugin call about to start, as shown to an [`Observer`].
@@ -289,8 +296,14 @@ impl Ctx<'_> {
                 details: String::new(),
             });
         }
+        // An object without `code` still carries the plugin's message: Go decodes it as
+        // code 0. Without `msg` and `details` too, there is nothing to show but the bytes.
         match serde_json::from_slice::<CniError>(stdout) {
-            Ok(e) => self.plugin(e),
+            Ok(e) if e.code != 0 || !e.msg.is_empty() || !e.details.is_empty() => self.plugin(e),
+            Ok(_) => self.output(format!(
+                "exit status {code} with an error object that has no code, msg or details: {}",
+                excerpt(stdout)
+            )),
             Err(e) => self.output(format!(
                 "exit status {code} with an unparsable error message {}: {e}",
                 excerpt(stdout)

@@ -38,7 +38,8 @@ pub use net::{parse_ip, AddrParseError, IpNet};
 /// A CNI error as plugins print it: `{"code","msg","details"}` (SPEC.md "Error").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CniError {
-    /// The error code.
+    /// The error code; 0 when the object has none (as Go decodes it).
+    #[serde(default)]
     pub code: u32,
     /// A short message.
     #[serde(default)]
@@ -261,10 +262,13 @@ impl CniResult {
     ///   destination is of its family (only `dst` and `gw`); interfaces are dropped.
     ///
     /// # Errors
-    /// [`Error::UnsupportedResultVersion`] when `version` is not a supported version;
+    /// [`Error::UnsupportedResultVersion`] when `version` is not a supported version (`""`
+    /// is 0.1.0, as in Go);
     /// [`Error::ResultConversion`] when converting to 0.1.0/0.2.0 a result with no address.
     #[doc(alias = "GetAsVersion")]
     pub fn convert_to(&self, version: &str) -> Result<CniResult, Error> {
+        // A list without `cniVersion` is 0.1.0, as Go's `convert.Convert` reads "".
+        let version = if version.is_empty() { "0.1.0" } else { version };
         let to = Family::of(version).ok_or_else(|| Error::UnsupportedResultVersion {
             version: version.to_owned(),
         })?;
