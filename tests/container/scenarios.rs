@@ -146,8 +146,12 @@ fn start_sleeper(e: &Engine<'_>, extra: &[&str]) -> std::process::Child {
                 .output()
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
     });
-    // Let the client set up its signal forwarding.
-    thread::sleep(Duration::from_millis(500));
+    // Running is also when the client passes signals on: `docker run` and `podman run` both
+    // install their signal proxy before they start the container (docker between create
+    // and start, podman before StartAndAttach), so a container the engine reports running
+    // has a client that forwards. (The client's SigCgt in /proc tells nothing here: the Go
+    // runtime catches SIGTERM from its first instruction, proxy or not.) The wrapper's own
+    // handler is in place before it makes anything.
     e.assert_one_attachment();
     child
 }
