@@ -438,3 +438,85 @@ pub fn in_confined_host<T: Send>(
     });
     (value, cgroups.finish(limit))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of this test's own under the temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+            fs::create_dir(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn private_etc_keeps_writes_off_the_machine() {
+        if !crate::root_or_skip("private_etc_keeps_writes_off_the_machine") {
+            return;
+        }
+        let layer = TempDir::new("cnitool-isolate-etc");
+        let name = format!("cnitool-isolate-test-{}", std::process::id());
+        let file = Path::new("/etc").join(&name);
+        let hostname = fs::read("/etc/hostname").ok();
+        crate::in_throwaway_host(|| {
+            private_etc(&layer.0);
+            // The machine's files are seen; a write lands in the upper layer.
+            assert_eq!(fs::read("/etc/hostname").ok(), hostname);
+            fs::write(&file, b"x").unwrap();
+            assert!(layer.0.join("upper").join(&name).exists());
+        });
+        assert!(!file.exists(), "{} reached the machine", file.display());
+    }
+
+    #[test]
+    fn cgroup_scope_holds_what_the_host_starts() {
+        if !crate::root_or_skip("cgroup_scope_holds_what_the_host_starts") {
+            return;
+        }
+        let scope = CgroupScope::create(&format!("cnitool-isolate-test-{}", std::process::id()));
+        let pids = scope
+            .hierarchies
+            .iter()
+            .find(|h| h.options == "pids")
+            .expect("a pids hierarchy")
+            .clone();
+        crate::in_throwaway_host(|| {
+            scope.enter();
+            // A child sees the scope as the root, and what it makes lands below the scope.
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "grep -o ':pids:.*' /proc/self/cgroup; mkdir {0}/inner && \
+                     echo $$ > {0}/inner/cgroup.procs && grep -o ':pids:.*' /proc/self/cgroup; \
+                     sleep 1000 >/dev/null 2>&1 &",
+                    pids.mount_point.display()
+                ))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                ":pids:/\n:pids:/inner\n"
+            );
+        });
+        // Outside, on the machine's tree: below the scope.
+        assert!(pids.scope.join("inner").is_dir());
+        // The sleep was left running: reported, killed; the scope is gone.
+        let left = scope.finish(Duration::from_secs(1));
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].ends_with(" sleep"), "{left:?}");
+        assert!(!pids.scope.exists());
+        assert!(!pids.mount_point.join("inner").exists());
+    }
+}
