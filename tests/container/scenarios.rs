@@ -1,6 +1,9 @@
-//! What every engine must do, run in order by each engine's test inside its throwaway host.
+//! What every engine must do: one function per scenario, each run by one test per engine in
+//! a throwaway host of its own, with the engine started there ([`run`]). Each scenario ends
+//! with nothing left: no container, no cnitool file, and the host as the baseline had it.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -8,9 +11,13 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::host::{HostState, PORTMAP_SHARED_CHAINS};
 use crate::util::*;
 
-/// One engine under test.
+/// The test network's first three octets.
+const SUBNET: &str = "10.194.1";
+
+/// One engine under test, ready in its throwaway host.
 #[derive(Debug)]
 pub struct Engine<'a> {
     pub env: &'a Env,
@@ -20,6 +27,40 @@ pub struct Engine<'a> {
     pub run_opts: &'a [&'a str],
     /// The network's first three octets, e.g. `10.194.1`.
     pub subnet: &'static str,
+    /// The host after the warm-up: what every scenario must leave.
+    baseline: HostState,
+}
+
+/// Runs `scenario` with the engine whose client `env` names, which must be up: imports the
+/// busybox image from `tar`, writes the network `tnet` (bridge `cnitest0`, host-local,
+/// portmap), runs a warm-up (`cnitool run -p` without the engine: the bridge and portmap's
+/// shared chains are made, as they stay by design), takes the host's baseline, then runs it.
+pub fn run(
+    env: &Env,
+    tar: &Path,
+    kind: &'static str,
+    run_opts: &[&str],
+    scenario: fn(&Engine<'_>),
+) {
+    env.engine_ok(&["import", tar.to_str().unwrap(), "busybox:latest"]);
+    env.bridge_portmap_net("tnet", "cnitest0", &format!("{SUBNET}.0/24"));
+    let out = env.run(&["run", "--net", "tnet", "-p", "8080:80", "--", "true"]);
+    assert!(out.status.success(), "the warm-up run: {}", show(&out));
+    let baseline = HostState::take(env);
+    assert_eq!(
+        baseline.cni_chains(),
+        PORTMAP_SHARED_CHAINS,
+        "after the warm-up, only portmap's shared chains: {baseline:#?}"
+    );
+    let e = Engine {
+        env,
+        kind,
+        run_opts,
+        subnet: SUBNET,
+        baseline,
+    };
+    e.env.assert_no_cnitool_state();
+    scenario(&e);
 }
 
 impl Engine<'_> {
@@ -42,6 +83,34 @@ impl Engine<'_> {
             .collect()
     }
 
+    /// The host now.
+    fn host(&self) -> HostState {
+        HostState::take(self.env)
+    }
+
+    /// Asserts that the host is as the baseline had it.
+    fn assert_host_clean(&self) {
+        if let Some(diff) = self.host().diff(&self.baseline) {
+            panic!("the host differs from its baseline:\n{diff}");
+        }
+    }
+
+    /// Asserts that the host has what one attachment to `tnet` adds, and nothing else of a
+    /// kind the final check looks at: the host end of one veth and one lease.
+    fn assert_one_attachment(&self) {
+        let now = self.host();
+        let links = now.added(&self.baseline, "links");
+        assert!(
+            links.len() == 1 && links[0].starts_with("veth"),
+            "one new veth on the host: {links:?}"
+        );
+        let leases = now.added(&self.baseline, "host-local leases");
+        assert!(
+            leases.len() == 1 && leases[0].starts_with(&format!("tnet/{}.", self.subnet)),
+            "one lease: {leases:?}"
+        );
+    }
+
     fn assert_nothing_left(&self) {
         wait_until(
             "the engine to remove the containers",
@@ -49,19 +118,8 @@ impl Engine<'_> {
             || self.containers().is_empty(),
         );
         self.env.assert_no_cnitool_state();
+        self.assert_host_clean();
     }
-}
-
-/// Every scenario, in order; each one ends with nothing left.
-pub fn all(e: &Engine<'_>) {
-    e.env
-        .bridge_portmap_net("tnet", "cnitest0", &format!("{}.0/24", e.subnet));
-    address_status_and_arguments(e);
-    engine_failure_leaves_nothing(e);
-    published_port_reaches_the_container(e);
-    sigterm_to_the_wrapper_cleans_up(e);
-    gc_after_the_wrapper_was_killed(e);
-    attach_detach_and_gc(e);
 }
 
 /// Starts `container run ... sleep 1000` and returns it once the container runs.
@@ -88,18 +146,26 @@ fn start_sleeper(e: &Engine<'_>, extra: &[&str]) -> std::process::Child {
                 .output()
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
     });
-    // Let the client set up its signal forwarding.
-    thread::sleep(Duration::from_millis(500));
+    // Running is also when the client passes signals on: `docker run` and `podman run` both
+    // install their signal proxy before they start the container (docker between create
+    // and start, podman before StartAndAttach), so a container the engine reports running
+    // has a client that forwards. (The client's SigCgt in /proc tells nothing here: the Go
+    // runtime catches SIGTERM from its first instruction, proxy or not.) The wrapper's own
+    // handler is in place before it makes anything.
+    e.assert_one_attachment();
     child
 }
 
 /// The wrapper is SIGKILLed: its engine client dies with it, the container and the networks
 /// stay; `gc` sees the wrapper gone and kills the container, DELs, removes the rest.
-fn gc_after_the_wrapper_was_killed(e: &Engine<'_>) {
+pub fn gc_after_the_wrapper_was_killed(e: &Engine<'_>) {
     let mut child = start_sleeper(e, &[]);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!e.containers().is_empty());
+    // docker: and the pause container.
+    let containers = if e.kind == "docker" { 2 } else { 1 };
+    assert_eq!(e.containers().len(), containers);
+    e.assert_one_attachment();
     let out = e.env.run(&["gc"]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(
@@ -112,7 +178,7 @@ fn gc_after_the_wrapper_was_killed(e: &Engine<'_>) {
 
 /// The container has its CNI address, gets its arguments exactly (spaces kept, no shell in
 /// between), and its exit status is the wrapper's.
-fn address_status_and_arguments(e: &Engine<'_>) {
+pub fn address_status_and_arguments(e: &Engine<'_>) {
     let script = r#"ip -o -4 addr show eth0; printf '[%s]' "$@"; echo; exit 7"#;
     let out = e
         .run_cmd(
@@ -132,42 +198,43 @@ fn address_status_and_arguments(e: &Engine<'_>) {
     e.assert_nothing_left();
 }
 
-/// The engine's own message reaches the user, the exit code is the engine's (125), and
-/// everything set up before is undone.
-fn engine_failure_leaves_nothing(e: &Engine<'_>) {
+/// A missing image: the engine's own message reaches the user, the exit code is the engine's
+/// (125), and everything set up before (namespace, networks) is undone.
+pub fn missing_image_leaves_nothing(e: &Engine<'_>) {
     let out = e
         .run_cmd(&[], &["--pull", "never", "cnitool-no-such-image", "true"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(125), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    let expected = match e.kind {
+        "docker" => "no such image",
+        _ => "image not known",
+    };
+    assert!(stderr.contains(expected), "{}", show(&out));
+    e.assert_nothing_left();
+}
+
+/// docker: a missing pause image fails before anything is made (exit 125, docker's message).
+pub fn missing_pause_image_leaves_nothing(e: &Engine<'_>) {
+    let out = e
+        .run_cmd(&["--pause-image", "cnitool-no-pause"], &["busybox", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("no such image") || stderr.contains("image not known"),
+        stderr.contains("\"cnitool-no-pause\" is not present locally")
+            && stderr.contains("No such image"),
         "{}",
         show(&out)
     );
     e.assert_nothing_left();
-
-    if e.kind == "docker" {
-        let out = e
-            .run_cmd(&["--pause-image", "cnitool-no-pause"], &["busybox", "true"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(125), "{}", show(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("\"cnitool-no-pause\" is not present locally")
-                && stderr.contains("No such image"),
-            "{}",
-            show(&out)
-        );
-        e.assert_nothing_left();
-    }
 }
 
 /// `-p 8080:80` goes through portmap: the host side (the test's namespace) reaches a server
 /// in the container on the bridge's address.
-fn published_port_reaches_the_container(e: &Engine<'_>) {
+pub fn published_port_reaches_the_container(e: &Engine<'_>) {
     let mut child = e
         .run_cmd(
             &["-p", "8080:80"],
@@ -182,6 +249,14 @@ fn published_port_reaches_the_container(e: &Engine<'_>) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The mapping is in place once portmap's chain for this container is there.
+    wait_until("portmap's DNAT chain", Duration::from_secs(30), || {
+        e.host()
+            .cni_chains()
+            .iter()
+            .any(|c| c.starts_with("CNI-DN-"))
+    });
+    e.assert_one_attachment();
     let addr: SocketAddr = format!("{}.1:8080", e.subnet).parse().unwrap();
     let line = read_line_from(addr);
     assert_eq!(line, "hello-from-container\n");
@@ -202,7 +277,7 @@ fn published_port_reaches_the_container(e: &Engine<'_>) {
 
 /// SIGTERM to the wrapper goes to the container; one that ignores it (a shell-less `sleep` as
 /// PID 1) is killed after --stop-timeout, and everything is torn down.
-fn sigterm_to_the_wrapper_cleans_up(e: &Engine<'_>) {
+pub fn sigterm_to_the_wrapper_cleans_up(e: &Engine<'_>) {
     let child = start_sleeper(e, &["--stop-timeout", "1"]);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -217,7 +292,7 @@ fn sigterm_to_the_wrapper_cleans_up(e: &Engine<'_>) {
 
 /// A running container is attached and detached; attached again, then removed behind the
 /// tool's back, `gc` cleans up.
-fn attach_detach_and_gc(e: &Engine<'_>) {
+pub fn attach_detach_and_gc(e: &Engine<'_>) {
     let mut args = vec!["run", "-d", "--name", "web", "--network", "none"];
     args.extend_from_slice(e.run_opts);
     args.extend(["busybox", "sleep", "1000"]);
@@ -237,6 +312,7 @@ fn attach_detach_and_gc(e: &Engine<'_>) {
     assert!(out.status.success(), "{}", show(&out));
     let inside = String::from_utf8_lossy(&addr_in_web().stdout).into_owned();
     assert!(inside.contains(&format!("inet {}.", e.subnet)), "{inside}");
+    e.assert_one_attachment();
 
     let again = e
         .env
@@ -264,6 +340,7 @@ fn attach_detach_and_gc(e: &Engine<'_>) {
     let inside = String::from_utf8_lossy(&addr_in_web().stdout).into_owned();
     assert!(!inside.contains(e.subnet), "{inside}");
     e.env.assert_no_cnitool_state();
+    e.assert_host_clean();
 
     let out = e
         .env

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use testsupport::isolate;
 
 /// The real plugins.
 pub const PLUGIN_DIR: &str = "/usr/lib/cni";
@@ -48,32 +49,26 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     )
 }
 
-pub use testsupport::in_throwaway_host;
-
-/// Covers, in the throwaway host's mount namespace, the system directories the engines write
-/// to whatever their options say (containerd's shim sockets in /run/containerd, runc's state in
-/// /run/runc, docker's /etc/docker/key.json, podman's blob cache in /var/lib/containers and
-/// its copies in /var/tmp) with empty tmpfs mounts, so nothing lands on the real ones.
-pub fn private_system_dirs() {
-    use nix::mount::{mount, MsFlags};
-    for dir in [
-        "/run",
-        "/var/lib",
-        "/var/tmp",
-        "/etc/docker",
-        "/etc/containers/networks",
-    ] {
-        if Path::new(dir).is_dir() {
-            mount(
-                Some("tmpfs"),
-                dir,
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=755"),
-            )
-            .unwrap_or_else(|e| panic!("mounting a tmpfs on {dir}: {e}"));
-        }
-    }
+/// Runs `f` in the test's throwaway host, confined ([`testsupport::isolate`]): network,
+/// mount and cgroup namespaces of its own, a cgroup subtree of its own (named after `test`),
+/// a private writable layer over `/etc`, and empty tmpfs mounts over the system directories
+/// the engines write whatever their options say (containerd's shim sockets in
+/// /run/containerd, runc's state in /run/runc, podman's blob cache in /var/lib/containers and
+/// its copies in /var/tmp). Then asserts that no process the test started outlived it (they
+/// are killed by then); its cgroups are removed.
+pub fn in_engine_host(env: &Env, test: &str, f: impl FnOnce() + Send) {
+    let layer = env.base.join("etc-layer");
+    fs::create_dir(&layer).unwrap();
+    let scope = format!("cnitool-test-{}-{test}", std::process::id());
+    let ((), left) = isolate::in_confined_host(&scope, &layer, Duration::from_secs(30), || {
+        isolate::tmpfs_over(&["/run", "/var/lib", "/var/tmp"]);
+        libcni::netns::set_link_up("lo").unwrap();
+        f();
+    });
+    assert!(
+        left.is_empty(),
+        "processes the test started outlived it (killed now): {left:?}"
+    );
 }
 
 /// Temp directories for one test, made outside the throwaway host (so they are removed after
@@ -91,6 +86,9 @@ pub struct Env {
     pub netconf_dir: PathBuf,
     /// The engine's client and global options.
     pub engine: Vec<String>,
+    /// Environment variables of the engine's client (test-owned configuration), also set for
+    /// `cnitool`, which starts the client.
+    pub engine_env: Vec<(String, PathBuf)>,
 }
 
 impl Env {
@@ -105,6 +103,7 @@ impl Env {
             netconf_dir,
             base,
             engine: Vec::new(),
+            engine_env: Vec::new(),
             _tmp: tmp,
         }
     }
@@ -118,7 +117,7 @@ impl Env {
             "plugins": [
                 {"type": "bridge", "bridge": br, "isGateway": true,
                  "ipam": {"type": "host-local", "subnet": subnet,
-                          "dataDir": self.base.join("ipam")}},
+                          "dataDir": self.ipam_dir()}},
                 {"type": "portmap", "capabilities": {"portMappings": true}}
             ]
         });
@@ -127,6 +126,11 @@ impl Env {
             conf.to_string(),
         )
         .unwrap();
+    }
+
+    /// host-local's dataDir.
+    pub fn ipam_dir(&self) -> PathBuf {
+        self.base.join("ipam")
     }
 
     /// A tarball of a root file system with busybox and the applets the tests use.
@@ -157,6 +161,7 @@ impl Env {
     pub fn engine_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.engine[0]);
         c.args(&self.engine[1..]).args(args).stdin(Stdio::null());
+        c.envs(self.engine_env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -178,6 +183,7 @@ impl Env {
         c.arg("--plugin-dir").arg(PLUGIN_DIR);
         c.arg("--netns-dir").arg(&self.run_dir);
         c.args(args).stdin(Stdio::null());
+        c.envs(self.engine_env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -256,22 +262,6 @@ pub fn read_line_from(addr: SocketAddr) -> String {
     }
 }
 
-/// The PIDs of processes whose command line mentions `needle` (the test's temp directory).
-pub fn processes_mentioning(needle: &Path) -> Vec<i32> {
-    let needle = needle.to_string_lossy().into_owned();
-    let me = std::process::id() as i32;
-    fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-        })
-        .collect()
-}
-
 /// A daemon the test started; SIGTERM on drop, then SIGKILL if it does not stop in time.
 #[derive(Debug)]
 pub struct Daemon {
@@ -294,15 +284,4 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// SIGKILLs what the test started and left (by PID, found by its temp directory), e.g. a
-/// conmon that outlived its container; then asserts nothing was left in the first place
-/// only when `strict`.
-pub fn reap_leftovers(base: &Path) -> Vec<i32> {
-    let left = processes_mentioning(base);
-    for &pid in &left {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    }
-    left
 }

@@ -1,6 +1,8 @@
 //! What every test binary of the workspace shares (a dev-dependency only): the prerequisite and
 //! skip policy, the throwaway host namespace, mount counts and the environment `cnitool` reads.
 
+pub mod isolate;
+
 /// Whether this is a CI run: any non-empty `CI` (CI services set `true`, `1` or their name).
 pub fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty())
