@@ -4,6 +4,9 @@
 //! line on stderr and a documented exit code.
 
 #![deny(unsafe_code)]
+// Every command prints through `output` (`out!`, `outln!`, `diag!`), which copes with a
+// closed pipe; `print!` and friends panic on one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod builtin;
 mod cli;
@@ -95,14 +98,14 @@ fn subcommand_is_run() -> bool {
 /// `--output json`) and returns its exit code.
 fn report(err: &anyhow::Error, output: Option<Output>) -> ExitCode {
     let msg = format!("{err:#}").replace('\n', " ");
-    eprintln!("error: {msg}");
+    crate::diag!("error: {msg}");
     if output == Some(Output::Json) {
         let (code, details) = exit::cni_code_and_details(err);
         let mut obj = json!({ "code": code, "msg": msg });
         if !details.is_empty() {
             obj["details"] = details.into();
         }
-        println!("{obj}");
+        let _ = crate::outln!("{obj}");
     }
     exit::classify(err).into()
 }

@@ -62,6 +62,14 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
         },
         None => result,
     };
-    output::print_result(&result, ctx.output.unwrap_or(Output::Json))?;
+    // The attachment exists from here on: a failure to show it must not read as a failed ADD.
+    output::print_result(&result, ctx.output.unwrap_or(Output::Json)).with_context(|| {
+        format!(
+            "network {:?} was added to {}, but writing its result failed \
+             (`cnitool del` removes it)",
+            list.name,
+            target.path.display()
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -180,7 +180,7 @@ impl Context {
     pub fn warn_all(&self, warnings: &[libcni::Error]) {
         if !self.quiet {
             for w in warnings {
-                eprintln!("warning: {w}");
+                crate::diag!("warning: {w}");
             }
         }
     }

@@ -54,13 +54,13 @@ pub fn run(args: ShowArgs, ctx: &Context) -> Result<ExitCode> {
         .as_ref()
         .map_or_else(|| "(built-in)".to_owned(), |p| p.display().to_string());
     match ctx.output.unwrap_or(Output::Table) {
-        Output::Json => println!(
+        Output::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"source": source, "config": effective(&list)}))?
-        ),
+        )?,
         Output::Table => {
-            println!("# {source}");
-            println!("{}", serde_json::to_string_pretty(&effective(&list))?);
+            crate::outln!("# {source}")?;
+            crate::outln!("{}", serde_json::to_string_pretty(&effective(&list))?)?;
         }
         Output::None => {}
     }

@@ -243,3 +243,38 @@ fn capability_flags_reach_runtime_config() {
         h.assert_clean();
     });
 }
+
+/// Output into a pipe whose reader has gone (`cnitool list | head -1`) ends quietly: no
+/// panic, no "Broken pipe", and the command's own exit status, for every output shape.
+#[test]
+fn closed_stdout_ends_output_quietly() {
+    plain_test(|h| {
+        h.testnet();
+        for args in [
+            &["list"][..],
+            &["list", "--names"],
+            &["-o", "json", "list"],
+            &["show", "testnet"],
+            &["-o", "json", "show", "testnet"],
+            &["version"],
+            &["attachments"],
+            &["run", "--dry-run", "--net", "testnet", "--", "true"],
+        ] {
+            let run = h.cnitool().args(args).run_with_closed_stdout();
+            assert_eq!(run.code, 0, "{args:?}: {run:#?}");
+            assert_eq!(run.stderr, "", "{args:?}: {run:#?}");
+        }
+        // An error still exits with its code; its JSON copy on stdout is dropped quietly.
+        let run = h
+            .cnitool()
+            .args(["-o", "json", "show", "nosuchnet"])
+            .run_with_closed_stdout();
+        assert_eq!(run.code, 3, "{run:#?}");
+        assert!(
+            run.stderr
+                .starts_with("error: network \"nosuchnet\" not found"),
+            "{run:#?}"
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    });
+}

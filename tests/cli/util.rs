@@ -156,18 +156,33 @@ impl Cnitool {
 
     /// Runs it to the end (killing it after [`RUN_LIMIT`]).
     pub fn run(mut self) -> Run {
+        self.cmd.stdout(Stdio::piped());
+        self.run_to_end()
+    }
+
+    /// Runs it with stdout a pipe nobody reads any more (its read end closed before the
+    /// start, as after `| head -1` has exited): every write gets EPIPE. `Run::stdout` is empty.
+    pub fn run_with_closed_stdout(mut self) -> Run {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        drop(read);
+        self.cmd.stdout(Stdio::from(write));
+        self.run_to_end()
+    }
+
+    fn run_to_end(mut self) -> Run {
         let mut child = self
             .cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawning cnitool");
-        let mut out = child.stdout.take().unwrap();
+        let out = child.stdout.take();
         let mut err = child.stderr.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut s = Vec::new();
-            out.read_to_end(&mut s).ok();
+            if let Some(mut out) = out {
+                out.read_to_end(&mut s).ok();
+            }
             s
         });
         let mut stderr = Vec::new();

@@ -52,7 +52,7 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
     };
     rec.teardown(ctx, &path, None, false)?;
     if !ctx.quiet && ctx.output != Some(crate::cli::Output::None) {
-        println!("detached {}", rec.describe());
+        crate::outln!("detached {}", rec.describe())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -147,7 +147,7 @@ fn run_inner(
                 Err(c) => err.context(format!("{c:#}")),
             };
             if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-                eprintln!("cnitool: {err:#}");
+                crate::diag!("cnitool: {err:#}");
                 return Ok(ExitCode::from((128 + *sig) as u8));
             }
             return Err(tool(err));
@@ -295,7 +295,7 @@ fn wait_for_client(
         let cid = read_cidfile(cidfile);
         match (*escalations, cid) {
             (0, Some(cid)) => {
-                eprintln!("cnitool: the container did not stop; killing it");
+                crate::diag!("cnitool: the container did not stop; killing it");
                 engine.kill(&cid);
             }
             _ => {

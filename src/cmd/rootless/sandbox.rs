@@ -918,7 +918,7 @@ impl Exec {
                     io::ErrorKind::PermissionDenied => (126, "permission denied".to_owned()),
                     _ => (125, format!("could not start the command: {err}")),
                 };
-                eprintln!("cnitool: {argv0}: {what}");
+                crate::diag!("cnitool: {argv0}: {what}");
                 Ok(Err(code << 8))
             }
         }

@@ -532,7 +532,7 @@ fn run_inner(
             let plan = cni
                 .plan_network_list(libcni::Command::Add, list, &rt)
                 .map_err(|e| tool(e.into()))?;
-            println!("# network {:?} as {ifname}", list.name);
+            crate::outln!("# network {:?} as {ifname}", list.name).map_err(|e| tool(e.into()))?;
             crate::output::print_plan(&plan, ctx.output.unwrap_or(crate::cli::Output::Table))
                 .map_err(|e| tool(e.into()))?;
         }
@@ -626,7 +626,7 @@ fn run_inner(
         };
         if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
             let code = 128 + *sig;
-            eprintln!("cnitool: {err:#}");
+            crate::diag!("cnitool: {err:#}");
             return Ok(ExitCode::from(code as u8));
         }
         return Err(tool(err));
@@ -670,7 +670,7 @@ fn run_inner(
                 126 => "permission denied".to_owned(),
                 _ => format!("could not start the command: {e}"),
             };
-            eprintln!("cnitool: {}: {what}", args.command[0]);
+            crate::diag!("cnitool: {}: {what}", args.command[0]);
             code
         }
     };
@@ -740,13 +740,13 @@ pub(crate) fn wait_for_command(
                 if lost.is_none() {
                     match on_lost {
                         OnLost::Warn { quiet: true } => {}
-                        OnLost::Warn { quiet: false } => eprintln!(
+                        OnLost::Warn { quiet: false } => crate::diag!(
                             "cnitool: warning: the rootless namespace's uplink or holder died \
                              during the run ({what} ended): the command lost outbound \
                              connectivity"
                         ),
                         OnLost::End => {
-                            eprintln!(
+                            crate::diag!(
                                 "cnitool: the rootless namespace's uplink or holder died during \
                                  the run ({what} ended): ending the command (--require-uplink)"
                             );
