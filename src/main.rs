@@ -14,6 +14,7 @@ mod cmd;
 mod exit;
 #[cfg(test)]
 mod gen;
+mod interrupt;
 mod observe;
 mod output;
 mod sys;
@@ -46,6 +47,16 @@ fn main() -> ExitCode {
         Ok(ctx) => ctx,
         Err(err) => return report(&err, cli.global.output),
     };
+    // The verbs that run plugins on an attachment stop them on SIGINT/SIGTERM and roll back
+    // (before any other thread starts: see `interrupt::install`).
+    if matches!(
+        cli.command,
+        Command::Add(_) | Command::Del(_) | Command::Check(_)
+    ) {
+        if let Err(err) = interrupt::install(ctx.cancel.clone()) {
+            return report(&err, ctx.output);
+        }
+    }
     let result = match cli.command {
         Command::Add(args) => cmd::add::run(args, &ctx),
         Command::Check(args) => cmd::check::run(args, &ctx),
@@ -107,5 +118,5 @@ fn report(err: &anyhow::Error, output: Option<Output>) -> ExitCode {
         }
         let _ = crate::outln!("{obj}");
     }
-    exit::classify(err).into()
+    exit::code(err)
 }

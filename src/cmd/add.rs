@@ -42,13 +42,27 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     if args.dry_run {
         return super::print_dry_run(ctx, libcni::Command::Add, &list, &rt);
     }
-    let result = ctx.cni.add_network_list(&list, &rt).with_context(|| {
-        format!(
-            "adding network {:?} to {}",
-            list.name,
-            target.path.display()
-        )
-    })?;
+    let result = ctx
+        .cni
+        .add_network_list(&list, &rt)
+        .with_context(|| {
+            format!(
+                "adding network {:?} to {}",
+                list.name,
+                target.path.display()
+            )
+        })
+        .map_err(|e| {
+            crate::interrupt::explain(e, |lib| match lib {
+                libcni::Error::AddFailed { rollback: None, .. } => {
+                    "the plugins that ran were rolled back; nothing is left".to_owned()
+                }
+                _ => format!(
+                    "the rollback did not finish: `{}` removes what is left",
+                    super::del_command(&list.name, &target, &rt)
+                ),
+            })
+        })?;
     let result = match &args.result_version {
         Some(v) => match result.convert_to(v) {
             Ok(r) => r,

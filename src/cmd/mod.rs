@@ -25,7 +25,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use libcni::cache::CacheEntry;
 use libcni::fsutil::Durability;
-use libcni::invoke::RawExec;
+use libcni::invoke::{Cancel, RawExec};
 use libcni::{CniConfig, NetworkConfigList, RuntimeConf};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
@@ -101,6 +101,9 @@ pub struct Context {
     pub verbose: bool,
     /// `--timeout` (each plugin call; zero: none).
     pub timeout: std::time::Duration,
+    /// Interrupts the plugin calls and operations under way (shared by the executor and
+    /// `cni`); fired by [`crate::interrupt`] in the verbs that install it.
+    pub cancel: Cancel,
 }
 
 impl Context {
@@ -117,8 +120,10 @@ impl Context {
             Some(s) => split_dirs(s),
             None => DEFAULT_PLUGIN_DIRS.iter().map(PathBuf::from).collect(),
         };
+        let cancel = Cancel::new();
         let exec = RawExec {
             timeout: Some(global.timeout).filter(|t| !t.is_zero()),
+            cancel: Some(cancel.clone()),
             ..RawExec::default()
         };
         let trace = match &global.trace {
@@ -144,6 +149,7 @@ impl Context {
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
             .with_cache_durability(durability)
             .with_exec(Arc::new(exec))
+            .with_cancel(cancel.clone())
             .with_observer(Arc::new(observer));
         Ok(Context {
             netconf_dirs,
@@ -153,6 +159,7 @@ impl Context {
             quiet: global.quiet,
             verbose: global.verbose,
             timeout: global.timeout,
+            cancel,
         })
     }
 
@@ -280,6 +287,18 @@ pub fn container_id_for(netns: &Path) -> String {
     let digest = Sha512::digest(netns.as_os_str().as_encoded_bytes());
     let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
     format!("cnitool-{hex}")
+}
+
+/// The `cnitool del` command line that deletes this attachment (for error messages).
+pub fn del_command(network: &str, target: &Target, rt: &RuntimeConf) -> String {
+    let mut cmd = format!("cnitool del {network} {}", target.path.display());
+    if rt.ifname != "eth0" {
+        cmd.push_str(&format!(" -i {}", rt.ifname));
+    }
+    if rt.container_id != container_id_for(&target.path) {
+        cmd.push_str(&format!(" --container-id {}", rt.container_id));
+    }
+    cmd
 }
 
 /// Go's `filepath.Abs`: joins a relative path to the working directory and cleans it

@@ -29,7 +29,9 @@ use serde_json::{Map, Value};
 use crate::cache::{Cache, CacheEntry, CachedAttachment};
 use crate::conf::{NetworkConfigList, PluginConfig};
 use crate::error::Error;
-use crate::invoke::{self, join_cni_args, Args, Command, Exec, Observer, PluginRef, RawExec};
+use crate::invoke::{
+    self, join_cni_args, Args, Cancel, Command, Epoch, Exec, Observer, PluginRef, RawExec,
+};
 use crate::types::CniResult;
 use crate::version::{PluginInfo, Version};
 use crate::{fsutil, json, netns, validate};
@@ -120,6 +122,7 @@ pub struct CniConfig {
     exec: Arc<dyn Exec>,
     observer: Option<Arc<dyn Observer>>,
     netns_checks: bool,
+    cancel: Option<Cancel>,
 }
 
 /// Serializes a plugin's stdin: the plugin object with injected keys, keys sorted, values
@@ -141,6 +144,7 @@ impl CniConfig {
             exec: Arc::new(RawExec::default()),
             observer: None,
             netns_checks: true,
+            cancel: None,
         }
     }
 
@@ -161,6 +165,42 @@ impl CniConfig {
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> CniConfig {
         self.observer = Some(observer);
         self
+    }
+
+    /// Lets the caller interrupt ADD, CHECK and DEL (its Ctrl-C): when `cancel` fires, an
+    /// operation under way stops before its next plugin and fails with
+    /// [`Error::Interrupted`]; an ADD is then rolled back like any failed ADD (the rollback
+    /// started after the cancel, so only a second cancel interrupts it). The library installs
+    /// no signal handler: the caller fires the flag. Give the same flag to the executor
+    /// ([`RawExec::cancel`]) so that the plugin running at that moment is stopped too.
+    pub fn with_cancel(mut self, cancel: Cancel) -> CniConfig {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Now, for an interruptible operation about to start (see [`CniConfig::with_cancel`]).
+    fn epoch(&self) -> Option<Epoch> {
+        self.cancel.as_ref().map(Cancel::epoch)
+    }
+
+    /// [`Error::Interrupted`] when the caller cancelled since `epoch`, before the plugin at
+    /// `index` runs.
+    fn go_on(
+        &self,
+        epoch: Option<Epoch>,
+        command: Command,
+        index: usize,
+        plugin: &PluginConfig,
+    ) -> Result<(), Error> {
+        match self.cancel.as_ref().zip(epoch) {
+            Some((c, e)) if c.since(e) => Err(Error::Interrupted {
+                command,
+                plugin: plugin.plugin_type.clone(),
+                index,
+                stopped: false,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Turns the target-namespace checks of ADD, CHECK and DEL on (the default) or off
@@ -320,16 +360,21 @@ impl CniConfig {
         let forget = || {
             let _ = self.cache.remove(&list.name, &rt.container_id, &rt.ifname);
         };
+        let epoch = self.epoch();
         let mut result: Option<CniResult> = None;
         for (index, plugin) in list.plugins.iter().enumerate() {
-            match self.add_network(list, index, plugin, result.as_ref(), rt) {
+            let added = self
+                .go_on(epoch, Command::Add, index, plugin)
+                .and_then(|()| self.add_network(list, index, plugin, result.as_ref(), rt));
+            match added {
                 Ok(r) => result = Some(r),
                 Err(error) => {
                     forget();
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
-                        Error::PluginNotFound { .. } => index,
+                        Error::PluginNotFound { .. }
+                        | Error::Interrupted { stopped: false, .. } => index,
                         _ => index + 1,
                     };
                     let rollback = self
@@ -456,7 +501,9 @@ impl CniConfig {
             return Ok(());
         };
         let args = self.args(Command::Check, &rt)?;
+        let epoch = self.epoch();
         for (index, plugin) in list.plugins.iter().enumerate() {
+            self.go_on(epoch, Command::Check, index, plugin)?;
             let stdin = build_one_config(list, plugin, Some(&cached), Some(&rt));
             self.call(index, plugin, &stdin, &args)?;
         }
@@ -644,7 +691,9 @@ impl CniConfig {
         prev: Option<&CniResult>,
     ) -> Result<(), Error> {
         let args = self.args(Command::Del, rt)?;
+        let epoch = self.epoch();
         for (index, plugin) in list.plugins.iter().enumerate().rev() {
+            self.go_on(epoch, Command::Del, index, plugin)?;
             self.call(
                 index,
                 plugin,
