@@ -32,7 +32,7 @@ use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::run::child::ChildEvent;
 use crate::cmd::run::record::{Owner, PlannedAttachment};
 use crate::cmd::run::{
-    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted,
+    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted, Received,
 };
 use crate::cmd::{absolute, container_id_for, Context, PluginArgs};
 use crate::sys;
@@ -76,7 +76,7 @@ pub struct RunArgs {
 /// What the main loop hears about.
 #[derive(Debug)]
 enum Event {
-    Signal(Signal),
+    Signal(Received),
     Client(ChildEvent),
 }
 
@@ -312,7 +312,7 @@ fn wait_for_client(
             Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
         };
         match event {
-            Ok(Event::Signal(sig)) => {
+            Ok(Event::Signal(Received { signal: sig, .. })) => {
                 match pid {
                     Some(p) => {
                         let _ = kill(Pid::from_raw(p), sig);

@@ -479,11 +479,13 @@ pub fn run(
         }
     };
     let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
+    let group = run::Group::for_command();
     let spec = CommandSpec {
         argv: args.command.clone(),
         resolv: Some(resolv.clone()),
         hostname: args.hostname.clone(),
         resolv_default: None,
+        own_group: group == run::Group::Own,
     };
     let add = attaches(&record);
     // Without ports to publish between the ADDs and the command, the executor starts the
@@ -590,7 +592,7 @@ pub fn run(
             };
             match started {
                 Ok(reader) => {
-                    let waited = run::wait_for_command(rx, on_lost);
+                    let waited = run::wait_for_command(rx, on_lost, group);
                     exec.resume(reader);
                     waited
                 }

@@ -102,6 +102,9 @@ pub struct CommandSpec {
     /// DNS), or with this text when they carry none.
     #[serde(default)]
     pub resolv_default: Option<String>,
+    /// Start the command in a process group of its own (see `run::Group`).
+    #[serde(default)]
+    pub own_group: bool,
 }
 
 /// What it did: per ADD/DEL, the result JSON or the error text; `error` for the rest.
@@ -904,6 +907,9 @@ impl Exec {
             None => Stdio::null(),
         };
         cmd.stdin(next()).stdout(next()).stderr(next());
+        if spec.own_group {
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         sys::kill_with_parent(&mut cmd);
         let spawned = cmd.spawn();
         drop(cmd);
