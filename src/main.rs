@@ -72,8 +72,14 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Container(args) => cmd::container::run(args, &ctx),
         Command::Rootless(args) => cmd::rootless::run(args, &ctx),
-        Command::RootlessHolder(args) => Ok(cmd::rootless::holder::main(&args.gen)),
-        Command::RootlessSandbox(a) => Ok(cmd::rootless::sandbox::main(&ctx, &a)),
+        Command::RootlessHolder(args) => {
+            cmd::rootless::holder::name_helper();
+            Ok(cmd::rootless::holder::main(&args.gen))
+        }
+        Command::RootlessSandbox(a) => {
+            cmd::rootless::holder::name_helper();
+            Ok(cmd::rootless::sandbox::main(&ctx, &a))
+        }
         Command::RootlessUplink(args) => Ok(cmd::rootless::command::uplink_main(args)),
     };
     match result {

@@ -37,7 +37,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::holder::self_exe;
+use super::holder::{self_command, self_exec_error};
 use super::SandboxArgs;
 use crate::cmd::run::child::ChildEvent;
 use crate::cmd::Context;
@@ -228,7 +228,7 @@ impl Executor {
     /// # Errors
     /// The process cannot be started.
     pub fn spawn(ctx: &Context, fds: &NsFds, gen: &Path, command: bool) -> Result<Executor> {
-        let mut cmd = Command::new(self_exe()?);
+        let mut cmd = self_command();
         let dirs: Vec<String> = ctx
             .cni
             .plugin_dirs()
@@ -279,7 +279,9 @@ impl Executor {
         }
         sys::inherit_fds(&mut cmd, pass);
         sys::kill_with_parent(&mut cmd);
-        let mut child = cmd.spawn().context("starting the plugin executor")?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| self_exec_error("the plugin executor", e))?;
         drop(stdio);
         Ok(Executor {
             command_pending: false,
