@@ -6,7 +6,8 @@
 //! a thread of its own and fires the library's [`Cancel`] (which the plugin executor and the
 //! operations share, see [`crate::cmd::Context`]). A second signal interrupts the rollback
 //! too. The exit status is then 128+N, as for a command killed by signal N (and as `run`'s
-//! interrupted setup).
+//! interrupted setup). A third one ends the tool at once, whatever it is doing (waiting for
+//! a lock another process holds, say), and says what may be left.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::thread;
@@ -17,6 +18,9 @@ use nix::sys::signal::{SigSet, Signal};
 
 /// The last handled signal received (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// The signal that ends the tool at once.
+const FORCE_AT: u32 = 3;
 
 /// The signals that interrupt a verb.
 fn handled() -> SigSet {
@@ -39,10 +43,21 @@ pub fn install(cancel: Cancel) -> Result<()> {
     set.thread_block().context("blocking signals")?;
     thread::Builder::new()
         .name("cnitool-interrupt".into())
-        .spawn(move || loop {
-            let Ok(sig) = set.wait() else { continue };
-            RECEIVED.store(sig as i32, Ordering::SeqCst);
-            cancel.cancel();
+        .spawn(move || {
+            for n in 1.. {
+                let Ok(sig) = set.wait() else { continue };
+                RECEIVED.store(sig as i32, Ordering::SeqCst);
+                if n >= FORCE_AT {
+                    crate::diag!(
+                        "error: interrupted {n} times (the last by {}): exiting now; a plugin \
+                         may still be running and the attachment be half made or half removed \
+                         (`cnitool attachments` shows what is recorded, `cnitool del` removes it)",
+                        sig.as_str()
+                    );
+                    std::process::exit(i32::from(exit_status()));
+                }
+                cancel.cancel();
+            }
         })
         .context("starting the signal thread")?;
     Ok(())

@@ -12,13 +12,19 @@ use serde_json::json;
 use crate::util::{go_container_id, has_link, host_test, Host, Run};
 
 /// A plugin that passes `prevResult` on and hangs in verb V (writing its PID to
-/// `scratch/pid-V` first) while the file `scratch/hang-V` exists.
+/// `scratch/pid-V` first) while the file `scratch/hang-V` exists; with `scratch/stubborn`,
+/// it outlives SIGTERM (noting it in `scratch/term-seen`).
 fn hanger(h: &Host) {
     let dir = h.scratch.display();
     h.fake_plugin(
         "hanger",
         &format!(
             r#"stdin=$(cat)
+if [ -e "{dir}/stubborn" ]; then
+  trap 'touch "{dir}/term-seen"' TERM
+  echo $$ >"{dir}/pid-stubborn.tmp" && mv "{dir}/pid-stubborn.tmp" "{dir}/pid-stubborn"
+  while :; do sleep 1; done
+fi
 if [ -e "{dir}/hang-$CNI_COMMAND" ]; then
   echo $$ >"{dir}/pid-$CNI_COMMAND.tmp" && mv "{dir}/pid-$CNI_COMMAND.tmp" "{dir}/pid-$CNI_COMMAND"
   sleep 60 &
@@ -123,5 +129,62 @@ fn sigterm_during_del_keeps_the_attachment_for_a_retry() {
         );
         h.run(&["del", "testnet", ns_arg]).ok();
         assert!(!has_link(&ns, "eth0"));
+    });
+}
+
+/// A third signal ends the tool at once, even while a plugin that ignores SIGTERM is being
+/// stopped, and says what may be left; the recorded attachment is then removed by `del`.
+#[test]
+fn third_signal_exits_at_once() {
+    host_test("third_signal_exits_at_once", |h| {
+        hanger(h);
+        let ns = h.netns("ctr");
+        let ns_arg = ns.to_str().unwrap();
+        fs::write(h.scratch.join("stubborn"), "").unwrap();
+        let started = h.cnitool().args(["add", "testnet", ns_arg]).start();
+        let wait_file = |name: &str| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !h.scratch.join(name).exists() {
+                assert!(Instant::now() < deadline, "{name} never appeared");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        wait_file("pid-stubborn");
+        let tool = Pid::from_raw(started.pid());
+        kill(tool, Signal::SIGINT).unwrap();
+        // The first one was taken: the plugin got SIGTERM (and ignored it).
+        wait_file("term-seen");
+        // Distinct signals, so that none merges with another still pending.
+        kill(tool, Signal::SIGTERM).unwrap();
+        kill(tool, Signal::SIGHUP).unwrap();
+        let run = started.wait();
+        // The kernel hands pending signals over lowest number first: either came last.
+        let last = match run.code {
+            129 => "SIGHUP",
+            143 => "SIGTERM",
+            _ => panic!("exit status: {run:#?}"),
+        };
+        assert!(
+            run.stderr.starts_with(&format!(
+                "error: interrupted 3 times (the last by {last}): exiting now; a plugin may \
+                 still be running"
+            )),
+            "{run:#?}"
+        );
+        // What the message warned of: the plugin, then the recorded attachment.
+        let plugin: i32 = fs::read_to_string(h.scratch.join("pid-stubborn"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        nix::sys::signal::killpg(Pid::from_raw(plugin), Signal::SIGKILL).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{plugin}")).exists() {
+            assert!(Instant::now() < deadline, "the plugin did not die");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(h.cache_files().len(), 1);
+        fs::remove_file(h.scratch.join("stubborn")).unwrap();
+        h.run(&["del", "testnet", ns_arg]).ok();
     });
 }
