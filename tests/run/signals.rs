@@ -310,7 +310,6 @@ enum Sent {
 /// the runner that forwarded a copy of each, 3 rounds often counted 3; 20 counted 21).
 fn sigints_received(host: &Host, how: Sent) -> usize {
     use std::io::Write as _;
-    use std::os::unix::process::CommandExt;
     host.bridge_net("t", "br-t", "10.197.1.0/24");
     let (mark, count, stop) = (host.path("mark"), host.path("count"), host.path("stop"));
     // Perl counts every delivery (its deferred handler runs once per signal received).
@@ -344,8 +343,16 @@ select(undef, undef, undef, 0.02) until -e "{stop}";
             .stdin(Stdio::piped());
         script
     } else {
-        run.process_group(0);
-        run
+        // A session of its own, without a terminal (as in CI or under a service manager,
+        // whatever runs this test): setsid(1) execs the runner, so its PID is the child's.
+        let mut setsid = std::process::Command::new("setsid");
+        setsid
+            .arg(run.get_program())
+            .args(run.get_args())
+            .env_clear()
+            .envs(run.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::null());
+        setsid
     };
     let mut child = cmd
         .stdout(Stdio::piped())

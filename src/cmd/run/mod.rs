@@ -178,24 +178,21 @@ pub(crate) fn start_signal_thread<E: Send + 'static>(
 /// so that one key press is one signal for the command, as under `ip netns exec`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Group {
-    /// In the runner's own group, because that group is its terminal's foreground one: the
-    /// command keeps the terminal (reads it, gets job control). The terminal's Ctrl-C reaches
-    /// the command directly, so the runner forwards only what the kernel did not send to the
-    /// whole group (signals sent by kill(2) to the runner).
+    /// In the runner's own group, because the runner has a controlling terminal: the command
+    /// is part of the runner's job, so it keeps the terminal (reads it when the job is in the
+    /// foreground, stops and resumes with it). The terminal's Ctrl-C reaches the command
+    /// directly, so the runner forwards only what the kernel did not send to the whole group
+    /// (what was sent to the runner with kill(2)).
     Shared,
-    /// In a group of its own (no terminal, or the runner in the background): it gets signals
-    /// only through the runner, which forwards each one, including a kill of its group.
+    /// In a group of its own (no controlling terminal: scripts, CI, services): it gets signals
+    /// only through the runner, which forwards each one, a kill of the runner's group too.
     Own,
 }
 
 impl Group {
-    /// [`Group::Shared`] when this process's group is its controlling terminal's foreground
-    /// group, else [`Group::Own`].
+    /// [`Group::Shared`] when this process has a controlling terminal, else [`Group::Own`].
     pub(crate) fn for_command() -> Group {
-        let foreground = fs::File::open("/dev/tty")
-            .ok()
-            .and_then(|tty| nix::unistd::tcgetpgrp(tty).ok());
-        if foreground == Some(nix::unistd::getpgrp()) {
+        if fs::File::open("/dev/tty").is_ok() {
             Group::Shared
         } else {
             Group::Own
