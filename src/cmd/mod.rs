@@ -289,14 +289,24 @@ pub fn container_id_for(netns: &Path) -> String {
     format!("cnitool-{hex}")
 }
 
-/// The `cnitool del` command line that deletes this attachment (for error messages).
+/// The `cnitool del` command line that deletes this attachment (for error messages), each
+/// word quoted for a POSIX shell where it needs it.
 pub fn del_command(network: &str, target: &Target, rt: &RuntimeConf) -> String {
-    let mut cmd = format!("cnitool del {network} {}", target.path.display());
+    let quote = |w: &str| {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:@+=,".contains(c);
+        if !w.is_empty() && w.chars().all(plain) {
+            w.to_owned()
+        } else {
+            format!("'{}'", w.replace('\'', r"'\''"))
+        }
+    };
+    let path = target.path.to_string_lossy();
+    let mut cmd = format!("cnitool del {} {}", quote(network), quote(&path));
     if rt.ifname != "eth0" {
-        cmd.push_str(&format!(" -i {}", rt.ifname));
+        cmd.push_str(&format!(" -i {}", quote(&rt.ifname)));
     }
     if rt.container_id != container_id_for(&target.path) {
-        cmd.push_str(&format!(" --container-id {}", rt.container_id));
+        cmd.push_str(&format!(" --container-id {}", quote(&rt.container_id)));
     }
     cmd
 }
@@ -689,6 +699,30 @@ pub fn list_for_teardown(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn del_command_repeats_what_is_needed_quoted() {
+        let target = |p: &str| Target {
+            path: PathBuf::from(p),
+            container_id: container_id_for(Path::new(p)),
+        };
+        let rt = |t: &Target, ifname: &str, id: &str| RuntimeConf {
+            container_id: id.to_owned(),
+            netns: t.path.clone(),
+            ifname: ifname.to_owned(),
+            ..RuntimeConf::default()
+        };
+        let t = target("/run/netns/web");
+        assert_eq!(
+            del_command("mynet", &t, &rt(&t, "eth0", &t.container_id)),
+            "cnitool del mynet /run/netns/web"
+        );
+        let t = target("/tmp/my ns/it's");
+        assert_eq!(
+            del_command("mynet", &t, &rt(&t, "net1", "ctr1")),
+            r"cnitool del mynet '/tmp/my ns/it'\''s' -i net1 --container-id ctr1"
+        );
+    }
 
     #[test]
     fn container_ids_match_go() {
