@@ -32,6 +32,19 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// The exit status for an error: 128+N when signal N interrupted the verb (see
+/// [`crate::interrupt`]), else [`classify`]'s code.
+pub fn code(err: &anyhow::Error) -> ExitCode {
+    let interrupted = err
+        .chain()
+        .filter_map(|c| c.downcast_ref::<libcni::Error>())
+        .any(|e| e.kind() == ErrorKind::Interrupted);
+    if interrupted && err.downcast_ref::<RunToolError>().is_none() {
+        return ExitCode::from(crate::interrupt::exit_status());
+    }
+    classify(err).into()
+}
+
 /// The exit code for an error: the first library or usage error in its chain decides.
 pub fn classify(err: &anyhow::Error) -> Exit {
     if err.downcast_ref::<RunToolError>().is_some() {

@@ -4,6 +4,9 @@
 //! line on stderr and a documented exit code.
 
 #![deny(unsafe_code)]
+// Every command prints through `output` (`out!`, `outln!`, `diag!`), which copes with a
+// closed pipe; `print!` and friends panic on one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod builtin;
 mod cli;
@@ -11,6 +14,7 @@ mod cmd;
 mod exit;
 #[cfg(test)]
 mod gen;
+mod interrupt;
 mod observe;
 mod output;
 mod sys;
@@ -37,7 +41,7 @@ fn main() -> ExitCode {
             let _ = e.print();
             let dashes = std::env::args_os().any(|a| a == "--");
             if e.kind() == clap::error::ErrorKind::UnknownArgument && !dashes {
-                eprintln!(
+                crate::diag!(
                     "hint: the command to run goes after `--`: cnitool run [OPTIONS] -- COMMAND [ARGS]..."
                 );
             }
@@ -49,6 +53,16 @@ fn main() -> ExitCode {
         Ok(ctx) => ctx,
         Err(err) => return report(&err, cli.global.output),
     };
+    // The verbs that run plugins on an attachment stop them on SIGINT/SIGTERM and roll back
+    // (before any other thread starts: see `interrupt::install`).
+    if matches!(
+        cli.command,
+        Command::Add(_) | Command::Del(_) | Command::Check(_)
+    ) {
+        if let Err(err) = interrupt::install(ctx.cancel.clone()) {
+            return report(&err, ctx.output);
+        }
+    }
     let result = match cli.command {
         Command::Add(args) => cmd::add::run(args, &ctx),
         Command::Check(args) => cmd::check::run(args, &ctx),
@@ -64,8 +78,14 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Container(args) => cmd::container::run(args, &ctx),
         Command::Rootless(args) => cmd::rootless::run(args, &ctx),
-        Command::RootlessHolder(args) => Ok(cmd::rootless::holder::main(&args.gen)),
-        Command::RootlessSandbox(a) => Ok(cmd::rootless::sandbox::main(&ctx, &a)),
+        Command::RootlessHolder(args) => {
+            cmd::rootless::holder::name_helper();
+            Ok(cmd::rootless::holder::main(&args.gen))
+        }
+        Command::RootlessSandbox(a) => {
+            cmd::rootless::holder::name_helper();
+            Ok(cmd::rootless::sandbox::main(&ctx, &a))
+        }
         Command::RootlessUplink(args) => Ok(cmd::rootless::command::uplink_main(args)),
     };
     match result {
@@ -101,14 +121,14 @@ fn subcommand_is_run() -> bool {
 /// `--output json`) and returns its exit code.
 fn report(err: &anyhow::Error, output: Option<Output>) -> ExitCode {
     let msg = format!("{err:#}").replace('\n', " ");
-    eprintln!("error: {msg}");
+    crate::diag!("error: {msg}");
     if output == Some(Output::Json) {
         let (code, details) = exit::cni_code_and_details(err);
         let mut obj = json!({ "code": code, "msg": msg });
         if !details.is_empty() {
             obj["details"] = details.into();
         }
-        println!("{obj}");
+        let _ = crate::outln!("{obj}");
     }
-    exit::classify(err).into()
+    exit::code(err)
 }

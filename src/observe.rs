@@ -227,7 +227,7 @@ impl CliObserver {
         }
         if let Ok(out) = call.outcome {
             if out.status == ExitStatus::Code(0) && !out.stderr.is_empty() && !self.quiet {
-                eprint!("{}", String::from_utf8_lossy(&out.stderr));
+                let _ = io::stderr().write_all(&out.stderr);
             }
         }
     }

@@ -1,11 +1,99 @@
-//! Rendering results for people (tables) and programs (JSON). Nothing else prints results.
+//! Rendering results for people (tables) and programs (JSON), and the one path every command
+//! writes its output and messages through ([`stdout`], [`out!`], [`outln!`], [`diag!`]).
+//!
+//! A reader that goes away (`cnitool list | head -1`, a closed pipe) ends the output
+//! quietly, as with Go's tool and iproute2: the command finishes its work and exits with its
+//! own status, and never reports failure (or panics, as `println!` does) for work that was
+//! done only because nobody read the end of what it printed.
 
+use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libcni::types::v1;
 use libcni::CniResult;
 
 use crate::cli::Output;
+
+/// Set once stdout's reader has gone away; later output is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output, locked, for a command's output: writing to a closed pipe (EPIPE) succeeds
+/// and drops the bytes, so the command ends as it would have; other write errors (a full
+/// disk behind `>`) are still reported.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+/// See [`stdout`].
+#[derive(Debug)]
+pub struct Stdout(io::StdoutLock<'static>);
+
+impl Stdout {
+    /// `Ok` for a reader that went away (remembered, so nothing more is written).
+    fn quiet_on_epipe<T>(r: io::Result<T>, closed: T) -> io::Result<T> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(closed)
+            }
+            r => r,
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        let r = self.0.write(buf);
+        Self::quiet_on_epipe(r, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let r = self.0.flush();
+        Self::quiet_on_epipe(r, ())
+    }
+}
+
+/// `print!` through [`stdout`]: evaluates to `io::Result<()>`.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!($crate::output::stdout(), $($t)*)
+    }};
+}
+
+/// `println!` through [`stdout`]: evaluates to `io::Result<()>`.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!($crate::output::stdout(), $($t)*)
+    }};
+}
+
+/// `eprintln!` that cannot fail: a message for stderr, written in one `write(2)` (so lines
+/// of concurrent writers do not interleave) and dropped if stderr is closed (`2>&1 | head`
+/// must not turn a finished command into a crash).
+#[macro_export]
+macro_rules! diag {
+    ($($t:tt)*) => {
+        $crate::output::diag(format_args!($($t)*))
+    };
+}
+
+/// See [`diag!`].
+pub fn diag(args: fmt::Arguments<'_>) {
+    let mut line = args.to_string();
+    line.push('\n');
+    let _ = io::stderr().write_all(line.as_bytes());
+}
 
 /// Prints an ADD result: JSON indented by 4 spaces as the Go tool (plus a newline), a table,
 /// or nothing.
@@ -13,7 +101,7 @@ use crate::cli::Output;
 /// # Errors
 /// Writing to stdout failed.
 pub fn print_result(result: &CniResult, format: Output) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = stdout();
     match format {
         Output::Json => {
             out.write_all(&result.to_json_pretty())?;
@@ -212,7 +300,7 @@ pub fn plan_json(plan: &[libcni::api::PlannedCall]) -> serde_json::Value {
 /// # Errors
 /// Writing to stdout failed.
 pub fn print_plan(plan: &[libcni::api::PlannedCall], format: Output) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = stdout();
     match format {
         Output::Json => {
             serde_json::to_writer_pretty(&mut out, &plan_json(plan))?;

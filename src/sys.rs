@@ -75,7 +75,7 @@ pub fn take_inherited_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
     // SAFETY: F_GETFD reads the descriptor's flags and has no other effect.
     let open = fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
     if !open {
-        eprintln!("cnitool: internal error: descriptor {fd} was not inherited");
+        crate::diag!("cnitool: internal error: descriptor {fd} was not inherited");
         std::process::exit(125);
     }
     // Close-on-exec again, so it goes no further than this process (the plugin executor

@@ -154,6 +154,7 @@ mod tests {
     /// The comparison itself, in the child [`run_case`] starts (it returns at once in a
     /// normal test run, where the case variable is not set).
     #[test]
+    #[allow(clippy::print_stdout)] // the verdict goes to the parent test through stdout
     fn compare_in_child() {
         let Some(case) = std::env::var_os(CASE) else {
             return;

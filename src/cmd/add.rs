@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{AttachArgs, Context};
@@ -43,26 +43,32 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     if args.dry_run {
         return super::print_dry_run(ctx, libcni::Command::Add, &list, &rt);
     }
-    let result = match ctx.cni.add_network_list(&list, &rt) {
-        Ok(result) => result,
-        Err(e) => {
-            let hint = match &e {
-                libcni::Error::InterfaceInUse { .. } => {
-                    " (choose another interface name with -i/--ifname)".to_owned()
-                }
-                libcni::Error::AddFailed { kept: Some(_), .. } => format!(
-                    " (to finish the cleanup, run: {})",
-                    super::del_command(ctx, &list.name, &target, &args.attach)
-                ),
-                _ => String::new(),
-            };
-            return Err(anyhow::Error::new(e).context(format!(
-                "adding network {:?} to {}{hint}",
-                list.name,
-                target.path.display()
-            )));
-        }
-    };
+    let result = ctx.cni.add_network_list(&list, &rt).map_err(|e| {
+        let hint = match &e {
+            libcni::Error::InterfaceInUse { .. } => {
+                " (choose another interface name with -i/--ifname)".to_owned()
+            }
+            libcni::Error::AddFailed { kept: Some(_), .. } => format!(
+                " (to finish the cleanup, run: {})",
+                super::del_command(ctx, &list.name, &target, &rt)
+            ),
+            _ => String::new(),
+        };
+        let err = anyhow::Error::new(e).context(format!(
+            "adding network {:?} to {}{hint}",
+            list.name,
+            target.path.display()
+        ));
+        crate::interrupt::explain(err, |lib| match lib {
+            libcni::Error::AddFailed { rollback: None, .. } => {
+                "the plugins that ran were rolled back; nothing is left".to_owned()
+            }
+            _ => format!(
+                "the rollback did not finish: `{}` removes what is left",
+                super::del_command(ctx, &list.name, &target, &rt)
+            ),
+        })
+    })?;
     let result = match &args.result_version {
         Some(v) => match result.convert_to(v) {
             Ok(r) => r,
@@ -76,6 +82,14 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
         },
         None => result,
     };
-    output::print_result(&result, ctx.output.unwrap_or(Output::Json))?;
+    // The attachment exists from here on: a failure to show it must not read as a failed ADD.
+    output::print_result(&result, ctx.output.unwrap_or(Output::Json)).with_context(|| {
+        format!(
+            "network {:?} was added to {}, but writing its result failed \
+             (`cnitool del` removes it)",
+            list.name,
+            target.path.display()
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }

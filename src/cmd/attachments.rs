@@ -69,7 +69,7 @@ pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
     let listing = ctx.cni.cache().list(args.net.as_deref())?;
     if !ctx.quiet {
         for (path, why) in &listing.unreadable {
-            eprintln!(
+            crate::diag!(
                 "warning: {}: unreadable cache file skipped: {why}",
                 path.display()
             );
@@ -96,7 +96,7 @@ pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
                            "netnsExists": exists(a)})
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&items)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&items)?)?;
         }
         Output::Table => {
             let mut t = table::new(&[
@@ -122,7 +122,7 @@ pub fn run(args: AttachmentsArgs, ctx: &Context) -> Result<ExitCode> {
                     ex.to_owned(),
                 ]);
             }
-            print!("{}", table::render(&t));
+            crate::out!("{}", table::render(&t))?;
         }
         Output::None => {}
     }

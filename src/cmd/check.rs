@@ -23,6 +23,7 @@ pub fn run(args: CheckArgs, ctx: &Context) -> Result<ExitCode> {
                 e.list.name,
                 e.target.path.display()
             )
-        })?;
+        })
+        .map_err(|err| crate::interrupt::explain(err, |_| "nothing was changed".to_owned()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -17,12 +17,22 @@ pub fn run(args: DelArgs, ctx: &Context) -> Result<ExitCode> {
     if args.dry_run {
         return print_dry_run(ctx, libcni::Command::Del, &e.list, &e.rt);
     }
-    ctx.cni.del_network_list(&e.list, &e.rt).with_context(|| {
-        format!(
-            "deleting network {:?} from {}",
-            e.list.name,
-            e.target.path.display()
-        )
-    })?;
+    ctx.cni
+        .del_network_list(&e.list, &e.rt)
+        .with_context(|| {
+            format!(
+                "deleting network {:?} from {}",
+                e.list.name,
+                e.target.path.display()
+            )
+        })
+        .map_err(|err| {
+            crate::interrupt::explain(err, |_| {
+                format!(
+                    "the attachment is still recorded: run `{}` again to finish",
+                    super::del_command(ctx, &e.list.name, &e.target, &e.rt)
+                )
+            })
+        })?;
     Ok(ExitCode::SUCCESS)
 }

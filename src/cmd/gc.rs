@@ -49,7 +49,7 @@ fn collect_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
         let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {
-                eprintln!("warning: {e:#}");
+                crate::diag!("warning: {e:#}");
                 continue;
             }
         };
@@ -103,7 +103,7 @@ fn collect_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
             }
         }
         if !errors.is_empty() {
-            eprintln!("warning: could not clean up {what}: {}", errors.join("; "));
+            crate::diag!("warning: could not clean up {what}: {}", errors.join("; "));
             continue;
         }
         let _ = std::fs::remove_file(path.with_extension("resolv.conf"));
@@ -319,14 +319,14 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
                     item
                 })
                 .collect();
-            println!(
+            crate::outln!(
                 "{}",
                 json!({ "dryRun": args.dry_run, "removed": items, "runs": runs })
-            );
+            )?;
         }
         Output::Table if !ctx.quiet => {
             for line in &runs {
-                println!("{line}");
+                crate::outln!("{line}")?;
             }
             for (a, l) in removed.iter().zip(&left) {
                 let rest = if l.is_empty() {
@@ -335,17 +335,17 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
                     let l: Vec<String> = l.iter().map(ToString::to_string).collect();
                     format!(", but its DEL left behind: {}", l.join(", "))
                 };
-                println!(
+                crate::outln!(
                     "{verb} {} {} {} (netns {}){rest}",
                     a.network_name,
                     a.container_id,
                     a.ifname,
                     a.netns.as_deref().unwrap_or("?")
-                );
+                )?;
             }
             // Not when something failed: the stale attachments are still there.
             if removed.is_empty() && runs.is_empty() && errors.is_empty() {
-                println!("nothing to remove");
+                crate::outln!("nothing to remove")?;
             }
         }
         _ => {}

@@ -118,11 +118,11 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
             names.push(builtin::NAME.to_owned());
         }
         match ctx.output {
-            Some(Output::Json) => println!("{}", serde_json::to_string(&names)?),
+            Some(Output::Json) => crate::outln!("{}", serde_json::to_string(&names)?)?,
             Some(Output::None) => {}
             _ => {
                 for n in names {
-                    println!("{n}");
+                    crate::outln!("{n}")?;
                 }
             }
         }
@@ -136,7 +136,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
     match ctx.output.unwrap_or(Output::Table) {
         Output::Json => {
             let items: Vec<Value> = rows.iter().map(Row::json).collect();
-            println!("{}", serde_json::to_string_pretty(&items)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&items)?)?;
         }
         Output::Table => {
             let mut t = table::new(&["name", "file", "cniVersion", "plugins", "note"]);
@@ -149,7 +149,7 @@ pub fn run(args: ListArgs, ctx: &Context) -> Result<ExitCode> {
                     r.note(),
                 ]);
             }
-            print!("{}", table::render(&t));
+            crate::out!("{}", table::render(&t))?;
         }
         Output::None => {}
     }

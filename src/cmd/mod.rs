@@ -25,7 +25,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use libcni::cache::CacheEntry;
 use libcni::fsutil::Durability;
-use libcni::invoke::RawExec;
+use libcni::invoke::{Cancel, RawExec};
 use libcni::{CniConfig, NetworkConfigList, RuntimeConf};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
@@ -101,6 +101,9 @@ pub struct Context {
     pub verbose: bool,
     /// `--timeout` (each plugin call; zero: none).
     pub timeout: std::time::Duration,
+    /// Interrupts the plugin calls and operations under way (shared by the executor and
+    /// `cni`); fired by [`crate::interrupt`] in the verbs that install it.
+    pub cancel: Cancel,
 }
 
 impl Context {
@@ -121,7 +124,7 @@ impl Context {
         // (Go searches it there); the library skips it, and the user hears why.
         plugin_dirs.retain(|d| {
             if !d.is_absolute() && !global.quiet {
-                eprintln!(
+                crate::diag!(
                     "warning: plugin directory {:?} (CNI_PATH / --plugin-dir) is not an \
                      absolute path: ignored (give it as an absolute path)",
                     d.display().to_string()
@@ -129,8 +132,10 @@ impl Context {
             }
             d.is_absolute()
         });
+        let cancel = Cancel::new();
         let exec = RawExec {
             timeout: Some(global.timeout).filter(|t| !t.is_zero()),
+            cancel: Some(cancel.clone()),
             ..RawExec::default()
         };
         let trace = match &global.trace {
@@ -156,6 +161,7 @@ impl Context {
         let cni = CniConfig::new(plugin_dirs, &global.cache_dir)
             .with_cache_durability(durability)
             .with_exec(Arc::new(exec))
+            .with_cancel(cancel.clone())
             .with_observer(Arc::new(observer));
         Ok(Context {
             netconf_dirs,
@@ -165,6 +171,7 @@ impl Context {
             quiet: global.quiet,
             verbose: global.verbose,
             timeout: global.timeout,
+            cancel,
         })
     }
 
@@ -193,7 +200,7 @@ impl Context {
     pub fn builtin_list(&self) -> Result<NetworkConfigList> {
         let (list, note) = crate::builtin::list()?;
         if let Some(note) = note.filter(|_| self.verbose) {
-            eprintln!("cnitool: {note}");
+            crate::diag!("cnitool: {note}");
         }
         Ok(list)
     }
@@ -202,7 +209,7 @@ impl Context {
     pub fn warn_all(&self, warnings: &[libcni::Error]) {
         if !self.quiet {
             for w in warnings {
-                eprintln!("warning: {w}");
+                crate::diag!("warning: {w}");
             }
         }
     }
@@ -750,25 +757,32 @@ impl ExistingArgs {
     }
 }
 
-/// The `cnitool del` command line that deletes the attachment `add` made of `network` to
-/// `target` with `args` (for messages telling how to finish a failed rollback).
-pub fn del_command(ctx: &Context, network: &str, target: &Target, args: &AttachArgs) -> String {
-    let mut words = vec!["cnitool".to_owned()];
+/// The `cnitool del` command line that deletes the attachment of `network` to `target` as
+/// `rt` describes it (for messages telling how to finish): the cache directory when it is not
+/// the default, `-i` and `--container-id` when they are not what `del` would take by itself,
+/// each word quoted for a POSIX shell where it needs it.
+pub fn del_command(ctx: &Context, network: &str, target: &Target, rt: &RuntimeConf) -> String {
     let cache_dir = ctx.cni.cache().dir();
-    if cache_dir != Path::new(libcni::api::DEFAULT_CACHE_DIR) {
+    let cache_dir = (cache_dir != Path::new(libcni::api::DEFAULT_CACHE_DIR)).then_some(cache_dir);
+    del_words(cache_dir, network, target, rt)
+}
+
+fn del_words(cache_dir: Option<&Path>, network: &str, target: &Target, rt: &RuntimeConf) -> String {
+    let mut words = vec!["cnitool".to_owned()];
+    if let Some(dir) = cache_dir {
         words.push("--cache-dir".into());
-        words.push(shell_word(&cache_dir.to_string_lossy()));
+        words.push(shell_word(&dir.to_string_lossy()));
     }
     words.push("del".into());
     words.push(shell_word(network));
     words.push(shell_word(&target.path.to_string_lossy()));
-    if args.ifname != "eth0" {
+    if rt.ifname != "eth0" {
         words.push("-i".into());
-        words.push(shell_word(&args.ifname));
+        words.push(shell_word(&rt.ifname));
     }
-    if let Some(id) = &args.container_id {
+    if rt.container_id != container_id_for(&target.path) {
         words.push("--container-id".into());
-        words.push(shell_word(id));
+        words.push(shell_word(&rt.container_id));
     }
     words.join(" ")
 }
@@ -834,6 +848,35 @@ pub fn list_for_teardown(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn del_command_repeats_what_is_needed_quoted() {
+        let target = |p: &str| Target {
+            path: PathBuf::from(p),
+            container_id: container_id_for(Path::new(p)),
+        };
+        let rt = |t: &Target, ifname: &str, id: &str| RuntimeConf {
+            container_id: id.to_owned(),
+            netns: t.path.clone(),
+            ifname: ifname.to_owned(),
+            ..RuntimeConf::default()
+        };
+        let t = target("/run/netns/web");
+        assert_eq!(
+            del_words(None, "mynet", &t, &rt(&t, "eth0", &t.container_id)),
+            "cnitool del mynet /run/netns/web"
+        );
+        let t = target("/tmp/my ns/it's");
+        assert_eq!(
+            del_words(
+                Some(Path::new("/tmp/c d")),
+                "mynet",
+                &t,
+                &rt(&t, "net1", "ctr1")
+            ),
+            r"cnitool --cache-dir '/tmp/c d' del mynet '/tmp/my ns/it'\''s' -i net1 --container-id ctr1"
+        );
+    }
 
     #[test]
     fn container_ids_match_go() {

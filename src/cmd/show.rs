@@ -54,16 +54,16 @@ pub fn run(args: ShowArgs, ctx: &Context) -> Result<ExitCode> {
         .as_ref()
         .map_or_else(|| "(built-in)".to_owned(), |p| p.display().to_string());
     match ctx.output.unwrap_or(Output::Table) {
-        Output::Json => println!(
+        Output::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"source": source, "config": effective(&list)}))?
-        ),
+        )?,
         Output::Table => {
             // The file on stderr: stdout stays one JSON document (`show NET | jq`).
             if !ctx.quiet {
-                eprintln!("# {source}");
+                crate::diag!("# {source}");
             }
-            println!("{}", serde_json::to_string_pretty(&effective(&list))?);
+            crate::outln!("{}", serde_json::to_string_pretty(&effective(&list))?)?;
         }
         Output::None => {}
     }

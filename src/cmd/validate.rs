@@ -271,10 +271,10 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<ExitCode> {
                            "file": f.file.as_ref().map(|p| p.display().to_string())})
                 })
                 .collect();
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({"ok": !failed, "findings": items}))?
-            );
+            )?;
         }
         Output::Table => {
             let mut t = table::new(&["severity", "network", "plugin", "finding"]);
@@ -286,7 +286,7 @@ pub fn run(args: ValidateArgs, ctx: &Context) -> Result<ExitCode> {
                     f.message.clone(),
                 ]);
             }
-            print!("{}", table::render(&t));
+            crate::out!("{}", table::render(&t))?;
         }
         Output::None => {}
     }

@@ -147,18 +147,18 @@ pub fn run(args: VersionArgs, ctx: &Context) -> Result<ExitCode> {
                 let items: Vec<_> = plugins.iter().map(PluginRow::json).collect();
                 doc["plugins"] = items.into();
             }
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Output::Table => {
-            println!("cnitool {tool}");
-            println!("CNI spec versions: {}", spec.join(", "));
+            crate::outln!("cnitool {tool}")?;
+            crate::outln!("CNI spec versions: {}", spec.join(", "))?;
             if args.plugins {
-                println!();
+                crate::outln!()?;
                 let mut t = table::new(&["plugin", "path", "supported versions"]);
                 for p in &plugins {
                     t.add_row([p.name.clone(), p.path.clone().unwrap_or_default(), p.cell()]);
                 }
-                print!("{}", table::render(&t));
+                crate::out!("{}", table::render(&t))?;
             }
         }
         Output::None => {}

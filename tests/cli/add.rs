@@ -50,6 +50,29 @@ fn add_check_del_bridge() {
     });
 }
 
+/// ADD whose stdout reader has gone (a closed pipe) made the attachment, so it succeeds
+/// quietly: exit 0, nothing on stderr, the interface and cache entry there; DEL removes it.
+#[test]
+fn add_into_closed_stdout_succeeds() {
+    host_test("add_into_closed_stdout_succeeds", |h| {
+        h.testnet();
+        let ns = h.netns("ctr");
+        let ns_arg = ns.to_str().unwrap();
+        for output in ["json", "table"] {
+            let run = h
+                .cnitool()
+                .args(["-o", output, "add", "testnet", ns_arg])
+                .run_with_closed_stdout();
+            assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:#?}");
+            assert!(addrs(h, &ns, "eth0").contains("inet 10.198.1."));
+            let id = go_container_id(&ns);
+            assert_eq!(h.cache_files(), [format!("testnet-{id}-eth0")]);
+            h.run(&["del", "testnet", ns_arg]).ok();
+            assert!(!has_link(&ns, "eth0"));
+        }
+    });
+}
+
 /// `--output table`: interfaces, addresses with gateway, routes, DNS as aligned text.
 #[test]
 fn add_output_table() {

@@ -539,3 +539,56 @@ fn plugin_and_plugin_dir_problems_named() {
         h.run(&["del", "testnet", "ctr"]).ok();
     });
 }
+
+/// `container run` refuses engine options that contradict it (`-d`, `--network`, the
+/// engine's `-p`) before anything runs: the engine is never called, nothing is created, and
+/// the message points at `container attach` for a detached container.
+#[test]
+fn container_run_refuses_contradicting_engine_args() {
+    crate::util::plain_test(|h| {
+        // An engine client that records every call.
+        let calls = h.scratch.join("engine-calls");
+        let engine = h.scratch.join("fake-docker");
+        fs::write(
+            &engine,
+            format!("#!/bin/sh\necho \"$*\" >>{}\nexit 1\n", calls.display()),
+        )
+        .unwrap();
+        fs::set_permissions(
+            &engine,
+            <fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
+        let container_run = |engine_args: &[&str]| {
+            h.cnitool()
+                .args(["container", "run", "--engine", "docker", "--engine-bin"])
+                .arg(&engine)
+                .arg("--")
+                .args(engine_args)
+                .run()
+        };
+        container_run(&["--rm", "-d", "busybox", "sleep", "9"]).fails(
+            125,
+            "error: engine argument \"-d\": `container run` keeps the container in the \
+             foreground and removes its CNI networks when it ends; for a detached one, start \
+             it with `docker run -d --network none ...` and attach it with `cnitool container \
+             attach --engine docker NAME --net NET`",
+        );
+        container_run(&["--detach", "busybox"]).fails(125, "engine argument \"--detach\"");
+        container_run(&["--network=host", "busybox"]).fails(
+            125,
+            "engine argument \"--network=host\": cnitool sets the container's network",
+        );
+        container_run(&["--net", "bridge", "busybox"]).fails(125, "engine argument \"--net\"");
+        container_run(&["-p", "8080:80", "busybox"]).fails(
+            125,
+            "publish through the portmap plugin with cnitool's own -p",
+        );
+        assert!(
+            !calls.exists(),
+            "the engine was called: {:?}",
+            fs::read_to_string(&calls)
+        );
+        assert_eq!(fs::read_dir(&h.cache).map(|d| d.count()).unwrap_or(0), 0);
+    });
+}

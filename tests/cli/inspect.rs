@@ -315,3 +315,44 @@ fn stdout_is_json_for_every_command() {
         assert!(!has_link(&ns, "eth0"));
     });
 }
+
+/// Output into a pipe whose reader has gone (`cnitool list | head -1`) ends quietly: no
+/// panic, no "Broken pipe", and the command's own exit status, for every output shape.
+#[test]
+fn closed_stdout_ends_output_quietly() {
+    plain_test(|h| {
+        h.testnet();
+        for args in [
+            &["list"][..],
+            &["list", "--names"],
+            &["-o", "json", "list"],
+            &["show", "testnet"],
+            &["-o", "json", "show", "testnet"],
+            &["version"],
+            &["attachments"],
+            &["run", "--dry-run", "--net", "testnet", "--", "true"],
+        ] {
+            let run = h.cnitool().args(args).run_with_closed_stdout();
+            assert_eq!(run.code, 0, "{args:?}: {run:#?}");
+            // Nothing on stderr but what the command always says there (`show`'s table form:
+            // the file).
+            let expected = match args {
+                ["show", "testnet"] => format!("# {}\n", h.conf.join("testnet.conflist").display()),
+                _ => String::new(),
+            };
+            assert_eq!(run.stderr, expected, "{args:?}: {run:#?}");
+        }
+        // An error still exits with its code; its JSON copy on stdout is dropped quietly.
+        let run = h
+            .cnitool()
+            .args(["-o", "json", "show", "nosuchnet"])
+            .run_with_closed_stdout();
+        assert_eq!(run.code, 3, "{run:#?}");
+        assert!(
+            run.stderr
+                .starts_with("error: network \"nosuchnet\" not found"),
+            "{run:#?}"
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    });
+}

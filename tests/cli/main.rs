@@ -7,6 +7,7 @@ mod attachments;
 mod errors;
 mod help;
 mod inspect;
+mod interrupt;
 mod netconfs;
 mod progress;
 mod teardown;

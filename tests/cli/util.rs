@@ -113,6 +113,8 @@ impl Run {
 #[derive(Debug)]
 pub struct Cnitool {
     cmd: Command,
+    /// stdout was redirected already (else it is piped and collected).
+    stdout_set: bool,
 }
 
 impl Cnitool {
@@ -151,44 +153,97 @@ impl Cnitool {
         if let Some(dir) = self.cmd.get_current_dir() {
             cmd.current_dir(dir);
         }
-        Cnitool { cmd }
+        Cnitool {
+            cmd,
+            stdout_set: self.stdout_set,
+        }
     }
 
     /// Runs it to the end (killing it after [`RUN_LIMIT`]).
-    pub fn run(mut self) -> Run {
+    pub fn run(self) -> Run {
+        self.run_to_end()
+    }
+
+    /// Runs it with stdout a pipe nobody reads any more (its read end closed before the
+    /// start, as after `| head -1` has exited): every write gets EPIPE. `Run::stdout` is empty.
+    pub fn run_with_closed_stdout(mut self) -> Run {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        drop(read);
+        self.cmd.stdout(Stdio::from(write));
+        self.stdout_set = true;
+        self.run_to_end()
+    }
+
+    fn run_to_end(self) -> Run {
+        self.start().wait()
+    }
+
+    /// Starts it in the background (stdout piped unless set, stderr piped).
+    pub fn start(mut self) -> Started {
+        if !self.stdout_set {
+            self.cmd.stdout(Stdio::piped());
+        }
         let mut child = self
             .cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawning cnitool");
-        let mut out = child.stdout.take().unwrap();
+        let out = child.stdout.take();
         let mut err = child.stderr.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut s = Vec::new();
-            out.read_to_end(&mut s).ok();
+            if let Some(mut out) = out {
+                out.read_to_end(&mut s).ok();
+            }
             s
         });
-        let mut stderr = Vec::new();
         let err_reader = std::thread::spawn(move || {
-            err.read_to_end(&mut stderr).ok();
-            stderr
+            let mut s = Vec::new();
+            err.read_to_end(&mut s).ok();
+            s
         });
+        Started {
+            child,
+            what: format!("{:?}", self.cmd),
+            readers: (reader, err_reader),
+        }
+    }
+}
+
+/// A `cnitool` running in the background ([`Cnitool::start`]).
+#[derive(Debug)]
+pub struct Started {
+    child: std::process::Child,
+    what: String,
+    readers: (
+        std::thread::JoinHandle<Vec<u8>>,
+        std::thread::JoinHandle<Vec<u8>>,
+    ),
+}
+
+impl Started {
+    /// Its PID.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for it to end (killing it after [`RUN_LIMIT`]).
+    pub fn wait(mut self) -> Run {
         let start = Instant::now();
         let status = loop {
-            if let Some(status) = child.try_wait().expect("waiting for cnitool") {
+            if let Some(status) = self.child.try_wait().expect("waiting for cnitool") {
                 break status;
             }
             if start.elapsed() > RUN_LIMIT {
-                child.kill().ok();
-                child.wait().ok();
-                panic!("cnitool ran longer than {RUN_LIMIT:?}: {:?}", self.cmd);
+                self.child.kill().ok();
+                self.child.wait().ok();
+                panic!("cnitool ran longer than {RUN_LIMIT:?}: {}", self.what);
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        let stdout = reader.join().unwrap();
-        let stderr = err_reader.join().unwrap();
+        let stdout = self.readers.0.join().unwrap();
+        let stderr = self.readers.1.join().unwrap();
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
@@ -221,7 +276,11 @@ impl Cnitool {
         }
         // A terminal that understands the progress line's escape sequence.
         script.env("TERM", "xterm").env_remove("COLUMNS");
-        Cnitool { cmd: script }.run()
+        Cnitool {
+            cmd: script,
+            stdout_set: false,
+        }
+        .run()
     }
 }
 
@@ -231,7 +290,10 @@ pub fn cnitool_bare() -> Cnitool {
     for var in testsupport::CNITOOL_ENV {
         cmd.env_remove(var);
     }
-    Cnitool { cmd }
+    Cnitool {
+        cmd,
+        stdout_set: false,
+    }
 }
 
 impl Host {

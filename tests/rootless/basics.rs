@@ -201,3 +201,36 @@ fn status_stop_gc() {
         rl.run(["rootless", "stop"]).ok();
     });
 }
+
+/// The binary in a directory the user cannot enter (a checkout under a 0700 home, started
+/// through a descriptor): `run` re-executes itself for the namespace holder and the plugin
+/// executor through `/proc/self/exe`, not by that path, so it works (it used to fail
+/// "starting the namespace holder: Permission denied").
+#[test]
+fn run_from_a_path_the_user_cannot_reach() {
+    rl_test("run_from_a_path_the_user_cannot_reach", |rl| {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = rl.tmp.path().join("locked");
+        fs::create_dir(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+        let bin = locked.join("cnitool");
+        fs::copy(env!("CARGO_BIN_EXE_cnitool"), &bin).unwrap();
+        // The user cannot reach it by its path.
+        let by_path = rl
+            .cmd_bin(
+                std::path::Path::new("/bin/sh"),
+                ["-c", "test -x \"$0\"", bin.to_str().unwrap()],
+                &[],
+            )
+            .status()
+            .unwrap();
+        assert!(!by_path.success(), "{} is reachable", bin.display());
+        let out = crate::util::wait_out(
+            rl.cmd_bin(&bin, ["run", "--", "sh", "-c", "echo ran as $(id -u)"], &[])
+                .spawn()
+                .unwrap(),
+        )
+        .ok();
+        assert_eq!(out.stdout, "ran as 0\n", "{out:#?}");
+    });
+}

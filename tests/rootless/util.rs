@@ -93,6 +93,8 @@ pub fn pasta_or_skip(test: &str) -> bool {
 /// One test's world.
 #[derive(Debug)]
 pub struct Rl {
+    /// The binaries the user runs, opened by root (see [`Rl::cmd_bin`]).
+    exes: Mutex<Vec<(PathBuf, std::os::fd::OwnedFd)>>,
     pub tmp: TempDir,
     /// `XDG_RUNTIME_DIR`.
     pub run: PathBuf,
@@ -154,6 +156,7 @@ impl Rl {
             .unwrap();
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let rl = Rl {
+            exes: Mutex::new(Vec::new()),
             run: tmp.path().join("run"),
             home: tmp.path().join("home"),
             tmp,
@@ -229,6 +232,11 @@ impl Rl {
     }
 
     /// Same, with another `cnitool` binary (the benchmark compares two builds).
+    ///
+    /// The user executes it through a descriptor root opened (`/proc/self/fd/N`), not by its
+    /// path: the checkout (and so `target/`) may be in a directory the user cannot enter,
+    /// such as a home directory with mode 0700. `cnitool` then re-executes itself for its
+    /// helpers without the path too.
     pub fn cmd_bin<S: AsRef<std::ffi::OsStr>>(
         &self,
         bin: &Path,
@@ -243,7 +251,7 @@ impl Rl {
             &self.gid.to_string(),
         ])
         .args(["--clear-groups", "--"])
-        .arg(bin)
+        .arg(format!("/proc/self/fd/{}", self.exe_fd(bin)))
         .args(args)
         .env_clear()
         .env("PATH", PATH)
@@ -260,6 +268,27 @@ impl Rl {
             }
         }
         c
+    }
+
+    /// A descriptor of `bin` that every child of this process inherits (close-on-exec off:
+    /// setpriv executes it as `/proc/self/fd/N`), opened once per test and closed with it.
+    fn exe_fd(&self, bin: &Path) -> std::os::fd::RawFd {
+        use std::os::fd::{AsRawFd, OwnedFd};
+        let mut exes = self.exes.lock().unwrap();
+        if let Some((_, fd)) = exes.iter().find(|(p, _)| p == bin) {
+            return fd.as_raw_fd();
+        }
+        let fd = OwnedFd::from(
+            fs::File::open(bin).unwrap_or_else(|e| panic!("opening {}: {e}", bin.display())),
+        );
+        nix::fcntl::fcntl(
+            fd.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .expect("clearing close-on-exec");
+        let raw = fd.as_raw_fd();
+        exes.push((bin.to_owned(), fd));
+        raw
     }
 
     /// Runs `cnitool ARGS` as the user and collects its output (bounded).

@@ -287,3 +287,131 @@ fn sigkill_joined_run_then_gc_keeps_the_namespace() {
         libcni::netns::delete(&host.netns_dir, "joined").unwrap();
     });
 }
+
+/// How a SIGINT reaches the runner in [`sigints_received`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sent {
+    /// `kill(-pgid)` to the runner's whole process group, as a shell's `kill -INT -PGID`.
+    ToGroup,
+    /// `kill(pid)` to the runner alone.
+    ToRunner,
+    /// Ctrl-C typed on the runner's terminal (a pty under util-linux `script`, the runner in
+    /// its foreground group): the kernel sends SIGINT to that whole group.
+    CtrlC,
+}
+
+/// Starts `run` with a command that counts the SIGINTs it receives; sends [`ROUNDS`]
+/// SIGINTs the way `how` says, each once the command counted the one before, lets the
+/// command end, and returns how many it received. Without a terminal the runner is started
+/// in a process group of its own, as a shell starts a job.
+///
+/// Many rounds because a duplicate is not always seen: two SIGINTs pending at once are one
+/// for the kernel, so a copy that comes before the command took the first is lost (against
+/// the runner that forwarded a copy of each, 3 rounds often counted 3; 20 counted 21).
+fn sigints_received(host: &Host, how: Sent) -> usize {
+    use std::io::Write as _;
+    host.bridge_net("t", "br-t", "10.197.1.0/24");
+    let (mark, count, stop) = (host.path("mark"), host.path("count"), host.path("stop"));
+    // Perl counts every delivery (its deferred handler runs once per signal received).
+    let script = host.path("count-sigints.pl");
+    fs::write(
+        &script,
+        format!(
+            r#"$SIG{{INT}} = sub {{ open(my $f, ">>", "{count}") or die; print $f "INT\n"; close $f }};
+open(my $m, ">", "{mark}.tmp") or die; close $m; rename "{mark}.tmp", "{mark}";
+select(undef, undef, undef, 0.02) until -e "{stop}";
+"#,
+            count = count.display(),
+            mark = mark.display(),
+            stop = stop.display(),
+        ),
+    )
+    .unwrap();
+    let mut run = host.run_cmd(["--net", "t", "--", "perl"]);
+    run.arg(&script);
+    let mut cmd = if how == Sent::CtrlC {
+        // `exec`: the runner itself is the terminal's foreground job, with no shell between.
+        let line: Vec<String> = std::iter::once(run.get_program())
+            .chain(run.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy()))
+            .collect();
+        let mut script = std::process::Command::new("script");
+        script
+            .args(["-qec", &format!("exec {}", line.join(" ")), "/dev/null"])
+            .env_clear()
+            .envs(run.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::piped());
+        script
+    } else {
+        // A session of its own, without a terminal (as in CI or under a service manager,
+        // whatever runs this test): setsid(1) execs the runner, so its PID is the child's.
+        let mut setsid = std::process::Command::new("setsid");
+        setsid
+            .arg(run.get_program())
+            .args(run.get_args())
+            .env_clear()
+            .envs(run.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::null());
+        setsid
+    };
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning cnitool run");
+    wait_for_file(&mark, SIGNAL_LIMIT);
+    let runner = child.id() as i32;
+    let counted = || {
+        fs::read_to_string(&count)
+            .map(|c| c.lines().count())
+            .unwrap_or(0)
+    };
+    for round in 1..=ROUNDS {
+        match how {
+            Sent::ToGroup => kill(Pid::from_raw(-runner), Signal::SIGINT).unwrap(),
+            Sent::ToRunner => kill(Pid::from_raw(runner), Signal::SIGINT).unwrap(),
+            Sent::CtrlC => child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap(),
+        }
+        let start = Instant::now();
+        while counted() < round {
+            assert!(
+                start.elapsed() < SIGNAL_LIMIT,
+                "SIGINT {round} never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    fs::write(&stop, "").unwrap();
+    let out = wait_output(child, None);
+    assert_eq!(out.code(), 0, "{out:#?}");
+    counted()
+}
+
+/// SIGINTs sent in [`sigints_received`].
+const ROUNDS: usize = 20;
+
+/// One Ctrl-C, one signal: a SIGINT sent to the runner's whole process group reaches the
+/// command once (it used to get the group's copy and the runner's forwarded one).
+#[test]
+fn group_wide_sigint_reaches_the_command_once() {
+    host_test("group_wide_sigint_reaches_the_command_once", |host| {
+        assert_eq!(sigints_received(host, Sent::ToGroup), ROUNDS);
+    });
+}
+
+/// Ctrl-C on the terminal the runner is the foreground job of: the command (which keeps the
+/// terminal) gets the terminal's SIGINT, and the runner does not add its own copy.
+#[test]
+fn ctrl_c_on_a_terminal_reaches_the_command_once() {
+    host_test("ctrl_c_on_a_terminal_reaches_the_command_once", |host| {
+        assert_eq!(sigints_received(host, Sent::CtrlC), ROUNDS);
+    });
+}
+
+/// A SIGINT sent to the runner alone (`kill PID`) is still forwarded to the command, once.
+#[test]
+fn sigint_to_the_runner_alone_is_forwarded_once() {
+    host_test("sigint_to_the_runner_alone_is_forwarded_once", |host| {
+        assert_eq!(sigints_received(host, Sent::ToRunner), ROUNDS);
+    });
+}

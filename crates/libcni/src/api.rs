@@ -38,7 +38,9 @@ use serde_json::{Map, Value};
 use crate::cache::{Cache, CacheEntry, CachedAttachment};
 use crate::conf::{NetworkConfigList, PluginConfig};
 use crate::error::Error;
-use crate::invoke::{self, join_cni_args, Args, Command, Exec, Observer, PluginRef, RawExec};
+use crate::invoke::{
+    self, join_cni_args, Args, Cancel, Command, Epoch, Exec, Observer, PluginRef, RawExec,
+};
 use crate::types::CniResult;
 use crate::version::{PluginInfo, Version};
 use crate::{fsutil, json, netns, validate};
@@ -137,6 +139,7 @@ pub struct CniConfig {
     netns_checks: bool,
     /// VERSION answers by plugin binary, shared by clones: each plugin is asked once.
     versions: Arc<Mutex<HashMap<PathBuf, PluginInfo>>>,
+    cancel: Option<Cancel>,
 }
 
 /// Serializes a plugin's stdin: the plugin object with injected keys, keys sorted, values
@@ -159,6 +162,7 @@ impl CniConfig {
             observer: None,
             netns_checks: true,
             versions: Arc::default(),
+            cancel: None,
         }
     }
 
@@ -179,6 +183,42 @@ impl CniConfig {
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> CniConfig {
         self.observer = Some(observer);
         self
+    }
+
+    /// Lets the caller interrupt ADD, CHECK and DEL (its Ctrl-C): when `cancel` fires, an
+    /// operation under way stops before its next plugin and fails with
+    /// [`Error::Interrupted`]; an ADD is then rolled back like any failed ADD (the rollback
+    /// started after the cancel, so only a second cancel interrupts it). The library installs
+    /// no signal handler: the caller fires the flag. Give the same flag to the executor
+    /// ([`RawExec::cancel`]) so that the plugin running at that moment is stopped too.
+    pub fn with_cancel(mut self, cancel: Cancel) -> CniConfig {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Now, for an interruptible operation about to start (see [`CniConfig::with_cancel`]).
+    fn epoch(&self) -> Option<Epoch> {
+        self.cancel.as_ref().map(Cancel::epoch)
+    }
+
+    /// [`Error::Interrupted`] when the caller cancelled since `epoch`, before the plugin at
+    /// `index` runs.
+    fn go_on(
+        &self,
+        epoch: Option<Epoch>,
+        command: Command,
+        index: usize,
+        plugin: &PluginConfig,
+    ) -> Result<(), Error> {
+        match self.cancel.as_ref().zip(epoch) {
+            Some((c, e)) if c.since(e) => Err(Error::Interrupted {
+                command,
+                plugin: plugin.plugin_type.clone(),
+                index,
+                stopped: false,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Turns the target-namespace checks of ADD, CHECK and DEL on (the default) or off
@@ -391,15 +431,21 @@ impl CniConfig {
                 kept,
             }
         };
+        let epoch = self.epoch();
         let mut result: Option<CniResult> = None;
         for (index, plugin) in list.plugins.iter().enumerate() {
-            match self.add_network(list, index, plugin, result.as_ref(), rt) {
+            let added = self
+                .go_on(epoch, Command::Add, index, plugin)
+                .and_then(|()| self.add_network(list, index, plugin, result.as_ref(), rt));
+            match added {
                 Ok(r) => result = Some(r),
                 Err(error) => {
                     // Roll back every plugin that may have done something: those before
                     // the failed one and the failed one itself, unless it never started.
                     let ran = match error {
-                        Error::PluginNotFound { .. } | Error::PluginNotExecutable { .. } => index,
+                        Error::PluginNotFound { .. }
+                        | Error::PluginNotExecutable { .. }
+                        | Error::Interrupted { stopped: false, .. } => index,
                         _ => index + 1,
                     };
                     return Err(roll_back(error, result.as_ref(), ran));
@@ -512,7 +558,9 @@ impl CniConfig {
             return Ok(());
         };
         let args = self.args(Command::Check, &rt)?;
+        let epoch = self.epoch();
         for (index, plugin) in list.plugins.iter().enumerate() {
+            self.go_on(epoch, Command::Check, index, plugin)?;
             let stdin = build_one_config(list, plugin, Some(&cached), Some(&rt));
             self.call(index, plugin, &stdin, &args)?;
         }
@@ -698,7 +746,9 @@ impl CniConfig {
         prev: Option<&CniResult>,
     ) -> Result<(), Error> {
         let args = self.args(Command::Del, rt)?;
+        let epoch = self.epoch();
         for (index, plugin) in list.plugins.iter().enumerate().rev() {
+            self.go_on(epoch, Command::Del, index, plugin)?;
             self.call(
                 index,
                 plugin,

@@ -53,6 +53,8 @@ pub enum ErrorKind {
     State,
     /// The file system or the operating system failed.
     Io,
+    /// The caller cancelled the operation (see [`crate::invoke::Cancel`]).
+    Interrupted,
 }
 
 /// Everything that can go wrong in the library.
@@ -244,6 +246,24 @@ pub enum Error {
         command: Command,
         /// The limit that was exceeded.
         timeout: Duration,
+    },
+
+    /// The caller cancelled the operation (see [`crate::invoke::Cancel`]): the plugin running
+    /// then was stopped (`stopped`), or the operation ended before this plugin ran.
+    #[error("{command} interrupted{}", if *stopped {
+        format!(": plugin {plugin:?} was stopped")
+    } else {
+        format!(" before plugin {plugin:?} ran")
+    })]
+    Interrupted {
+        /// The verb.
+        command: Command,
+        /// The plugin type that was stopped, or the one that was not started.
+        plugin: String,
+        /// Its index in the network list.
+        index: usize,
+        /// Whether the plugin was running (and stopped).
+        stopped: bool,
     },
 
     /// The plugin binary could not be started.
@@ -446,6 +466,7 @@ impl Error {
             | Error::InterfaceInUse { .. }
             | Error::NotAttached { .. } => ErrorKind::State,
             Error::Io { .. } => ErrorKind::Io,
+            Error::Interrupted { .. } => ErrorKind::Interrupted,
             Error::AddFailed { error, .. } => error.kind(),
             Error::Multiple { errors } => errors.first().map_or(ErrorKind::Io, Error::kind),
         }

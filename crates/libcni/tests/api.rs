@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use libcni::api::{CniConfig, GcAttachment};
 use libcni::conf::conf_list_from_bytes;
-use libcni::invoke::RawExec;
+use libcni::invoke::{Cancel, RawExec};
 use libcni::{Command, Error, IdKind, NetworkConfigList, RuntimeConf};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -500,6 +500,175 @@ fn hanging_plugin_times_out_and_is_rolled_back() {
         lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
     );
     assert!(env.cached().is_empty());
+}
+
+impl Env {
+    /// A configuration whose executor and operations honour `cancel`.
+    fn cancellable(&self, cancel: &Cancel) -> CniConfig {
+        let exec = RawExec {
+            timeout: Some(Duration::from_secs(30)),
+            grace: Duration::from_secs(5),
+            cancel: Some(cancel.clone()),
+            ..RawExec::default()
+        };
+        CniConfig::new(vec![self.plugins()], self.cache_dir())
+            .with_exec(Arc::new(exec))
+            .with_netns_checks(false)
+            .with_cancel(cancel.clone())
+    }
+
+    /// Fires `cancel` once `line` is in the call log (from another thread), as a Ctrl-C
+    /// while that call runs.
+    fn cancel_at(&self, cancel: &Cancel, line: &'static str) -> std::thread::JoinHandle<()> {
+        let log = self.log_path();
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !fs::read_to_string(&log).unwrap().lines().any(|l| l == line) {
+                assert!(Instant::now() < deadline, "{line:?} never ran");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            cancel.cancel();
+        })
+    }
+}
+
+/// A cancel (the caller's Ctrl-C) stops the plugin running then at once (not after the 30 s
+/// timeout), the plugins after it never run, and the ADD is rolled back as on any failure.
+#[test]
+fn cancel_stops_the_running_plugin_and_add_rolls_back() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("hang", Mode::HangAdd);
+    env.plugin("p2", Mode::Ok);
+    let list = list("1.0.0", &["p0", "hang", "p2"], json!({}), json!({}));
+    let cancel = Cancel::new();
+    let cfg = env.cancellable(&cancel);
+    let firing = env.cancel_at(&cancel, "ADD hang");
+    let start = Instant::now();
+    let err = cfg.add_network_list(&list, &rt("ctr1")).unwrap_err();
+    firing.join().unwrap();
+    // SIGTERM is obeyed: no wait for the 5 s grace period either.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    match err {
+        Error::AddFailed {
+            error, rollback, ..
+        } => {
+            assert!(rollback.is_none(), "{rollback:?}");
+            match *error {
+                Error::Interrupted {
+                    command,
+                    plugin,
+                    index,
+                    stopped,
+                } => assert_eq!(
+                    (command, plugin.as_str(), index, stopped),
+                    (Command::Add, "hang", 1, true)
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
+    );
+    assert!(env.cached().is_empty());
+}
+
+/// The rollback started after the first cancel, so it runs; a second cancel stops the
+/// rollback DEL running then, and the rollback goes on with the plugins before it.
+#[test]
+fn second_cancel_stops_the_rollback_del() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("hang", Mode::HangAddDel);
+    let list = list("1.0.0", &["p0", "hang"], json!({}), json!({}));
+    let cancel = Cancel::new();
+    let cfg = env.cancellable(&cancel);
+    let first = env.cancel_at(&cancel, "ADD hang");
+    let second = env.cancel_at(&cancel, "DEL hang");
+    let start = Instant::now();
+    let err = cfg.add_network_list(&list, &rt("ctr1")).unwrap_err();
+    first.join().unwrap();
+    second.join().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    match err {
+        Error::AddFailed {
+            error, rollback, ..
+        } => {
+            assert!(
+                matches!(
+                    *error,
+                    Error::Interrupted {
+                        command: Command::Add,
+                        stopped: true,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            assert!(
+                matches!(
+                    rollback.as_deref(),
+                    Some(Error::Interrupted {
+                        command: Command::Del,
+                        stopped: true,
+                        ..
+                    })
+                ),
+                "{rollback:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        env.log(),
+        lines(&["ADD p0", "ADD hang", "DEL hang", "DEL p0"])
+    );
+}
+
+/// A cancelled DEL stops the plugin running then and runs no further one; the cache entry
+/// stays, so DEL can be run again to finish.
+#[test]
+fn cancelled_del_keeps_the_entry_for_a_retry() {
+    let env = Env::new();
+    env.plugin("p0", Mode::Ok);
+    env.plugin("hang", Mode::HangAddDel);
+    let cancel = Cancel::new();
+    let cfg = env.cancellable(&cancel);
+    // An attachment of "apinet" recorded by an ADD of p0 alone; the DEL list has "hang" last,
+    // so DEL runs it first.
+    let p0_only = list("1.0.0", &["p0"], json!({}), json!({}));
+    cfg.add_network_list(&p0_only, &rt("ctr1")).unwrap();
+    let full = list("1.0.0", &["p0", "hang"], json!({}), json!({}));
+    let firing = env.cancel_at(&cancel, "DEL hang");
+    let err = cfg.del_network_list(&full, &rt("ctr1")).unwrap_err();
+    firing.join().unwrap();
+    match &err {
+        Error::Interrupted {
+            command,
+            plugin,
+            index,
+            stopped,
+        } => assert_eq!(
+            (*command, plugin.as_str(), *index, *stopped),
+            (Command::Del, "hang", 1, true)
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.kind(), libcni::ErrorKind::Interrupted);
+    assert_eq!(env.log(), lines(&["ADD p0", "DEL hang"]));
+    assert_eq!(env.cached(), ["apinet-ctr1-eth0"]);
 }
 
 #[test]

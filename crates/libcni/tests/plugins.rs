@@ -22,9 +22,7 @@ use libcni::{CniResult, NetworkConfigList, RuntimeConf};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use support::{
-    cni_chains, dir_names, in_throwaway_host, ip_json, iptables_save, link_names, root_or_skip, run,
-};
+use support::{cni_chains, dir_names, in_throwaway_host, ip_json, iptables_save, link_names, run};
 
 const PLUGINS: &str = "/usr/lib/cni";
 const VERSIONS: [&str; 3] = ["0.3.1", "0.4.0", "1.0.0"];

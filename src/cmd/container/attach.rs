@@ -142,18 +142,18 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
                     json!({"network": net, "ifName": ifname, "result": r.to_sorted_value()})
                 })
                 .collect();
-            println!(
+            crate::outln!(
                 "{}",
                 json!({"container": info.id, "name": info.name, "netns": netns_path,
                        "attachments": items})
-            );
+            )?;
         }
         Some(Output::None) => {}
         Some(Output::Table) | None if ctx.quiet => {}
         Some(Output::Table) | None => {
             for (net, ifname, r) in &results {
-                println!("{} {net} as {ifname}:", info.name);
-                print!("{}", crate::output::result_table(r));
+                crate::outln!("{} {net} as {ifname}:", info.name)?;
+                crate::out!("{}", crate::output::result_table(r))?;
             }
         }
     }

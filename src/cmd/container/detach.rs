@@ -52,13 +52,13 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
     };
     rec.teardown(ctx, &path, None, false)?;
     match ctx.output {
-        Some(crate::cli::Output::Json) => println!(
+        Some(crate::cli::Output::Json) => crate::outln!(
             "{}",
             serde_json::json!({"detached": rec.container, "name": rec.container_name})
-        ),
+        )?,
         Some(crate::cli::Output::None) => {}
         _ if ctx.quiet => {}
-        _ => println!("detached {}", rec.describe()),
+        _ => crate::outln!("detached {}", rec.describe())?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -212,7 +212,7 @@ pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
         let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {
-                eprintln!("warning: {e:#}");
+                crate::diag!("warning: {e:#}");
                 continue;
             }
         };
@@ -220,7 +220,7 @@ pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
             Ok(false) => continue,
             Ok(true) => {}
             Err(e) => {
-                eprintln!(
+                crate::diag!(
                     "warning: keeping {}: cannot tell whether it is gone: {e}",
                     rec.describe()
                 );
@@ -233,7 +233,7 @@ pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
         }
         match rec.teardown(ctx, &path, None, rec.kind == Kind::Run) {
             Ok(()) => done.push(format!("cleaned up {}", rec.describe())),
-            Err(e) => eprintln!("warning: could not clean up {}: {e:#}", rec.describe()),
+            Err(e) => crate::diag!("warning: could not clean up {}: {e:#}", rec.describe()),
         }
     }
     Ok(done)

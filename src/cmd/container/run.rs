@@ -32,7 +32,7 @@ use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::run::child::ChildEvent;
 use crate::cmd::run::record::{Owner, PlannedAttachment};
 use crate::cmd::run::{
-    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted,
+    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted, Received,
 };
 use crate::cmd::{absolute, container_id_for, Context, PluginArgs};
 use crate::sys;
@@ -43,8 +43,9 @@ Exit status: the engine client's, which is the container's own (125-127 when the
 itself fails, e.g. image missing, name in use). If the client is killed by signal N: 128+N.
   125  cnitool failed (bad argument, netconf, plugin, engine; nothing is left behind)
 
-The container runs in the foreground: do not pass --detach (use `container attach` for a
-container that outlives the command). --network and --cidfile are set by cnitool.";
+The container runs in the foreground: --detach (-d) is refused (use `container attach` for a
+container that outlives the command). --network (--net) and --cidfile are set by cnitool, and
+ports are published with cnitool's own -p (through portmap): the engine's are refused.";
 
 // Arguments of `container run`.
 #[derive(Debug, Args)]
@@ -76,7 +77,7 @@ pub struct RunArgs {
 /// What the main loop hears about.
 #[derive(Debug)]
 enum Event {
-    Signal(Signal),
+    Signal(Received),
     Client(ChildEvent),
 }
 
@@ -102,6 +103,7 @@ fn run_inner(
     rx: &mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
+    check_engine_args(&args.engine_args, args.engine.engine().kind).map_err(tool)?;
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
     args.plugin
@@ -151,7 +153,7 @@ fn run_inner(
                 Err(c) => err.context(format!("{c:#}")),
             };
             if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-                eprintln!("cnitool: {err:#}");
+                crate::diag!("cnitool: {err:#}");
                 return Ok(ExitCode::from((128 + *sig) as u8));
             }
             return Err(tool(err));
@@ -299,7 +301,7 @@ fn wait_for_client(
         let cid = read_cidfile(cidfile);
         match (*escalations, cid) {
             (0, Some(cid)) => {
-                eprintln!("cnitool: the container did not stop; killing it");
+                crate::diag!("cnitool: the container did not stop; killing it");
                 engine.kill(&cid);
             }
             _ => {
@@ -316,7 +318,7 @@ fn wait_for_client(
             Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
         };
         match event {
-            Ok(Event::Signal(sig)) => {
+            Ok(Event::Signal(Received { signal: sig, .. })) => {
                 match pid {
                     Some(p) => {
                         let _ = kill(Pid::from_raw(p), sig);
@@ -351,5 +353,159 @@ fn wait_for_client(
                 )
             }
         }
+    }
+}
+
+/// Options of `docker run` and `podman run` that take no value (the others take one, as
+/// `--name web` does). Enough to find where the options end and the image begins; an unknown
+/// flag is taken to have a value, so at worst the scan stops early and refuses nothing.
+const ENGINE_BOOL_FLAGS: &[&str] = &[
+    "--detach",
+    "--interactive",
+    "--tty",
+    "--rm",
+    "--init",
+    "--privileged",
+    "--publish-all",
+    "--read-only",
+    "--quiet",
+    "--no-healthcheck",
+    "--oom-kill-disable",
+    "--disable-content-trust",
+    "--sig-proxy",
+    "--replace",
+    "--rmi",
+    "--env-host",
+    "--http-proxy",
+    "--no-hosts",
+    "--read-only-tmpfs",
+    "--rootfs",
+    "--tls-verify",
+    "--passwd",
+    "--help",
+];
+
+/// Short options without a value (`-d`, `-i`, `-t`, `-P`, `-q`); they may be grouped (`-it`).
+const ENGINE_BOOL_SHORTS: &[char] = &['d', 'i', 't', 'P', 'q'];
+
+/// Refuses engine options that contradict the wrapper, before anything is created: a
+/// detached container would lose its networks at once (the wrapper tears them down when the
+/// client returns), and the engine's own networking (`--network`, `--net`, its port
+/// publishing) and `--cidfile` are the wrapper's. Only the options before the image are
+/// looked at: what follows is the container's command.
+fn check_engine_args(engine_args: &[String], engine: EngineKind) -> Result<()> {
+    let engine = match engine {
+        EngineKind::Docker => "docker",
+        EngineKind::Podman => "podman",
+    };
+    let refuse = |arg: &str, option: &str| -> anyhow::Error {
+        let why = match option {
+            "--detach" => format!(
+                "`container run` keeps the container in the foreground and removes its CNI \
+                 networks when it ends; for a detached one, start it with `{engine} run -d \
+                 --network none ...` and attach it with `cnitool container attach --engine \
+                 {engine} NAME --net NET` (`container detach` removes them)"
+            ),
+            "--network" => "cnitool sets the container's network (its CNI networks: choose \
+                 them with --net NAME before --)"
+                .to_owned(),
+            "--publish" => "the engine's networking is off; publish through the portmap plugin \
+                 with cnitool's own -p before -- (`cnitool container run -p 8080:80 ... -- ...`)"
+                .to_owned(),
+            _ => "cnitool sets it (it finds the container by it)".to_owned(),
+        };
+        crate::usage!("engine argument {arg:?}: {why}")
+    };
+    let mut args = engine_args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" || !arg.starts_with('-') || arg == "-" {
+            // The image: the rest is the container's command.
+            return Ok(());
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (long, None),
+            };
+            let option = match name {
+                "detach" if value.is_none_or(|v| v != "false") => Some("--detach"),
+                "network" | "net" => Some("--network"),
+                "publish" | "publish-all" => Some("--publish"),
+                "cidfile" => Some("--cidfile"),
+                _ => None,
+            };
+            if let Some(option) = option {
+                return Err(refuse(arg, option));
+            }
+            if value.is_none() && !ENGINE_BOOL_FLAGS.contains(&arg.as_str()) {
+                args.next();
+            }
+            continue;
+        }
+        // A group of short options: booleans, perhaps ending with one that takes a value
+        // (the rest of the group, or the next argument).
+        for (i, c) in arg.char_indices().skip(1) {
+            match c {
+                'd' => return Err(refuse(arg, "--detach")),
+                'p' | 'P' => return Err(refuse(arg, "--publish")),
+                c if ENGINE_BOOL_SHORTS.contains(&c) => {}
+                _ => {
+                    if i + c.len_utf8() == arg.len() {
+                        args.next();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(args: &[&str]) -> Result<(), String> {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        check_engine_args(&args, EngineKind::Docker).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn contradicting_engine_options_are_refused_before_the_image_only() {
+        for bad in [
+            &["-d", "busybox"][..],
+            &["--rm", "-dit", "busybox", "sh"],
+            &["--detach", "busybox"],
+            &["--detach=true", "busybox"],
+            &["--name", "web", "-d", "busybox"],
+            &["--network", "host", "busybox"],
+            &["--net=none", "busybox"],
+            &["--network=container:x", "busybox"],
+            &["-p", "8080:80", "busybox"],
+            &["-itp", "8080:80", "busybox"],
+            &["--publish=8080:80", "busybox"],
+            &["-P", "busybox"],
+            &["--cidfile", "/tmp/x", "busybox"],
+        ] {
+            assert!(check(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            &["--rm", "busybox", "ls", "-d", "/"][..],
+            &["-it", "--name", "d", "busybox", "sh", "-c", "ping -d x"],
+            &["--detach=false", "busybox"],
+            &["-e", "-d", "busybox"],
+            &["-e", "X=1", "-w", "/", "busybox", "--network", "x"],
+            &["--unknown-flag", "value", "busybox", "-d"],
+            &["-u1000", "busybox", "-d"],
+        ] {
+            assert_eq!(check(good), Ok(()), "{good:?}");
+        }
+        assert_eq!(
+            check(&["--rm", "-d", "busybox"]).unwrap_err(),
+            "engine argument \"-d\": `container run` keeps the container in the foreground \
+             and removes its CNI networks when it ends; for a detached one, start it with \
+             `docker run -d --network none ...` and attach it with `cnitool container attach \
+             --engine docker NAME --net NET` (`container detach` removes them)"
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn run(args: CreateArgs, ctx: &Context) -> Result<ExitCode> {
     let abs = netns_path(ctx, &args.name)?;
     if let Err(err) = attach_all(ctx, &abs, &lists) {
         if let Err(e) = libcni::netns::delete(&ctx.netns_dir, &args.name) {
-            eprintln!(
+            crate::diag!(
                 "error: rolling back: deleting network namespace {:?}: {e}",
                 args.name
             );
@@ -75,7 +75,7 @@ fn attach_all(ctx: &Context, netns: &Path, lists: &[NetworkConfigList]) -> Resul
         if let Err(e) = ctx.cni.add_network_list(list, &rt(i)) {
             for (j, done) in lists[..i].iter().enumerate().rev() {
                 if let Err(e) = ctx.cni.del_network_list(done, &rt(j)) {
-                    eprintln!(
+                    crate::diag!(
                         "error: rolling back: deleting network {:?} (eth{j}): {e}",
                         done.name
                     );

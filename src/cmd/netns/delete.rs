@@ -29,7 +29,7 @@ pub fn run(args: DeleteArgs, ctx: &Context) -> Result<ExitCode> {
     for name in &args.names {
         if let Err(e) = delete_one(ctx, name, args.force) {
             if let Some(prev) = last_err.replace(e) {
-                eprintln!("error: {}", format!("{prev:#}").replace('\n', " "));
+                crate::diag!("error: {}", format!("{prev:#}").replace('\n', " "));
             }
         }
     }
@@ -71,7 +71,7 @@ fn delete_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
         if let Ok(id) = libcni::netns::identify(&path) {
             match libcni::netns::count_processes(id) {
                 0 => {}
-                n => eprintln!(
+                n => crate::diag!(
                     "warning: {n} process(es) still in network namespace {name:?}; it lives on \
                      until they exit"
                 ),

@@ -65,7 +65,7 @@ pub struct ExecArgs {
 /// Runs `netns exec`: returns only if something failed (with 125, 126 or 127).
 pub fn run(args: ExecArgs, ctx: &Context) -> Result<ExitCode> {
     if let Err(e) = enter(ctx, &args.name) {
-        eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+        crate::diag!("error: {}", format!("{e:#}").replace('\n', " "));
         return Ok(ExitCode::from(EXIT_SETUP_FAILED));
     }
     let program = &args.command[0];
@@ -82,9 +82,10 @@ pub fn run(args: ExecArgs, ctx: &Context) -> Result<ExitCode> {
         io::ErrorKind::PermissionDenied => (EXIT_CANNOT_EXECUTE, "permission denied".to_owned()),
         _ => (EXIT_CANNOT_EXECUTE, err.to_string()),
     };
-    eprintln!(
+    crate::diag!(
         "error: cannot run {:?} in network namespace {:?}: {why}",
-        program, args.name
+        program,
+        args.name
     );
     Ok(ExitCode::from(code))
 }
@@ -142,7 +143,7 @@ fn bind_etc(ctx: &Context, name: &str) {
         );
         if let Err(e) = bound {
             if !ctx.quiet {
-                eprintln!(
+                crate::diag!(
                     "warning: bind-mounting {} over {}: {e}",
                     from.display(),
                     to.display()

@@ -119,7 +119,7 @@ pub fn print(entries: &[Entry], format: Output) -> Result<()> {
         Output::Table => table(entries),
         Output::None => return Ok(()),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("writing to stdout")

@@ -27,11 +27,11 @@ pub struct UplinkExecArgs {
 pub fn uplink_main(args: UplinkExecArgs) -> ExitCode {
     let user = sys::take_inherited_fd(args.user_fd);
     if let Err(e) = setns(&user, CloneFlags::CLONE_NEWUSER) {
-        eprintln!("cnitool: entering the rootless user namespace for the uplink: {e}");
+        crate::diag!("cnitool: entering the rootless user namespace for the uplink: {e}");
         return ExitCode::from(125);
     }
     drop(user);
     let err = Command::new(&args.argv[0]).args(&args.argv[1..]).exec();
-    eprintln!("cnitool: starting {}: {err}", args.argv[0]);
+    crate::diag!("cnitool: starting {}: {err}", args.argv[0]);
     ExitCode::from(127)
 }

@@ -12,7 +12,8 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, BufRead as _, BufReader, Write as _};
 use std::os::fd::AsFd as _;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -134,14 +135,16 @@ pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result
         mkfifo(&gen.dir.join("exit.fifo"), Mode::from_bits_truncate(0o600))
             .context("creating the exit FIFO")?;
         let log = File::create(gen.dir.join("holder.log"))?;
-        let mut cmd = Command::new(self_exe()?);
+        let mut cmd = self_command();
         cmd.arg("__rootless-holder")
             .arg(&gen.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
         sys::detach(&mut cmd);
-        let mut child = cmd.spawn().context("starting the namespace holder")?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| self_exec_error("the namespace holder", e))?;
         let pid = child.id() as i32;
         let stdout = child.stdout.take().expect("piped");
         let ready = wait_line(stdout, READY_LIMIT);
@@ -192,7 +195,62 @@ fn wait_line(pipe: std::process::ChildStdout, limit: Duration) -> Result<String>
     Ok(line)
 }
 
-/// This binary, for the helpers (`/proc/self/exe` resolved).
-pub fn self_exe() -> Result<PathBuf> {
-    std::env::current_exe().context("finding the cnitool binary")
+/// What the helpers (holder, executor, uplink starter) run: this very binary, through
+/// `/proc/self/exe`, not by its path. The kernel follows that link to the running file
+/// without walking the path, so the re-execution works where the path does not: a binary in
+/// a directory this user cannot enter (started through a descriptor, or by a user the
+/// directory lets in), or replaced or deleted since it started.
+pub const SELF_EXE: &str = "/proc/self/exe";
+
+/// A command that re-executes this binary (see [`SELF_EXE`]), with its real path as
+/// `argv[0]` so that `ps` shows what runs.
+pub fn self_command() -> Command {
+    let mut cmd = Command::new(SELF_EXE);
+    if let Ok(path) = std::env::current_exe() {
+        cmd.arg0(path);
+    }
+    cmd
+}
+
+/// Why re-executing this binary as `what` failed, naming the binary and what was denied.
+pub fn self_exec_error(what: &str, err: io::Error) -> anyhow::Error {
+    let path =
+        std::env::current_exe().map_or_else(|_| SELF_EXE.to_owned(), |p| p.display().to_string());
+    let why = match err.kind() {
+        io::ErrorKind::PermissionDenied => format!(
+            "executing {path} (through {SELF_EXE}) was denied: {err} (the file needs execute \
+             permission for this user, on a file system not mounted noexec)"
+        ),
+        _ => format!("executing {path} (through {SELF_EXE}): {err}"),
+    };
+    anyhow!("starting {what}: {why}")
+}
+
+/// Names a helper process `cnitool` (started through [`SELF_EXE`], the kernel named it
+/// `exe`), for `ps`, `top` and `pgrep`.
+pub fn name_helper() {
+    let _ = nix::sys::prctl::set_name(c"cnitool");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_denied_re_execution_names_the_binary_and_the_denial() {
+        let err = self_exec_error(
+            "the namespace holder",
+            io::Error::from_raw_os_error(libc::EACCES),
+        );
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "starting the namespace holder: executing {} (through /proc/self/exe) was \
+                 denied: Permission denied (os error 13) (the file needs execute permission \
+                 for this user, on a file system not mounted noexec)",
+                me.display()
+            )
+        );
+    }
 }

@@ -158,16 +158,16 @@ fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
         }));
     }
     if ctx.output == Some(Output::Json) {
-        println!("{}", json!({"stateDir": root.dir, "generations": gens}));
+        crate::outln!("{}", json!({"stateDir": root.dir, "generations": gens}))?;
         return Ok(ExitCode::SUCCESS);
     }
     if gens.is_empty() {
-        println!("no shared rootless namespace ({})", root.dir.display());
+        crate::outln!("no shared rootless namespace ({})", root.dir.display())?;
         return Ok(ExitCode::SUCCESS);
     }
     for g in &gens {
         let alive = |k: &str| if g[k] == true { "" } else { " (dead)" };
-        println!(
+        crate::outln!(
             "generation {}{}: holder {}{} uplink {} {}{}",
             g["generation"].as_str().unwrap_or(""),
             if g["current"] == true {
@@ -180,17 +180,17 @@ fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
             g["uplink"].as_str().unwrap_or("-"),
             g["uplinkPid"],
             alive("uplinkAlive"),
-        );
+        )?;
         let runs = g["runs"].as_array().cloned().unwrap_or_default();
         let live = runs.iter().filter(|r| r["alive"] == true).count();
-        println!("  runs: {live} live");
+        crate::outln!("  runs: {live} live")?;
         for r in runs {
-            println!(
+            crate::outln!(
                 "  {} runner {}{}",
                 r["id"].as_str().unwrap_or(""),
                 r["runnerPid"],
                 if r["alive"] == true { "" } else { " (dead)" }
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -230,7 +230,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
     // Dead runs first (DEL through the holder), then everything.
     for line in run::gc_locked(ctx, root, true, None) {
         if !ctx.quiet {
-            eprintln!("cnitool: {line}");
+            crate::diag!("cnitool: {line}");
         }
     }
     for gen in root.generations() {
@@ -259,7 +259,7 @@ fn end_runs(ctx: &Context, runs: &[(PathBuf, RunRecord)]) {
             continue;
         }
         if !ctx.quiet {
-            eprintln!(
+            crate::diag!(
                 "cnitool: ending rootless {} (runner pid {})",
                 run::run_id(path),
                 record.owner.pid

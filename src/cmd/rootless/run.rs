@@ -139,7 +139,9 @@ pub fn attach(
         }
         None => {
             if let Some(old) = root.current() {
-                eprintln!("cnitool: holder of generation {old} is gone: starting a new generation");
+                crate::diag!(
+                    "cnitool: holder of generation {old} is gone: starting a new generation"
+                );
             }
             let (gen, info) = holder::start(root, kind, opts.allow_host_loopback)?;
             started.push(info.holder.pid);
@@ -149,7 +151,7 @@ pub fn attach(
     let fresh = info.uplink.is_none();
     if !info.uplink_alive() {
         if !fresh {
-            eprintln!(
+            crate::diag!(
                 "cnitool: uplink of generation {} is gone: restarting it",
                 gen.name
             );
@@ -196,7 +198,7 @@ fn replay_forwards(gen: &Gen) {
         for f in &mut fwds {
             match uplink::add_forward(gen, f) {
                 Ok(n) => f.id = Some(n),
-                Err(e) => eprintln!("warning: run of pid {}: {e:#}", rec.owner.pid),
+                Err(e) => crate::diag!("warning: run of pid {}: {e:#}", rec.owner.pid),
             }
         }
         if !fwds.is_empty() {
@@ -452,7 +454,7 @@ pub fn run(
     let rt_dir = dirs::resolve(true).map_err(tool)?;
     if let Some(w) = &rt_dir.warning {
         if !ctx.quiet {
-            eprintln!("warning: {w}");
+            crate::diag!("warning: {w}");
         }
     }
     let root = Root::new(&rt_dir.state, true).map_err(tool)?;
@@ -461,7 +463,7 @@ pub fn run(
     let lock = root.lock().map_err(tool)?;
     for line in gc_locked(ctx, &root, false, None) {
         if !ctx.quiet {
-            eprintln!("cnitool: {line}");
+            crate::diag!("cnitool: {line}");
         }
     }
     let att = attach(&root, kind, &program, opts).map_err(tool)?;
@@ -488,11 +490,13 @@ pub fn run(
         }
     };
     let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
+    let group = run::Group::for_command();
     let spec = CommandSpec {
         argv: args.command.clone(),
         resolv: Some(resolv.clone()),
         hostname: args.hostname.clone(),
         resolv_default: None,
+        own_group: group == run::Group::Own,
     };
     let add = attaches(&record);
     // Without ports to publish between the ADDs and the command, the executor starts the
@@ -569,7 +573,7 @@ pub fn run(
                 Err(c) => err.context(format!("{c:#}")),
             };
             if let Some(run::Interrupted(sig)) = err.downcast_ref::<run::Interrupted>() {
-                eprintln!("cnitool: {err:#}");
+                crate::diag!("cnitool: {err:#}");
                 return Ok(ExitCode::from((128 + *sig) as u8));
             }
             return Err(tool(err));
@@ -600,7 +604,7 @@ pub fn run(
             };
             match started {
                 Ok(reader) => {
-                    let waited = run::wait_for_command(rx, on_lost);
+                    let waited = run::wait_for_command(rx, on_lost, group);
                     exec.resume(reader);
                     waited
                 }
@@ -629,7 +633,7 @@ pub fn run(
     drop(lock);
     reap(Some(pid));
     if let (Some(what), false) = (&late, ctx.quiet) {
-        eprintln!(
+        crate::diag!(
             "cnitool: warning: the rootless namespace's uplink or holder died during the run \
              ({what} ended): the command lost outbound connectivity"
         );

@@ -37,7 +37,7 @@ use nix::sched::{setns, unshare, CloneFlags};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::holder::self_exe;
+use super::holder::{self_command, self_exec_error};
 use super::SandboxArgs;
 use crate::cmd::run::child::ChildEvent;
 use crate::cmd::Context;
@@ -102,6 +102,9 @@ pub struct CommandSpec {
     /// DNS), or with this text when they carry none.
     #[serde(default)]
     pub resolv_default: Option<String>,
+    /// Start the command in a process group of its own (see `run::Group`).
+    #[serde(default)]
+    pub own_group: bool,
 }
 
 /// What it did: per ADD/DEL, the result JSON or the error text; `error` for the rest.
@@ -225,7 +228,7 @@ impl Executor {
     /// # Errors
     /// The process cannot be started.
     pub fn spawn(ctx: &Context, fds: &NsFds, gen: &Path, command: bool) -> Result<Executor> {
-        let mut cmd = Command::new(self_exe()?);
+        let mut cmd = self_command();
         let dirs: Vec<String> = ctx
             .cni
             .plugin_dirs()
@@ -276,7 +279,9 @@ impl Executor {
         }
         sys::inherit_fds(&mut cmd, pass);
         sys::kill_with_parent(&mut cmd);
-        let mut child = cmd.spawn().context("starting the plugin executor")?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| self_exec_error("the plugin executor", e))?;
         drop(stdio);
         Ok(Executor {
             command_pending: false,
@@ -904,6 +909,9 @@ impl Exec {
             None => Stdio::null(),
         };
         cmd.stdin(next()).stdout(next()).stderr(next());
+        if spec.own_group {
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         sys::kill_with_parent(&mut cmd);
         let spawned = cmd.spawn();
         drop(cmd);
@@ -918,7 +926,7 @@ impl Exec {
                     io::ErrorKind::PermissionDenied => (126, "permission denied".to_owned()),
                     _ => (125, format!("could not start the command: {err}")),
                 };
-                eprintln!("cnitool: {argv0}: {what}");
+                crate::diag!("cnitool: {argv0}: {what}");
                 Ok(Err(code << 8))
             }
         }

@@ -127,7 +127,7 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
     let h = info.holder.pid;
     // Started from inside the holder's user namespace (see `command::uplink_main`).
     let user = File::open(format!("/proc/{h}/ns/user")).context("opening the holder's userns")?;
-    let mut cmd = Command::new(super::holder::self_exe()?);
+    let mut cmd = super::holder::self_command();
     cmd.arg("__rootless-uplink")
         .arg(user.as_raw_fd().to_string())
         .arg("--")

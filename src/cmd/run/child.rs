@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::Sender;
@@ -42,6 +43,8 @@ pub struct Spec {
     pub hostname: Option<String>,
     /// The command and its arguments.
     pub argv: Vec<String>,
+    /// Start it in a process group of its own (see [`super::Group`]).
+    pub own_group: bool,
 }
 
 /// Starts the command thread; events arrive on `tx`, wrapped by `wrap`.
@@ -54,7 +57,7 @@ pub fn spawn<E: Send + 'static>(
         .name("cnitool-cmd".into())
         .spawn(move || {
             let mut cmd = match enter(&spec) {
-                Ok(()) => command(&spec.argv),
+                Ok(()) => command(&spec.argv, spec.own_group),
                 Err(e) => {
                     let _ = tx.send(wrap(ChildEvent::SetupFailed(e)));
                     return;
@@ -73,9 +76,12 @@ pub fn spawn<E: Send + 'static>(
         .map(drop)
 }
 
-fn command(argv: &[String]) -> Command {
+fn command(argv: &[String], own_group: bool) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
+    if own_group {
+        cmd.process_group(0);
+    }
     sys::kill_with_parent(&mut cmd);
     cmd
 }

@@ -3,11 +3,13 @@
 //!
 //! - [`find_in_path`]: the plugin binary for a `type`;
 //! - [`RawExec`]: runs a plugin process (process group, timeout, bounded output);
+//! - [`Cancel`]: the caller's interrupt (Ctrl-C), stopping the plugins running then;
 //! - [`exec_plugin`], [`exec_plugin_with_result`], [`get_version_info`]: one call with its
 //!   `CNI_*` environment, and the plugin's failure turned into a typed [`Error`] the way Go's
 //!   `pkg/invoke` decodes it.
 
 mod args;
+mod cancel;
 mod find;
 mod raw;
 
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use args::{join_cni_args, parse_cni_args, parse_pair, Args, Command, CNI_VARS};
+pub use cancel::{Cancel, Epoch};
 pub use find::find_in_path;
 pub use raw::{plugin_env, RawExec, NETNS_OVERRIDE};
 
@@ -79,6 +82,8 @@ pub enum ExecError {
     },
     /// Waiting for it failed (should not happen).
     Wait(io::Error),
+    /// The caller cancelled it (see [`Cancel`]) and it was stopped.
+    Cancelled,
 }
 
 impl fmt::Display for ExecError {
@@ -90,6 +95,7 @@ impl fmt::Display for ExecError {
                 write!(f, "{stream} output exceeds {limit} bytes; killed")
             }
             ExecError::Wait(e) => write!(f, "waiting for it failed: {e}"),
+            ExecError::Cancelled => write!(f, "interrupted and stopped"),
         }
     }
 }
@@ -325,7 +331,8 @@ impl Ctx<'_> {
 /// - [`Error::PluginOutput`] when it exits non-zero and stdout is not an error object, or when
 ///   it printed more than the executor's output limit;
 /// - [`Error::PluginSignaled`], [`Error::PluginTimeout`], [`Error::PluginExec`] (could not
-///   be started, or waiting for it failed).
+///   be started, or waiting for it failed);
+/// - [`Error::Interrupted`] when the executor's [`Cancel`] fired while it ran.
 #[doc(alias = "ExecPluginWithoutResult")]
 pub fn exec_plugin(
     exec: &dyn Exec,
@@ -385,6 +392,14 @@ pub fn exec_plugin(
             })
         }
         Err(e @ ExecError::OutputTooLarge { .. }) => return Err(ctx.output(e.to_string())),
+        Err(ExecError::Cancelled) => {
+            return Err(Error::Interrupted {
+                command: ctx.command,
+                plugin: who.plugin.to_owned(),
+                index: who.index,
+                stopped: true,
+            })
+        }
     };
     match out.status {
         ExitStatus::Code(0) => Ok(Reply {

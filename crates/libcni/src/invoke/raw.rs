@@ -2,6 +2,8 @@
 //!
 //! - the plugin runs in its own process group, and a timeout ends the whole group (SIGTERM, a
 //!   grace period, then SIGKILL), not only the plugin binary, so helpers it started die too;
+//!   the caller's [`Cancel`] (its Ctrl-C) ends it the same way (the group is in no terminal's
+//!   foreground, so the terminal's SIGINT never reaches the plugin by itself);
 //! - stdin is written, and stdout and stderr read (bounded), as the pipes allow, from one
 //!   `poll` loop on the calling thread, so a plugin that never reads its stdin cannot deadlock
 //!   us and no thread is started per call;
@@ -26,7 +28,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use super::{Exec, ExecError, ExecOutput, ExecRequest, ExitStatus, Stream};
+use super::{Cancel, Epoch, Exec, ExecError, ExecOutput, ExecRequest, ExitStatus, Stream};
 
 /// Spawn attempts after the first one when the binary is busy (ETXTBSY).
 const ETXTBSY_RETRIES: u32 = 5;
@@ -58,6 +60,10 @@ pub struct RawExec {
     pub max_output: usize,
     /// The environment the `CNI_*` variables are added to; `None` inherits this process's.
     pub base_env: Option<Vec<(OsString, OsString)>>,
+    /// The caller's interrupt: when it fires, the calls running then are ended like a
+    /// timed-out one (SIGTERM to the group, SIGKILL after `grace`) and fail with
+    /// [`ExecError::Cancelled`]. It is looked at every [`CANCEL_TICK`] while a plugin runs.
+    pub cancel: Option<Cancel>,
 }
 
 impl RawExec {
@@ -82,6 +88,7 @@ impl Default for RawExec {
             grace: RawExec::DEFAULT_GRACE,
             max_output: RawExec::DEFAULT_MAX_OUTPUT,
             base_env: None,
+            cancel: None,
         }
     }
 }
@@ -116,8 +123,9 @@ impl Exec for RawExec {
             None => std::env::vars_os().collect(),
         };
         let env = plugin_env(base, req.env);
+        let epoch = self.cancel.as_ref().map(Cancel::epoch);
         let child = spawn(req, &env)?;
-        self.supervise(child, req.stdin.to_vec())
+        self.supervise(child, req.stdin.to_vec(), epoch)
     }
 }
 
@@ -161,12 +169,17 @@ enum Phase {
 
 enum Failure {
     Timeout,
+    Cancelled,
     Overflow(Stream),
 }
 
 /// How often the exit of the plugin is checked for when the kernel has no `pidfd_open`
 /// (before Linux 5.3); with a pidfd the exit wakes the loop at once.
 const EXIT_TICK: Duration = Duration::from_millis(20);
+
+/// How often a running plugin's [`RawExec::cancel`] is looked at (the flag wakes nothing: the
+/// library installs no signal handler and has no descriptor to be woken through).
+pub const CANCEL_TICK: Duration = Duration::from_millis(20);
 
 /// One output pipe being collected.
 struct Collector {
@@ -253,10 +266,16 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 impl RawExec {
     /// Feeds stdin, collects stdout and stderr, reaps the plugin and enforces the time and
     /// output limits, all from the calling thread: one `poll` over the pipes and a pidfd.
-    fn supervise(&self, child: Child, stdin: Vec<u8>) -> Result<ExecOutput, ExecError> {
+    /// `epoch`: when the call started, for [`RawExec::cancel`].
+    fn supervise(
+        &self,
+        child: Child,
+        stdin: Vec<u8>,
+        epoch: Option<Epoch>,
+    ) -> Result<ExecOutput, ExecError> {
         // The child is ours and unreaped, so the number names it.
         let pidfd = crate::sys::pidfd_open(child.id() as libc::pid_t).ok();
-        self.supervise_with(child, stdin, pidfd)
+        self.supervise_with(child, stdin, pidfd, epoch)
     }
 
     /// [`RawExec::supervise`] with the pidfd given (`None`: the kernel has none, so the exit
@@ -266,7 +285,14 @@ impl RawExec {
         mut child: Child,
         stdin: Vec<u8>,
         pidfd: Option<OwnedFd>,
+        epoch: Option<Epoch>,
     ) -> Result<ExecOutput, ExecError> {
+        let cancelled = || {
+            self.cancel
+                .as_ref()
+                .zip(epoch)
+                .is_some_and(|(c, e)| c.since(e))
+        };
         let pgid = Pid::from_raw(child.id() as libc::pid_t);
         let setup = || -> io::Result<_> {
             let mut feeder = None;
@@ -305,6 +331,9 @@ impl RawExec {
             let mut wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if pidfd.is_none() && exited.is_none() {
                 wait = Some(wait.map_or(EXIT_TICK, |w| w.min(EXIT_TICK)));
+            }
+            if epoch.is_some() && phase == Phase::Running {
+                wait = Some(wait.map_or(CANCEL_TICK, |w| w.min(CANCEL_TICK)));
             }
             let ready = {
                 // (slot, descriptor, events): 0 stdout, 1 stderr, 2 the pidfd, 3 stdin.
@@ -366,6 +395,12 @@ impl RawExec {
                     deadline = Some(Instant::now() + self.grace);
                 }
             }
+            if phase == Phase::Running && exited.is_none() && cancelled() {
+                failure = Some(Failure::Cancelled);
+                signal_group(pgid, Signal::SIGTERM);
+                phase = Phase::Terminating;
+                deadline = Some(Instant::now() + self.grace);
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 match phase {
                     Phase::Running => {
@@ -387,7 +422,9 @@ impl RawExec {
                 }
             }
         }
-        if matches!(failure, Some(Failure::Timeout)) && phase == Phase::Terminating {
+        if matches!(failure, Some(Failure::Timeout | Failure::Cancelled))
+            && phase == Phase::Terminating
+        {
             // Everything holding the pipes obeyed SIGTERM; members that closed them and
             // ignored it must not outlive the call either.
             signal_group(pgid, Signal::SIGKILL);
@@ -397,6 +434,7 @@ impl RawExec {
             Some(Failure::Timeout) => {
                 return Err(ExecError::Timeout(self.timeout.unwrap_or_default()))
             }
+            Some(Failure::Cancelled) => return Err(ExecError::Cancelled),
             Some(Failure::Overflow(stream)) => {
                 return Err(ExecError::OutputTooLarge {
                     stream,
@@ -454,7 +492,7 @@ mod tests {
             let child = sh("cat; echo done >&2");
             let pidfd = with_pidfd.then(|| crate::sys::pidfd_open(child.id() as i32).unwrap());
             let out = RawExec::default()
-                .supervise_with(child, input.clone(), pidfd)
+                .supervise_with(child, input.clone(), pidfd, None)
                 .unwrap();
             assert_eq!(out.status, ExitStatus::Code(0));
             assert!(out.stdout == input, "stdout differs (pidfd: {with_pidfd})");
@@ -472,7 +510,7 @@ mod tests {
         let child = sh("echo out; sleep 5 & exit 3");
         let pgid = Pid::from_raw(child.id() as i32);
         let start = Instant::now();
-        let out = exec.supervise_with(child, Vec::new(), None).unwrap();
+        let out = exec.supervise_with(child, Vec::new(), None, None).unwrap();
         signal_group(pgid, Signal::SIGKILL);
         assert_eq!(out.status, ExitStatus::Code(3));
         assert_eq!(out.stdout, b"out\n");
