@@ -2,7 +2,6 @@
 //! a runner for the real `cnitool` binary, and the "nothing left behind" checks.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,9 +25,6 @@ const GLOBAL_CHAINS: &[&str] = &[
     "CNI-FORWARD",
     "CNI-ADMIN",
 ];
-
-/// Longest a single `cnitool` run may take before the test kills it and fails.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 pub use testsupport::root_or_skip;
 
@@ -71,229 +67,11 @@ pub struct Host {
     pub scratch: PathBuf,
 }
 
-/// What one `cnitool` run did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts exit code 0.
-    #[track_caller]
-    pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self
-    }
-
-    /// Asserts an exit code and a message substring on stderr (`error: ...`, one line).
-    #[track_caller]
-    pub fn fails(self, code: i32, msg: &str) -> Run {
-        assert_eq!(self.code, code, "exit code: {self:#?}");
-        assert!(self.stderr.contains(msg), "stderr lacks {msg:?}: {self:#?}");
-        let errors: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error: "))
-            .collect();
-        assert_eq!(errors.len(), 1, "one error line: {self:#?}");
-        self
-    }
-
-    /// The stdout as JSON.
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
-
-/// A `cnitool` command line being built.
-#[derive(Debug)]
-pub struct Cnitool {
-    cmd: Command,
-    /// stdout was redirected already (else it is piped and collected).
-    stdout_set: bool,
-}
-
-impl Cnitool {
-    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.cmd.arg(a);
-        self
-    }
-
-    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, a: impl IntoIterator<Item = S>) -> Self {
-        self.cmd.args(a);
-        self
-    }
-
-    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.cmd.env(k, v);
-        self
-    }
-
-    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
-        self.cmd.current_dir(dir);
-        self
-    }
-
-    /// Runs cnitool under another program: `prefix... cnitool ARGS...`, same environment.
-    pub fn under(self, prefix: &[&str]) -> Self {
-        let mut cmd = Command::new(prefix[0]);
-        cmd.args(&prefix[1..])
-            .arg(self.cmd.get_program())
-            .args(self.cmd.get_args());
-        for (k, v) in self.cmd.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        if let Some(dir) = self.cmd.get_current_dir() {
-            cmd.current_dir(dir);
-        }
-        Cnitool {
-            cmd,
-            stdout_set: self.stdout_set,
-        }
-    }
-
-    /// Runs it to the end (killing it after [`RUN_LIMIT`]).
-    pub fn run(self) -> Run {
-        self.run_to_end()
-    }
-
-    /// Runs it with stdout a pipe nobody reads any more (its read end closed before the
-    /// start, as after `| head -1` has exited): every write gets EPIPE. `Run::stdout` is empty.
-    pub fn run_with_closed_stdout(mut self) -> Run {
-        let (read, write) = nix::unistd::pipe().expect("pipe");
-        drop(read);
-        self.cmd.stdout(Stdio::from(write));
-        self.stdout_set = true;
-        self.run_to_end()
-    }
-
-    fn run_to_end(self) -> Run {
-        self.start().wait()
-    }
-
-    /// Starts it in the background (stdout piped unless set, stderr piped).
-    pub fn start(mut self) -> Started {
-        if !self.stdout_set {
-            self.cmd.stdout(Stdio::piped());
-        }
-        let mut child = self
-            .cmd
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning cnitool");
-        let out = child.stdout.take();
-        let mut err = child.stderr.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut out) = out {
-                out.read_to_end(&mut s).ok();
-            }
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            err.read_to_end(&mut s).ok();
-            s
-        });
-        Started {
-            child,
-            what: format!("{:?}", self.cmd),
-            readers: (reader, err_reader),
-        }
-    }
-}
-
-/// A `cnitool` running in the background ([`Cnitool::start`]).
-#[derive(Debug)]
-pub struct Started {
-    child: std::process::Child,
-    what: String,
-    readers: (
-        std::thread::JoinHandle<Vec<u8>>,
-        std::thread::JoinHandle<Vec<u8>>,
-    ),
-}
-
-impl Started {
-    /// Its PID.
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Waits for it to end (killing it after [`RUN_LIMIT`]).
-    pub fn wait(mut self) -> Run {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for cnitool") {
-                break status;
-            }
-            if start.elapsed() > RUN_LIMIT {
-                self.child.kill().ok();
-                self.child.wait().ok();
-                panic!("cnitool ran longer than {RUN_LIMIT:?}: {}", self.what);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let stdout = self.readers.0.join().unwrap();
-        let stderr = self.readers.1.join().unwrap();
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
-        }
-    }
-}
-
-impl Cnitool {
-    /// Runs it on a terminal: under util-linux `script`, which gives it a pty for stdin,
-    /// stdout and stderr. `Run::stdout` is everything the terminal received (both streams,
-    /// with the pty's `\r\n` line ends); `Run::stderr` is `script`'s own.
-    pub fn run_in_pty(self) -> Run {
-        let quote =
-            |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
-        let line: Vec<String> = std::iter::once(self.cmd.get_program())
-            .chain(self.cmd.get_args())
-            .map(quote)
-            .collect();
-        let mut script = Command::new("script");
-        script.args(["-qec", &line.join(" "), "/dev/null"]);
-        for (k, v) in self.cmd.get_envs() {
-            match v {
-                Some(v) => script.env(k, v),
-                None => script.env_remove(k),
-            };
-        }
-        if let Some(dir) = self.cmd.get_current_dir() {
-            script.current_dir(dir);
-        }
-        // A terminal that understands the progress line's escape sequence.
-        script.env("TERM", "xterm").env_remove("COLUMNS");
-        Cnitool {
-            cmd: script,
-            stdout_set: false,
-        }
-        .run()
-    }
-}
+pub use testsupport::cnitool::{Cnitool, Run};
 
 /// The bare binary, with none of the variables it reads inherited from the test runner.
 pub fn cnitool_bare() -> Cnitool {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
-    for var in testsupport::CNITOOL_ENV {
-        cmd.env_remove(var);
-    }
-    Cnitool {
-        cmd,
-        stdout_set: false,
-    }
+    Cnitool::new(env!("CARGO_BIN_EXE_cnitool"))
 }
 
 impl Host {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::host::{HostState, PORTMAP_SHARED_CHAINS};
+use testsupport::snapshot::Snapshot;
+
+use crate::host::PORTMAP_SHARED_CHAINS;
 use crate::util::*;
 
 /// The test network's first three octets.
@@ -28,7 +30,7 @@ pub struct Engine<'a> {
     /// The network's first three octets, e.g. `10.194.1`.
     pub subnet: &'static str,
     /// The host after the warm-up: what every scenario must leave.
-    baseline: HostState,
+    baseline: Snapshot,
 }
 
 /// Runs `scenario` with the engine whose client `env` names, which must be up: imports the
@@ -46,7 +48,7 @@ pub fn run(
     env.bridge_portmap_net("tnet", "cnitest0", &format!("{SUBNET}.0/24"));
     let out = env.run(&["run", "--net", "tnet", "-p", "8080:80", "--", "true"]);
     assert!(out.status.success(), "the warm-up run: {}", show(&out));
-    let baseline = HostState::take(env);
+    let baseline = crate::host::take(env);
     assert_eq!(
         baseline.cni_chains(),
         PORTMAP_SHARED_CHAINS,
@@ -84,8 +86,8 @@ impl Engine<'_> {
     }
 
     /// The host now.
-    fn host(&self) -> HostState {
-        HostState::take(self.env)
+    fn host(&self) -> Snapshot {
+        crate::host::take(self.env)
     }
 
     /// Asserts that the host is as the baseline had it.
@@ -104,7 +106,7 @@ impl Engine<'_> {
             links.len() == 1 && links[0].starts_with("veth"),
             "one new veth on the host: {links:?}"
         );
-        let leases = now.added(&self.baseline, "host-local leases");
+        let leases = now.added(&self.baseline, "host-local allocations");
         assert!(
             leases.len() == 1 && leases[0].starts_with(&format!("tnet/{}.", self.subnet)),
             "one lease: {leases:?}"

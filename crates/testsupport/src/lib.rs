@@ -1,7 +1,10 @@
 //! What every test binary of the workspace shares (a dev-dependency only): the prerequisite and
-//! skip policy, the throwaway host namespace, mount counts and the environment `cnitool` reads.
+//! skip policy, the throwaway host namespace, mount counts, the environment `cnitool` reads,
+//! the runner of the real binary ([`cnitool`]) and the leak snapshot ([`snapshot`]).
 
+pub mod cnitool;
 pub mod isolate;
+pub mod snapshot;
 
 /// Whether this is a CI run: any non-empty `CI` (CI services set `true`, `1` or their name).
 pub fn in_ci() -> bool {

@@ -4,13 +4,10 @@
 
 #![allow(dead_code)] // not every test module uses every helper
 
-pub mod snapshot;
-
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,13 +15,10 @@ use libcni::netns;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use serde_json::{json, Value};
 
-use self::snapshot::{Dirs, Snapshot};
+use testsupport::snapshot::{Dirs, Snapshot};
 
 /// The real plugins (Debian containernetworking-plugins).
 pub const REAL_PLUGINS: &str = "/usr/lib/cni";
-
-/// Longest a single `cnitool` run may take before the test kills it and fails.
-pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Whether the full suite runs (`RELIABILITY_FULL=1`, see `scripts/reliability`).
 pub fn full() -> bool {
@@ -308,135 +302,11 @@ impl Host {
     }
 }
 
-/// What one `cnitool` run did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub signal: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Run {
-    /// Asserts exit code 0.
-    #[track_caller]
-    pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self
-    }
-
-    /// Whether it failed the way users are promised: an exit code from the documented table,
-    /// exactly one `error: ` line, no panic, no signal.
-    pub fn clear_failure(&self) -> Result<(), String> {
-        if self.signal.is_some() || self.stderr.contains("panicked") {
-            return Err(format!("crashed: {self:#?}"));
-        }
-        if ![1, 2, 3, 4, 5, 125].contains(&self.code) {
-            return Err(format!("undocumented exit code: {self:#?}"));
-        }
-        let errors = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error: "))
-            .count();
-        if errors != 1 {
-            return Err(format!("want one `error:` line, got {errors}: {self:#?}"));
-        }
-        Ok(())
-    }
-
-    /// The stdout as JSON.
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
-    }
-}
-
-/// A `cnitool` command line being built.
-#[derive(Debug)]
-pub struct Cnitool {
-    cmd: Command,
-}
-
-impl Cnitool {
-    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.cmd.arg(a);
-        self
-    }
-
-    pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, a: impl IntoIterator<Item = S>) -> Self {
-        self.cmd.args(a);
-        self
-    }
-
-    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.cmd.env(k, v);
-        self
-    }
-
-    /// Starts it with stdout and stderr discarded (for tests that kill it).
-    pub fn spawn_quiet(mut self) -> Child {
-        self.cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning cnitool")
-    }
-
-    /// Runs it to the end (killing it after [`RUN_LIMIT`] and failing).
-    pub fn run(mut self) -> Run {
-        let start = Instant::now();
-        let mut child = self
-            .cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning cnitool");
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let out_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            out.read_to_end(&mut s).ok();
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            err.read_to_end(&mut s).ok();
-            s
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("waiting for cnitool") {
-                break status;
-            }
-            if start.elapsed() > RUN_LIMIT {
-                child.kill().ok();
-                child.wait().ok();
-                panic!("cnitool ran longer than {RUN_LIMIT:?}: {:?}", self.cmd);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        use std::os::unix::process::ExitStatusExt;
-        Run {
-            code: status.code().unwrap_or(-1),
-            signal: status.signal(),
-            stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
-            stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-            elapsed: start.elapsed(),
-        }
-    }
-}
+pub use testsupport::cnitool::{Cnitool, Run};
 
 /// The bare binary, with none of the variables it reads inherited from the test runner.
 pub fn cnitool_bare() -> Cnitool {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnitool"));
-    for var in testsupport::CNITOOL_ENV {
-        cmd.env_remove(var);
-    }
-    Cnitool { cmd }
+    Cnitool::new(env!("CARGO_BIN_EXE_cnitool"))
 }
 
 /// Runs a command in the calling thread's namespaces and returns stdout (asserting success).

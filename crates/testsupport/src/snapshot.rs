@@ -81,6 +81,34 @@ impl Snapshot {
         (!out.is_empty()).then_some(out)
     }
 
+    /// The lines of `category` that are in `self` and not in `before` (as a multiset).
+    pub fn added(&self, before: &Snapshot, category: &str) -> Vec<String> {
+        let now = self.categories.get(category).map_or(&[][..], Vec::as_slice);
+        let was = before
+            .categories
+            .get(category)
+            .map_or(&[][..], Vec::as_slice);
+        multiset_minus(now, was)
+    }
+
+    /// Keeps only the lines of `category` for which `keep` holds.
+    pub fn retain(&mut self, category: &str, keep: impl Fn(&str) -> bool) {
+        if let Some(lines) = self.categories.get_mut(category) {
+            lines.retain(|l| keep(l));
+        }
+    }
+
+    /// The names of the iptables chains (IPv4 and IPv6) that start with `CNI-`, sorted.
+    pub fn cni_chains(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.categories["iptables rules"]
+            .iter()
+            .filter_map(|l| l.split_once(" :CNI-").map(|(_, n)| format!("CNI-{n}")))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The categories that differ from `before`.
     pub fn changed(&self, before: &Snapshot) -> Vec<&'static str> {
         self.categories
