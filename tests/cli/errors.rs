@@ -423,6 +423,44 @@ fn add_on_an_interface_another_network_holds() {
     });
 }
 
+/// DEL of a network that was never added, on an interface another network holds (a typo:
+/// `del other` after `add testnet`): refused before any plugin runs, naming the network that
+/// holds it; the first network's interface, address, lease and cache entry stay. (The bridge
+/// plugin's DEL used to delete the first network's eth0.)
+#[test]
+fn del_of_a_never_added_network_leaves_the_holders_interface() {
+    host_test(
+        "del_of_a_never_added_network_leaves_the_holders_interface",
+        |h| {
+            h.testnet();
+            let mut other = h.bridge(2);
+            other["bridge"] = "cnitest1".into();
+            h.conflist("other", "1.0.0", json!([other]));
+            let ns = h.netns("ctr");
+            h.run(&["add", "-o", "none", "testnet", "ctr"]).ok();
+            let cid = crate::util::go_container_id(&ns);
+            let addr_before = crate::util::addrs(h, &ns, "eth0");
+            let leases_before = h.ipam_leases();
+
+            h.run(&["del", "other", "ctr"]).fails(
+                STATE,
+                &format!(
+                "deleting network \"other\" from {}: interface \"eth0\" is already attached to \
+                 network \"testnet\" (container \"{cid}\"",
+                ns.display()
+            ),
+            );
+            assert!(crate::util::has_link(&ns, "eth0"));
+            assert_eq!(crate::util::addrs(h, &ns, "eth0"), addr_before);
+            assert_eq!(h.cache_files(), [format!("testnet-{cid}-eth0")]);
+            assert_eq!(h.ipam_leases(), leases_before);
+            // Of an interface nobody holds, DEL stays the no-op it always was.
+            h.run(&["del", "other", "ctr", "-i", "eth7"]).ok();
+            h.run(&["del", "testnet", "ctr"]).ok();
+        },
+    );
+}
+
 /// `-p`, `--ip`, `--mac`, `--dns` and `--dns-search` reach only the plugins that declare
 /// their capability: when none of the network does, the flag would do nothing, so add, check
 /// and del refuse it before any plugin runs, naming the flag, the network and the

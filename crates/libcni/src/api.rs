@@ -340,6 +340,13 @@ impl CniConfig {
                 path: cache_path,
             });
         }
+        self.check_interface_unheld(rt)
+    }
+
+    /// [`Error::InterfaceInUse`] when another attachment holds the interface of `rt` (the
+    /// same container ID and interface name, or the same interface name in the same
+    /// namespace), as the cache records it.
+    fn check_interface_unheld(&self, rt: &RuntimeConf) -> Result<(), Error> {
         let target = (!rt.netns.as_os_str().is_empty())
             .then(|| netns::identify(&rt.netns).ok())
             .flatten();
@@ -604,8 +611,9 @@ impl CniConfig {
     /// capability arguments, those recorded at ADD are used.
     ///
     /// # Errors
-    /// Validation errors; the first plugin error (the cache entry is then kept, so DEL can
-    /// be retried).
+    /// Validation errors; [`Error::InterfaceInUse`] before any plugin runs when nothing of
+    /// this attachment is cached but another attachment holds its interface; the first plugin
+    /// error (the cache entry is then kept, so DEL can be retried).
     #[doc(alias = "DelNetworkList")]
     pub fn del_network_list(
         &self,
@@ -625,6 +633,15 @@ impl CniConfig {
 
     /// DEL under the cache lock.
     fn del_locked(&self, list: &NetworkConfigList, rt: &RuntimeConf) -> Result<(), Error> {
+        // Nothing of this attachment is recorded, but another one holds its interface: the
+        // plugins' DEL (same CNI_IFNAME) would delete that one's interface and address.
+        if !self
+            .cache
+            .path(&list.name, &rt.container_id, &rt.ifname)
+            .exists()
+        {
+            self.check_interface_unheld(rt)?;
+        }
         let (rt, prev) = self.prepare_del(list, rt, true)?;
         self.del_plugins(list, &rt, prev.as_ref())?;
         self.cache.remove(&list.name, &rt.container_id, &rt.ifname)

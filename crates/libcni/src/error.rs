@@ -337,7 +337,8 @@ pub enum Error {
     /// name on another network (the spec keys an attachment by container ID and interface
     /// name), or the same interface name in the same network namespace. The plugins would
     /// fail on the existing interface, and the rollback DEL (same `CNI_IFNAME`) would delete
-    /// it from under the other attachment.
+    /// it from under the other attachment. Also DEL of an attachment the cache does not know
+    /// while another holds its interface: the plugins' DEL would delete that one's interface.
     #[error("interface {ifname:?} is already attached to network {other_network:?} (container {other_container_id:?}, cache: {}); use another interface name, or delete that attachment first", path.display())]
     InterfaceInUse {
         /// The interface name.
