@@ -2,6 +2,7 @@
 //! held off during teardown; SIGKILL of the runner kills the command and `gc` cleans up.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -414,4 +415,71 @@ fn sigint_to_the_runner_alone_is_forwarded_once() {
     host_test("sigint_to_the_runner_alone_is_forwarded_once", |host| {
         assert_eq!(sigints_received(host, Sent::ToRunner), ROUNDS);
     });
+}
+
+/// `container run` without a terminal: the engine client gets a process group of its own, so
+/// a SIGINT sent to the wrapper's whole group (a shell's `kill -INT -PGID`) reaches the client
+/// once, through the wrapper (it used to be in the wrapper's group and get both copies).
+/// The engine is a fake podman that counts the SIGINTs its `run` receives.
+#[test]
+fn container_run_group_sigint_reaches_the_engine_client_once() {
+    host_test(
+        "container_run_group_sigint_reaches_the_engine_client_once",
+        |host| {
+            host.bridge_net("t", "br-t", "10.197.1.0/24");
+            let (mark, count, stop, pgid) = (
+                host.path("mark"),
+                host.path("count"),
+                host.path("stop"),
+                host.path("pgid"),
+            );
+            let podman = host.path("podman");
+            fs::write(
+                &podman,
+                format!(
+                    r#"#!/bin/sh
+[ "$1" = run ] || exit 0
+while [ $# -gt 0 ]; do [ "$1" = --cidfile ] && echo fakecid > "$2"; shift; done
+ps -o pgid= $$ | tr -d ' ' > {pgid}
+trap 'echo INT >> {count}' INT
+: > {mark}
+while [ ! -e {stop} ]; do sleep 0.02; done
+"#,
+                    pgid = pgid.display(),
+                    count = count.display(),
+                    mark = mark.display(),
+                    stop = stop.display(),
+                ),
+            )
+            .unwrap();
+            fs::set_permissions(&podman, fs::Permissions::from_mode(0o755)).unwrap();
+            let wrapper = host.cnitool();
+            let mut cmd = std::process::Command::new("setsid");
+            cmd.arg(wrapper.get_program())
+                .args(wrapper.get_args())
+                .args(["container", "run", "--engine", "podman", "--engine-bin"])
+                .arg(&podman)
+                .args(["--net", "t", "--", "--rm", "busybox", "true"])
+                .env_clear()
+                .envs(wrapper.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let child = cmd.spawn().expect("spawning cnitool container run");
+            wait_for_file(&mark, SIGNAL_LIMIT);
+            let wrapper_pid = child.id() as i32;
+            let client_pgid: i32 = fs::read_to_string(&pgid).unwrap().trim().parse().unwrap();
+            assert_ne!(
+                client_pgid, wrapper_pid,
+                "the client has a group of its own"
+            );
+            kill(Pid::from_raw(-wrapper_pid), Signal::SIGINT).unwrap();
+            wait_for_file(&count, SIGNAL_LIMIT);
+            fs::write(&stop, "").unwrap();
+            let out = wait_output(child, None);
+            let received = fs::read_to_string(&count).unwrap().lines().count();
+            assert_eq!(received, 1, "{out:#?}");
+            assert_eq!(out.code(), 0, "the client's own status: {out:#?}");
+        },
+    );
 }

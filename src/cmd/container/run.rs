@@ -32,7 +32,8 @@ use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::run::child::ChildEvent;
 use crate::cmd::run::record::{Owner, PlannedAttachment};
 use crate::cmd::run::{
-    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted, Received,
+    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Group, Interrupted,
+    Received,
 };
 use crate::cmd::{absolute, container_id_for, Context, PluginArgs};
 use crate::sys;
@@ -168,8 +169,15 @@ fn run_inner(
         .arg(&cidfile)
         .args(&args.engine_args);
     let grace = Duration::from_secs(args.stop_timeout);
+    // As `run`'s command: on a terminal the client stays in our job (it keeps the terminal,
+    // and the terminal's Ctrl-C reaches it once, directly); without one it gets a group of
+    // its own and every signal through us.
+    let group = Group::for_command();
+    if group == Group::Own {
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
     let (outcome, interrupted) = match spawn_client(cmd, tx) {
-        Ok(()) => wait_for_client(rx, &engine, &cidfile, grace),
+        Ok(()) => wait_for_client(rx, &engine, &cidfile, grace, group),
         Err(e) => (Outcome::Failed(e), false),
     };
 
@@ -283,7 +291,8 @@ fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
         .map(drop)
 }
 
-/// Passes signals to the engine client until it ends. After the first signal, the container
+/// Passes signals to the engine client until it ends (those that did not reach it already,
+/// see [`Group`]). After the first signal, the container
 /// has `grace` to stop; then it is killed through the engine (a second signal does that at
 /// once), and if the client still does not end, the client is killed. Returns how the client
 /// ended and whether a signal came.
@@ -292,6 +301,7 @@ fn wait_for_client(
     engine: &Engine,
     cidfile: &Path,
     grace: Duration,
+    group: Group,
 ) -> (Outcome, bool) {
     let mut pid = None;
     let mut queued = Vec::new();
@@ -318,8 +328,10 @@ fn wait_for_client(
             Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
         };
         match event {
-            Ok(Event::Signal(Received { signal: sig, .. })) => {
+            Ok(Event::Signal(received)) => {
+                let sig = received.signal;
                 match pid {
+                    _ if !group.forwards(received) => {}
                     Some(p) => {
                         let _ = kill(Pid::from_raw(p), sig);
                     }
