@@ -72,6 +72,7 @@ fn main() -> ExitCode {
         Command::List(args) => cmd::list::run(args, &ctx),
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Validate(args) => cmd::validate::run(args, &ctx),
+        Command::Doctor(args) => cmd::doctor::run(args, &ctx),
         Command::Version(args) => cmd::version::run(args, &ctx),
         Command::Attachments(args) => cmd::attachments::run(args, &ctx),
         Command::Netns(args) => cmd::netns::run(args, &ctx),

@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod check;
 pub mod container;
 pub mod del;
+pub mod doctor;
 pub mod gc;
 pub mod list;
 pub mod netns;

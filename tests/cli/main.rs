@@ -4,6 +4,7 @@
 
 mod add;
 mod attachments;
+mod doctor;
 mod errors;
 mod help;
 mod inspect;
