@@ -149,6 +149,9 @@ pub enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Check the host the networks run on (read-only; exit 3 on any FAIL).
     Doctor(cmd::doctor::DoctorArgs),
+    /// Prove that networks work end to end and leave nothing behind (exit 3 on any failed
+    /// check).
+    Smoke(cmd::smoke::SmokeArgs),
     /// Show the tool's version, the spec versions and (--plugins) the plugins' versions.
     Version(cmd::version::VersionArgs),
     /// Show what the cache says is attached.

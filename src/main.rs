@@ -73,6 +73,7 @@ fn main() -> ExitCode {
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Validate(args) => cmd::validate::run(args, &ctx),
         Command::Doctor(args) => cmd::doctor::run(args, &ctx),
+        Command::Smoke(args) => cmd::smoke::run(args, &ctx),
         Command::Version(args) => cmd::version::run(args, &ctx),
         Command::Attachments(args) => cmd::attachments::run(args, &ctx),
         Command::Netns(args) => cmd::netns::run(args, &ctx),

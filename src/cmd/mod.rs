@@ -13,6 +13,7 @@ pub mod netns;
 pub mod rootless;
 pub mod run;
 pub mod show;
+pub mod smoke;
 pub mod status;
 pub mod validate;
 pub mod version;
