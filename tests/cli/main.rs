@@ -11,5 +11,6 @@ mod inspect;
 mod interrupt;
 mod netconfs;
 mod progress;
+mod smoke;
 mod teardown;
 mod util;

@@ -244,14 +244,21 @@ pub fn diff(before: &HostState, after: &HostState, shared: &Shared) -> (Vec<Stri
             before.rules.get(k).copied().unwrap_or(0),
             after.rules.get(k).copied().unwrap_or(0),
         );
+        let times = |n: usize| {
+            if n > 1 {
+                format!(" ({n} times)")
+            } else {
+                String::new()
+            }
+        };
         if a > b {
             if shared_rule(k) {
                 by_design.push(format!("rule {k}"));
             } else {
-                leaks.push(format!("rule {k} added"));
+                leaks.push(format!("rule {k} added{}", times(a - b)));
             }
         } else if a < b {
-            leaks.push(format!("rule {k} removed"));
+            leaks.push(format!("rule {k} removed{}", times(b - a)));
         }
     }
     for t in after.nft_tables.difference(&before.nft_tables) {
