@@ -54,10 +54,11 @@ fn main() -> ExitCode {
         Err(err) => return report(&err, cli.global.output),
     };
     // The verbs that run plugins on an attachment stop them on SIGINT/SIGTERM and roll back
+    // (smoke then tears down what it made)
     // (before any other thread starts: see `interrupt::install`).
     if matches!(
         cli.command,
-        Command::Add(_) | Command::Del(_) | Command::Check(_)
+        Command::Add(_) | Command::Del(_) | Command::Check(_) | Command::Smoke(_)
     ) {
         if let Err(err) = interrupt::install(ctx.cancel.clone()) {
             return report(&err, ctx.output);

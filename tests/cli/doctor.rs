@@ -401,3 +401,47 @@ fn sh(argv: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A plain user gets the rootless checks without asking; an XDG_RUNTIME_DIR owned by
+/// someone else fails.
+#[test]
+fn doctor_as_a_plain_user_runs_the_rootless_checks() {
+    crate::util::plain_test(|host| {
+        let run = host
+            .cnitool()
+            .env("XDG_RUNTIME_DIR", "/tmp")
+            .args(["doctor", "-o", "json"])
+            .under(&[
+                "setpriv",
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+            ])
+            .run();
+        let report = run.json();
+        let ids: Vec<&str> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["check"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids[ids.len() - 4..],
+            [
+                "user-namespaces",
+                "dev-net-tun",
+                "rootless-uplink",
+                "xdg-runtime-dir"
+            ]
+        );
+        expect(
+            &report,
+            "xdg-runtime-dir",
+            "FAIL",
+            "/tmp is owned by uid 0, not by you (uid 65534)",
+        );
+        assert_eq!(run.code, 3);
+    });
+}

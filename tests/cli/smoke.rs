@@ -308,3 +308,91 @@ fi"#,
         );
     });
 }
+
+/// SIGINT while the second run's ADD hangs: the plugin is stopped, the first run is torn
+/// down, no namespace, record, cache entry, lease, veth or chain is left; exit 130.
+#[test]
+fn smoke_interrupted_tears_down_what_it_made() {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+
+    host_test("smoke_interrupted_tears_down_what_it_made", |host| {
+        let pid_file = host.scratch.join("pid");
+        host.fake_plugin(
+            "hanger",
+            &format!(
+                r#"stdin=$(cat)
+case "$CNI_COMMAND:$CNI_NETNS" in
+ADD:*-b)
+  echo $$ >"{pid}.tmp" && mv "{pid}.tmp" "{pid}"
+  sleep 60 &
+  wait ;;
+ADD:*) printf '%s' "$stdin" | jq -c .prevResult ;;
+esac"#,
+                pid = pid_file.display()
+            ),
+        );
+        bridge_net(
+            host,
+            "web",
+            "smk0",
+            "10.190.0.0/24",
+            json!([{"type": "hanger"}]),
+        );
+        let started = host.cnitool().args(["smoke", "--net", "web"]).start();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !pid_file.exists() {
+            assert!(Instant::now() < deadline, "the hanger never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let plugin = fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+        kill(Pid::from_raw(started.pid()), Signal::SIGINT).unwrap();
+        let run = started.wait();
+        assert_eq!(run.code, 130, "{run:#?}");
+        assert!(
+            run.stderr
+                .contains("error: interrupted by SIGINT; everything smoke made was torn down"),
+            "{run:#?}"
+        );
+        assert!(
+            run.stdout.contains("attach run a         pass"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            !Path::new(&format!("/proc/{plugin}")).exists(),
+            "plugin left running"
+        );
+        assert_eq!(fs::read_dir(&host.netns_dir).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(host.cache.join("cnitool-runs"))
+                .unwrap()
+                .count(),
+            0
+        );
+    });
+}
+
+/// A plain user is told that smoke needs root, before anything is made.
+#[test]
+fn smoke_refuses_a_plain_user() {
+    crate::util::plain_test(|host| {
+        let run = host
+            .cnitool()
+            .args(["smoke", "--net", "web"])
+            .under(&[
+                "setpriv",
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+            ])
+            .run();
+        run.fails(2, "smoke needs root: it creates network namespaces");
+        assert!(!host.netns_dir.exists());
+    });
+}

@@ -298,7 +298,7 @@ fn set_up(ctx: &Context, list: NetworkConfigList, report: &mut Report) -> Result
             args: Vec::new(),
             capability_args: caps,
         };
-        let record = RunRecord {
+        let record = match (RunRecord {
             owner: Owner::current()?,
             netns: path.clone(),
             owns_netns: true,
@@ -311,7 +311,16 @@ fn set_up(ctx: &Context, list: NetworkConfigList, report: &mut Report) -> Result
             cni_args: Vec::new(),
             capability_args: rt.capability_args.clone(),
         }
-        .write(ctx.cni.cache(), &format!("{name}-{}", std::process::id()))?;
+        .write(ctx.cni.cache(), &format!("{name}-{}", std::process::id())))
+        {
+            Ok(path) => path,
+            Err(e) => {
+                for run in &subject.runs {
+                    let _ = fs::remove_file(&run.record);
+                }
+                return Err(e);
+            }
+        };
         subject.runs.push(Probe {
             name,
             path,
@@ -323,6 +332,9 @@ fn set_up(ctx: &Context, list: NetworkConfigList, report: &mut Report) -> Result
         });
     }
     for (i, run) in subject.runs.iter_mut().enumerate() {
+        if interrupted() {
+            break;
+        }
         let check = format!("attach run {}", ["a", "b"][i]);
         let outcome = (|| -> Result<v1::Result> {
             netns::create(&ctx.netns_dir, &run.name, CreateOptions { lo_up: true })?;
@@ -378,6 +390,9 @@ fn check_network(s: &Subject, report: &mut Report) {
         }
     }
     // The gateway answers.
+    if interrupted() {
+        return;
+    }
     let gateways = s.gateways(0);
     if gateways.is_empty() {
         report.add(net, "gateway", Outcome::Info, "no gateway in the result");
@@ -388,6 +403,9 @@ fn check_network(s: &Subject, report: &mut Report) {
     // The runs reach each other, over each address family they have.
     for (from, to) in [(0usize, 1usize), (1, 0)] {
         for addr in s.addrs(to) {
+            if interrupted() {
+                return;
+            }
             let family = if addr.is_ipv4() { "" } else { "6" };
             let dir = format!("{}→{}", ["a", "b"][from], ["a", "b"][to]);
             let target = SocketAddr::new(addr, PROBE_PORT);
@@ -416,6 +434,9 @@ fn check_network(s: &Subject, report: &mut Report) {
         }
     }
     // A datagram of the interface's MTU passes (a to b).
+    if interrupted() {
+        return;
+    }
     let mtu = libcni::netns::run_in(&s.runs[0].path, || libcni::netns::link_mtu("eth0"));
     match (mtu, s.addrs(1).first()) {
         (Ok(Ok(mtu)), Some(addr)) => {
@@ -440,6 +461,9 @@ fn check_network(s: &Subject, report: &mut Report) {
         (_, None) => {}
     }
     // A published port reaches run a from the host, which the server sees as the client.
+    if interrupted() {
+        return;
+    }
     if let Some(port) = s.runs[0]
         .rt
         .capability_args
@@ -545,6 +569,12 @@ fn tear_down(ctx: &Context, subjects: &mut [Subject], report: &mut Report) {
     }
 }
 
+/// Whether SIGINT, SIGTERM or SIGHUP came (see [`crate::interrupt`]): the plugin call under
+/// way was stopped, and smoke goes on to the teardown.
+fn interrupted() -> bool {
+    crate::interrupt::received().is_some()
+}
+
 /// Escapes text for XML attributes and content.
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -603,6 +633,12 @@ fn junit(rows: &[CheckRow]) -> String {
 
 /// Runs `smoke`: exit 0 when every check passed, 3 when one failed.
 pub fn run(args: SmokeArgs, ctx: &Context) -> Result<ExitCode> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(crate::usage!(
+            "smoke needs root: it creates network namespaces and runs the plugins on the host \
+             (rootless networks are not covered); run it with sudo"
+        ));
+    }
     let lists = networks(&args, ctx)?;
     let shared = snapshot::Shared::of(&lists);
     let before = snapshot::take(&lists, ctx.cni.cache().dir());
@@ -611,6 +647,9 @@ pub fn run(args: SmokeArgs, ctx: &Context) -> Result<ExitCode> {
     let mut subjects = Vec::new();
     let mut setup_error = None;
     for list in lists.iter().cloned() {
+        if interrupted() {
+            break;
+        }
         if progress {
             crate::diag!("smoke: attaching {:?} to two runs", list.name);
         }
@@ -623,13 +662,15 @@ pub fn run(args: SmokeArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     if setup_error.is_none() {
-        for s in &subjects {
+        for s in subjects.iter().take_while(|_| !interrupted()) {
             if progress {
                 crate::diag!("smoke: probing {:?}", s.list.name);
             }
             check_network(s, &mut report);
         }
-        check_isolation(&subjects, args.expect_isolated, &mut report);
+        if !interrupted() {
+            check_isolation(&subjects, args.expect_isolated, &mut report);
+        }
     }
     if progress {
         crate::diag!("smoke: tearing down");
@@ -637,6 +678,19 @@ pub fn run(args: SmokeArgs, ctx: &Context) -> Result<ExitCode> {
     tear_down(ctx, &mut subjects, &mut report);
     if let Some(e) = setup_error {
         return Err(e);
+    }
+    if let Some(sig) = crate::interrupt::received() {
+        let left = report.rows.iter().any(|r| r.check == "teardown");
+        crate::diag!(
+            "error: interrupted by {}; {}",
+            sig.as_str(),
+            if left {
+                "the teardown failed (see above)"
+            } else {
+                "everything smoke made was torn down"
+            }
+        );
+        return Ok(ExitCode::from(crate::interrupt::exit_status()));
     }
     let after = snapshot::take(&lists, ctx.cni.cache().dir());
     let (leaks, by_design) = snapshot::diff(&before, &after, &shared);
