@@ -25,8 +25,22 @@ use crate::table;
 /// The dhcp plugin's daemon socket when the netconf names none (`daemonSocketPath`).
 const DHCP_SOCKET: &str = "/run/cni/dhcp.sock";
 
+/// What `doctor` checks and its exit codes, shown in `doctor --help`.
+pub const DOCTOR_HELP: &str = "\
+Checks, each OK, WARN (may break a network) or FAIL (makes a configured network unusable),
+with a one-line fix: plugin directories and the plugins the netconfs name; net.ipv4.ip_forward
+(and IPv6 forwarding for dual-stack networks) when a bridge network routes through the host;
+bridge-nf-call-iptables when a bridge network uses firewall or portmap; the iptables backend
+against rules in the other one, nft; the netns directory's mount propagation; the cache
+directory and its files; stale attachments and runs that `cnitool gc` would remove; the dhcp
+daemon's socket. For a plain user (or with --rootless): user namespaces, /dev/net/tun,
+pasta/slirp4netns and XDG_RUNTIME_DIR. Nothing on the host is changed.
+
+Exit status: 0 no check failed, 3 a check failed (with --strict: or warned).";
+
 // Arguments of `doctor`.
 #[derive(Debug, Args)]
+#[command(after_help = DOCTOR_HELP)]
 pub struct DoctorArgs {
     /// Exit 3 on a warning too, not only on a failure.
     #[arg(long)]

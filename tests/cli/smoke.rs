@@ -396,3 +396,53 @@ fn smoke_refuses_a_plain_user() {
         assert!(!host.netns_dir.exists());
     });
 }
+
+/// A plugin that leaves a process in the run's namespace fails the run's teardown check; the
+/// process is killed and nothing else is left.
+#[test]
+fn smoke_fails_when_a_plugin_leaves_a_process_in_a_run() {
+    host_test(
+        "smoke_fails_when_a_plugin_leaves_a_process_in_a_run",
+        |host| {
+            host.fake_plugin(
+                "spawner",
+                r#"stdin=$(cat)
+if [ "$CNI_COMMAND" = ADD ]; then
+  nsenter --net="$CNI_NETNS" sleep 300 </dev/null >/dev/null 2>&1 &
+  printf '%s' "$stdin" | jq -c .prevResult
+fi"#,
+            );
+            bridge_net(
+                host,
+                "web",
+                "smk0",
+                "10.189.0.0/24",
+                json!([{"type": "spawner"}]),
+            );
+            let (run, report) = smoke(host, &["--net", "web"]);
+            assert_eq!(run.code, 3, "{report:#}");
+            let failed: Vec<(String, String)> = report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["result"] == "fail")
+                .map(|c| {
+                    (
+                        c["check"].as_str().unwrap().to_owned(),
+                        c["detail"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            assert_eq!(failed.len(), 2, "{report:#}");
+            for (check, detail) in &failed {
+                assert_eq!(check, "left behind");
+                assert!(
+                    detail.starts_with("process(es) ")
+                        && detail.ends_with(" (sleep) still in the run's namespace, killed"),
+                    "{detail}"
+                );
+            }
+            assert!(outcomes(&report).contains(&t("host", "left behind", "pass")));
+        },
+    );
+}

@@ -34,8 +34,22 @@ const PROBE_PORT: u16 = 40_000;
 /// The container port a published port maps to.
 const PUBLISHED_PORT: u16 = 40_001;
 
+/// What `smoke` checks and its exit codes, shown in `smoke --help`.
+pub const SMOKE_HELP: &str = "\
+For each network: two throwaway runs are attached; their addresses must be inside the
+configured ranges, the gateway must answer (TCP, else UDP), the runs must reach each other over
+TCP and UDP (IPv6 too when configured), a datagram of the interface's MTU must pass, and a port
+published through portmap must be reachable from the host with the client's address kept.
+Networks given together are reported as isolated or not. Then everything is torn down and the
+host (links, addresses, host-local files, iptables rules, nftables tables, cache, processes)
+must be as before, apart from what plugins leave by design (listed as `shared`).
+
+Exit status: 0 every check passed, 3 a check failed, 130/143 interrupted (after the teardown);
+other errors as for every command.";
+
 // Arguments of `smoke`.
 #[derive(Debug, Args)]
+#[command(after_help = SMOKE_HELP)]
 pub struct SmokeArgs {
     /// A network to test (repeatable; default: every network in the config directories).
     #[arg(long = "net", value_name = "NAME")]
@@ -537,13 +551,36 @@ fn tear_down(ctx: &Context, subjects: &mut [Subject], report: &mut Report) {
     for s in subjects.iter_mut() {
         for run in s.runs.iter_mut().rev() {
             let mut errors = Vec::new();
-            if run.created {
-                kill_namespace_processes(&run.path);
-            }
             if run.added {
                 if let Err(e) = ctx.cni.del_network_list(&s.list, &run.rt) {
                     errors.push(format!("DEL: {e:#}"));
                 }
+            }
+            // Nothing of smoke's own runs in the namespace (its probes are threads): a
+            // process there was started by a plugin and outlived DEL.
+            if run.created {
+                let left: Vec<String> = netns::identify(&run.path)
+                    .map(netns::processes_in)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|pid| {
+                        let comm =
+                            fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                        format!("{pid} ({})", comm.trim())
+                    })
+                    .collect();
+                if !left.is_empty() {
+                    report.add(
+                        &s.list.name,
+                        "left behind",
+                        Outcome::Fail,
+                        format!(
+                            "process(es) {} still in the run's namespace, killed",
+                            left.join(", ")
+                        ),
+                    );
+                }
+                kill_namespace_processes(&run.path);
             }
             if run.created && errors.is_empty() {
                 if let Err(e) = netns::delete(&ctx.netns_dir, &run.name) {
@@ -693,6 +730,9 @@ pub fn run(args: SmokeArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::from(crate::interrupt::exit_status()));
     }
     let after = snapshot::take(&lists, ctx.cni.cache().dir());
+    for tool in after.missing_tools() {
+        report.add("host", "left behind", Outcome::Info, tool);
+    }
     let (leaks, by_design) = snapshot::diff(&before, &after, &shared);
     for l in &leaks {
         report.add("host", "left behind", Outcome::Fail, l.clone());

@@ -43,6 +43,15 @@ pub struct HostState {
     files: BTreeSet<PathBuf>,
     sysctls: BTreeMap<&'static str, String>,
     children: BTreeSet<i32>,
+    /// The listing tools that could not be run (what they show is not compared).
+    missing: Vec<String>,
+}
+
+impl HostState {
+    /// What was not compared, one line per listing that failed.
+    pub fn missing_tools(&self) -> Vec<String> {
+        self.missing.clone()
+    }
 }
 
 /// What smoke expects the plugins to leave by design.
@@ -137,36 +146,42 @@ fn walk(dir: &Path, out: &mut BTreeSet<PathBuf>) {
 /// Reads the host's state: `lists` says which IPAM directories, `cache_dir` the cache.
 pub fn take(lists: &[NetworkConfigList], cache_dir: &Path) -> HostState {
     let mut s = HostState::default();
-    for line in output("ip", &["-o", "link", "show"])
-        .unwrap_or_default()
-        .lines()
-    {
+    let mut missing = Vec::new();
+    let mut run = |program: &str, args: &[&str], what: &str| {
+        let out = output(program, args);
+        if out.is_none() {
+            missing.push(format!(
+                "`{program} {}` failed: {what} not compared",
+                args.join(" ")
+            ));
+        }
+        out.unwrap_or_default()
+    };
+    let links = run("ip", &["-o", "link", "show"], "links");
+    let addrs = run("ip", &["-o", "addr", "show"], "addresses");
+    let v4 = run("iptables-save", &[], "IPv4 rules");
+    let v6 = run("ip6tables-save", &[], "IPv6 rules");
+    let tables = if find_nft() {
+        run("nft", &["list", "tables"], "nftables tables")
+    } else {
+        String::new()
+    };
+    s.missing = missing;
+    for line in links.lines() {
         if let Some(name) = line.split(": ").nth(1) {
             s.links
                 .insert(name.split('@').next().unwrap_or(name).to_owned());
         }
     }
-    for line in output("ip", &["-o", "addr", "show"])
-        .unwrap_or_default()
-        .lines()
-    {
+    for line in addrs.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
         if w.len() > 3 {
             s.addrs.insert(format!("{} {}", w[1], w[3]));
         }
     }
-    for (family, save) in [
-        ("iptables", "iptables-save"),
-        ("ip6tables", "ip6tables-save"),
-    ] {
-        if let Some(dump) = output(save, &[]) {
-            rules(family, &dump, &mut s.rules);
-        }
-    }
-    for line in output("nft", &["list", "tables"])
-        .unwrap_or_default()
-        .lines()
-    {
+    rules("iptables", &v4, &mut s.rules);
+    rules("ip6tables", &v6, &mut s.rules);
+    for line in tables.lines() {
         s.nft_tables.insert(line.trim().to_owned());
     }
     for dir in ipam_dirs(lists) {
@@ -182,6 +197,19 @@ pub fn take(lists: &[NetworkConfigList], cache_dir: &Path) -> HostState {
     }
     s.children = children();
     s
+}
+
+/// Whether `nft` is installed (without it, there are no nftables tables to compare apart
+/// from iptables-nft's, which the iptables rules show).
+fn find_nft() -> bool {
+    [
+        "/usr/sbin/nft",
+        "/sbin/nft",
+        "/usr/bin/nft",
+        "/usr/local/sbin/nft",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
 }
 
 /// This process's children (from each thread's `children` list).
