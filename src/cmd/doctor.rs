@@ -749,7 +749,7 @@ fn check_stale(ctx: &Context) -> Check {
     )
 }
 
-fn check_dhcp(needs: &Needs) -> Check {
+fn check_dhcp(ctx: &Context, needs: &Needs) -> Check {
     const ID: &str = "dhcp-daemon";
     if needs.dhcp.is_empty() {
         return ok(ID, "no network uses dhcp");
@@ -768,7 +768,11 @@ fn check_dhcp(needs: &Needs) -> Check {
         ID,
         Status::Fail,
         format!("no dhcp daemon socket: {}", missing.join(", ")),
-        "start the daemon: /usr/lib/cni/dhcp daemon (or its systemd socket, cni-dhcp.socket)",
+        format!(
+            "start the daemon: {} daemon (or its systemd socket, cni-dhcp.socket)",
+            libcni::invoke::find_in_path("dhcp", ctx.cni.plugin_dirs())
+                .map_or("dhcp".into(), |p| p.display().to_string())
+        ),
     )
 }
 
@@ -900,7 +904,7 @@ pub fn checks(ctx: &Context, rootless: bool) -> Vec<Check> {
     out.push(check_cache_dir(ctx));
     out.push(check_cache_files(ctx));
     out.push(check_stale(ctx));
-    out.push(check_dhcp(&needs));
+    out.push(check_dhcp(ctx, &needs));
     if rootless || !root {
         out.push(check_userns());
         out.push(check_tun());

@@ -39,6 +39,17 @@ fn check<'a>(report: &'a Value, id: &str) -> (&'a str, &'a str) {
 }
 
 #[track_caller]
+fn fix<'a>(report: &'a Value, id: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == id)
+        .and_then(|c| c["fix"].as_str())
+        .unwrap_or_else(|| panic!("no fix for {id}: {report:#}"))
+}
+
+#[track_caller]
 fn expect(report: &Value, id: &str, status: &str, fragment: &str) {
     let (s, msg) = check(report, id);
     assert_eq!(s, status, "{id}: {msg} ({report:#})");
@@ -148,17 +159,14 @@ fn doctor_reports_each_broken_check_and_passes_once_fixed() {
                 "FAIL",
                 "dhcp.sock (network \"lease\")",
             );
-            let fix = report["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["check"] == "ip_forward")
-                .unwrap()["fix"]
-                .clone();
             assert_eq!(
-                fix,
+                fix(&report, "ip_forward"),
                 "sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)"
             );
+            assert_eq!(
+            fix(&report, "dhcp-daemon"),
+            "start the daemon: /usr/lib/cni/dhcp daemon (or its systemd socket, cni-dhcp.socket)"
+        );
 
             // Fixed one by one, the checks turn OK.
             sysctl("/proc/sys/net/ipv4/ip_forward", "1");

@@ -446,3 +446,77 @@ fi"#,
         },
     );
 }
+
+/// A smoke killed outright (SIGKILL) leaves run records that `cnitool gc` follows to undo
+/// everything: attachments, leases, veths, chains, namespaces.
+#[test]
+fn smoke_killed_is_finished_by_gc() {
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+
+    host_test("smoke_killed_is_finished_by_gc", |host| {
+        let pid_file = host.scratch.join("pid");
+        host.fake_plugin(
+            "hanger",
+            &format!(
+                r#"stdin=$(cat)
+case "$CNI_COMMAND:$CNI_NETNS" in
+ADD:*-b)
+  echo $$ >"{pid}.tmp" && mv "{pid}.tmp" "{pid}"
+  sleep 60 &
+  wait ;;
+ADD:*) printf '%s' "$stdin" | jq -c .prevResult ;;
+esac"#,
+                pid = pid_file.display()
+            ),
+        );
+        bridge_net(
+            host,
+            "web",
+            "smk0",
+            "10.188.0.0/24",
+            json!([{"type": "hanger"}]),
+        );
+        let started = host.cnitool().args(["smoke", "--net", "web"]).start();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !pid_file.exists() {
+            assert!(Instant::now() < deadline, "the hanger never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let plugin: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        kill(Pid::from_raw(started.pid()), Signal::SIGKILL).unwrap();
+        let run = started.wait();
+        assert_eq!(run.code, -1, "{run:#?}");
+        // The plugin's group (its sleep too) is left running by a killed tool.
+        let _ = kill(Pid::from_raw(-plugin), Signal::SIGKILL);
+        let _ = kill(Pid::from_raw(plugin), Signal::SIGKILL);
+        assert_eq!(
+            fs::read_dir(host.cache.join("cnitool-runs"))
+                .unwrap()
+                .count(),
+            2,
+            "one record per run"
+        );
+        // Run a is attached; run b's attachment is recorded before its ADD runs.
+        assert_eq!(host.cache_files().len(), 2, "{:?}", host.cache_files());
+        let gc = host.run(&["gc"]).ok();
+        assert_eq!(
+            gc.stdout.matches("cleaned up run of pid").count(),
+            2,
+            "{gc:#?}"
+        );
+        assert_eq!(fs::read_dir(&host.netns_dir).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(host.cache.join("cnitool-runs"))
+                .unwrap()
+                .count(),
+            0
+        );
+    });
+}

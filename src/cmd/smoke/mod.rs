@@ -200,12 +200,14 @@ fn networks(args: &SmokeArgs, ctx: &Context) -> Result<Vec<NetworkConfigList>> {
             .collect();
         if lists.is_empty() {
             return Err(crate::usage!(
-                "no network to test: no usable netconf in {} (give --net NAME)",
+                "no network to test: no usable netconf in {} (give --net NAME, or --net {} for \
+                 the built-in one)",
                 ctx.netconf_dirs
                     .iter()
                     .map(|d| d.display().to_string())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                crate::builtin::NAME
             ));
         }
         return Ok(lists);
