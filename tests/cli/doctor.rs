@@ -453,3 +453,56 @@ fn doctor_as_a_plain_user_runs_the_rootless_checks() {
         assert_eq!(run.code, 3);
     });
 }
+
+/// With the legacy backend active (a stand-in `iptables` that says so), tables made by
+/// iptables-nft are a warning.
+#[test]
+fn doctor_warns_on_nft_tables_under_the_legacy_backend() {
+    host_test(
+        "doctor_warns_on_nft_tables_under_the_legacy_backend",
+        |host| {
+            let bin = host.scratch.join("path");
+            fs::create_dir(&bin).unwrap();
+            let fake = bin.join("iptables");
+            fs::write(&fake, "#!/bin/sh\necho 'iptables v1.8.9 (legacy)'\n").unwrap();
+            fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+            let path = format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            let doctor = |host: &Host| {
+                let run = host
+                    .cnitool()
+                    .env("PATH", &path)
+                    .args(["doctor", "-o", "json"])
+                    .run();
+                assert_eq!(run.code, 0, "{run:#?}");
+                run.json()
+            };
+            expect(
+                &doctor(host),
+                "iptables-backend",
+                "OK",
+                "iptables v1.8.9 (legacy); no rules in the other backend",
+            );
+            sh(&[
+                "iptables-nft",
+                "-A",
+                "INPUT",
+                "-s",
+                "10.9.9.9",
+                "-j",
+                "ACCEPT",
+            ]);
+            let report = doctor(host);
+            sh(&["iptables-nft", "-F", "INPUT"]);
+            expect(
+                &report,
+                "iptables-backend",
+                "WARN",
+                "iptables is legacy but iptables-nft tables exist (ip filter)",
+            );
+        },
+    );
+}
