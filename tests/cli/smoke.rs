@@ -100,7 +100,7 @@ fn smoke_passes_on_a_dual_stack_bridge_with_portmap_and_firewall() {
             let (run, report) = smoke(host, &["--net", "web", "--junit", junit.to_str().unwrap()]);
             assert_eq!(run.code, 0, "{report:#}");
             let mut want = v4_checks("web", true);
-            want.insert(5, t("web", "gateway", "pass"));
+            want.insert(5, t("web", "gateway6", "pass"));
             for (i, c) in ["tcp6 a→b", "udp6 a→b"].into_iter().enumerate() {
                 want.insert(8 + i, t("web", c, "pass"));
             }

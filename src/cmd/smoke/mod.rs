@@ -414,7 +414,8 @@ fn check_network(s: &Subject, report: &mut Report) {
         report.add(net, "gateway", Outcome::Info, "no gateway in the result");
     }
     for gw in &gateways {
-        report.result(net, "gateway", probe::gateway_answers(&s.runs[0].path, *gw));
+        let check = if gw.is_ipv4() { "gateway" } else { "gateway6" };
+        report.result(net, check, probe::gateway_answers(&s.runs[0].path, *gw));
     }
     // The runs reach each other, over each address family they have.
     for (from, to) in [(0usize, 1usize), (1, 0)] {
