@@ -108,6 +108,7 @@ fn smoke_passes_on_a_dual_stack_bridge_with_portmap_and_firewall() {
                 want.insert(12 + i, t("web", c, "pass"));
             }
             want.push(t("web", "published port", "pass"));
+            want.push(t("web", "published port6", "pass"));
             let got = outcomes(&report);
             let (nets, host_rows): (Vec<_>, Vec<_>) = got.into_iter().partition(|r| r.0 == "web");
             assert_eq!(nets, want, "{report:#}");
@@ -137,7 +138,7 @@ fn smoke_passes_on_a_dual_stack_bridge_with_portmap_and_firewall() {
             assert!(detail(&report, "web", "published port").contains("seen as itself"));
             let xml = fs::read_to_string(&junit).unwrap();
             assert!(
-                xml.contains("<testsuite name=\"web\" tests=\"16\" failures=\"0\">"),
+                xml.contains("<testsuite name=\"web\" tests=\"17\" failures=\"0\">"),
                 "{xml}"
             );
             assert!(

@@ -487,33 +487,45 @@ fn check_network(s: &Subject, report: &mut Report) {
         .get("portMappings")
         .and_then(|m| m[0]["hostPort"].as_u64())
     {
-        let Some(gw) = gateways.iter().find(|g| g.is_ipv4()).copied() else {
+        if gateways.is_empty() {
             report.add(
                 net,
                 "published port",
                 Outcome::Info,
-                "no IPv4 gateway: the host side of the link has no address to connect to",
+                "no gateway: the host side of the link has no address to connect to",
             );
-            return;
-        };
-        let bind = SocketAddr::from(([0, 0, 0, 0], PUBLISHED_PORT));
-        let to = SocketAddr::new(gw, port as u16);
-        let r = probe::tcp_server(s.runs[0].path.clone(), bind).and_then(|server| {
-            let said = probe::tcp_client(None, to);
-            let seen = server.seen();
-            let said = said?;
-            let seen = seen?;
-            if seen.peer.ip() != seen.client.ip() {
-                return Err(format!(
-                    "the server saw {} but the client is {}",
-                    seen.peer, seen.client
-                ));
-            }
-            Ok(format!(
-                "host → {to} → run a:{PUBLISHED_PORT}, client {said} seen as itself"
-            ))
-        });
-        report.result(net, "published port", r);
+        }
+        // Over each family the host side has an address of (IPv6 too when configured).
+        for gw in &gateways {
+            let (check, bind) = if gw.is_ipv4() {
+                (
+                    "published port",
+                    SocketAddr::from(([0, 0, 0, 0], PUBLISHED_PORT)),
+                )
+            } else {
+                (
+                    "published port6",
+                    SocketAddr::from(([0u16; 8], PUBLISHED_PORT)),
+                )
+            };
+            let to = SocketAddr::new(*gw, port as u16);
+            let r = probe::tcp_server(s.runs[0].path.clone(), bind).and_then(|server| {
+                let said = probe::tcp_client(None, to);
+                let seen = server.seen();
+                let said = said?;
+                let seen = seen?;
+                if seen.peer.ip() != seen.client.ip() {
+                    return Err(format!(
+                        "the server saw {} but the client is {}",
+                        seen.peer, seen.client
+                    ));
+                }
+                Ok(format!(
+                    "host → {to} → run a:{PUBLISHED_PORT}, client {said} seen as itself"
+                ))
+            });
+            report.result(net, check, r);
+        }
     }
 }
 
