@@ -31,6 +31,9 @@ _cnitool() {
             cnitool,del)
                 cmd="cnitool__subcmd__del"
                 ;;
+            cnitool,doctor)
+                cmd="cnitool__subcmd__doctor"
+                ;;
             cnitool,gc)
                 cmd="cnitool__subcmd__gc"
                 ;;
@@ -51,6 +54,9 @@ _cnitool() {
                 ;;
             cnitool,show)
                 cmd="cnitool__subcmd__show"
+                ;;
+            cnitool,smoke)
+                cmd="cnitool__subcmd__smoke"
                 ;;
             cnitool,status)
                 cmd="cnitool__subcmd__status"
@@ -101,7 +107,7 @@ _cnitool() {
 
     case "${cmd}" in
         cnitool)
-            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate version attachments netns run container rootless"
+            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate doctor smoke version attachments netns run container rootless"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -786,6 +792,52 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cnitool__subcmd__doctor)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --strict --rootless --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cnitool__subcmd__gc)
             opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1390,6 +1442,60 @@ _cnitool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cnitool__subcmd__smoke)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --expect-isolated --junit --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --net)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cnitool__subcmd__status)
             opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1551,7 +1657,7 @@ _cnitool_with_names() {
             break
         fi
         case "$word" in
-            --arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--mac|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
+            --arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
             -*) ;;
             *)
                 if [[ -z "$sub" ]]; then sub="$word"

@@ -47,6 +47,8 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "list" -d 'List ever
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "ls" -d 'List every network in the config directories (and the built-in one)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "show" -d 'Show a network list exactly as it will be used, as JSON (the file it came from on stderr; with -o json, both in one document)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "doctor" -d 'Check the host the networks run on (read-only; exit 3 on any FAIL)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "smoke" -d 'Prove that networks work end to end and leave nothing behind (exit 3 on any failed check)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "attachments" -d 'Show what the cache says is attached'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
@@ -207,6 +209,37 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l sync-cache 
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l strict -d 'Exit 3 on a warning too, not only on a failure'
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l rootless -d 'Also run the checks of rootless mode (user namespaces, /dev/net/tun, slirp4netns or pasta, XDG_RUNTIME_DIR); they run anyway when not root'
+complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l net -d 'A network to test (repeatable; default: every network in the config directories)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l junit -d 'Also write the checks as a JUnit XML report to FILE' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -l expect-isolated -d 'Networks given together must not reach each other (else that is only reported)'
+complete -c cnitool -n "__fish_cnitool_using_subcommand smoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand version" -l cache-dir -d 'Result cache directory' -r -F

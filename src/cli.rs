@@ -147,6 +147,11 @@ pub enum Command {
     Show(cmd::show::ShowArgs),
     /// Check netconfs against the installed plugins (exit 3 on any error).
     Validate(cmd::validate::ValidateArgs),
+    /// Check the host the networks run on (read-only; exit 3 on any FAIL).
+    Doctor(cmd::doctor::DoctorArgs),
+    /// Prove that networks work end to end and leave nothing behind (exit 3 on any failed
+    /// check).
+    Smoke(cmd::smoke::SmokeArgs),
     /// Show the tool's version, the spec versions and (--plugins) the plugins' versions.
     Version(cmd::version::VersionArgs),
     /// Show what the cache says is attached.

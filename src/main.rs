@@ -54,10 +54,11 @@ fn main() -> ExitCode {
         Err(err) => return report(&err, cli.global.output),
     };
     // The verbs that run plugins on an attachment stop them on SIGINT/SIGTERM and roll back
+    // (smoke then tears down what it made)
     // (before any other thread starts: see `interrupt::install`).
     if matches!(
         cli.command,
-        Command::Add(_) | Command::Del(_) | Command::Check(_)
+        Command::Add(_) | Command::Del(_) | Command::Check(_) | Command::Smoke(_)
     ) {
         if let Err(err) = interrupt::install(ctx.cancel.clone()) {
             return report(&err, ctx.output);
@@ -72,6 +73,8 @@ fn main() -> ExitCode {
         Command::List(args) => cmd::list::run(args, &ctx),
         Command::Show(args) => cmd::show::run(args, &ctx),
         Command::Validate(args) => cmd::validate::run(args, &ctx),
+        Command::Doctor(args) => cmd::doctor::run(args, &ctx),
+        Command::Smoke(args) => cmd::smoke::run(args, &ctx),
         Command::Version(args) => cmd::version::run(args, &ctx),
         Command::Attachments(args) => cmd::attachments::run(args, &ctx),
         Command::Netns(args) => cmd::netns::run(args, &ctx),

@@ -4,11 +4,13 @@
 
 mod add;
 mod attachments;
+mod doctor;
 mod errors;
 mod help;
 mod inspect;
 mod interrupt;
 mod netconfs;
 mod progress;
+mod smoke;
 mod teardown;
 mod util;

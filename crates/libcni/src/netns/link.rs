@@ -37,8 +37,43 @@ fn set_link_up_io(name: &str) -> io::Result<()> {
     request_ack(RouteNetlinkMessage::SetLink(link))
 }
 
+/// The MTU of the network interface `name` (`ip link show NAME`) in the calling thread's
+/// network namespace (sysfs shows the namespace of whoever mounted it, so it cannot tell).
+/// To look in another namespace, call it inside [`run_in`](super::run_in).
+///
+/// # Errors
+///
+/// [`Error::Io`] with `op` "reading the MTU of network interface": `ENODEV` if there is no
+/// such interface, or the socket's own errors.
+pub fn link_mtu(name: &str) -> Result<u32, Error> {
+    let mut link = LinkMessage::default();
+    link.attributes.push(LinkAttribute::IfName(name.to_owned()));
+    let reply = request(RouteNetlinkMessage::GetLink(link), 0)
+        .map_err(|e| Error::io("reading the MTU of network interface", name, e))?;
+    let mtu = match reply {
+        Some(RouteNetlinkMessage::NewLink(l)) => l.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Mtu(m) => Some(*m),
+            _ => None,
+        }),
+        _ => None,
+    };
+    mtu.ok_or_else(|| {
+        Error::io(
+            "reading the MTU of network interface",
+            name,
+            io::Error::new(io::ErrorKind::InvalidData, "no MTU in the kernel's answer"),
+        )
+    })
+}
+
 /// Sends `msg` with `NLM_F_REQUEST | NLM_F_ACK` and waits for the kernel's answer to it.
 fn request_ack(msg: RouteNetlinkMessage) -> io::Result<()> {
+    request(msg, NLM_F_ACK).map(|_| ())
+}
+
+/// Sends `msg` with `NLM_F_REQUEST | extra` and returns the kernel's answer to it: the
+/// message it sent back, or `None` for a bare acknowledgement.
+fn request(msg: RouteNetlinkMessage, extra: u16) -> io::Result<Option<RouteNetlinkMessage>> {
     const SEQ: u32 = 1;
 
     let mut socket = Socket::new(NETLINK_ROUTE)?;
@@ -47,7 +82,7 @@ fn request_ack(msg: RouteNetlinkMessage) -> io::Result<()> {
     socket.connect(&SocketAddr::new(0, 0))?;
 
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    header.flags = NLM_F_REQUEST | extra;
     header.sequence_number = SEQ;
     let mut req = NetlinkMessage::new(header, NetlinkPayload::from(msg));
     req.finalize();
@@ -73,12 +108,16 @@ fn request_ack(msg: RouteNetlinkMessage) -> io::Result<()> {
             if reply.header.sequence_number != SEQ {
                 continue;
             }
-            if let NetlinkPayload::Error(err) = reply.payload {
+            match reply.payload {
                 // An "error" without a code is the acknowledgement.
-                return match err.code {
-                    None => Ok(()),
-                    Some(_) => Err(err.to_io()),
-                };
+                NetlinkPayload::Error(err) => {
+                    return match err.code {
+                        None => Ok(None),
+                        Some(_) => Err(err.to_io()),
+                    };
+                }
+                NetlinkPayload::InnerMessage(m) => return Ok(Some(m)),
+                _ => {}
             }
         }
     }
@@ -100,6 +139,21 @@ mod tests {
             assert!(link_is_up(&ip_link_show("lo")));
             // Idempotent.
             set_link_up("lo").unwrap();
+        });
+    }
+
+    #[test]
+    fn mtu_of_a_link() {
+        if !root_or_skip("mtu_of_a_link") {
+            return;
+        }
+        in_throwaway_host(|| {
+            assert_eq!(link_mtu("lo").unwrap(), 65536);
+            let e = link_mtu("nosuchdev0").unwrap_err();
+            let Error::Io { source, .. } = &e else {
+                panic!("{e:?}")
+            };
+            assert_eq!(source.raw_os_error(), Some(libc::ENODEV));
         });
     }
 

@@ -14,6 +14,7 @@
 //! | [`run_in_new`] | Go `testutils.NewNS` used as a throwaway host, `unshare -n -m` |
 //! | [`create`], [`attach`], [`delete`], [`list`] | `ip netns add`, `ip netns attach`, `ip netns del`, `ip netns list` |
 //! | [`set_link_up`] | `ip link set NAME up` |
+//! | [`link_mtu`] | the MTU `ip link show NAME` prints |
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -33,7 +34,7 @@ use crate::sys;
 mod link;
 mod named;
 
-pub use link::set_link_up;
+pub use link::{link_mtu, set_link_up};
 pub use named::{attach, create, delete, list, CreateOptions, NamedNetns};
 
 /// The calling thread's network namespace, as the kernel shows it in procfs.
