@@ -12,3 +12,4 @@ mod netconfs;
 mod progress;
 mod teardown;
 mod util;
+mod validate;
