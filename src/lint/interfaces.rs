@@ -172,11 +172,12 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, raw: &Map<String, Value>) -> 
                 }
             }
         }
-        "dummy" => {
-            // dummy.go cmdAdd: "dummy interface requires an IPAM configuration".
-            if !has_ipam {
-                cx.error(&at("ipam"), "dummy needs an ipam section (ADD fails: dummy interface requires an IPAM configuration)");
-            }
+        // dummy.go cmdAdd: "dummy interface requires an IPAM configuration".
+        "dummy" if !has_ipam => {
+            cx.error(
+                &at("ipam"),
+                "dummy needs an ipam section (ADD fails: dummy interface requires an IPAM configuration)",
+            );
         }
         _ => {}
     }

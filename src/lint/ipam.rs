@@ -117,7 +117,7 @@ fn host_local(
                         &set_path,
                         "a range set must be a list of ranges: [[{\"subnet\": ...}]]",
                     )
-                    .fix(format!("wrap it in brackets: \"ranges\": [[ ... ]]"));
+                    .fix("wrap it in brackets: \"ranges\": [[ ... ]]");
                     continue;
                 };
                 // range_set.go: "empty range set".
