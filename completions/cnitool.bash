@@ -1437,7 +1437,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__validate)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --strict --junit --no-host-checks --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1472,6 +1472,10 @@ _cnitool() {
                     return 0
                     ;;
                 --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --junit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1551,7 +1555,7 @@ _cnitool_with_names() {
             break
         fi
         case "$word" in
-            --arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--mac|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
+            --arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
             -*) ;;
             *)
                 if [[ -z "$sub" ]]; then sub="$word"
