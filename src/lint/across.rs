@@ -2,8 +2,10 @@
 //! and one bridge shared by networks with different subnets. (Two files with one name are
 //! found by the lookup itself: `libcni::conf::list_networks`' `shadowed_by`.)
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::net::IpNet;
 use super::{Finding, Footprint, HostView, Severity};
 
 /// One network as the checks across networks see it.
@@ -18,7 +20,9 @@ pub struct Network {
 }
 
 /// Every finding across `networks` (in lookup order) and with `host`. Each overlap is
-/// reported once, on the later network.
+/// reported once, on the later network. Linear in the number of subnets but for the
+/// overlaps found (a sweep over the subnets sorted by address, a map of bridges), so that
+/// thousands of networks take milliseconds.
 pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
     let mut out = Vec::new();
     let finding = |n: &Network, path: &str, message: String| {
@@ -27,17 +31,15 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
         f.path = path.to_owned();
         f
     };
+    let overlaps = overlapping(networks);
+    // The distinct subnet sets seen on each bridge, with the first network that had each.
+    let mut bridges: HashMap<&str, Vec<(Vec<IpNet>, usize)>> = HashMap::new();
     for (i, b) in networks.iter().enumerate() {
-        for (subnet, path) in &b.footprint.subnets {
+        for (k, (subnet, path)) in b.footprint.subnets.iter().enumerate() {
             // Overlaps with the networks before this one.
-            let earlier: Vec<(&Network, &super::net::IpNet)> = networks[..i]
-                .iter()
-                .filter(|a| a.name != b.name)
-                .flat_map(|a| a.footprint.subnets.iter().map(move |(s, _)| (a, s)))
-                .filter(|(_, s)| s.overlaps(subnet))
-                .collect();
-            if let Some((a, s)) = earlier.first() {
-                let more = earlier.len() - 1;
+            if let Some(earlier) = overlaps.get(&(i, k)) {
+                let (a, s) = earlier[0];
+                let (a, s) = (&networks[a], &networks[a].footprint.subnets[s].0);
                 let mut msg = format!(
                     "subnet {subnet} overlaps {s} of network {:?}{}",
                     a.name,
@@ -46,8 +48,8 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
                         .map(|f| format!(" ({})", f.display()))
                         .unwrap_or_default()
                 );
-                if more > 0 {
-                    msg.push_str(&format!(" and {more} more"));
+                if earlier.len() > 1 {
+                    msg.push_str(&format!(" and {} more", earlier.len() - 1));
                 }
                 msg.push_str(
                     ": containers of both can get the same addresses and their routes clash",
@@ -70,7 +72,8 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
                         b,
                         path,
                         format!(
-                            "subnet {subnet} overlaps this host's route {} dev {}: traffic to one of them goes the wrong way",
+                            "subnet {subnet} overlaps this host's route {} dev {}: traffic to one \
+                             of them goes the wrong way",
                             r.dst, r.dev
                         ),
                     )
@@ -80,14 +83,12 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
         }
         // One bridge, different subnets.
         if let Some((bridge, path)) = &b.footprint.bridge {
-            let other = networks[..i].iter().find(|a| {
-                a.name != b.name
-                    && a.footprint
-                        .bridge
-                        .as_ref()
-                        .is_some_and(|(br, _)| br == bridge)
-                    && !same_subnets(&a.footprint, &b.footprint)
-            });
+            let mine = subnet_set(&b.footprint);
+            let seen = bridges.entry(bridge.as_str()).or_default();
+            let other = seen
+                .iter()
+                .find(|(set, a)| *set != mine && networks[*a].name != b.name)
+                .map(|(_, a)| &networks[*a]);
             if let Some(a) = other {
                 let list = |f: &Footprint| {
                     let s: Vec<String> = f.subnets.iter().map(|(s, _)| s.to_string()).collect();
@@ -102,8 +103,9 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
                         b,
                         path,
                         format!(
-                            "bridge {bridge:?} is also used by network {:?} with other subnets ({} here, {} there): \
-                             the bridge gets both gateways and the networks are not isolated",
+                            "bridge {bridge:?} is also used by network {:?} with other subnets \
+                             ({} here, {} there): the bridge gets both gateways and the networks \
+                             are not isolated",
                             a.name,
                             list(&b.footprint),
                             list(&a.footprint)
@@ -112,18 +114,74 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
                     .with_fix("give each network its own \"bridge\""),
                 );
             }
+            if !seen.iter().any(|(set, _)| *set == mine) {
+                seen.push((mine, i));
+            }
         }
     }
     out
 }
 
-fn same_subnets(a: &Footprint, b: &Footprint) -> bool {
-    let set = |f: &Footprint| {
-        let mut s: Vec<String> = f.subnets.iter().map(|(s, _)| s.to_string()).collect();
-        s.sort();
-        s
-    };
-    set(a) == set(b)
+/// For each (network, subnet index) that overlaps a subnet of an earlier network of another
+/// name, those earlier (network, subnet index) pairs in lookup order.
+fn overlapping(networks: &[Network]) -> HashMap<(usize, usize), Vec<(usize, usize)>> {
+    struct Span {
+        v6: bool,
+        lo: u128,
+        hi: u128,
+        net: usize,
+        sub: usize,
+    }
+    let mut spans: Vec<Span> = networks
+        .iter()
+        .enumerate()
+        .flat_map(|(net, n)| {
+            n.footprint
+                .subnets
+                .iter()
+                .enumerate()
+                .map(move |(sub, (s, _))| {
+                    let (lo, hi) = s.span();
+                    Span {
+                        v6: s.addr.is_ipv6(),
+                        lo,
+                        hi,
+                        net,
+                        sub,
+                    }
+                })
+        })
+        .collect();
+    spans.sort_by_key(|s| (s.v6, s.lo));
+    let mut hits: HashMap<(usize, usize), Vec<(usize, usize)>> = HashMap::new();
+    // The spans that may still overlap the next ones: those not ending before its start.
+    let mut active: Vec<usize> = Vec::new();
+    for (k, s) in spans.iter().enumerate() {
+        active.retain(|&j| spans[j].v6 == s.v6 && spans[j].hi >= s.lo);
+        for &j in &active {
+            let o = &spans[j];
+            if o.net == s.net || networks[o.net].name == networks[s.net].name {
+                continue;
+            }
+            let (later, earlier) = if o.net > s.net { (o, s) } else { (s, o) };
+            hits.entry((later.net, later.sub))
+                .or_default()
+                .push((earlier.net, earlier.sub));
+        }
+        active.push(k);
+    }
+    for v in hits.values_mut() {
+        v.sort_unstable();
+    }
+    hits
+}
+
+/// A network's subnets as a sorted set, to compare networks.
+fn subnet_set(f: &Footprint) -> Vec<IpNet> {
+    let mut s: Vec<IpNet> = f.subnets.iter().map(|(s, _)| s.canonical()).collect();
+    s.sort_by_key(|n| (n.addr.is_ipv6(), n.span(), n.len));
+    s.dedup();
+    s
 }
 
 #[cfg(test)]
@@ -181,6 +239,31 @@ mod tests {
             &HostView::none()
         )
         .is_empty());
+    }
+
+    #[test]
+    fn overlaps_are_reported_once_on_the_later_network() {
+        let found = check(
+            &[
+                net("a", &["10.0.0.0/8"], None),
+                net("b", &["10.1.0.0/16", "fd00::/64"], None),
+                net("c", &["10.1.2.0/24", "fd00::/48"], None),
+                net("d", &["192.168.0.0/24"], None),
+            ],
+            &HostView::none(),
+        );
+        let m: Vec<String> = messages(&found)
+            .iter()
+            .map(|m| m[..m.find(": containers").unwrap()].to_owned())
+            .collect();
+        assert_eq!(
+            m,
+            [
+                "b subnet 10.1.0.0/16 overlaps 10.0.0.0/8 of network \"a\" (/etc/cni/net.d/a.conflist)",
+                "c subnet 10.1.2.0/24 overlaps 10.0.0.0/8 of network \"a\" (/etc/cni/net.d/a.conflist) and 1 more",
+                "c subnet fd00::/48 overlaps fd00::/64 of network \"b\" (/etc/cni/net.d/b.conflist)",
+            ]
+        );
     }
 
     #[test]

@@ -95,6 +95,11 @@ impl IpNet {
         }
     }
 
+    /// The first and last address of the prefix as numbers (IPv4 in the low 32 bits).
+    pub fn span(&self) -> (u128, u128) {
+        (to_u128(self.network()), to_u128(self.last()))
+    }
+
     /// Whether `addr` is inside the prefix (same family).
     pub fn contains(&self, addr: IpAddr) -> bool {
         addr.is_ipv4() == self.addr.is_ipv4()
