@@ -682,6 +682,51 @@ mod tests {
     use super::testing::*;
     use super::*;
 
+    fn list_findings(bytes: &str, file: &str) -> Vec<String> {
+        let path = std::path::Path::new(file);
+        let list = if file.ends_with(".conflist") {
+            libcni::conf::conf_list_from_bytes(bytes.as_bytes(), Some(path)).unwrap()
+        } else {
+            let conf = libcni::conf::conf_from_bytes(bytes.as_bytes(), Some(path)).unwrap();
+            libcni::conf::conf_list_from_conf(&conf, Some(path)).unwrap()
+        };
+        let (found, _) = lint_list(&list, &HostView::none());
+        found
+            .iter()
+            .map(|f| format!("{} {} {}: {}", f.severity, f.plugin, f.path, f.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_list_has_its_own_keys_and_paths() {
+        let found = list_findings(
+            r#"{"cniVersion": "1.0.0", "name": "n", "disableChek": true,
+                "plugins": [{"type": "bridge", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/33"}]]}}]}"#,
+            "/etc/cni/net.d/n.conflist",
+        );
+        assert_eq!(
+            found,
+            [
+                "warning  .disableChek: unknown key \"disableChek\": libcni ignores it (did you mean \"disableCheck\"?)",
+                "error host-local .plugins[0].ipam.ranges[0][0].subnet: \"10.1.0.0/33\" is not a CIDR subnet (like 10.22.0.0/24)",
+            ]
+        );
+        let clean = list_findings(
+            r#"{"cniVersion": "1.0.0", "name": "n", "disableCheck": true, "plugins": [{"type": "loopback"}]}"#,
+            "/etc/cni/net.d/n.conflist",
+        );
+        assert_eq!(clean, Vec::<String>::new());
+        // A single-plugin .conf: paths from the file's top.
+        let conf = list_findings(
+            r#"{"cniVersion": "1.0.0", "name": "n", "type": "bridge", "mtu": "9000"}"#,
+            "/etc/cni/net.d/n.conf",
+        );
+        assert_eq!(
+            conf,
+            ["error bridge .mtu: \"mtu\" must be an integer, not a string (the bridge plugin fails to parse the config)"]
+        );
+    }
+
     #[test]
     fn typo_names_the_nearest_key() {
         assert_eq!(nearest("mtus", ["mtu", "mac", "bridge"]), Some("mtu"));

@@ -442,3 +442,34 @@ fn validate_wants_the_dhcp_daemon_socket() {
         assert_eq!(v["ok"], true);
     });
 }
+
+/// VERSION is asked once per plugin binary in a run, however many networks use it (a fake
+/// plugin counts its VERSION calls).
+#[test]
+fn validate_asks_each_plugin_binary_version_once() {
+    plain_test(|h| {
+        let count = h.scratch.join("versions");
+        h.fake_plugin(
+            "counted",
+            &format!(
+                r#"if [ "$CNI_COMMAND" = VERSION ]; then
+  echo "$CNI_COMMAND" >> {count}
+  echo '{{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}}'
+  exit 0
+fi
+exit 1"#,
+                count = count.display()
+            ),
+        );
+        for i in 0..40 {
+            h.conflist(
+                &format!("n{i:02}"),
+                "1.0.0",
+                json!([{"type": "counted", "ipam": {"type": "counted"}}, {"type": "counted"}]),
+            );
+        }
+        let run = h.run(&["-q", "validate"]).ok();
+        assert_eq!(run.stdout, "");
+        assert_eq!(fs::read_to_string(&count).unwrap(), "VERSION\n");
+    });
+}
