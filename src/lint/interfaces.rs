@@ -166,9 +166,14 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, raw: &Map<String, Value>) -> 
         "tap" => {
             if let Some(br) = get_str(raw, "bridge") {
                 // tap.go createTap: `LinkByName(conf.Bridge)` must find it.
-                if check_ifname(cx, &at("bridge"), br) && cx.host.has_interface(br) == Some(false) {
-                    cx.error(&at("bridge"), format!("bridge {br:?} does not exist on this host (tap attaches to an existing one)"))
-                        .fix(format!("create it (ip link add {br} type bridge) or remove \"bridge\""));
+                let path = at("bridge");
+                if check_ifname(cx, &path, br) && cx.host.has_interface(br) == Some(false) {
+                    let msg = format!(
+                        "bridge {br:?} does not exist on this host (tap attaches to an existing one)"
+                    );
+                    cx.error(&path, msg).fix(format!(
+                        "create it (ip link add {br} type bridge) or remove \"bridge\""
+                    ));
                 }
             }
         }
@@ -238,7 +243,10 @@ fn bridge(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, has_ipam: bool)
         for (i, t) in trunks.iter().enumerate() {
             let path = format!("{base}.vlanTrunk[{i}]");
             let Some(t) = t.as_object() else {
-                cx.error(&path, "a vlanTrunk entry must be an object ({\"id\": N} or {\"minID\": N, \"maxID\": M})");
+                cx.error(
+                    &path,
+                    "a vlanTrunk entry must be an object ({\"id\": N} or {\"minID\": N, \"maxID\": M})",
+                );
                 continue;
             };
             fields(

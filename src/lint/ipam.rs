@@ -202,7 +202,8 @@ fn host_local(
     if cx.version < Version::new(0, 3, 0) && (count(true) > 1 || count(false) > 1) {
         cx.error(
             &format!("{base}.ranges"),
-            "cniVersion before 0.3.0 takes one address per family: host-local refuses several range sets of one family",
+            "cniVersion before 0.3.0 takes one address per family: host-local refuses several \
+             range sets of one family",
         )
         .fix("use cniVersion 0.3.1 or later");
     }

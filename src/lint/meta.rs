@@ -118,12 +118,19 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, index: usize, raw: &Map<Strin
                     );
                 }
                 if get_str(raw, "externalSetMarkChain").is_some() {
-                    cx.error(&at("markMasqBit"), "markMasqBit and externalSetMarkChain exclude each other (portmap refuses both)");
+                    cx.error(
+                        &at("markMasqBit"),
+                        "markMasqBit and externalSetMarkChain exclude each other (portmap refuses both)",
+                    );
                 }
             }
             if !caps("portMappings") && get(raw, "runtimeConfig").is_none() {
-                cx.warn(base, "portmap without capabilities {\"portMappings\": true} gets no port mappings: it does nothing")
-                    .fix("add \"capabilities\": {\"portMappings\": true}");
+                cx.warn(
+                    base,
+                    "portmap without capabilities {\"portMappings\": true} gets no port mappings: \
+                     it does nothing",
+                )
+                .fix("add \"capabilities\": {\"portMappings\": true}");
             }
             port_mappings(cx, base, raw);
         }
@@ -165,8 +172,14 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, index: usize, raw: &Map<Strin
                 .iter()
                 .any(|(k, _)| get(raw, k).is_some_and(|v| v.as_u64() != Some(0)));
             if !any && !caps("bandwidth") {
-                cx.warn(base, "bandwidth has no rates and no capabilities {\"bandwidth\": true}: it does nothing")
-                    .fix("set ingressRate/ingressBurst or egressRate/egressBurst, or add \"capabilities\": {\"bandwidth\": true}");
+                cx.warn(
+                    base,
+                    "bandwidth has no rates and no capabilities {\"bandwidth\": true}: it does nothing",
+                )
+                .fix(
+                    "set ingressRate/ingressBurst or egressRate/egressBurst, or add \
+                     \"capabilities\": {\"bandwidth\": true}",
+                );
             }
         }
         "sbr" => {
@@ -193,7 +206,10 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, index: usize, raw: &Map<Strin
                     }
                 }
                 if v4 > 1 || v6 > 1 {
-                    cx.error(&at("gateways"), "gateways list has two addresses of one family (one IPv4, one IPv6 at most)");
+                    cx.error(
+                        &at("gateways"),
+                        "gateways list has two addresses of one family (one IPv4, one IPv6 at most)",
+                    );
                 }
             }
         }
