@@ -162,10 +162,10 @@ pub enum Command {
     /// Each finding has a severity (error: ADD would fail or the network cannot work;
     /// warning: probably not what is meant; info), the file, the field as a jq path, the
     /// message and the fix when one is obvious. Exit 0 without errors (--strict: without
-    /// warnings either), else 3. -q prints only warnings and errors (nothing when clean);
-    /// -o json gives {"ok", "findings": [{severity, network, plugin, file, path, message,
-    /// fix}]}. A netconf directory given that does not exist, or no netconf at all, is an
-    /// error.
+    /// warnings either), else 3. -q prints only warnings and errors (the table: nothing
+    /// when clean); -o json gives {"ok", "findings": [{severity, network, plugin, file,
+    /// path, message, fix}]}; --junit FILE a JUnit XML report besides. A netconf directory
+    /// given that does not exist, or no netconf at all, is an error.
     Validate(cmd::validate::ValidateArgs),
     /// Show the tool's version, the spec versions and (--plugins) the plugins' versions.
     Version(cmd::version::VersionArgs),
