@@ -335,7 +335,7 @@ fn tuning(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>) {
         return;
     };
     for key in sysctls.keys() {
-        let path = format!("{base}.sysctl.{key}");
+        let path = super::member(&format!("{base}.sysctl"), key);
         let file = key.replace('.', "/").replacen("IFNAME", "eth0", 1);
         let full = Path::new("/proc/sys").join(&file);
         // filepath.Join cleans `..`: what counts is where the path lands.
@@ -507,7 +507,7 @@ mod tests {
         let t = |s: serde_json::Value| second(json!({"type": "tuning", "sysctl": s}));
         assert_one(
             &t(json!({"kernel.panic": "1"})),
-            "error .sysctl.kernel.panic: sysctl \"kernel.panic\" is not under net.",
+            "error .sysctl[\"kernel.panic\"]: sysctl \"kernel.panic\" is not under net.",
         );
         assert_one(&t(json!({"vm.swappiness": "1"})), "is not under net.");
         assert_one(

@@ -267,6 +267,23 @@ const LIST_KEYS: &[(&str, Kind)] = &[
     ("loadOnlyInlinedPlugins", Kind::Bool),
 ];
 
+/// The jq path of `key` in the object at `base`: `.key` for a plain name, `["a.b"]` for
+/// anything else (a sysctl name, a key with spaces).
+pub fn member(base: &str, key: &str) -> String {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!("{base}.{key}")
+    } else {
+        // jq: `.["a b"]` at the top, `.x["a b"]` below.
+        let base = if base.is_empty() { "." } else { base };
+        format!("{base}[{}]", serde_json::Value::from(key))
+    }
+}
+
 /// Levenshtein distance, for "did you mean".
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -306,7 +323,7 @@ pub fn fields(
 ) {
     let all = || known.iter().flat_map(|k| k.iter());
     for (key, value) in obj {
-        let path = format!("{base}.{key}");
+        let path = member(base, key);
         let exact = all().find(|(k, _)| k == key);
         let folded = exact.or_else(|| all().find(|(k, _)| k.eq_ignore_ascii_case(key)));
         match folded {
@@ -588,7 +605,7 @@ pub fn lint_plugin(cx: &mut Cx<'_>, base: &str, index: usize, raw: &Map<String, 
             let mut all: Vec<&str> = own.to_vec();
             all.extend(of_ipam.unwrap_or(&[]));
             let f = cx.warn(
-                &format!("{base}.capabilities.{cap}"),
+                &member(&format!("{base}.capabilities"), cap),
                 format!(
                     "capability {cap:?} is not read by {by}: what the runtime passes is ignored \
                      (read: {})",
@@ -725,6 +742,16 @@ mod tests {
             conf,
             ["error bridge .mtu: \"mtu\" must be an integer, not a string (the bridge plugin fails to parse the config)"]
         );
+    }
+
+    #[test]
+    fn paths_are_jq_paths() {
+        assert_eq!(member(".plugins[0]", "mtu"), ".plugins[0].mtu");
+        assert_eq!(
+            member(".sysctl", "net.ipv4.ip_forward"),
+            ".sysctl[\"net.ipv4.ip_forward\"]"
+        );
+        assert_eq!(member("", "a b"), ".[\"a b\"]");
     }
 
     #[test]
