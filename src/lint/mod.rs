@@ -573,11 +573,16 @@ pub fn lint_plugin(cx: &mut Cx<'_>, base: &str, index: usize, raw: &Map<String, 
     let Some(ty) = get_str(raw, "type") else {
         return;
     };
-    // IPAM first: its subnets are the network's, and MTU rules need the families.
+    // IPAM first: its subnets are the network's, and MTU rules need the families. A
+    // third-party plugin's ipam section is checked only when it names a reference IPAM
+    // plugin (which then reads it); such a plugin may use the section its own way.
     let ipam = get(raw, "ipam").and_then(Value::as_object);
     let ipam_type = ipam.and_then(|i| get_str(i, "type"));
+    let main_known = capabilities_of(ty).is_some();
     if let Some(ipam) = ipam {
-        ipam::lint(cx, &format!("{base}.ipam"), raw, ipam);
+        if main_known || ipam_type.and_then(ipam::capabilities).is_some() {
+            ipam::lint(cx, &format!("{base}.ipam"), raw, ipam);
+        }
     }
     let known = interfaces::lint(cx, base, ty, raw) || meta::lint(cx, base, ty, index, raw);
     if !known {
@@ -873,8 +878,14 @@ mod tests {
         assert_clean(&lint(
             json!({"type": "tuning", "capabilities": {"mac": true}}),
         ));
-        // A third-party plugin gets no plugin rules.
+        // A third-party plugin gets no plugin rules, its ipam section only those of a
+        // reference IPAM plugin it names.
         assert_clean(&lint(json!({"type": "cilium-cni", "whatever": 1,
-            "capabilities": {"portMappings": true}})));
+            "capabilities": {"portMappings": true}, "ipam": {"mode": "cluster-pool"}})));
+        assert_one(
+            &lint(json!({"type": "cilium-cni",
+                "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/33"}]]}})),
+            "is not a CIDR subnet",
+        );
     }
 }
