@@ -155,9 +155,9 @@ pub enum Command {
     /// (subnets, ranges, gateways, routes, MTU, MAC addresses, VLAN IDs, modes, rates and
     /// bursts, tuning sysctls), capabilities the plugin does not read; on this host (unless
     /// --no-host-checks): a master/device interface that does not exist, the dhcp daemon's
-    /// socket, subnets on the host's routes. Across networks: one name in two files (the
-    /// first in lookup order wins), overlapping subnets, a bridge shared by different
-    /// subnets. Other plugin types get the generic checks only.
+    /// socket, subnets on the host's routes or addresses. Across networks: one name in two
+    /// files (the first in lookup order wins), overlapping subnets, a bridge shared by
+    /// different subnets. Other plugin types get the generic checks only.
     ///
     /// Each finding has a severity (error: ADD would fail or the network cannot work;
     /// warning: probably not what is meant; info), the file, the field as a jq path, the

@@ -79,6 +79,23 @@ pub fn check(networks: &[Network], host: &HostView) -> Vec<Finding> {
                     )
                     .with_fix("pick a subnet no route of the host covers"),
                 );
+            } else if let Some((addr, dev)) = host
+                .addresses
+                .iter()
+                .find(|(a, dev)| subnet.contains(*a) && !own(dev))
+            {
+                // An address without a prefix route (a /32, `noprefixroute`).
+                out.push(
+                    finding(
+                        b,
+                        path,
+                        format!(
+                            "subnet {subnet} holds this host's address {addr} (dev {dev}): a \
+                             container given it clashes with the host"
+                        ),
+                    )
+                    .with_fix("pick a subnet without the host's addresses"),
+                );
             }
         }
         // One bridge, different subnets.
@@ -286,6 +303,19 @@ mod tests {
         assert_eq!(messages(&found), ["a subnet 10.1.5.0/24 overlaps this host's route 10.1.0.0/16 dev eth0: traffic to one of them goes the wrong way"]);
         // The network's own bridge route is its own.
         assert!(check(&[net("b", &["10.2.0.0/24"], Some("br2"))], &host).is_empty());
+        // An address without a route of its own.
+        let host = HostView {
+            addresses: vec![("10.3.0.9".parse().unwrap(), "lo0".into())],
+            ..host
+        };
+        assert_eq!(
+            messages(&check(&[net("c", &["10.3.0.0/24"], Some("cni0"))], &host)),
+            [
+                "c subnet 10.3.0.0/24 holds this host's address 10.3.0.9 (dev lo0): a container \
+              given it clashes with the host"
+            ]
+        );
+        assert!(check(&[net("c", &["10.3.1.0/24"], Some("cni0"))], &host).is_empty());
     }
 
     #[test]

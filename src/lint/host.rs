@@ -1,5 +1,6 @@
-//! What the host offers the networks, read from `/proc` of the calling thread's network
-//! namespace (no root needed, nothing changed): interfaces, routes, sockets, sysctls.
+//! What the host offers the networks, as the calling thread's network namespace shows it
+//! (`/proc/thread-self/net`, `getifaddrs`; no root needed, nothing changed): interfaces,
+//! routes, addresses, sockets, sysctls.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -26,6 +27,8 @@ pub struct HostView {
     pub interfaces: BTreeSet<String>,
     /// Routes (IPv4 and IPv6; default, link-local and multicast routes left out).
     pub routes: Vec<HostRoute>,
+    /// The host's addresses with their interfaces (loopback and IPv6 link-local left out).
+    pub addresses: Vec<(IpAddr, String)>,
     /// Interfaces of the IPv4 default routes (macvlan and ipvlan's master when none is
     /// given).
     pub default_devs: Vec<String>,
@@ -48,6 +51,7 @@ impl HostView {
             checked: true,
             interfaces: parse_dev(&read("/proc/thread-self/net/dev")),
             routes,
+            addresses: addresses(),
             default_devs: default_devs(&v4),
         }
     }
@@ -68,6 +72,26 @@ impl HostView {
     pub fn exists(&self, path: &Path) -> Option<bool> {
         self.checked.then(|| path.exists())
     }
+}
+
+/// The addresses of this thread's network namespace (`getifaddrs`, which asks the kernel
+/// over netlink), so that an address without a prefix route (a /32, `noprefixroute`) is
+/// seen too.
+fn addresses() -> Vec<(IpAddr, String)> {
+    let Ok(all) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    all.filter_map(|a| {
+        let s = a.address?;
+        let ip = match (s.as_sockaddr_in(), s.as_sockaddr_in6()) {
+            (Some(v4), _) => IpAddr::V4(v4.ip()),
+            (_, Some(v6)) => IpAddr::V6(v6.ip()),
+            _ => return None,
+        };
+        let link_local = matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
+        (!ip.is_loopback() && !link_local).then_some((ip, a.interface_name))
+    })
+    .collect()
 }
 
 /// Interface names of `/proc/net/dev` (`  eth0: 123 ...`).

@@ -8,7 +8,7 @@
 //! - [`ipam`]: host-local, static, dhcp;
 //! - [`meta`]: portmap, firewall, tuning, bandwidth, sbr, vrf;
 //! - [`across`]: findings about several networks together (names, subnets, bridges);
-//! - [`host`]: what this host has (links, routes, sockets), read from `/proc`, never changed.
+//! - [`host`]: what this host has (links, routes, addresses, sockets), read, never changed.
 //!
 //! The rules read a plugin's JSON as the plugin's Go decoder would: keys match without
 //! regard to case, `null` is the zero value, a value of the wrong type fails the whole ADD.

@@ -362,6 +362,16 @@ fn validate_warns_of_subnets_on_the_hosts_routes() {
         assert_eq!(h.run(&["validate", "--strict", "clash"]).code, 3);
         let lan = h.run(&["-o", "json", "validate", "lan"]).ok();
         assert_eq!(problems(&lan), Vec::<String>::new());
+        // An address without a prefix route of its own is found too.
+        ip(&["addr", "add", "10.69.0.9/32", "dev", "up1"]);
+        bridge_net(h, "vip", "vip0", "10.69.0.0/24");
+        let vip = h.run(&["-o", "json", "validate", "vip"]).ok();
+        assert_eq!(
+            problems(&vip),
+            ["warning vip vip.conflist .plugins[0].ipam.ranges[0][0].subnet: subnet 10.69.0.0/24 holds \
+              this host's address 10.69.0.9 (dev up1): a container given it clashes with the host => pick \
+              a subnet without the host's addresses"]
+        );
     });
 }
 
