@@ -2,7 +2,7 @@
 //! (`/proc/thread-self/net`, `getifaddrs`; no root needed, nothing changed): interfaces,
 //! routes, addresses, sockets, sysctls.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
@@ -29,6 +29,8 @@ pub struct HostView {
     pub routes: Vec<HostRoute>,
     /// The host's addresses with their interfaces (loopback and IPv6 link-local left out).
     pub addresses: Vec<(IpAddr, String)>,
+    /// Interface MTUs, where `/sys/class/net` shows this namespace's interfaces.
+    pub mtus: BTreeMap<String, u32>,
     /// Interfaces of the IPv4 default routes (macvlan and ipvlan's master when none is
     /// given).
     pub default_devs: Vec<String>,
@@ -47,9 +49,11 @@ impl HostView {
         let v4 = read("/proc/thread-self/net/route");
         let mut routes = parse_ipv4_routes(&v4);
         routes.extend(parse_ipv6_routes(&read("/proc/thread-self/net/ipv6_route")));
+        let interfaces = parse_dev(&read("/proc/thread-self/net/dev"));
         HostView {
             checked: true,
-            interfaces: parse_dev(&read("/proc/thread-self/net/dev")),
+            mtus: mtus(&interfaces),
+            interfaces,
             routes,
             addresses: addresses(),
             default_devs: default_devs(&v4),
@@ -59,6 +63,11 @@ impl HostView {
     /// Whether the interface exists; `None` without host checks.
     pub fn has_interface(&self, name: &str) -> Option<bool> {
         (self.checked && !self.interfaces.is_empty()).then(|| self.interfaces.contains(name))
+    }
+
+    /// An interface's MTU, when known.
+    pub fn mtu(&self, name: &str) -> Option<u32> {
+        self.mtus.get(name).copied()
     }
 
     /// Whether `path` is a Unix socket; `None` without host checks.
@@ -92,6 +101,28 @@ fn addresses() -> Vec<(IpAddr, String)> {
         (!ip.is_loopback() && !link_local).then_some((ip, a.interface_name))
     })
     .collect()
+}
+
+/// The MTUs of `interfaces` from `/sys/class/net/NAME/mtu`. sysfs shows the interfaces of
+/// the network namespace it was mounted in, not necessarily the caller's: an MTU is taken
+/// only when the interface's index there is the one this namespace gives the name.
+fn mtus(interfaces: &BTreeSet<String>) -> BTreeMap<String, u32> {
+    let sys = |name: &str, file: &str| -> Option<u32> {
+        std::fs::read_to_string(Path::new("/sys/class/net").join(name).join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    interfaces
+        .iter()
+        .filter_map(|name| {
+            let index = nix::net::if_::if_nametoindex(name.as_str()).ok()?;
+            (sys(name, "ifindex")? == index)
+                .then(|| Some((name.clone(), sys(name, "mtu")?)))
+                .flatten()
+        })
+        .collect()
 }
 
 /// Interface names of `/proc/net/dev` (`  eth0: 123 ...`).

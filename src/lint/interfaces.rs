@@ -140,7 +140,8 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, raw: &Map<String, Value>) -> 
                     &["bridge", "private", "vepa", "passthru"],
                 );
             }
-            master(cx, base, raw, false);
+            let parent = master(cx, base, raw, false);
+            master_mtu(cx, base, raw, parent);
         }
         "ipvlan" => {
             // ipvlan.go `modeFromString`.
@@ -160,7 +161,8 @@ pub fn lint(cx: &mut Cx<'_>, base: &str, ty: &str, raw: &Map<String, Value>) -> 
                 }
             }
             // vlan.go loadConf: "\"master\" field is required".
-            master(cx, base, raw, true);
+            let parent = master(cx, base, raw, true);
+            master_mtu(cx, base, raw, parent);
         }
         "host-device" => host_device(cx, base, raw),
         "tap" => {
@@ -320,16 +322,21 @@ fn bridge(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, has_ipam: bool)
 /// The parent of macvlan, ipvlan and vlan: `master` (required for vlan; for the others
 /// the default route's interface when empty: macvlan.go/ipvlan.go `getDefaultRouteInterfaceName`).
 /// With `linkInContainer` the parent is in the container's namespace, not on the host.
-fn master(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, required: bool) {
+///
+/// Returns the parent on this host, if it exists there.
+fn master(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, required: bool) -> Option<String> {
     let at = format!("{base}.master");
     let in_container = get_bool(raw, "linkInContainer");
     match get_str(raw, "master") {
         Some(m) => {
             if !check_ifname(cx, &at, m) {
-                return;
+                return None;
             }
             if !in_container {
                 cx.footprint.parents.push(m.to_owned());
+                if cx.host.has_interface(m) == Some(true) {
+                    return Some(m.to_owned());
+                }
                 if cx.host.has_interface(m) == Some(false) {
                     let mut known: Vec<&str> = cx
                         .host
@@ -361,11 +368,13 @@ fn master(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, required: bool)
             if cx.host.checked && !in_container {
                 match cx.host.default_devs.first() {
                     Some(dev) => {
+                        let dev = dev.clone();
                         cx.footprint.parents.push(dev.clone());
                         cx.info(
                             &at,
                             format!("no master: the default route's interface {dev} is used"),
                         );
+                        return Some(dev);
                     }
                     None => {
                         cx.error(&at, "no master and no default route on this host: ADD fails (no default route interface found)")
@@ -373,6 +382,25 @@ fn master(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, required: bool)
                     }
                 }
             }
+        }
+    }
+    None
+}
+
+/// macvlan.go and vlan.go `loadConf`: "invalid MTU %d, must be [0, master MTU(%d)]".
+fn master_mtu(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>, parent: Option<String>) {
+    let (Some(parent), Some(mtu)) = (parent, get_int(raw, "mtu")) else {
+        return;
+    };
+    if let Some(max) = cx.host.mtu(&parent) {
+        if mtu > i64::from(max) {
+            cx.error(
+                &format!("{base}.mtu"),
+                format!("MTU {mtu} is above the MTU {max} of master {parent} (ADD refuses it)"),
+            )
+            .fix(format!(
+                "use at most {max}, or leave \"mtu\" out to take the master's"
+            ));
         }
     }
 }
@@ -560,6 +588,39 @@ mod tests {
             &lint_on(json!({"type": "macvlan"}), &no_default),
             "no master and no default route",
         );
+    }
+
+    #[test]
+    fn mtu_at_most_the_masters() {
+        let mut h = host(&["lo", "eth0"]);
+        h.mtus.insert("eth0".into(), 1500);
+        assert_one(
+            &lint_on(
+                json!({"type": "macvlan", "master": "eth0", "mtu": 9000}),
+                &h,
+            ),
+            "error .mtu: MTU 9000 is above the MTU 1500 of master eth0",
+        );
+        // No master: the default route's interface (eth0).
+        assert_one(
+            &lint_on(json!({"type": "macvlan", "mtu": 1501}), &h),
+            "above the MTU 1500",
+        );
+        assert_one(
+            &lint_on(
+                json!({"type": "vlan", "master": "eth0", "vlanId": 2, "mtu": 1600}),
+                &h,
+            ),
+            "above the MTU 1500",
+        );
+        assert_clean(&lint_on(
+            json!({"type": "macvlan", "master": "eth0", "mtu": 1500}),
+            &h,
+        ));
+        assert_clean(&lint_on(
+            json!({"type": "vlan", "master": "eth0", "vlanId": 2, "mtu": 1400}),
+            &h,
+        ));
     }
 
     #[test]

@@ -483,3 +483,44 @@ exit 1"#,
         assert_eq!(fs::read_to_string(&count).unwrap(), "VERSION\n");
     });
 }
+
+/// macvlan and vlan take at most their master's MTU. sysfs, where the MTU is read, shows the
+/// namespace it was mounted in: this throwaway host mounts its own over `/sys` (its mounts
+/// are private to it) and unmounts it at the end.
+#[test]
+fn validate_checks_the_mtu_against_the_master() {
+    host_test("validate_checks_the_mtu_against_the_master", |h| {
+        let _veth = Veth::new(None);
+        ip(&["link", "set", "up0", "mtu", "1400"]);
+        sh_output(&["mount", "-t", "sysfs", "sysfs", "/sys"]);
+        struct Unmount;
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg("/sys").status();
+            }
+        }
+        let _unmount = Unmount;
+        let ipam = json!({"type": "host-local", "dataDir": h.ipam, "ranges": [[{"subnet": "10.70.0.0/24"}]]});
+        h.conflist(
+            "mv",
+            "1.0.0",
+            json!([{"type": "macvlan", "master": "up0", "mtu": 1500, "ipam": ipam}]),
+        );
+        let run = h.run(&["-o", "json", "validate"]);
+        assert_eq!(run.code, 3, "{run:#?}");
+        assert_eq!(
+            problems(&run),
+            ["error mv mv.conflist .plugins[0].mtu: MTU 1500 is above the MTU 1400 of master up0 \
+              (ADD refuses it) => use at most 1400, or leave \"mtu\" out to take the master's"]
+        );
+        h.conflist(
+            "mv",
+            "1.0.0",
+            json!([{"type": "macvlan", "master": "up0", "mtu": 1400, "ipam": ipam}]),
+        );
+        assert_eq!(
+            problems(&h.run(&["-o", "json", "validate"]).ok()),
+            Vec::<String>::new()
+        );
+    });
+}
