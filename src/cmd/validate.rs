@@ -217,8 +217,10 @@ fn check_all(ctx: &Context, host: &HostView, findings: &mut Vec<Finding>, nets: 
         .join(", ");
     // A directory the user named (NETCONFPATH, --netconf-dir) that does not exist is a
     // typo or a missing mount, not an empty configuration.
+    let mut missing = 0;
     if ctx.netconf_dirs != super::default_netconf_dirs() {
         for d in ctx.netconf_dirs.iter().filter(|d| !d.is_dir()) {
+            missing += 1;
             findings.push(
                 finding(
                     Severity::Error,
@@ -270,9 +272,8 @@ fn check_all(ctx: &Context, host: &HostView, findings: &mut Vec<Finding>, nets: 
             }
         }
     }
-    // Said once: a missing directory the user named is reported above.
-    let all_missing = findings.iter().any(|f| f.severity == Severity::Error)
-        && ctx.netconf_dirs.iter().all(|d| !d.is_dir());
+    // When every directory named is missing, that was said above.
+    let all_missing = missing > 0 && missing == ctx.netconf_dirs.len();
     if listing.networks.is_empty() && !all_missing {
         findings.push(
             finding(
