@@ -280,7 +280,11 @@ fn check_all(ctx: &Context, host: &HostView, findings: &mut Vec<Finding>, nets: 
                 Severity::Error,
                 "",
                 "",
-                format!("no netconf files in {dirs}"),
+                if dirs.is_empty() {
+                    "no netconf directory given (NETCONFPATH / --netconf-dir is empty)".to_owned()
+                } else {
+                    format!("no netconf files in {dirs}")
+                },
             )
             .with_fix(
                 "add *.conflist files there, or point NETCONFPATH at the directory that has them",
