@@ -97,6 +97,16 @@ fn host_local(
 ) {
     fields(cx, base, ipam, "host-local", &[HOST_LOCAL]);
     check_routes(cx, &format!("{base}.routes"), get(ipam, "routes"));
+    // main.go cmdAdd: `parseResolvConf(ipamConf.ResolvConf)` (dns.go) opens the file.
+    if let Some(rc) = get_str(ipam, "resolvConf") {
+        if cx.host.exists(Path::new(rc)) == Some(false) {
+            cx.error(
+                &format!("{base}.resolvConf"),
+                format!("resolvConf {rc} does not exist on this host: host-local fails to open it"),
+            )
+            .fix("point it at an existing resolv.conf, or leave it out");
+        }
+    }
     let mut sets: Vec<Vec<ParsedRange>> = Vec::new();
     // config.go: an old-style single range (`subnet` in the ipam section) comes first.
     if get_str(ipam, "subnet").is_some() {
@@ -595,6 +605,26 @@ mod tests {
             &one_range(json!({"subnet": "10.3.0.0/24", "rangeStrat": "10.3.0.9"})),
             "did you mean \"rangeStart\"?",
         );
+    }
+
+    #[test]
+    fn host_local_resolv_conf_must_exist() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rc = tmp.path().join("resolv.conf");
+        let conf = || {
+            json!({"type": "bridge", "ipam": {"type": "host-local", "resolvConf": rc,
+                "ranges": [[{"subnet": "10.3.0.0/24"}]]}})
+        };
+        let host = HostView {
+            checked: true,
+            ..HostView::default()
+        };
+        assert_one(
+            &lint_on(conf(), &host),
+            "error .ipam.resolvConf: resolvConf",
+        );
+        std::fs::write(&rc, "nameserver 10.0.0.53\n").unwrap();
+        assert_clean(&lint_on(conf(), &host));
     }
 
     #[test]

@@ -306,6 +306,16 @@ fn port_mappings(cx: &mut Cx<'_>, base: &str, raw: &Map<String, Value>) {
                 }
             }
         }
+        // portmap_iptables.go `fillDnatRules`: `net.ParseIP(entry.HostIP)`; text that does
+        // not parse counts as IPv6 there, so the IPv4 mapping is silently left out.
+        if let Some(hip) = get_str(m, "hostIP") {
+            if net::parse_ip(hip).is_none() {
+                cx.error(
+                    &format!("{path}.hostIP"),
+                    format!("hostIP {hip:?} is not an IP address"),
+                );
+            }
+        }
         if let Some(proto) = get_str(m, "protocol") {
             if !["tcp", "udp", "sctp"].contains(&proto.to_ascii_lowercase().as_str()) {
                 cx.error(
@@ -444,6 +454,11 @@ mod tests {
                 json!({"runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "icmp"}]}}),
             ),
             "protocol \"icmp\"",
+        );
+        assert_one(
+            &pm(json!({"runtimeConfig": {"portMappings":
+                [{"hostPort": 8080, "containerPort": 80, "hostIP": "localhost"}]}})),
+            "hostIP \"localhost\" is not an IP address",
         );
         assert_clean(&pm(
             json!({"backend": "nftables", "snat": true, "markMasqBit": 13,
