@@ -120,12 +120,13 @@ fn real_main() -> Result<()> {
             .is_none_or(|o| o.split(',').any(|w| w.trim() == name))
     };
     type Section = fn(&Bench, Opts, &mut Report) -> Result<()>;
-    let sections: [(&str, &str, usize, Section); 7] = [
+    let sections: [(&str, &str, usize, Section); 8] = [
         ("startup", "startup", 1, startup),
         ("overhead", "overhead over the plugin floor", 1, overhead),
         ("run", "run versus the shell floor", 2, run_vs_shell),
         ("multi", "several networks in one run", 2, multi_net),
         ("lookup", "lookup cost", 2, lookup),
+        ("validate", "validate 3,000 netconfs", 2, validate_many),
         ("memory", "peak resident memory", 1, memory),
         ("concurrent", "20 concurrent runs", 6, concurrent_runs),
     ];
@@ -985,6 +986,67 @@ fn lookup(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
         "5. lookup among 10,000 netconfs under 50 ms",
         ms(worst),
         worst < 50.0,
+    );
+    report.section(t);
+    Ok(())
+}
+
+/// `cnitool validate` of 3,000 netconfs of five reference plugins each (bridge with
+/// host-local, portmap, bandwidth, firewall, tuning), every rule and the checks across
+/// networks included; VERSION is asked once per plugin binary (counted with `--trace`).
+fn validate_many(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
+    const N: usize = 3000;
+    let dir = env.root.join("validate");
+    fs::create_dir_all(&dir)?;
+    for i in 0..N {
+        let list = json!({"cniVersion": "1.0.0", "name": format!("net{i}"), "plugins": [
+            {"type": "bridge", "bridge": format!("vbr{i}"), "isGateway": true, "ipMasq": true,
+             "ipam": {"type": "host-local", "routes": [{"dst": "0.0.0.0/0"}],
+                      "ranges": [[{"subnet": format!("10.{}.{}.0/24", 100 + i / 256, i % 256)}]]}},
+            {"type": "portmap", "capabilities": {"portMappings": true}},
+            {"type": "bandwidth", "ingressRate": 1_000_000, "ingressBurst": 100_000},
+            {"type": "firewall"},
+            {"type": "tuning", "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "1"}}]});
+        fs::write(
+            dir.join(format!("{i:05}-net{i}.conflist")),
+            serde_json::to_vec_pretty(&list)?,
+        )?;
+    }
+    let trace = env.root.join("validate.trace");
+    let _ = fs::remove_file(&trace);
+    run_ok(
+        env.cnitool()
+            .env("NETCONFPATH", &dir)
+            .arg("--trace")
+            .arg(&trace)
+            .args(["-q", "validate", "--strict"]),
+    )?;
+    let versions = fs::read_to_string(&trace)?.lines().count();
+    if versions != 6 {
+        bail!("validate asked VERSION {versions} times for 6 plugin binaries");
+    }
+    let mut arms: Vec<Arm<'_>> = vec![Box::new(|| {
+        timed(|| {
+            run_ok(
+                env.cnitool()
+                    .env("NETCONFPATH", &dir)
+                    .args(["-q", "validate", "--strict"]),
+            )
+        })
+    })];
+    let s = interleave(opts, &mut arms)?;
+    let mut t = String::from(
+        "### Validate 3,000 netconfs\n\n\
+         `cnitool -q validate --strict` of 3,000 `.conflist` files of five reference plugins each \
+         (bridge with host-local, portmap, bandwidth, firewall, tuning): every rule, the host \
+         checks and the checks across networks. VERSION is asked once per plugin binary (6 \
+         calls, counted with `--trace`).\n\n| netconfs | median (p25–p75) |\n|---|---|\n",
+    );
+    let _ = writeln!(t, "| {N} | {} |", s[0].show());
+    report.goal(
+        "validate of 3,000 netconfs well under 1 s (goal: 500 ms)",
+        ms(s[0].median()),
+        s[0].median() < 500.0,
     );
     report.section(t);
     Ok(())

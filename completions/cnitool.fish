@@ -46,7 +46,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "status" -d 'Ask a n
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "list" -d 'List every network in the config directories (and the built-in one)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "ls" -d 'List every network in the config directories (and the built-in one)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "show" -d 'Show a network list exactly as it will be used, as JSON (the file it came from on stderr; with -o json, both in one document)'
-complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "validate" -d 'Check netconfs against the installed plugins (exit 3 on any error)'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "validate" -d 'Check netconfs against the installed plugins, the reference plugins\' rules and this host (exit 3 on any error)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "doctor" -d 'Check the host the networks run on (read-only; exit 3 on any FAIL)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "smoke" -d 'Prove that networks work end to end and leave nothing behind (exit 3 on any failed check)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
@@ -205,9 +205,12 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s o -l output
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l junit -d 'Also write the findings as a JUnit XML report to FILE (one test case per network)' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l strict -d 'Fail (exit 3) on warnings too, not only on errors'
+complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -l no-host-checks -d 'Skip the checks against this host (interfaces, routes, the dhcp daemon\'s socket, sysctls): for netconfs meant for another machine'
 complete -c cnitool -n "__fish_cnitool_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand doctor" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r

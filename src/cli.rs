@@ -46,7 +46,7 @@ Examples:
   cnitool del mynet web                              detach (uses what ADD recorded)
   cnitool container run --engine docker --net mynet -- --rm -it alpine sh
                                                      a container on mynet, torn down after
-  cnitool validate                                   check every netconf (CI gate)";
+  cnitool validate --strict --junit report.xml       check every netconf (CI gate)";
 
 /// Bring up CNI networks by hand, in CI and around container engines.
 #[derive(Debug, Parser)]
@@ -145,7 +145,27 @@ pub enum Command {
     /// Show a network list exactly as it will be used, as JSON (the file it came from on
     /// stderr; with -o json, both in one document).
     Show(cmd::show::ShowArgs),
-    /// Check netconfs against the installed plugins (exit 3 on any error).
+    /// Check netconfs against the installed plugins, the reference plugins' rules and this
+    /// host (exit 3 on any error).
+    ///
+    /// Without root and without running a plugin but VERSION (asked once per binary). For
+    /// the reference plugins (bridge, ptp, macvlan, ipvlan, vlan, host-device, loopback,
+    /// dummy, tap, host-local, static, dhcp, portmap, firewall, tuning, bandwidth, sbr,
+    /// vrf): field names and types (an unknown key names the nearest known one), values
+    /// (subnets, ranges, gateways, routes, MTU, MAC addresses, VLAN IDs, modes, rates and
+    /// bursts, tuning sysctls), capabilities the plugin does not read; on this host (unless
+    /// --no-host-checks): a master/device interface that does not exist, the dhcp daemon's
+    /// socket, subnets on the host's routes or addresses. Across networks: one name in two
+    /// files (the first in lookup order wins), overlapping subnets, a bridge shared by
+    /// different subnets. Other plugin types get the generic checks only.
+    ///
+    /// Each finding has a severity (error: ADD would fail or the network cannot work;
+    /// warning: probably not what is meant; info), the file, the field as a jq path, the
+    /// message and the fix when one is obvious. Exit 0 without errors (--strict: without
+    /// warnings either), else 3. -q prints only warnings and errors (the table: nothing
+    /// when clean); -o json gives {"ok", "findings": [{severity, network, plugin, file,
+    /// path, message, fix}]}; --junit FILE a JUnit XML report besides. A netconf directory
+    /// given that does not exist, or no netconf at all, is an error.
     Validate(cmd::validate::ValidateArgs),
     /// Check the host the networks run on (read-only; exit 3 on any FAIL).
     Doctor(cmd::doctor::DoctorArgs),

@@ -14,3 +14,4 @@ mod progress;
 mod smoke;
 mod teardown;
 mod util;
+mod validate;

@@ -376,10 +376,14 @@ fn validate_reports_each_problem_and_exits_3() {
 }
 
 #[test]
-fn validate_of_an_empty_directory_warns() {
+fn validate_of_an_empty_directory_fails() {
     plain_test(|h| {
-        let run = h.run(&["-o", "json", "validate"]).ok();
-        assert_finding(&findings(&run), "warning  : no netconf files in");
+        let run = h.run(&["-o", "json", "validate"]);
+        assert_eq!(run.code, 3, "{run:#?}");
+        assert_finding(
+            &findings(&run),
+            &format!("error  : no netconf files in {}", h.conf.display()),
+        );
     });
 }
 
