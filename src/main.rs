@@ -54,12 +54,17 @@ fn main() -> ExitCode {
         Ok(ctx) => ctx,
         Err(err) => return report(&err, cli.global.output),
     };
-    // The verbs that run plugins on an attachment stop them on SIGINT/SIGTERM and roll back
-    // (smoke then tears down what it made)
-    // (before any other thread starts: see `interrupt::install`).
+    // The verbs that run plugins stop them on SIGINT/SIGTERM: ADD rolls back, DEL and GC keep
+    // what they did not finish recorded, smoke tears down what it made (before any other
+    // thread starts: see `interrupt::install`).
     if matches!(
         cli.command,
-        Command::Add(_) | Command::Del(_) | Command::Check(_) | Command::Smoke(_)
+        Command::Add(_)
+            | Command::Del(_)
+            | Command::Check(_)
+            | Command::Gc(_)
+            | Command::Status(_)
+            | Command::Smoke(_)
     ) {
         if let Err(err) = interrupt::install(ctx.cancel.clone()) {
             return report(&err, ctx.output);

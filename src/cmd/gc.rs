@@ -368,16 +368,22 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     if !incomplete.is_empty() {
         errors.push(anyhow::Error::new(Incomplete(incomplete)));
     }
-    match errors.len() {
-        0 => Ok(ExitCode::SUCCESS),
-        1 => Err(errors.remove(0)),
+    let err = match errors.len() {
+        0 => return Ok(ExitCode::SUCCESS),
+        1 => errors.remove(0),
         n => {
             let msgs: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-            Err(errors
+            errors
                 .remove(0)
-                .context(format!("{n} networks failed: {}", msgs.join("; "))))
+                .context(format!("{n} networks failed: {}", msgs.join("; ")))
         }
-    }
+    };
+    Err(crate::interrupt::explain(err, |_| {
+        format!(
+            "what was not removed stays recorded: run `{}` again to finish",
+            super::gc_command(ctx)
+        )
+    }))
 }
 
 /// The list to GC with: the netconf files, else the configuration recorded at ADD.

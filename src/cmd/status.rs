@@ -23,6 +23,7 @@ pub fn run(args: StatusArgs, ctx: &Context) -> Result<ExitCode> {
     let list = ctx.load_list(&args.network)?;
     ctx.cni
         .get_status_network_list(&list)
-        .with_context(|| format!("status of network {:?}", list.name))?;
+        .with_context(|| format!("status of network {:?}", list.name))
+        .map_err(|err| crate::interrupt::explain(err, |_| "nothing was changed".to_owned()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -191,3 +191,45 @@ fn third_signal_exits_at_once() {
         h.run(&["del", "testnet", ns_arg]).ok();
     });
 }
+
+/// Ctrl-C during `gc` while a stale attachment's DEL hangs: the plugin is stopped, `gc`
+/// exits 130 at once, and the attachment stays recorded (with its address), so the next
+/// `gc` finishes it. The same for `status` (a 1.1.0 network), which changes nothing.
+#[test]
+fn sigint_during_gc_or_status_stops_the_plugin() {
+    host_test("sigint_during_gc_or_status_stops_the_plugin", |h| {
+        hanger(h);
+        // No masquerading: with the namespace gone, bridge 1.1.1 cannot find what to undo.
+        let mut bridge = h.bridge(1);
+        bridge["ipMasq"] = false.into();
+        h.conflist("testnet", "1.0.0", json!([bridge, {"type": "hanger"}]));
+        h.netns("ctr");
+        h.run(&["add", "-o", "none", "testnet", "ctr"]).ok();
+        h.delete_netns("ctr");
+        assert_eq!(h.ipam_leases().len(), 1);
+
+        let (run, plugin) = interrupt(h, &["gc"], "DEL", Signal::SIGINT);
+        assert_eq!(run.code, 130, "{run:#?}");
+        assert!(run.stderr.contains("interrupted by SIGINT"), "{run:#?}");
+        assert_gone(plugin);
+        assert_eq!(
+            h.cache_files().len(),
+            1,
+            "the stale attachment stays recorded"
+        );
+        assert_eq!(h.ipam_leases().len(), 1);
+        let run = h.run(&["gc"]).ok();
+        assert!(
+            run.stdout.starts_with("removed testnet cnitool-"),
+            "{run:#?}"
+        );
+        assert!(h.ipam_leases().is_empty());
+        h.assert_cache_empty();
+
+        h.conflist("testnet", "1.1.0", json!([{"type": "hanger"}]));
+        let (run, plugin) = interrupt(h, &["status", "testnet"], "STATUS", Signal::SIGTERM);
+        assert_eq!(run.code, 143, "{run:#?}");
+        assert!(run.stderr.contains("interrupted by SIGTERM"), "{run:#?}");
+        assert_gone(plugin);
+    });
+}
