@@ -20,8 +20,9 @@ Exit codes:
   5    state conflict (already attached, interface held by another network, not attached,
        unusable or own namespace)
   125  run: cnitool failed; 126/127: the command could not be run or was not found
-  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM, 129 by SIGHUP (128+N): add, del and
-       check stop the running plugin; add rolls back; the message says what is left
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM, 129 by SIGHUP (128+N): add, del, check,
+       gc, status and smoke stop the running plugin; add rolls back; the message says what
+       is left
 
 Environment:
   NETCONFPATH        netconf directories, ':'-separated (default /etc/cni/net.d, ~/.config/cni/net.d)
