@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
+use crate::rootless;
 
 pub mod plain;
 
@@ -158,16 +159,16 @@ pub enum Command {
     /// Put docker or podman containers on CNI networks (run, attach, detach).
     Container(cmd::container::ContainerArgs),
     /// The shared rootless network namespace of `run` for unprivileged users.
-    Rootless(cmd::rootless::RootlessArgs),
+    Rootless(rootless::RootlessArgs),
     /// Internal: the rootless namespace holder.
     #[command(name = "__rootless-holder", hide = true)]
-    RootlessHolder(cmd::rootless::HolderArgs),
+    RootlessHolder(rootless::HolderArgs),
     /// Internal: the rootless plugin executor.
     #[command(name = "__rootless-sandbox", hide = true)]
-    RootlessSandbox(cmd::rootless::SandboxArgs),
+    RootlessSandbox(rootless::SandboxArgs),
     /// Internal: starts the rootless uplink in the holder's user namespace.
     #[command(name = "__rootless-uplink", hide = true)]
-    RootlessUplink(cmd::rootless::command::UplinkExecArgs),
+    RootlessUplink(rootless::command::UplinkExecArgs),
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use libcni::ErrorKind;
 
-use crate::cmd::run::RunToolError;
 use crate::cmd::{StateConflict, UsageError};
+use crate::supervise::RunToolError;
 
 /// Why `cnitool` failed, as an exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,6 +17,8 @@ mod gen;
 mod interrupt;
 mod observe;
 mod output;
+mod rootless;
+mod supervise;
 mod sys;
 mod table;
 
@@ -77,16 +79,16 @@ fn main() -> ExitCode {
         Command::Netns(args) => cmd::netns::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Container(args) => cmd::container::run(args, &ctx),
-        Command::Rootless(args) => cmd::rootless::run(args, &ctx),
+        Command::Rootless(args) => rootless::run(args, &ctx),
         Command::RootlessHolder(args) => {
-            cmd::rootless::holder::name_helper();
-            Ok(cmd::rootless::holder::main(&args.gen))
+            rootless::holder::name_helper();
+            Ok(rootless::holder::main(&args.gen))
         }
         Command::RootlessSandbox(a) => {
-            cmd::rootless::holder::name_helper();
-            Ok(cmd::rootless::sandbox::main(&ctx, &a))
+            rootless::holder::name_helper();
+            Ok(rootless::sandbox::main(&ctx, &a))
         }
-        Command::RootlessUplink(args) => Ok(cmd::rootless::command::uplink_main(args)),
+        Command::RootlessUplink(args) => Ok(rootless::command::uplink_main(args)),
     };
     match result {
         Ok(code) => code,

@@ -10,10 +10,10 @@ use libcni::cache::CachedAttachment;
 use libcni::{NetworkConfigList, RuntimeConf};
 use serde_json::json;
 
-use super::run::kill_namespace_processes;
-use super::run::record::RunRecord;
 use super::Context;
 use crate::cli::Output;
+use crate::supervise::orphans::kill_namespace_processes;
+use crate::supervise::record::RunRecord;
 
 // Arguments of `gc`.
 #[derive(Debug, Args)]
@@ -246,7 +246,7 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     }
     // The caller's shared rootless namespace (dead runners' attachments, empty generations).
     if !root {
-        runs.extend(super::rootless::gc(ctx, args.dry_run)?);
+        runs.extend(crate::rootless::gc(ctx, args.dry_run)?);
     }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     let cached = if system {

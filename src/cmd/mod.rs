@@ -9,7 +9,6 @@ pub mod del;
 pub mod gc;
 pub mod list;
 pub mod netns;
-pub mod rootless;
 pub mod run;
 pub mod show;
 pub mod status;
@@ -533,11 +532,14 @@ impl PluginArgs {
 
     /// `--dns` and `--dns-search` when no plugin of `lists` declares the `dns` capability:
     /// `run` writes them into the command's resolv.conf itself.
-    pub fn dns_for_runtime(&self, lists: &[&NetworkConfigList]) -> run::DnsFlags {
+    pub fn dns_for_runtime(
+        &self,
+        lists: &[&NetworkConfigList],
+    ) -> crate::supervise::resolv::DnsFlags {
         if lists.iter().any(|l| declares(l, "dns")) {
-            return run::DnsFlags::default();
+            return crate::supervise::resolv::DnsFlags::default();
         }
-        run::DnsFlags {
+        crate::supervise::resolv::DnsFlags {
             servers: self.dns.clone(),
             searches: self.dns_search.clone(),
         }
@@ -843,6 +845,44 @@ pub fn list_for_teardown(
         },
         None => ctx.load_list(network),
     }
+}
+
+/// The networks to attach (`--net NAME[:IFNAME]`) with their interface names.
+pub fn resolve_networks(
+    nets: &[String],
+    ctx: &Context,
+) -> Result<Vec<(NetworkConfigList, String)>> {
+    if nets.is_empty() {
+        let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
+        let names = listing.names();
+        if names.is_empty() {
+            return Ok(vec![(ctx.builtin_list()?, "eth0".into())]);
+        }
+        return Err(crate::usage!(
+            "no --net given and netconfs exist, so the built-in network is not used; \
+             networks available: {} (pick with --net NAME, or --net {} for the built-in one)",
+            names.join(", "),
+            crate::builtin::NAME
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, spec) in nets.iter().enumerate() {
+        let (name, ifname) = match spec.split_once(':') {
+            Some((n, i)) => (n, i.to_owned()),
+            None => (spec.as_str(), format!("eth{i}")),
+        };
+        libcni::validate::ifname(&ifname)?;
+        if out
+            .iter()
+            .any(|(_, f): &(NetworkConfigList, String)| *f == ifname)
+        {
+            return Err(crate::usage!(
+                "--net {spec}: interface {ifname} is used twice"
+            ));
+        }
+        out.push((ctx.load_list(name)?, ifname));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

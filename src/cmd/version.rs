@@ -126,7 +126,7 @@ fn discover(ctx: &Context) -> Vec<PluginRow> {
     };
     let mut rows = Vec::new();
     for chunk in names.chunks(DISCOVERY_PARALLEL) {
-        rows.extend(super::run::for_each(chunk, false, ask));
+        rows.extend(crate::supervise::for_each(chunk, false, ask));
     }
     rows
 }

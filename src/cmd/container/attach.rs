@@ -15,9 +15,9 @@ use serde_json::json;
 use super::engine::{EngineArgs, EngineError};
 use super::record::{self, ContainerRecord, Kind};
 use crate::cli::Output;
-use crate::cmd::run::record::PlannedAttachment;
-use crate::cmd::run::resolve_networks;
+use crate::cmd::resolve_networks;
 use crate::cmd::{absolute, Context, PluginArgs};
+use crate::supervise::record::PlannedAttachment;
 
 // Arguments of `container attach`.
 #[derive(Debug, Args)]

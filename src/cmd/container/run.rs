@@ -29,12 +29,11 @@ use nix::unistd::Pid;
 
 use super::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
 use super::record::{self, ContainerRecord, Kind};
-use crate::cmd::run::child::ChildEvent;
-use crate::cmd::run::record::{Owner, PlannedAttachment};
-use crate::cmd::run::{
-    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Interrupted, Received,
-};
-use crate::cmd::{absolute, container_id_for, Context, PluginArgs};
+use crate::cmd::{absolute, container_id_for, resolve_networks, Context, PluginArgs};
+use crate::supervise::child::ChildEvent;
+use crate::supervise::record::{Owner, PlannedAttachment};
+use crate::supervise::signals::{check_signal, start_signal_thread, Interrupted, Received};
+use crate::supervise::{random_hex, tool};
 use crate::sys;
 
 /// Exit codes of `container run`, shown in its `--help`.

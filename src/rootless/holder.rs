@@ -24,7 +24,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid, mkfifo};
 
-use super::state::{random_hex, Gen, GenInfo, Proc, Root, UplinkKind};
+use super::state::{Gen, GenInfo, Proc, Root, UplinkKind};
 use crate::sys;
 
 /// How long a new holder may take to report its namespaces ready.
@@ -123,7 +123,7 @@ fn locate(gen_dir: &Path) -> Option<(Root, Gen)> {
 
 /// Creates a new generation: its directory and its holder (not yet the uplink).
 pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result<(Gen, GenInfo)> {
-    let gen = root.gen(&format!("g{}", random_hex()));
+    let gen = root.gen(&format!("g{}", crate::supervise::random_hex()));
     let mut dirs = DirBuilder::new();
     dirs.mode(0o700);
     dirs.create(&gen.dir)

@@ -39,8 +39,8 @@ use serde_json::{Map, Value};
 
 use super::holder::{self_command, self_exec_error};
 use super::SandboxArgs;
-use crate::cmd::run::child::ChildEvent;
 use crate::cmd::Context;
+use crate::supervise::child::ChildEvent;
 use crate::sys;
 
 /// One network to ADD or DEL.
@@ -526,7 +526,7 @@ pub fn main(ctx: &Context, args: &SandboxArgs) -> ExitCode {
     // The runner handles these (and forwards them to the command); a terminal's SIGINT to
     // the whole process group must not end an executor in the middle of an ADD. (A forked
     // executor inherits the runner's mask.)
-    let _ = crate::cmd::run::handled_signals().thread_block();
+    let _ = crate::supervise::signals::handled_signals().thread_block();
     let fds = [args.user_fd, args.mnt_fd, args.net_fd].map(sys::take_inherited_fd);
     let stdio: Vec<Option<OwnedFd>> = args
         .command
@@ -665,7 +665,8 @@ fn serve_loop(
                 // The run's resolv.conf, from the same results the runner gets.
                 let resolv = resolv_after_add(&resp, spec);
                 reply(&Reply::Done(resp));
-                let interrupted = crate::cmd::run::check_signal_queued(&Default::default());
+                let interrupted =
+                    crate::supervise::signals::check_signal_queued(&Default::default());
                 match (resolv, interrupted) {
                     (None, _) | (_, Err(_)) => reply(&Reply::NotStarted),
                     (Some(Err(e)), Ok(())) => reply(&Reply::SetupFailed(format!("{e:#}"))),
@@ -714,7 +715,7 @@ fn resolv_after_add(resp: &Response, spec: &CommandSpec) -> Option<Result<()>> {
     let (Some(path), Some(default)) = (&spec.resolv, &spec.resolv_default) else {
         return Some(Ok(()));
     };
-    let text = crate::cmd::run::resolv_conf(&results).unwrap_or_else(|| default.clone());
+    let text = crate::supervise::resolv::resolv_conf(&results).unwrap_or_else(|| default.clone());
     Some(fs::write(path, text).with_context(|| format!("writing {}", path.display())))
 }
 
@@ -806,9 +807,9 @@ impl Exec {
                 .map_err(|e| format!("deleting network {:?}: {e}", list.name))?;
             Ok(Value::Null)
         };
-        resp.outcomes = crate::cmd::run::for_each(&req.add, req.sequential, add);
+        resp.outcomes = crate::supervise::for_each(&req.add, req.sequential, add);
         resp.outcomes
-            .extend(crate::cmd::run::for_each(&req.del, req.sequential, del));
+            .extend(crate::supervise::for_each(&req.del, req.sequential, del));
         if let Some(path) = remove_later {
             // On failure the caller removes it with a fresh executor.
             resp.removed_netns = self
@@ -894,7 +895,7 @@ impl Exec {
             None::<&str>,
         );
         if let Some(resolv) = &spec.resolv {
-            crate::cmd::run::child::bind_resolv_conf(resolv)?;
+            crate::supervise::child::bind_resolv_conf(resolv)?;
         }
         // setns into a mount namespace moved this process to its root.
         let cwd = self.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));

@@ -43,9 +43,9 @@ use nix::unistd::Pid;
 use serde_json::json;
 
 use self::state::{Root, UplinkKind};
-use super::Context;
 use crate::cli::Output;
-use crate::cmd::run::record::RunRecord;
+use crate::cmd::Context;
+use crate::supervise::record::RunRecord;
 
 // The rootless flags of `run`.
 #[derive(Debug, Args, Clone)]

@@ -19,12 +19,18 @@ use libcni::netns::NetnsId;
 use serde_json::Value;
 
 use super::sandbox::{self, Attach, CommandSpec, Executor, NsFds, Request};
-use super::state::{random_hex, Gen, GenInfo, Root, UplinkKind};
+use super::state::{Gen, GenInfo, Root, UplinkKind};
 use super::uplink::{self, Forward};
 use super::{dirs, holder, RootlessOpts};
-use crate::cmd::run::record::{Owner, PlannedAttachment, RunRecord};
-use crate::cmd::run::{self, Event, OnLost, Outcome, RunArgs};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
+use crate::supervise::orphans::kill_orphans;
+use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
+use crate::supervise::resolv::DnsFlags;
+use crate::supervise::signals::{
+    check_signal, check_signal_queued, start_signal_thread, Group, Interrupted,
+};
+use crate::supervise::wait::{wait_for_command, Event, OnLost, Outcome};
+use crate::supervise::{tool, RunPlan, RUN_UPLINK_LOST};
 
 /// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
 pub const DNS_FORWARDER: &str = "10.0.2.3";
@@ -369,8 +375,8 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
 /// forwarder with the host's search and options (never a loopback nameserver: inside the
 /// run, 127.0.0.1 is the run's own loopback).
 /// DNS flags no plugin took (`dns`) apply on top.
-fn resolv_conf(results: &[libcni::CniResult], dns: &run::DnsFlags) -> String {
-    let text = run::resolv_conf(results).unwrap_or_else(resolv_fallback);
+fn resolv_conf(results: &[libcni::CniResult], dns: &DnsFlags) -> String {
+    let text = crate::supervise::resolv::resolv_conf(results).unwrap_or_else(resolv_fallback);
     if dns.is_empty() {
         text
     } else {
@@ -392,55 +398,48 @@ fn resolv_fallback() -> String {
     out
 }
 
-/// Runs `cnitool run` rootless.
+/// The context of a rootless run: the user's networks first, unless directories were given
+/// (then as given).
+pub fn user_first(ctx: &Context) -> Context {
+    let mut ctx = ctx.clone();
+    if ctx.netconf_dirs == default_netconf_dirs() {
+        ctx.netconf_dirs.reverse();
+    }
+    ctx
+}
+
+/// The networks of a rootless run (`--net NAME[:IFNAME]`), in the context from
+/// [`user_first`]. Without --net and without directories given, only the user's own
+/// networks compete with the built-in one: the system directory holds root's networks (a
+/// podman or k8s bridge), not a default for users.
+pub fn resolve_networks(
+    nets: &[String],
+    ctx: &Context,
+) -> Result<Vec<(libcni::NetworkConfigList, String)>> {
+    let mut defaults = default_netconf_dirs();
+    defaults.reverse();
+    if ctx.netconf_dirs == defaults && nets.is_empty() {
+        let user_only = Context {
+            netconf_dirs: ctx.netconf_dirs[..1].to_vec(),
+            ..ctx.clone()
+        };
+        return crate::cmd::resolve_networks(nets, &user_only);
+    }
+    crate::cmd::resolve_networks(nets, ctx)
+}
+
+/// Runs `cnitool run` rootless: `plan` in a run netns of the shared namespace, with `ctx`
+/// from [`user_first`].
 pub fn run(
-    args: &RunArgs,
+    plan: &RunPlan,
     ctx: &Context,
     opts: &RootlessOpts,
     tx: Sender<Event>,
     rx: &Receiver<Event>,
     pending: &Arc<AtomicI32>,
 ) -> Result<ExitCode> {
-    let tool = run::tool;
-    if args.netns.is_some() {
-        return Err(tool(crate::usage!(
-            "--netns cannot be used rootless: each rootless run gets its own namespace"
-        )));
-    }
-    // The user's networks first (issue 9), unless directories were given.
-    let mut ctx = ctx.clone();
-    let defaults = ctx.netconf_dirs == default_netconf_dirs();
-    if defaults {
-        ctx.netconf_dirs.reverse();
-    }
-    let ctx = &ctx;
-    let nets = if defaults && args.nets.is_empty() {
-        // Without --net, only the user's own networks compete with the built-in one: the
-        // system directory holds root's networks (a podman or k8s bridge), not a default
-        // for users.
-        let user_only = Context {
-            netconf_dirs: ctx.netconf_dirs[..1].to_vec(),
-            ..ctx.clone()
-        };
-        run::resolve_networks(&args.nets, &user_only).map_err(tool)?
-    } else {
-        run::resolve_networks(&args.nets, ctx).map_err(tool)?
-    };
-    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
-    args.plugin
-        .require_capabilities(&lists, &["dns"])
-        .map_err(tool)?;
-    let dns = args.plugin.dns_for_runtime(&lists);
-    let cni_args = args.plugin.cni_args().map_err(tool)?;
-    let mut caps = args.plugin.capability_args().map_err(tool)?;
+    let mut caps = plan.capability_args.clone();
     let forwards = split_ports(&mut caps).map_err(tool)?;
-    if let Some(h) = &args.hostname {
-        if h.is_empty() || h.len() > 64 || h.contains(['/', '\0']) {
-            return Err(tool(crate::usage!(
-                "--hostname {h:?}: must be 1 to 64 characters"
-            )));
-        }
-    }
     let (kind, program) = preflight(opts).map_err(tool)?;
     if kind == UplinkKind::Pasta && !forwards.is_empty() {
         return Err(tool(crate::usage!(
@@ -467,18 +466,19 @@ pub fn run(
         }
     }
     let att = attach(&root, kind, &program, opts).map_err(tool)?;
-    let id = format!("r{}", random_hex());
+    let id = format!("r{}", crate::supervise::random_hex());
     let netns_path = att.gen.netns(&id);
     let record = RunRecord {
         owner: Owner::current().map_err(tool)?,
         netns: netns_path.clone(),
         owns_netns: true,
         container_id: container_id_for(&netns_path),
-        attachments: nets
+        attachments: plan
+            .nets
             .iter()
             .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
             .collect(),
-        cni_args,
+        cni_args: plan.cni_args.clone(),
         capability_args: caps,
     };
     // The generation lives in the runtime dir (tmpfs): nothing to flush.
@@ -490,25 +490,25 @@ pub fn run(
         }
     };
     let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
-    let group = run::Group::for_command();
+    let group = Group::for_command();
     let spec = CommandSpec {
-        argv: args.command.clone(),
+        argv: plan.argv.clone(),
         resolv: Some(resolv.clone()),
-        hostname: args.hostname.clone(),
+        hostname: plan.hostname.clone(),
         resolv_default: None,
-        own_group: group == run::Group::Own,
+        own_group: group == Group::Own,
     };
     let add = attaches(&record);
     // Without ports to publish between the ADDs and the command, the executor starts the
     // command right after the ADDs (and writes its resolv.conf): one round trip less.
     // DNS flags no plugin takes are applied here, after the ADDs: not merged then.
-    let merged = forwards.is_empty() && !add.is_empty() && dns.is_empty();
+    let merged = forwards.is_empty() && !add.is_empty() && plan.dns.is_empty();
     let req = Request {
         state: rt_dir.state.clone(),
         gen: att.gen.dir.clone(),
         create_netns: Some(netns_path.clone()),
         add,
-        sequential: args.sequential,
+        sequential: plan.sequential,
         command: merged.then(|| CommandSpec {
             resolv_default: Some(resolv_fallback()),
             ..spec.clone()
@@ -517,7 +517,7 @@ pub fn run(
     };
     let mut exec = None;
     let setup = (|| -> Result<(Vec<libcni::CniResult>, NetnsId)> {
-        run::check_signal_queued(pending)?;
+        check_signal_queued(pending)?;
         for f in &forwards {
             uplink::precheck(f)?;
         }
@@ -527,7 +527,7 @@ pub fn run(
         // Only now: the thread that takes the handled signals (one sent earlier is still
         // queued); the answer is read even if it cannot start, so that a DEL request sent
         // next is not answered by this one's reply.
-        let signals = run::start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
+        let signals = start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
         let resp = ex.receive();
         signals?;
         let resp = resp?;
@@ -554,7 +554,7 @@ pub fn run(
             fwds[i].id = Some(uplink::add_forward(&att.gen, &fwds[i])?);
             super::state::write_atomic(&att.gen.ports_file(&id), &serde_json::to_vec(&fwds)?)?;
         }
-        run::check_signal(pending)?;
+        check_signal(pending)?;
         Ok((results, netns))
     })();
     let (results, netns) = match setup {
@@ -572,7 +572,7 @@ pub fn run(
                 Ok(()) => err,
                 Err(c) => err.context(format!("{c:#}")),
             };
-            if let Some(run::Interrupted(sig)) = err.downcast_ref::<run::Interrupted>() {
+            if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
                 crate::diag!("cnitool: {err:#}");
                 return Ok(ExitCode::from((128 + *sig) as u8));
             }
@@ -583,7 +583,7 @@ pub fn run(
     let wrote = if merged {
         Ok(())
     } else {
-        fs::write(&resolv, resolv_conf(&results, &dns))
+        fs::write(&resolv, resolv_conf(&results, &plan.dns))
     };
     drop(lock);
 
@@ -604,7 +604,7 @@ pub fn run(
             };
             match started {
                 Ok(reader) => {
-                    let waited = run::wait_for_command(rx, on_lost, group);
+                    let waited = wait_for_command(rx, on_lost, group);
                     exec.resume(reader);
                     waited
                 }
@@ -624,7 +624,7 @@ pub fn run(
     // Section 2 under the lock: leftovers, forwards, DEL, netns, GC, end of generation.
     let mut keep = att.started.clone();
     keep.push(exec.pid());
-    run::kill_orphans(&keep);
+    kill_orphans(&keep);
     kill_in_netns(netns);
     let lock = root.lock().map_err(tool)?;
     let pid = exec.pid();
@@ -655,7 +655,7 @@ pub fn run(
     };
     cleanup.map_err(tool)?;
     if opts.require_uplink && lost.is_some() {
-        return Ok(ExitCode::from(run::RUN_UPLINK_LOST));
+        return Ok(ExitCode::from(RUN_UPLINK_LOST));
     }
     Ok(ExitCode::from(code))
 }
