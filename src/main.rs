@@ -15,6 +15,7 @@ mod exit;
 #[cfg(test)]
 mod gen;
 mod interrupt;
+mod ns;
 mod observe;
 mod output;
 mod rootless;

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid, mkfifo};
 
 use super::state::{Gen, GenInfo, Proc, Root, UplinkKind};
+use crate::ns::{self, CloneFlags};
 use crate::sys;
 
 /// How long a new holder may take to report its namespaces ready.
@@ -55,7 +55,7 @@ pub fn main(gen_dir: &Path) -> ExitCode {
 
 fn setup(gen_dir: &Path) -> Result<File> {
     let (uid, gid) = (geteuid(), getegid());
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
+    ns::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
         .map_err(|e| {
             anyhow!(
                 "cannot create a user namespace ({e}): user namespaces are disabled or \
@@ -98,12 +98,15 @@ fn watch(gen_dir: &Path) {
             if let Some(up) = gen.info().and_then(|i| i.uplink) {
                 up.kill_and_wait(Duration::from_secs(2));
             }
-            // In this mount namespace the run netns files are mount points (EBUSY).
-            if let Ok(rd) = fs::read_dir(gen.dir.join("netns")) {
+            // In this mount namespace the run netns files are mount points (EBUSY), and so
+            // is their directory (`libcni::netns::create` makes it a shared mount).
+            let netns_dir = gen.dir.join("netns");
+            if let Ok(rd) = fs::read_dir(&netns_dir) {
                 for e in rd.flatten() {
                     let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
                 }
             }
+            let _ = nix::mount::umount2(&netns_dir, nix::mount::MntFlags::MNT_DETACH);
             let _ = fs::remove_dir_all(&gen.dir);
             root.clear_current(&gen.name);
             return;

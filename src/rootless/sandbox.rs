@@ -19,7 +19,7 @@
 //! fresh one per request ([`call`]). The sandbox dies with the process: neither the holder nor
 //! the command ever sees those mounts.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead as _, BufReader, Write as _};
 use std::os::fd::{AsFd as _, AsRawFd as _, OwnedFd};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt};
@@ -33,13 +33,13 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use libcni::netns::NetnsId;
 use libcni::{NetworkConfigList, RuntimeConf};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{setns, unshare, CloneFlags};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::holder::{self_command, self_exec_error};
 use super::SandboxArgs;
 use crate::cmd::Context;
+use crate::ns::{self, CloneFlags};
 use crate::supervise::child::ChildEvent;
 use crate::sys;
 
@@ -493,15 +493,8 @@ pub fn call(ctx: &Context, fds: &NsFds, req: &Request) -> Result<Response> {
     resp
 }
 
-/// Which mount namespace the executor is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mnt {
-    Holder,
-    Sandbox,
-    Command,
-}
-
-/// The executor's state between requests.
+/// The executor's state between requests. Where the process is, it asks the kernel
+/// ([`ns::is_current`]); it never remembers it (see `src/ns.rs`).
 struct Exec {
     holder_mnt: OwnedFd,
     outer_net: OwnedFd,
@@ -509,9 +502,6 @@ struct Exec {
     cmd_mnt: Option<OwnedFd>,
     /// The sandbox's mount namespace, once made.
     sandbox: Option<OwnedFd>,
-    mnt: Mnt,
-    /// Whether this process is in the outer netns.
-    in_outer: bool,
     /// The run netns this executor made.
     run_net: Option<OwnedFd>,
     /// The command's stdin, stdout and stderr.
@@ -728,7 +718,8 @@ impl Exec {
         command: bool,
     ) -> Result<Exec> {
         let parent = nix::unistd::getppid();
-        setns(&user, CloneFlags::CLONE_NEWUSER).context("entering the rootless user namespace")?;
+        ns::enter(&user, CloneFlags::CLONE_NEWUSER)
+            .context("entering the rootless user namespace")?;
         // Changing credentials may clear the parent-death signal: set it again, then make
         // sure the runner did not die in between.
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
@@ -741,21 +732,22 @@ impl Exec {
             None
         } else {
             cwd = std::env::current_dir().ok();
-            unshare(CloneFlags::CLONE_NEWNS).context("creating the command's mount namespace")?;
+            ns::unshare(CloneFlags::CLONE_NEWNS)
+                .context("creating the command's mount namespace")?;
             // Nothing done in the command's view may propagate back to the runner's.
             libcni::netns::make_mounts_slave()?;
             Some(File::open("/proc/thread-self/ns/mnt")?.into())
         };
-        setns(&mnt, CloneFlags::CLONE_NEWNS).context("entering the holder's mount namespace")?;
-        setns(&net, CloneFlags::CLONE_NEWNET).context("entering the outer network namespace")?;
+        ns::enter(&mnt, CloneFlags::CLONE_NEWNS)
+            .context("entering the holder's mount namespace")?;
+        ns::enter(&net, CloneFlags::CLONE_NEWNET)
+            .context("entering the outer network namespace")?;
         drop(user);
         Ok(Exec {
             holder_mnt: mnt,
             outer_net: net,
             cmd_mnt,
             sandbox: None,
-            mnt: Mnt::Holder,
-            in_outer: true,
             run_net: None,
             stdio,
             cwd,
@@ -766,10 +758,10 @@ impl Exec {
         let mut resp = Response::default();
         if let Some(path) = &req.create_netns {
             self.enter_holder()?;
-            let ns = create_netns(path, &self.outer_net)?;
-            let m = File::from(ns.try_clone()?).metadata()?;
+            let run_net = create_netns(path)?;
+            let m = run_net.metadata()?;
             resp.netns = Some((m.dev(), m.ino()));
-            self.run_net = Some(ns);
+            self.run_net = Some(run_net.into());
         }
         let remove_later = req.remove_netns.as_ref().filter(|_| !req.del.is_empty());
         if let (Some(path), None) = (&req.remove_netns, remove_later) {
@@ -823,9 +815,9 @@ impl Exec {
     /// Into the holder's mount namespace (and the outer netns).
     fn enter_holder(&mut self) -> Result<()> {
         self.enter_outer()?;
-        if self.mnt != Mnt::Holder {
-            enter_mnt(&self.holder_mnt).context("re-entering the holder's mount namespace")?;
-            self.mnt = Mnt::Holder;
+        if !ns::is_current(&self.holder_mnt, CloneFlags::CLONE_NEWNS) {
+            ns::enter_mount(&self.holder_mnt)
+                .context("re-entering the holder's mount namespace")?;
         }
         Ok(())
     }
@@ -834,25 +826,25 @@ impl Exec {
     fn enter_sandbox_ns(&mut self, state: &Path, gen: &Path) -> Result<()> {
         self.enter_outer()?;
         match &self.sandbox {
-            Some(ns) if self.mnt != Mnt::Sandbox => {
-                enter_mnt(ns).context("re-entering the plugin sandbox")?;
+            Some(sandbox) => {
+                if !ns::is_current(sandbox, CloneFlags::CLONE_NEWNS) {
+                    ns::enter_mount(sandbox).context("re-entering the plugin sandbox")?;
+                }
             }
-            Some(_) => {}
             None => {
                 self.enter_holder()?;
                 enter_sandbox(state, gen)?;
                 self.sandbox = Some(File::open("/proc/thread-self/ns/mnt")?.into());
             }
         }
-        self.mnt = Mnt::Sandbox;
         Ok(())
     }
 
+    /// Into the outer netns.
     fn enter_outer(&mut self) -> Result<()> {
-        if !self.in_outer {
-            setns(&self.outer_net, CloneFlags::CLONE_NEWNET)
+        if !ns::is_current(&self.outer_net, CloneFlags::CLONE_NEWNET) {
+            ns::enter(&self.outer_net, CloneFlags::CLONE_NEWNET)
                 .context("re-entering the outer network namespace")?;
-            self.in_outer = true;
         }
         Ok(())
     }
@@ -861,8 +853,8 @@ impl Exec {
     /// the runner's view when this executor started), as uid 0 of the user namespace, with
     /// a fresh sysfs, the run's resolv.conf and hostname, in the runner's working directory,
     /// with the runner's stdio, and `PR_SET_PDEATHSIG` (it dies with this executor, which dies
-    /// with the runner). Then returns to the outer netns; plugins run afterwards (DEL) re-enter
-    /// the sandbox. `Ok(Err(status))`: it could not be executed (message printed, status as
+    /// with the runner). Then returns to the outer netns, or ends this process when it cannot
+    /// ([`ns::restore`]); plugins run afterwards (DEL) re-enter the sandbox. `Ok(Err(status))`: it could not be executed (message printed, status as
     /// `cnitool run` documents it).
     fn start_command(&mut self, spec: &CommandSpec) -> Result<Result<Child, i32>> {
         let Some(argv0) = spec.argv.first() else {
@@ -875,14 +867,14 @@ impl Exec {
         let Some(run_net) = &self.run_net else {
             bail!("this executor made no run netns");
         };
-        enter_mnt(&cmd_mnt).context("entering the command's mount namespace")?;
-        self.mnt = Mnt::Command;
-        setns(run_net, CloneFlags::CLONE_NEWNET).context("joining the run's network namespace")?;
-        self.in_outer = false;
+        ns::enter_mount(&cmd_mnt).context("entering the command's mount namespace")?;
+        ns::enter(run_net, CloneFlags::CLONE_NEWNET)
+            .context("joining the run's network namespace")?;
         if let Some(name) = &spec.hostname {
             // This process stays in that UTS namespace (the original one belongs to the
             // host's user namespace: no way back); nothing here uses the hostname.
-            unshare(CloneFlags::CLONE_NEWUTS).context("creating the command's UTS namespace")?;
+            ns::unshare(CloneFlags::CLONE_NEWUTS)
+                .context("creating the command's UTS namespace")?;
             nix::unistd::sethostname(name).context("setting the hostname")?;
         }
         // The netns is owned by our user namespace, so a fresh sysfs (showing its interfaces)
@@ -918,7 +910,11 @@ impl Exec {
         drop(cmd);
         drop(cmd_mnt);
         let _ = std::env::set_current_dir("/");
-        self.enter_outer()?;
+        ns::restore(
+            &self.outer_net,
+            CloneFlags::CLONE_NEWNET,
+            "returning to the outer network namespace after starting the command",
+        );
         match spawned {
             Ok(child) => Ok(Ok(child)),
             Err(err) => {
@@ -930,23 +926,6 @@ impl Exec {
                 crate::diag!("cnitool: {argv0}: {what}");
                 Ok(Err(code << 8))
             }
-        }
-    }
-}
-
-/// Enters a mount namespace. `setns(CLONE_NEWNS)` is refused (EINVAL) while another thread
-/// shares this process's filesystem context, and the plugin-runner threads, though joined,
-/// may still be finishing their exit in the kernel: a short bounded retry.
-fn enter_mnt(ns: &OwnedFd) -> Result<()> {
-    let mut tries = 0;
-    loop {
-        match setns(ns, CloneFlags::CLONE_NEWNS) {
-            Ok(()) => return Ok(()),
-            Err(nix::errno::Errno::EINVAL) if tries < 200 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_micros(250));
-            }
-            Err(e) => return Err(anyhow!(e)),
         }
     }
 }
@@ -964,47 +943,23 @@ fn remove_netns(path: &Path) -> Result<()> {
     }
 }
 
-/// Creates a network namespace and bind-mounts it at `path` (in the current mount
-/// namespace: the holder's, the only one where plugins and later executors look); returns
-/// a descriptor of it, with this process back in `outer`.
-fn create_netns(path: &Path, outer: &OwnedFd) -> Result<OwnedFd> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o444)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    let made = (|| -> Result<OwnedFd> {
-        // This process is single-threaded, so its only thread moves; it returns to the outer
-        // netns by descriptor right after.
-        unshare(CloneFlags::CLONE_NEWNET).context("creating the run's network namespace")?;
-        let inside = (|| -> Result<OwnedFd> {
-            let ns: OwnedFd = File::open("/proc/thread-self/ns/net")?.into();
-            libcni::netns::set_link_up("lo").context("setting lo up")?;
-            mount(
-                Some("/proc/thread-self/ns/net"),
-                path,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .with_context(|| format!("bind-mounting the run netns on {}", path.display()))?;
-            Ok(ns)
-        })();
-        setns(outer, CloneFlags::CLONE_NEWNET)
-            .context("returning to the outer network namespace")?;
-        inside
-    })();
-    if made.is_err() {
-        let _ = umount2(path, MntFlags::MNT_DETACH);
-        let _ = fs::remove_file(path);
-    }
-    made
+/// Creates the run's network namespace at `path` with `lo` up (in the current mount
+/// namespace: the holder's, the only one where plugins and later executors look) and opens
+/// it. [`libcni::netns::create`] does the work on a thread of its own: this one stays where
+/// it is.
+fn create_netns(path: &Path) -> Result<File> {
+    let (dir, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        (Some(dir), Some(name)) => (dir, name),
+        _ => bail!("{}: not a run netns path", path.display()),
+    };
+    libcni::netns::create(dir, name, libcni::netns::CreateOptions { lo_up: true })
+        .context("creating the run's network namespace")?;
+    File::open(path).with_context(|| format!("opening {}", path.display()))
 }
 
 /// The plugin sandbox mounts (ROOTLESS.md "What must be private-mounted").
 fn enter_sandbox(state: &Path, gen: &Path) -> Result<()> {
-    unshare(CloneFlags::CLONE_NEWNS).context("creating the plugin sandbox mount namespace")?;
+    ns::unshare(CloneFlags::CLONE_NEWNS).context("creating the plugin sandbox mount namespace")?;
     let m = |src: Option<&Path>,
              dst: &Path,
              fstype: Option<&str>,

@@ -16,11 +16,11 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
 use super::{netns_path, parse_name};
 use crate::cmd::Context;
+use crate::ns::{self, CloneFlags};
 
 /// Where iproute2 looks for per-namespace configuration files (`NETNS_ETC_DIR`).
 pub const NETNS_ETC_DIR: &str = "/etc/netns";
@@ -98,11 +98,11 @@ fn enter(ctx: &Context, name: &str) -> Result<()> {
     // namespace" for a stale file) and so that nothing but a network namespace is entered.
     libcni::netns::identify(&path)?;
     let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    setns(&file, CloneFlags::CLONE_NEWNET)
+    ns::enter(&file, CloneFlags::CLONE_NEWNET)
         .with_context(|| format!("entering network namespace {}", path.display()))?;
     drop(file);
     // EINVAL here means another thread exists (unshare(CLONE_NEWNS) needs an unshared fs).
-    unshare(CloneFlags::CLONE_NEWNS).context("unsharing the mount namespace")?;
+    ns::unshare(CloneFlags::CLONE_NEWNS).context("unsharing the mount namespace")?;
     // Nothing mounted from here on may propagate back to the caller's mount namespace.
     libcni::netns::make_mounts_slave()?;
     remount_sys(name)?;
