@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
@@ -640,11 +639,7 @@ pub fn run(
     }
     let lost = lost.or(late);
     let code = match outcome {
-        Outcome::Exited(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => c as u8,
-            (None, Some(sig)) => (128 + sig) as u8,
-            _ => 125,
-        },
+        Outcome::Exited(status) => crate::exit::of_command(status),
         Outcome::SetupFailed(e) | Outcome::Failed(e) => {
             let err = anyhow!(e).context("preparing the command");
             return Err(tool(match cleanup {

@@ -918,13 +918,9 @@ impl Exec {
         match spawned {
             Ok(child) => Ok(Ok(child)),
             Err(err) => {
-                let (code, what) = match err.kind() {
-                    io::ErrorKind::NotFound => (127, "command not found".to_owned()),
-                    io::ErrorKind::PermissionDenied => (126, "permission denied".to_owned()),
-                    _ => (125, format!("could not start the command: {err}")),
-                };
+                let (code, what) = crate::exit::exec_failure(argv0.as_ref(), &err);
                 crate::diag!("cnitool: {argv0}: {what}");
-                Ok(Err(code << 8))
+                Ok(Err(i32::from(code) << 8))
             }
         }
     }

@@ -10,8 +10,6 @@
 //! `cnitool gc` finds the record and undoes the rest.
 
 use std::fs;
-use std::io;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
@@ -326,11 +324,7 @@ pub fn run(
     kill_orphans(&[]);
     let cleanup = teardown.run();
     let code = match outcome {
-        Outcome::Exited(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => c as u8,
-            (None, Some(sig)) => (128 + sig) as u8,
-            _ => 125,
-        },
+        Outcome::Exited(status) => crate::exit::of_command(status),
         Outcome::SetupFailed(e) => {
             let err = anyhow!(e).context("preparing the command's namespaces");
             return Err(tool(match cleanup {
@@ -339,16 +333,7 @@ pub fn run(
             }));
         }
         Outcome::Failed(e) => {
-            let code = match e.kind() {
-                io::ErrorKind::NotFound => 127,
-                io::ErrorKind::PermissionDenied => 126,
-                _ => 125,
-            };
-            let what = match code {
-                127 => "command not found".to_owned(),
-                126 => "permission denied".to_owned(),
-                _ => format!("could not start the command: {e}"),
-            };
+            let (code, what) = crate::exit::exec_failure(plan.argv[0].as_ref(), &e);
             crate::diag!("cnitool: {}: {what}", plan.argv[0]);
             code
         }

@@ -11,7 +11,6 @@
 //! engine. If the wrapper itself is killed, `cnitool gc` finds the record and undoes the rest.
 
 use std::io;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::AtomicI32;
@@ -176,11 +175,7 @@ fn run_inner(
     let failed = matches!(outcome, Outcome::Failed(_));
     let cleanup = rec.teardown(ctx, &rec_path, Some(added), interrupted || failed);
     let code = match outcome {
-        Outcome::Exited(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => c as u8,
-            (None, Some(sig)) => (128 + sig) as u8,
-            _ => 125,
-        },
+        Outcome::Exited(status) => crate::exit::of_command(status),
         Outcome::Failed(e) => {
             let err = match e.kind() {
                 io::ErrorKind::NotFound => anyhow!(
