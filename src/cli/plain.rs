@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::{parse_duration, Cli, Command, Global, DEFAULT_TIMEOUT};
-use crate::cmd::{AttachArgs, ExistingArgs, PluginArgs};
+use crate::cmd::{AttachArgs, ExistingArgs, PluginArgs, DEFAULT_IFNAME};
 
 /// The global flags' environment variables that [`parse`] reads; `CNITOOL_SYNC_CACHE` is
 /// not among them: clap judges its value (any is accepted as true or false).
@@ -69,7 +69,9 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
     let attach = AttachArgs {
         network,
         netns: Some(netns),
-        ifname: var("CNI_IFNAME").ok()?.unwrap_or_else(|| "eth0".into()),
+        ifname: var("CNI_IFNAME")
+            .ok()?
+            .unwrap_or_else(|| DEFAULT_IFNAME.into()),
         pid: None,
         container_id: None,
         plugin: PluginArgs {

@@ -36,6 +36,8 @@ use crate::observe::{CliObserver, Progress, TraceFile};
 pub const DEFAULT_PLUGIN_DIRS: &[&str] = &["/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"];
 /// The system netconf directory.
 pub const SYSTEM_NETCONF_DIR: &str = "/etc/cni/net.d";
+/// The interface name when none is given (`-i`, `CNI_IFNAME`), as in the Go cnitool.
+pub const DEFAULT_IFNAME: &str = "eth0";
 /// iproute2's directory of named network namespaces.
 pub const SYSTEM_NETNS_DIR: &str = "/run/netns";
 
@@ -249,7 +251,7 @@ pub struct AttachArgs {
     #[arg(value_name = "NETNS", required_unless_present = "pid")]
     pub netns: Option<String>,
     /// Interface name inside the namespace.
-    #[arg(short, long, env = "CNI_IFNAME", default_value = "eth0")]
+    #[arg(short, long, env = "CNI_IFNAME", default_value = DEFAULT_IFNAME)]
     pub ifname: String,
     /// Use the network namespace of this running process.
     #[arg(long, value_name = "PID", conflicts_with = "netns")]
@@ -778,7 +780,7 @@ fn del_words(cache_dir: Option<&Path>, network: &str, target: &Target, rt: &Runt
     words.push("del".into());
     words.push(shell_word(network));
     words.push(shell_word(&target.path.to_string_lossy()));
-    if rt.ifname != "eth0" {
+    if rt.ifname != DEFAULT_IFNAME {
         words.push("-i".into());
         words.push(shell_word(&rt.ifname));
     }
@@ -856,7 +858,7 @@ pub fn resolve_networks(
         let listing = libcni::conf::list_networks(&ctx.netconf_dirs);
         let names = listing.names();
         if names.is_empty() {
-            return Ok(vec![(ctx.builtin_list()?, "eth0".into())]);
+            return Ok(vec![(ctx.builtin_list()?, DEFAULT_IFNAME.into())]);
         }
         return Err(crate::usage!(
             "no --net given and netconfs exist, so the built-in network is not used; \
