@@ -251,26 +251,13 @@ fn dns_table(dns: &v1::Dns) -> String {
     table(&["DNS", ""], rows)
 }
 
-/// Left-aligned columns separated by two spaces, trailing blanks trimmed.
+/// A plain table (see [`crate::table`]) of `rows` under `header`.
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    let mut t = crate::table::new(header);
+    for row in rows {
+        t.add_row(row);
     }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut s = String::new();
-        for (cell, w) in cells.zip(&widths) {
-            s.push_str(&format!("{cell:<w$}  "));
-        }
-        s.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(&mut header.iter().copied());
-    for row in &rows {
-        out.push_str(&line(&mut row.iter().map(String::as_str)));
-    }
-    out
+    crate::table::render(&t)
 }
 
 /// A dry run as JSON: an array with, for each plugin in order, its `CNI_*` environment and
