@@ -221,20 +221,17 @@ pub fn default_netns_dir() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
         return PathBuf::from(SYSTEM_NETNS_DIR);
     }
-    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir.join("netns"),
-        _ => PathBuf::from(SYSTEM_NETNS_DIR),
+    match dirs::runtime_dir() {
+        Some(dir) => dir.join("netns"),
+        None => PathBuf::from(SYSTEM_NETNS_DIR),
     }
 }
 
-/// `/etc/cni/net.d`, then the user's `~/.config/cni/net.d` (`$XDG_CONFIG_HOME`).
+/// `/etc/cni/net.d`, then the user's `~/.config/cni/net.d` (`$XDG_CONFIG_HOME`, through the
+/// `dirs` crate).
 pub fn default_netconf_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from(SYSTEM_NETCONF_DIR)];
-    let config_home = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
-    if let Some(home) = config_home {
+    if let Some(home) = dirs::config_dir() {
         dirs.push(home.join("cni/net.d"));
     }
     dirs
