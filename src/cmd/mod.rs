@@ -676,17 +676,7 @@ pub fn find_cached(
     if args.container_id.is_some() {
         return Ok((target, None));
     }
-    let mut candidates = Vec::new();
-    if let Ok(real) = std::fs::canonicalize(&target.path) {
-        candidates.push(real);
-    }
-    let s = target.path.to_string_lossy();
-    if let Some(rest) = s.strip_prefix("/var/run/") {
-        candidates.push(PathBuf::from(format!("/run/{rest}")));
-    } else if let Some(rest) = s.strip_prefix("/run/") {
-        candidates.push(PathBuf::from(format!("/var/run/{rest}")));
-    }
-    for path in candidates.into_iter().filter(|p| *p != target.path) {
+    for path in libcni::cache::netns_path_spellings(&target.path) {
         let alt = Target {
             container_id: container_id_for(&path),
             path,
@@ -697,12 +687,7 @@ pub fn find_cached(
         }
     }
     // Last: an attachment of this network and interface recorded with the same namespace.
-    let same = |p: &str| {
-        let p = Path::new(p);
-        p == target.path
-            || std::fs::canonicalize(p).ok() == std::fs::canonicalize(&target.path).ok()
-                && target.path.exists()
-    };
+    let same = |p: &str| libcni::cache::same_netns_path(Path::new(p), &target.path);
     for att in ctx.cni.get_cached_attachments(Some(network))? {
         if att.ifname == args.ifname && att.netns.as_deref().is_some_and(same) {
             let alt = Target {
