@@ -8,7 +8,7 @@ use std::process::{ExitCode, ExitStatus};
 
 use libcni::ErrorKind;
 
-use crate::cmd::{StateConflict, UsageError};
+use crate::error::{StateConflict, UsageError};
 use crate::supervise::RunToolError;
 
 /// Why `cnitool` failed, as an exit code.

@@ -11,6 +11,8 @@
 mod builtin;
 mod cli;
 mod cmd;
+mod context;
+mod error;
 mod exit;
 #[cfg(test)]
 mod gen;
