@@ -89,7 +89,7 @@ fn main() -> ExitCode {
         }
         Command::RootlessSandbox(a) => {
             rootless::holder::name_helper();
-            Ok(rootless::sandbox::main(&ctx, &a))
+            Ok(rootless::executor::main(&ctx, &a))
         }
         Command::RootlessUplink(args) => Ok(rootless::command::uplink_main(args)),
     };

@@ -1,6 +1,6 @@
 //! The helper that starts the rootless uplink (ROOTLESS.md §7.5) inside the holder's user
 //! namespace: `cnitool __rootless-uplink USERFD -- slirp4netns ...`. (The run's command is
-//! started by the plugin executor: see [`super::sandbox`].)
+//! started by the plugin executor: see [`super::executor`].)
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, ExitCode};

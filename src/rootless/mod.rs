@@ -13,7 +13,7 @@
 //! - [`holder`]: the detached process that owns the user + mount + network namespaces of a
 //!   generation, and ends it when no live run is left;
 //! - [`uplink`]: slirp4netns / pasta, readiness, the port-forward API;
-//! - [`sandbox`]: the plugin executor (a helper process: `setns(CLONE_NEWUSER)` needs a
+//! - [`executor`]: the plugin executor (a helper process: `setns(CLONE_NEWUSER)` needs a
 //!   single-threaded process) with the private `/var/lib` and `/run` plugins need; it also
 //!   starts the run's command;
 //! - [`command`]: the helper that starts the uplink in the holder's user namespace;
@@ -23,9 +23,9 @@
 
 pub mod command;
 pub mod dirs;
+pub mod executor;
 pub mod holder;
 pub mod run;
-pub mod sandbox;
 pub mod state;
 pub mod uplink;
 pub mod watch;

@@ -17,7 +17,7 @@ use libcni::cache::Cache;
 use libcni::netns::NetnsId;
 use serde_json::Value;
 
-use super::sandbox::{self, Attach, CommandSpec, Executor, NsFds, Request};
+use super::executor::{self, Attach, CommandSpec, Executor, NsFds, Request};
 use super::state::{Gen, GenInfo, Root, UplinkKind};
 use super::uplink::{self, Forward};
 use super::{dirs, holder, RootlessOpts};
@@ -274,7 +274,7 @@ pub fn undo_run(
     let resp = match own {
         Some(Ok(resp)) => Ok(resp),
         // DEL is idempotent: a fresh executor retries what the run's own could not do.
-        Some(Err(_)) | None => sandbox::call(ctx, fds, &req),
+        Some(Err(_)) | None => executor::call(ctx, fds, &req),
     };
     let removed = match resp {
         Ok(resp) => {
@@ -293,7 +293,7 @@ pub fn undo_run(
             remove_netns: Some(rec.netns.clone()),
             ..Request::default()
         };
-        if let Err(e) = sandbox::call(ctx, fds, &rm) {
+        if let Err(e) = executor::call(ctx, fds, &rm) {
             errors.push(format!("{e:#}"));
         }
     }
@@ -532,7 +532,7 @@ pub fn run(
         let resp = resp?;
         let netns = resp
             .netns
-            .map(sandbox::netns_id)
+            .map(executor::netns_id)
             .context("the plugin executor did not report the run's netns")?;
         let mut results = Vec::new();
         let mut errors = Vec::new();
