@@ -19,11 +19,14 @@
 //! - [`command`]: the helper that starts the uplink in the holder's user namespace;
 //! - [`watch`]: the holder and uplink watched through pidfds while the command runs;
 //! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
-//! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`).
+//! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`): [`generation`] joins or starts the shared
+//!   namespace, [`cleanup`] undoes runs and garbage-collects.
 
+pub mod cleanup;
 pub mod command;
 pub mod dirs;
 pub mod executor;
+pub mod generation;
 pub mod holder;
 pub mod run;
 pub mod state;
@@ -141,7 +144,7 @@ fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
             .runs()
             .into_iter()
             .map(|(p, r)| {
-                json!({"id": run::run_id(&p), "runnerPid": r.owner.pid,
+                json!({"id": cleanup::run_id(&p), "runnerPid": r.owner.pid,
                        "alive": r.owner.is_alive(), "netns": r.netns})
             })
             .collect();
@@ -210,7 +213,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
         if !force {
             let names: Vec<String> = live
                 .iter()
-                .map(|(p, r)| format!("{} (pid {})", run::run_id(p), r.owner.pid))
+                .map(|(p, r)| format!("{} (pid {})", cleanup::run_id(p), r.owner.pid))
                 .collect();
             bail!(
                 "{} run(s) still use the shared rootless namespace: {}; end them first, or use \
@@ -228,7 +231,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
     }
     let _lock = lock;
     // Dead runs first (DEL through the holder), then everything.
-    for line in run::gc_locked(ctx, root, true, None) {
+    for line in cleanup::gc_locked(ctx, root, true, None) {
         if !ctx.quiet {
             crate::diag!("cnitool: {line}");
         }
@@ -261,7 +264,7 @@ fn end_runs(ctx: &Context, runs: &[(PathBuf, RunRecord)]) {
         if !ctx.quiet {
             crate::diag!(
                 "cnitool: ending rootless {} (runner pid {})",
-                run::run_id(path),
+                cleanup::run_id(path),
                 record.owner.pid
             );
         }
@@ -294,12 +297,12 @@ pub fn gc(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
         for gen in root.generations() {
             for (p, r) in gen.runs() {
                 if !r.owner.is_alive() {
-                    lines.push(format!("would clean up rootless {}", run::run_id(&p)));
+                    lines.push(format!("would clean up rootless {}", cleanup::run_id(&p)));
                 }
             }
         }
         return Ok(lines);
     }
     let _lock = root.lock()?;
-    Ok(run::gc_locked(ctx, &root, false, None))
+    Ok(cleanup::gc_locked(ctx, &root, false, None))
 }

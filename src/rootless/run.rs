@@ -2,10 +2,7 @@
 //! register the run, create its netns and ADD through the plugin executor, publish ports on
 //! the uplink; release the lock while the command runs; then take it again to undo all of
 //! it and end the generation when this was its last run.
-
 use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
 use std::sync::mpsc::{Receiver, Sender};
@@ -17,10 +14,12 @@ use libcni::cache::Cache;
 use libcni::netns::NetnsId;
 use serde_json::Value;
 
-use super::executor::{self, Attach, CommandSpec, Executor, NsFds, Request};
-use super::state::{Gen, GenInfo, Root, UplinkKind};
+use super::cleanup::{attaches, gc_locked, undo_run};
+use super::executor::{self, CommandSpec, Executor, Request};
+use super::generation::{attach, preflight, Attached};
+use super::state::{Gen, Root, UplinkKind};
 use super::uplink::{self, Forward};
-use super::{dirs, holder, RootlessOpts};
+use super::{dirs, RootlessOpts};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
 use crate::supervise::orphans::kill_orphans;
 use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
@@ -33,20 +32,6 @@ use crate::supervise::{tool, RunPlan, RUN_UPLINK_LOST};
 
 /// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
 pub const DNS_FORWARDER: &str = "10.0.2.3";
-
-/// Where the shared namespace is, for one runner: generation, identity, held descriptors.
-#[derive(Debug)]
-pub struct Attached {
-    /// The generation.
-    pub gen: Gen,
-    /// Its processes.
-    pub info: GenInfo,
-    /// The holder's namespaces, opened once (they keep working if the holder dies).
-    pub fds: NsFds,
-    /// Processes this runner started (its orphan killer must spare them).
-    pub started: Vec<i32>,
-}
-
 /// Splits the port mappings of the capability arguments: portmap gets them without `hostIP`
 /// (it DNATs the host port in the outer netns, where traffic arrives from the uplink), the
 /// uplink listens on `hostIP` (127.0.0.1 when none is given).
@@ -83,291 +68,6 @@ fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>
         });
     }
     Ok(out)
-}
-
-/// Pre-flight checks that need no state: helper installed, tun, user namespaces.
-pub fn preflight(opts: &RootlessOpts) -> Result<(UplinkKind, std::path::PathBuf)> {
-    let found = uplink::resolve(opts.uplink)?;
-    if fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|s| s.trim() == "0") {
-        bail!(
-            "user namespaces are disabled (user.max_user_namespaces = 0); enable them as root: \
-             sysctl -w user.max_user_namespaces=15000"
-        );
-    }
-    if fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
-        .is_ok_and(|s| s.trim() == "0")
-    {
-        bail!(
-            "unprivileged user namespaces are disabled; enable them as root: \
-             sysctl -w kernel.unprivileged_userns_clone=1"
-        );
-    }
-    uplink::check_tun()?;
-    Ok(found)
-}
-
-/// Finds the live generation or starts one (with its uplink), restarting a dead uplink;
-/// opens the holder's namespaces. Called under the lock.
-pub fn attach(
-    root: &Root,
-    kind: UplinkKind,
-    program: &Path,
-    opts: &RootlessOpts,
-) -> Result<Attached> {
-    let mut started = Vec::new();
-    let live = root
-        .current()
-        .map(|n| root.gen(&n))
-        .and_then(|g| Some((g.info()?, g)))
-        .filter(|(info, _)| info.holder_alive());
-    let (gen, mut info) = match live {
-        Some((info, gen)) => {
-            if info.allow_host_loopback != opts.allow_host_loopback {
-                bail!(
-                    "the shared rootless namespace runs {} host loopback access; runs of one \
-                     user share it: wait for its runs to end, or `cnitool rootless stop`",
-                    if info.allow_host_loopback {
-                        "with"
-                    } else {
-                        "without"
-                    }
-                );
-            }
-            if opts.uplink != UplinkKind::Auto && info.uplink_kind != kind {
-                bail!(
-                    "the shared rootless namespace uses {:?} as its uplink; wait for its runs \
-                     to end, or `cnitool rootless stop`",
-                    info.uplink_kind
-                );
-            }
-            (gen, info)
-        }
-        None => {
-            if let Some(old) = root.current() {
-                crate::diag!(
-                    "cnitool: holder of generation {old} is gone: starting a new generation"
-                );
-            }
-            let (gen, info) = holder::start(root, kind, opts.allow_host_loopback)?;
-            started.push(info.holder.pid);
-            (gen, info)
-        }
-    };
-    let fresh = info.uplink.is_none();
-    if !info.uplink_alive() {
-        if !fresh {
-            crate::diag!(
-                "cnitool: uplink of generation {} is gone: restarting it",
-                gen.name
-            );
-        }
-        let program = match info.uplink_kind {
-            k if k == kind => program.to_path_buf(),
-            k => uplink::resolve(k)?.1,
-        };
-        if let Err(e) = uplink::start(&gen, &mut info, &program) {
-            if fresh {
-                gen.destroy();
-            }
-            return Err(e);
-        }
-        started.extend(info.uplink.as_ref().map(|p| p.pid));
-        if fresh {
-            root.set_current(&gen.name)?;
-        } else {
-            replay_forwards(&gen);
-        }
-    }
-    let fds = NsFds::open(info.holder.pid).context("opening the holder's namespaces")?;
-    // The PID could have been reused between the check and the open.
-    if fds.user.metadata()?.ino() != info.userns_ino {
-        bail!(
-            "the holder of generation {} exited just now; try again",
-            gen.name
-        );
-    }
-    Ok(Attached {
-        gen,
-        info,
-        fds,
-        started,
-    })
-}
-
-/// Adds the forwards of every live run again (after an uplink restart).
-fn replay_forwards(gen: &Gen) {
-    for (path, rec) in gen.live_runs() {
-        let id = run_id(&path);
-        let file = gen.ports_file(&id);
-        let mut fwds = uplink::read_forwards(&file);
-        for f in &mut fwds {
-            match uplink::add_forward(gen, f) {
-                Ok(n) => f.id = Some(n),
-                Err(e) => crate::diag!("warning: run of pid {}: {e:#}", rec.owner.pid),
-            }
-        }
-        if !fwds.is_empty() {
-            let _ =
-                super::state::write_atomic(&file, &serde_json::to_vec(&fwds).unwrap_or_default());
-        }
-    }
-}
-
-/// A run's ID: its record's file stem.
-pub fn run_id(record: &Path) -> String {
-    record
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// The attachments of a record, in ADD order.
-fn attaches(rec: &RunRecord) -> Vec<Attach> {
-    rec.attachments
-        .iter()
-        .map(|a| Attach {
-            list: String::from_utf8_lossy(&a.config_bytes()).into_owned(),
-            container_id: rec.container_id.clone(),
-            netns: rec.netns.clone(),
-            ifname: a.ifname.clone(),
-            args: rec.cni_args.clone(),
-            caps: rec.capability_args.clone(),
-        })
-        .collect()
-}
-
-/// Undoes a run (forwards, DEL in reverse order, the netns, its files). Every step runs;
-/// the errors are joined. `exec` is the run's own executor when it still has one (DEL then
-/// needs no new process); a fresh one is started when it is missing or fails.
-pub fn undo_run(
-    ctx: &Context,
-    gen: &Gen,
-    fds: &NsFds,
-    record: &Path,
-    rec: &RunRecord,
-    exec: Option<Executor>,
-) -> Result<()> {
-    let id = run_id(record);
-    let mut errors = Vec::new();
-    let ports = gen.ports_file(&id);
-    for f in uplink::read_forwards(&ports) {
-        if let Some(n) = f.id {
-            // A dead uplink has no forwards left to remove.
-            let _ = uplink::remove_forward(gen, n);
-        }
-    }
-    let mut del = attaches(rec);
-    del.reverse();
-    // One request: DEL in the sandbox, then the netns in the holder's mount namespace.
-    let req = Request {
-        state: state_of(gen),
-        gen: gen.dir.clone(),
-        del,
-        remove_netns: Some(rec.netns.clone()),
-        ..Request::default()
-    };
-    let own = exec.map(|mut ex| {
-        let resp = ex.request(&req);
-        ex.finish();
-        resp
-    });
-    let resp = match own {
-        Some(Ok(resp)) => Ok(resp),
-        // DEL is idempotent: a fresh executor retries what the run's own could not do.
-        Some(Err(_)) | None => executor::call(ctx, fds, &req),
-    };
-    let removed = match resp {
-        Ok(resp) => {
-            errors.extend(resp.outcomes.into_iter().filter_map(Result::err));
-            resp.removed_netns
-        }
-        Err(e) => {
-            errors.push(format!("{e:#}"));
-            false
-        }
-    };
-    if !removed {
-        let rm = Request {
-            state: state_of(gen),
-            gen: gen.dir.clone(),
-            remove_netns: Some(rec.netns.clone()),
-            ..Request::default()
-        };
-        if let Err(e) = executor::call(ctx, fds, &rm) {
-            errors.push(format!("{e:#}"));
-        }
-    }
-    let _ = fs::remove_file(&ports);
-    let _ = fs::remove_file(gen.dir.join(format!("{id}.resolv.conf")));
-    if errors.is_empty() {
-        let _ = fs::remove_file(record);
-        Ok(())
-    } else {
-        Err(anyhow!("cleanup failed: {}", errors.join("; ")))
-    }
-}
-
-/// The state directory a generation lives in (`<state>/rootless-netns/gen/<G>`).
-pub fn state_of(gen: &Gen) -> std::path::PathBuf {
-    gen.dir
-        .ancestors()
-        .nth(3)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
-/// Garbage-collects under the lock: the runs of dead runners (DEL through the holder when it
-/// lives), and the generations with no live run that are not the current one or whose holder
-/// is gone. With `all`, the current generation goes too when it has no live run; so does
-/// generation `mine` (the caller's, at the end of its run).
-///
-/// Each generation's records are read once; the holder's namespaces are opened only when a
-/// dead run needs its DEL (a warm run finds none, and only reads the records).
-pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> Vec<String> {
-    let mut lines = Vec::new();
-    let current = root.current();
-    for gen in root.generations() {
-        let info = gen.info();
-        let holder = info.as_ref().filter(|i| i.holder_alive());
-        let mut fds = None;
-        let mut live = 0;
-        for (path, rec) in gen.runs() {
-            if rec.owner.is_alive() {
-                live += 1;
-                continue;
-            }
-            let id = run_id(&path);
-            if fds.is_none() {
-                fds = holder.and_then(|i| NsFds::open(i.holder.pid).ok());
-            }
-            match &fds {
-                Some(fds) => match undo_run(ctx, &gen, fds, &path, &rec, None) {
-                    Ok(()) => lines.push(format!(
-                        "gc: runner of {id} (pid {}) is gone: removed its attachments",
-                        rec.owner.pid
-                    )),
-                    Err(e) => lines.push(format!("gc: {id}: {e:#}")),
-                },
-                None => {
-                    // The namespaces are gone or going: nothing to DEL in them.
-                    let _ = fs::remove_file(&path);
-                    let _ = fs::remove_file(gen.ports_file(&id));
-                    lines.push(format!(
-                        "gc: runner of {id} (pid {}) is gone",
-                        rec.owner.pid
-                    ));
-                }
-            }
-        }
-        let is_current = current.as_deref() == Some(gen.name.as_str());
-        let is_mine = mine == Some(gen.name.as_str());
-        if live == 0 && (all || is_mine || !is_current || holder.is_none()) {
-            gen.destroy();
-            root.clear_current(&gen.name);
-            lines.push(format!("gc: removed generation {}", gen.name));
-        }
-    }
-    lines
 }
 
 /// The resolv.conf of a run: the CNI results' DNS when they carry any, else the uplink's
@@ -437,25 +137,14 @@ pub fn run(
     rx: &Receiver<Event>,
     pending: &Arc<AtomicI32>,
 ) -> Result<ExitCode> {
-    let mut caps = plan.capability_args.clone();
-    let forwards = split_ports(&mut caps).map_err(tool)?;
-    let (kind, program) = preflight(opts).map_err(tool)?;
-    if kind == UplinkKind::Pasta && !forwards.is_empty() {
-        return Err(tool(crate::usage!(
-            "-p needs --uplink slirp4netns: pasta takes its ports only at start, and the \
-             rootless namespace is shared by all runs"
-        )));
-    }
-    for f in &forwards {
-        uplink::precheck(f).map_err(tool)?;
-    }
-    let rt_dir = dirs::resolve(true).map_err(tool)?;
-    if let Some(w) = &rt_dir.warning {
-        if !ctx.quiet {
-            crate::diag!("warning: {w}");
-        }
-    }
-    let root = Root::new(&rt_dir.state, true).map_err(tool)?;
+    let Prepared {
+        caps,
+        forwards,
+        kind,
+        program,
+        state,
+        root,
+    } = prepare(plan, ctx, opts).map_err(tool)?;
 
     // Section 1 under the lock: GC, attach, register, netns, ADD, forwards.
     let lock = root.lock().map_err(tool)?;
@@ -503,7 +192,7 @@ pub fn run(
     // DNS flags no plugin takes are applied here, after the ADDs: not merged then.
     let merged = forwards.is_empty() && !add.is_empty() && plan.dns.is_empty();
     let req = Request {
-        state: rt_dir.state.clone(),
+        state,
         gen: att.gen.dir.clone(),
         create_netns: Some(netns_path.clone()),
         add,
@@ -515,47 +204,7 @@ pub fn run(
         ..Request::default()
     };
     let mut exec = None;
-    let setup = (|| -> Result<(Vec<libcni::CniResult>, NetnsId)> {
-        check_signal_queued(pending)?;
-        for f in &forwards {
-            uplink::precheck(f)?;
-        }
-        // One executor for the whole run: ADD, the command, DEL (a fork of this process
-        // when it is single-threaded, which it is here in a warm run).
-        let ex = exec.insert(Executor::start(ctx, &att.fds, &att.gen.dir, &req)?);
-        // Only now: the thread that takes the handled signals (one sent earlier is still
-        // queued); the answer is read even if it cannot start, so that a DEL request sent
-        // next is not answered by this one's reply.
-        let signals = start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
-        let resp = ex.receive();
-        signals?;
-        let resp = resp?;
-        let netns = resp
-            .netns
-            .map(executor::netns_id)
-            .context("the plugin executor did not report the run's netns")?;
-        let mut results = Vec::new();
-        let mut errors = Vec::new();
-        for o in resp.outcomes {
-            match o {
-                Ok(v) => results.push(
-                    libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
-                        .map_err(|e| anyhow!("a plugin result: {e}"))?,
-                ),
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            bail!("{}", errors.join("; "));
-        }
-        let mut fwds = forwards.clone();
-        for i in 0..fwds.len() {
-            fwds[i].id = Some(uplink::add_forward(&att.gen, &fwds[i])?);
-            super::state::write_atomic(&att.gen.ports_file(&id), &serde_json::to_vec(&fwds)?)?;
-        }
-        check_signal(pending)?;
-        Ok((results, netns))
-    })();
+    let setup = add_networks(ctx, &att, &req, &forwards, &id, (&tx, pending), &mut exec);
     let (results, netns) = match setup {
         Ok(x) => x,
         Err(err) => {
@@ -567,15 +216,7 @@ pub fn run(
             finish_gen(&root, &att.gen);
             drop(lock);
             reap(pid);
-            let err = match cleanup {
-                Ok(()) => err,
-                Err(c) => err.context(format!("{c:#}")),
-            };
-            if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-                crate::diag!("cnitool: {err:#}");
-                return Ok(ExitCode::from((128 + *sig) as u8));
-            }
-            return Err(tool(err));
+            return setup_failed(err, cleanup);
         }
     };
     let mut exec = exec.expect("set up by the executor");
@@ -595,24 +236,7 @@ pub fn run(
     };
     let (outcome, lost) = match wrote {
         Err(e) => (Outcome::SetupFailed(e), None),
-        Ok(()) => {
-            let started = if merged {
-                exec.await_command(tx, Event::Child)
-            } else {
-                exec.start_command(spec, tx, Event::Child)
-            };
-            match started {
-                Ok(reader) => {
-                    let waited = wait_for_command(rx, on_lost, group);
-                    exec.resume(reader);
-                    waited
-                }
-                Err(e) => (
-                    Outcome::SetupFailed(std::io::Error::other(format!("{e:#}"))),
-                    None,
-                ),
-            }
-        }
+        Ok(()) => run_command(&mut exec, (!merged).then_some(spec), tx, rx, on_lost, group),
     };
     let active = watch.active;
     drop(watch);
@@ -637,7 +261,31 @@ pub fn run(
              ({what} ended): the command lost outbound connectivity"
         );
     }
-    let lost = lost.or(late);
+    exit_status(outcome, cleanup, lost.or(late), opts.require_uplink)
+}
+
+/// A failed setup, after its rollback (`cleanup`): 128+N when signal N interrupted it, else
+/// the tool's failure (125).
+fn setup_failed(err: anyhow::Error, cleanup: Result<()>) -> Result<ExitCode> {
+    let err = match cleanup {
+        Ok(()) => err,
+        Err(c) => err.context(format!("{c:#}")),
+    };
+    if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
+        crate::diag!("cnitool: {err:#}");
+        return Ok(ExitCode::from((128 + *sig) as u8));
+    }
+    Err(tool(err))
+}
+
+/// The run's exit status: the command's, unless the cleanup failed (125), or the command
+/// could not be started (125), or the uplink was lost under `--require-uplink` (124).
+fn exit_status(
+    outcome: Outcome,
+    cleanup: Result<()>,
+    lost: Option<String>,
+    require_uplink: bool,
+) -> Result<ExitCode> {
     let code = match outcome {
         Outcome::Exited(status) => crate::exit::of_command(status),
         Outcome::SetupFailed(e) | Outcome::Failed(e) => {
@@ -649,10 +297,139 @@ pub fn run(
         }
     };
     cleanup.map_err(tool)?;
-    if opts.require_uplink && lost.is_some() {
+    if require_uplink && lost.is_some() {
         return Ok(ExitCode::from(RUN_UPLINK_LOST));
     }
     Ok(ExitCode::from(code))
+}
+
+/// What a rootless run checks and finds before it takes the lock.
+struct Prepared {
+    /// The capability arguments, the port mappings without `hostIP` (see [`split_ports`]).
+    caps: serde_json::Map<String, Value>,
+    /// The ports the uplink publishes.
+    forwards: Vec<Forward>,
+    /// The uplink helper and its program.
+    kind: UplinkKind,
+    program: std::path::PathBuf,
+    /// The state directory.
+    state: std::path::PathBuf,
+    /// The rootless state root.
+    root: Root,
+}
+
+/// The checks that need no lock (ports, uplink helper, user namespaces, tun, the runtime
+/// directory), and the state root.
+fn prepare(plan: &RunPlan, ctx: &Context, opts: &RootlessOpts) -> Result<Prepared> {
+    let mut caps = plan.capability_args.clone();
+    let forwards = split_ports(&mut caps)?;
+    let (kind, program) = preflight(opts)?;
+    if kind == UplinkKind::Pasta && !forwards.is_empty() {
+        return Err(crate::usage!(
+            "-p needs --uplink slirp4netns: pasta takes its ports only at start, and the \
+             rootless namespace is shared by all runs"
+        ));
+    }
+    for f in &forwards {
+        uplink::precheck(f)?;
+    }
+    let rt_dir = dirs::resolve(true)?;
+    if let Some(w) = &rt_dir.warning {
+        if !ctx.quiet {
+            crate::diag!("warning: {w}");
+        }
+    }
+    let root = Root::new(&rt_dir.state, true)?;
+    Ok(Prepared {
+        caps,
+        forwards,
+        kind,
+        program,
+        state: rt_dir.state,
+        root,
+    })
+}
+
+/// Section 1's plugin work: starts the run's executor (which creates the run netns and ADDs
+/// the networks, and, when the request says so, starts the command), starts the signal
+/// thread, reads the results and publishes the ports. Returns the results and the run
+/// netns; `exec` holds the executor once started, for the caller's cleanup.
+fn add_networks(
+    ctx: &Context,
+    att: &Attached,
+    req: &Request,
+    forwards: &[Forward],
+    id: &str,
+    (tx, pending): (&Sender<Event>, &Arc<AtomicI32>),
+    exec: &mut Option<Executor>,
+) -> Result<(Vec<libcni::CniResult>, NetnsId)> {
+    check_signal_queued(pending)?;
+    for f in forwards {
+        uplink::precheck(f)?;
+    }
+    // One executor for the whole run: ADD, the command, DEL (a fork of this process
+    // when it is single-threaded, which it is here in a warm run).
+    let ex = exec.insert(Executor::start(ctx, &att.fds, &att.gen.dir, req)?);
+    // Only now: the thread that takes the handled signals (one sent earlier is still
+    // queued); the answer is read even if it cannot start, so that a DEL request sent
+    // next is not answered by this one's reply.
+    let signals = start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
+    let resp = ex.receive();
+    signals?;
+    let resp = resp?;
+    let netns = resp
+        .netns
+        .map(executor::netns_id)
+        .context("the plugin executor did not report the run's netns")?;
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for o in resp.outcomes {
+        match o {
+            Ok(v) => results.push(
+                libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
+                    .map_err(|e| anyhow!("a plugin result: {e}"))?,
+            ),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    let mut fwds = forwards.to_vec();
+    for i in 0..fwds.len() {
+        fwds[i].id = Some(uplink::add_forward(&att.gen, &fwds[i])?);
+        super::state::write_atomic(&att.gen.ports_file(id), &serde_json::to_vec(&fwds)?)?;
+    }
+    check_signal(pending)?;
+    Ok((results, netns))
+}
+
+/// Starts the command through the run's executor (`spec`), or, when the executor started it
+/// right after the ADDs (`None`), waits for its start; then waits for it to end while
+/// forwarding signals.
+fn run_command(
+    exec: &mut Executor,
+    spec: Option<CommandSpec>,
+    tx: Sender<Event>,
+    rx: &Receiver<Event>,
+    on_lost: OnLost,
+    group: Group,
+) -> (Outcome, Option<String>) {
+    let started = match spec {
+        None => exec.await_command(tx, Event::Child),
+        Some(spec) => exec.start_command(spec, tx, Event::Child),
+    };
+    match started {
+        Ok(reader) => {
+            let waited = wait_for_command(rx, on_lost, group);
+            exec.resume(reader);
+            waited
+        }
+        Err(e) => (
+            Outcome::SetupFailed(std::io::Error::other(format!("{e:#}"))),
+            None,
+        ),
+    }
 }
 
 /// Ends a generation that has no live run left (kills the holder and the uplink, removes
