@@ -24,11 +24,9 @@ use crate::cmd::{container_id_for, default_netconf_dirs, Context};
 use crate::supervise::orphans::kill_orphans;
 use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
 use crate::supervise::resolv::DnsFlags;
-use crate::supervise::signals::{
-    check_signal, check_signal_queued, start_signal_thread, Group, Interrupted,
-};
+use crate::supervise::signals::{check_signal, check_signal_queued, start_signal_thread, Group};
 use crate::supervise::wait::{wait_for_command, Event, OnLost, Outcome};
-use crate::supervise::{tool, RunPlan, RUN_UPLINK_LOST};
+use crate::supervise::{setup_failed, tool, RunPlan, RUN_UPLINK_LOST};
 
 /// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
 pub const DNS_FORWARDER: &str = "10.0.2.3";
@@ -262,20 +260,6 @@ pub fn run(
         );
     }
     exit_status(outcome, cleanup, lost.or(late), opts.require_uplink)
-}
-
-/// A failed setup, after its rollback (`cleanup`): 128+N when signal N interrupted it, else
-/// the tool's failure (125).
-fn setup_failed(err: anyhow::Error, cleanup: Result<()>) -> Result<ExitCode> {
-    let err = match cleanup {
-        Ok(()) => err,
-        Err(c) => err.context(format!("{c:#}")),
-    };
-    if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-        crate::diag!("cnitool: {err:#}");
-        return Ok(ExitCode::from((128 + *sig) as u8));
-    }
-    Err(tool(err))
 }
 
 /// The run's exit status: the command's, unless the cleanup failed (125), or the command

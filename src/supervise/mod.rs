@@ -22,6 +22,7 @@ pub mod wait;
 use std::fmt;
 use std::fs::File;
 use std::io;
+use std::process::ExitCode;
 use std::thread;
 
 use libcni::NetworkConfigList;
@@ -48,6 +49,20 @@ impl std::error::Error for RunToolError {}
 /// Marks an error as the tool's own in `run` (exit 125).
 pub(crate) fn tool(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(RunToolError(e))
+}
+
+/// A failed setup, after its rollback (`cleanup`): 128+N when signal N interrupted it (the
+/// error said on stderr), else the tool's failure (125).
+pub fn setup_failed(err: anyhow::Error, cleanup: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    let err = match cleanup {
+        Ok(()) => err,
+        Err(c) => err.context(format!("{c:#}")),
+    };
+    if let Some(signals::Interrupted(sig)) = err.downcast_ref::<signals::Interrupted>() {
+        crate::diag!("cnitool: {err:#}");
+        return Ok(ExitCode::from((128 + *sig) as u8));
+    }
+    Err(tool(err))
 }
 
 /// What a run does, as plain data: the verb (`cnitool run`) builds it from its arguments.

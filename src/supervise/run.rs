@@ -23,9 +23,9 @@ use super::child;
 use super::orphans::{kill_namespace_processes, kill_orphans};
 use super::record::{Owner, PlannedAttachment, RunRecord};
 use super::resolv::resolv_conf;
-use super::signals::{check_signal, Group, Interrupted};
+use super::signals::{check_signal, Group};
 use super::wait::{wait_for_command, Event, OnLost, Outcome};
-use super::{for_each, random_hex, tool, RunPlan};
+use super::{for_each, random_hex, setup_failed, tool, RunPlan};
 use crate::cmd::{container_id_for, Context};
 
 /// The namespace a run uses.
@@ -216,95 +216,10 @@ pub fn run(
         unfinished: Vec::new(),
     };
 
-    let setup = (|| -> Result<Vec<CniResult>> {
-        check_signal(pending)?;
-        if target.owned {
-            netns::create(&ctx.netns_dir, &target.name, CreateOptions { lo_up: true })?;
-            teardown.netns_created = true;
-        }
-        check_signal(pending)?;
-        let attachments: Vec<(NetworkConfigList, RuntimeConf)> = plan
-            .nets
-            .iter()
-            .map(|(list, ifname)| {
-                let rt = RuntimeConf {
-                    container_id: target.container_id.clone(),
-                    netns: target.path.clone(),
-                    ifname: ifname.clone(),
-                    args: plan.cni_args.clone(),
-                    capability_args: plan.capability_args.clone(),
-                };
-                (list.clone(), rt)
-            })
-            .collect();
-        // The networks are independent (distinct interfaces, their own plugins and IPAM
-        // state): ADD them at once. A failed ADD rolls itself back; the others are undone
-        // by the teardown.
-        let outcomes = for_each(&attachments, plan.sequential, |(list, rt)| {
-            ctx.cni.add_network_list(list, rt).map_err(|e| {
-                let hint = match &e {
-                    libcni::Error::InterfaceInUse { .. } => format!(
-                        " (choose another interface name with --net {}:IFNAME)",
-                        list.name
-                    ),
-                    _ => String::new(),
-                };
-                anyhow::Error::new(e).context(format!(
-                    "adding network {:?} as {}{hint}",
-                    list.name, rt.ifname
-                ))
-            })
-        });
-        let mut results = Vec::new();
-        let mut first_error = None;
-        for (attachment, outcome) in attachments.into_iter().zip(outcomes) {
-            match outcome {
-                Ok(result) => {
-                    teardown.added.push(attachment);
-                    results.push(result);
-                }
-                Err(e) => {
-                    if let Some(libcni::Error::AddFailed { kept: Some(_), .. }) =
-                        e.downcast_ref::<libcni::Error>()
-                    {
-                        teardown.unfinished.push(attachment.0.name.clone());
-                    }
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        // DNS flags no plugin took apply on top of the results' DNS, else the host's.
-        let mut content = resolv_conf(&results);
-        if !plan.dns.is_empty() {
-            let base = content
-                .take()
-                .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-            content = Some(plan.dns.apply(&base));
-        }
-        if let Some(content) = content {
-            let path = teardown.record_path.with_extension("resolv.conf");
-            fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
-            teardown.resolv_conf = Some(path);
-        }
-        check_signal(pending)?;
-        Ok(results)
-    })();
+    let setup = setup(plan, target, ctx, pending, &mut teardown);
 
     if let Err(err) = setup {
-        let cleanup = teardown.run();
-        let err = match cleanup {
-            Ok(()) => err,
-            Err(c) => err.context(format!("{c:#}")),
-        };
-        if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-            let code = 128 + *sig;
-            crate::diag!("cnitool: {err:#}");
-            return Ok(ExitCode::from(code as u8));
-        }
-        return Err(tool(err));
+        return setup_failed(err, teardown.run());
     }
 
     let group = Group::for_command();
@@ -342,4 +257,99 @@ pub fn run(
         return Err(tool(e));
     }
     Ok(ExitCode::from(code))
+}
+
+/// Creates the namespace (when the run owns it), ADDs the networks and writes the command's
+/// resolv.conf, recording each step in `teardown`; a handled signal in between ends it with
+/// [`Interrupted`].
+fn setup(
+    plan: &RunPlan,
+    target: &Target,
+    ctx: &Context,
+    pending: &AtomicI32,
+    teardown: &mut Teardown<'_>,
+) -> Result<Vec<CniResult>> {
+    check_signal(pending)?;
+    if target.owned {
+        netns::create(&ctx.netns_dir, &target.name, CreateOptions { lo_up: true })?;
+        teardown.netns_created = true;
+    }
+    check_signal(pending)?;
+    let results = add_all(plan, target, ctx, teardown)?;
+    // DNS flags no plugin took apply on top of the results' DNS, else the host's.
+    let mut content = resolv_conf(&results);
+    if !plan.dns.is_empty() {
+        let base = content
+            .take()
+            .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+        content = Some(plan.dns.apply(&base));
+    }
+    if let Some(content) = content {
+        let path = teardown.record_path.with_extension("resolv.conf");
+        fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        teardown.resolv_conf = Some(path);
+    }
+    check_signal(pending)?;
+    Ok(results)
+}
+
+/// ADDs the networks, at once: they are independent (distinct interfaces, their own plugins
+/// and IPAM state). A failed ADD rolls itself back; the others are undone by the teardown.
+fn add_all(
+    plan: &RunPlan,
+    target: &Target,
+    ctx: &Context,
+    teardown: &mut Teardown<'_>,
+) -> Result<Vec<CniResult>> {
+    let attachments: Vec<(NetworkConfigList, RuntimeConf)> = plan
+        .nets
+        .iter()
+        .map(|(list, ifname)| {
+            let rt = RuntimeConf {
+                container_id: target.container_id.clone(),
+                netns: target.path.clone(),
+                ifname: ifname.clone(),
+                args: plan.cni_args.clone(),
+                capability_args: plan.capability_args.clone(),
+            };
+            (list.clone(), rt)
+        })
+        .collect();
+    let outcomes = for_each(&attachments, plan.sequential, |(list, rt)| {
+        ctx.cni.add_network_list(list, rt).map_err(|e| {
+            let hint = match &e {
+                libcni::Error::InterfaceInUse { .. } => format!(
+                    " (choose another interface name with --net {}:IFNAME)",
+                    list.name
+                ),
+                _ => String::new(),
+            };
+            anyhow::Error::new(e).context(format!(
+                "adding network {:?} as {}{hint}",
+                list.name, rt.ifname
+            ))
+        })
+    });
+    let mut results = Vec::new();
+    let mut first_error = None;
+    for (attachment, outcome) in attachments.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(result) => {
+                teardown.added.push(attachment);
+                results.push(result);
+            }
+            Err(e) => {
+                if let Some(libcni::Error::AddFailed { kept: Some(_), .. }) =
+                    e.downcast_ref::<libcni::Error>()
+                {
+                    teardown.unfinished.push(attachment.0.name.clone());
+                }
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(results)
 }

@@ -31,7 +31,7 @@ use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::{absolute, container_id_for, resolve_networks, Context, PluginArgs};
 use crate::supervise::child::ChildEvent;
 use crate::supervise::record::{Owner, PlannedAttachment};
-use crate::supervise::signals::{check_signal, start_signal_thread, Interrupted, Received};
+use crate::supervise::signals::{check_signal, start_signal_thread, Received};
 use crate::supervise::{random_hex, tool};
 use crate::sys;
 
@@ -146,15 +146,8 @@ fn run_inner(
     let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added) {
         Ok(network) => network,
         Err(err) => {
-            let err = match rec.teardown(ctx, &rec_path, Some(added), false) {
-                Ok(()) => err,
-                Err(c) => err.context(format!("{c:#}")),
-            };
-            if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-                crate::diag!("cnitool: {err:#}");
-                return Ok(ExitCode::from((128 + *sig) as u8));
-            }
-            return Err(tool(err));
+            let cleanup = rec.teardown(ctx, &rec_path, Some(added), false);
+            return crate::supervise::setup_failed(err, cleanup);
         }
     };
 
