@@ -1,4 +1,4 @@
-//! The report: sections, the machine it ran on, and the generated part of BENCHMARKS.md.
+//! The report: sections, the machine it ran on, and the generated part of docs/BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -70,7 +70,7 @@ impl Report {
 pub(crate) fn write_report(generated: &str) -> Result<()> {
     let out = std::env::var("BENCH_OUT").unwrap_or_else(|_| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("BENCHMARKS.md")
+            .join("docs/BENCHMARKS.md")
             .to_string_lossy()
             .into_owned()
     });

@@ -4,7 +4,7 @@
 //! clap builds its whole command tree before parsing: it copies the ten global flags into
 //! each of the seventeen subcommands (170 `Arg` clones, about 350 KiB of heap, growing and
 //! moving vectors), then fills and copies the matches. Measured on `cnitool add` of loopback
-//! (BENCHMARKS.md): that is most of the tool's allocations and anonymous page faults. This
+//! (`docs/BENCHMARKS.md`): that is most of the tool's allocations and anonymous page faults. This
 //! is the shape scripts written for the Go tool, and the benchmarks, use on every call; any
 //! other command line (a flag, another verb, a value clap would have to judge) returns
 //! `None` and goes to clap. `tests::plain_parse_matches_clap` checks that every command line

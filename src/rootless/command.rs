@@ -1,4 +1,4 @@
-//! The helper that starts the rootless uplink (ROOTLESS.md §7.5) inside the holder's user
+//! The helper that starts the rootless uplink (`docs/ROOTLESS.md`, decision 1) inside the holder's user
 //! namespace: `cnitool __rootless-uplink USERFD -- slirp4netns ...`. (The run's command is
 //! started by the plugin executor: see [`super::executor`].)
 

@@ -1,4 +1,4 @@
-//! The runtime directory of rootless mode (ROOTLESS.md §7.3): where the shared namespace's
+//! The runtime directory of rootless mode (`docs/ROOTLESS.md`, decision 8): where the shared namespace's
 //! state lives. It must be private to the user, because whoever can write there can make
 //! the tool kill or enter arbitrary processes.
 

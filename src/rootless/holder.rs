@@ -1,4 +1,4 @@
-//! The holder of a generation (ROOTLESS.md §7.2.1): `cnitool __rootless-holder GEN_DIR`, a
+//! The holder of a generation (`docs/ROOTLESS.md`, "Processes"): `cnitool __rootless-holder GEN_DIR`, a
 //! detached process that creates the user + mount + network namespaces the shared networks
 //! live in, keeps them alive, and keeps the write end of the uplink's exit FIFO open (so
 //! slirp4netns exits when the holder does, whatever kills it).
@@ -64,7 +64,7 @@ fn setup(gen_dir: &Path) -> Result<File> {
                  where those exist)"
             )
         })?;
-    // A one-line map of the caller's own IDs needs no newuidmap (ROOTLESS.md: measured).
+    // A one-line map of the caller's own IDs needs no newuidmap (measured: `docs/ROOTLESS.md`, decision 2).
     fs::write("/proc/self/setgroups", "deny").context("writing /proc/self/setgroups")?;
     fs::write("/proc/self/uid_map", format!("0 {uid} 1")).context("writing uid_map")?;
     fs::write("/proc/self/gid_map", format!("0 {gid} 1")).context("writing gid_map")?;

@@ -1,8 +1,7 @@
-//! Rootless `cnitool run` (issue 9) and `cnitool rootless status|stop`.
+//! Rootless `cnitool run` and `cnitool rootless status|stop`.
 //!
-//! The design, measurements and failure modes are in `../shared/ROOTLESS.md` (beside the
-//! repository); what this implementation does differently, and why, is in `ROOTLESS-IMPL.md`
-//! at the top of the repository. In short:
+//! The design as built, its decisions and why, its measurements and tests are in
+//! `docs/ROOTLESS.md`. In short:
 //!
 //! ```text
 //! host user -- slirp4netns | pasta --> tap0 in the OUTER netns (holder's userns)

@@ -28,7 +28,7 @@ use crate::supervise::signals::{check_signal, check_signal_queued, start_signal_
 use crate::supervise::wait::{wait_for_command, Event, OnLost, Outcome};
 use crate::supervise::{setup_failed, tool, RunPlan, RUN_UPLINK_LOST};
 
-/// The DNS forwarder both uplinks provide (ROOTLESS.md "DNS").
+/// The DNS forwarder both uplinks provide (`docs/ROOTLESS.md`, decision 15).
 pub const DNS_FORWARDER: &str = "10.0.2.3";
 /// Splits the port mappings of the capability arguments: portmap gets them without `hostIP`
 /// (it DNATs the host port in the outer netns, where traffic arrives from the uplink), the

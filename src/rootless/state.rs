@@ -1,4 +1,4 @@
-//! On-disk state of the shared rootless namespace (ROOTLESS.md "Shared rootless netns"):
+//! On-disk state of the shared rootless namespace (`docs/ROOTLESS.md`):
 //!
 //! ```text
 //! <state>/rootless-netns/lock            flock(2) target, never deleted

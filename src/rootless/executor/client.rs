@@ -101,7 +101,7 @@ impl Executor {
     /// Starts an executor in the holder's namespaces. With `command`, it also prepares to
     /// start the run's command: it takes this process's stdin, stdout and stderr for it, and
     /// unshares the command's mount namespace from this process's view before it enters the
-    /// holder's (the holder's is a stale snapshot: ROOTLESS.md "Mount view").
+    /// holder's (the holder's is a stale snapshot: `docs/ROOTLESS.md`, decision 11).
     ///
     /// # Errors
     /// The process cannot be started.

@@ -1,4 +1,4 @@
-//! The plugin executor (ROOTLESS.md §7.2.3-5, §7.6): `cnitool __rootless-sandbox`, a child of
+//! The plugin executor (`docs/ROOTLESS.md`, "Processes" and decisions 12-14): `cnitool __rootless-sandbox`, a child of
 //! the runner that enters the holder's namespaces through descriptors the runner holds
 //! (`setns(CLONE_NEWUSER)` is refused in a multi-threaded process, hence a process of its
 //! own, which is single-threaded when it enters them). It serves requests, one JSON line

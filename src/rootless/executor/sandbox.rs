@@ -280,7 +280,7 @@ fn create_netns(path: &Path) -> Result<File> {
     File::open(path).with_context(|| format!("opening {}", path.display()))
 }
 
-/// The plugin sandbox mounts (ROOTLESS.md "What must be private-mounted").
+/// The plugin sandbox mounts (`docs/ROOTLESS.md`, decision 14).
 fn enter_sandbox(state: &Path, gen: &Path) -> Result<()> {
     ns::unshare(CloneFlags::CLONE_NEWNS).context("creating the plugin sandbox mount namespace")?;
     let m = |src: Option<&Path>,
