@@ -11,6 +11,8 @@
 //! files, and a crash on ext4 or XFS never the 0-byte files, that Go can; a file is checked against the
 //! attachment it was asked for (`a-b` + `c` and `a` + `b-c` share a file name); a corrupt
 //! file is reported as such so DEL can remove it and go on.
+//!
+//! Length: over 500 lines with its unit tests (about 180); the code is about 400.
 
 use std::fs::{self};
 use std::io;

@@ -14,6 +14,8 @@
 //! | [`run_in_new`] | Go `testutils.NewNS` used as a throwaway host, `unshare -n -m` |
 //! | [`create`], [`attach`], [`delete`], [`list`] | `ip netns add`, `ip netns attach`, `ip netns del`, `ip netns list` |
 //! | [`set_link_up`] | `ip link set NAME up` |
+//!
+//! Length: over 500 lines with its unit tests (about 340); the code is about 440.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
