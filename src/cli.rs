@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::cmd;
+pub use crate::output::Output;
 use crate::rootless;
 
 pub mod plain;
@@ -63,17 +64,6 @@ pub struct Cli {
 
 /// The default of `--timeout`.
 pub const DEFAULT_TIMEOUT: &str = "5m";
-
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// JSON (ADD prints the CNI result, as the Go cnitool).
-    Json,
-    /// A human-readable table.
-    Table,
-    /// Nothing on stdout.
-    None,
-}
 
 // Flags shared by every subcommand.
 #[derive(Debug, Args)]

@@ -9,8 +9,9 @@ use libcni::fsutil::Durability;
 use libcni::invoke::{Cancel, RawExec};
 use libcni::{CniConfig, NetworkConfigList};
 
-use crate::cli::{Global, Output};
+use crate::cli::Global;
 use crate::observe::{CliObserver, Progress, TraceFile};
+use crate::output::Output;
 
 /// Plugin directories used when `CNI_PATH` and `--plugin-dir` are unset.
 pub const DEFAULT_PLUGIN_DIRS: &[&str] = &["/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"];

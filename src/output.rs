@@ -13,7 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use libcni::types::v1;
 use libcni::CniResult;
 
-use crate::cli::Output;
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// JSON (ADD prints the CNI result, as the Go cnitool).
+    Json,
+    /// A human-readable table.
+    Table,
+    /// Nothing on stdout.
+    None,
+}
 
 /// Set once stdout's reader has gone away; later output is dropped.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);

@@ -11,7 +11,7 @@ use libcni::{NetworkConfigList, RuntimeConf};
 use serde_json::json;
 
 use super::Context;
-use crate::cli::Output;
+use crate::output::Output;
 use crate::supervise::orphans::kill_namespace_processes;
 use crate::supervise::record::RunRecord;
 

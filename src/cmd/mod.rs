@@ -30,8 +30,8 @@ pub use self::caps::PluginArgs;
 pub use self::target::{
     absolute, container_id_for, list_for_teardown, netns_arg, AttachArgs, ExistingArgs, Target,
 };
-use crate::cli::Output;
 pub use crate::context::{default_netconf_dirs, default_netns_dir, Context, DEFAULT_IFNAME};
+use crate::output::Output;
 
 /// The `cnitool del` command line that deletes the attachment of `network` to `target` as
 /// `rt` describes it (for messages telling how to finish): the cache directory when it is not

@@ -12,7 +12,7 @@ use clap::Args;
 use libcni::{NetworkConfigList, RuntimeConf};
 
 use super::{resolve_networks, Context, PluginArgs};
-use crate::cli::Output;
+use crate::output::Output;
 use crate::supervise::run::Target;
 use crate::supervise::signals::{handled_signals, start_signal_thread};
 use crate::supervise::wait::Event;

@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::Output;
+use crate::output::Output;
 use crate::table;
 
 /// How long each file of the plugin directories gets to answer VERSION in `--plugins` (less

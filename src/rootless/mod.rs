@@ -45,8 +45,8 @@ use nix::unistd::Pid;
 use serde_json::json;
 
 use self::state::{Root, UplinkKind};
-use crate::cli::Output;
 use crate::cmd::Context;
+use crate::output::Output;
 use crate::supervise::record::RunRecord;
 
 // The rootless flags of `run`.

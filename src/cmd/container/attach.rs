@@ -14,9 +14,9 @@ use serde_json::json;
 
 use super::engine::{EngineArgs, EngineError};
 use super::record::{self, ContainerRecord, Kind};
-use crate::cli::Output;
 use crate::cmd::resolve_networks;
 use crate::cmd::{absolute, Context, PluginArgs};
+use crate::output::Output;
 use crate::supervise::record::PlannedAttachment;
 
 // Arguments of `container attach`.

@@ -52,11 +52,11 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
     };
     rec.teardown(ctx, &path, None, false)?;
     match ctx.output {
-        Some(crate::cli::Output::Json) => crate::outln!(
+        Some(crate::output::Output::Json) => crate::outln!(
             "{}",
             serde_json::json!({"detached": rec.container, "name": rec.container_name})
         )?,
-        Some(crate::cli::Output::None) => {}
+        Some(crate::output::Output::None) => {}
         _ if ctx.quiet => {}
         _ => crate::outln!("detached {}", rec.describe())?,
     }
