@@ -18,10 +18,10 @@ pub struct PluginArgs {
     #[arg(long = "arg", value_name = "K=V")]
     pub args: Vec<String>,
     /// Plugin arguments K=V;K=V.
-    #[arg(long = "cni-args", env = "CNI_ARGS", hide = true)]
+    #[arg(long = "cni-args", env = crate::cli::env::CNI_ARGS, hide = true)]
     pub cni_args: Option<String>,
     /// Capability arguments as one JSON object.
-    #[arg(long = "cap-args", env = "CAP_ARGS", hide = true)]
+    #[arg(long = "cap-args", env = crate::cli::env::CAP_ARGS, hide = true)]
     pub cap_args: Option<String>,
     /// Capability argument NAME=JSON or NAME=@FILE (repeatable).
     #[arg(long = "cap", value_name = "NAME=JSON")]

@@ -24,7 +24,7 @@ pub struct AttachArgs {
     #[arg(value_name = "NETNS", required_unless_present = "pid")]
     pub netns: Option<String>,
     /// Interface name inside the namespace.
-    #[arg(short, long, env = "CNI_IFNAME", default_value = DEFAULT_IFNAME)]
+    #[arg(short, long, env = crate::cli::env::CNI_IFNAME, default_value = DEFAULT_IFNAME)]
     pub ifname: String,
     /// Use the network namespace of this running process.
     #[arg(long, value_name = "PID", conflicts_with = "netns")]
