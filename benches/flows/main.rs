@@ -42,7 +42,7 @@ use crate::sections::*;
 
 /// The binary under test, built by cargo with the bench (= release) profile.
 /// The binary measured: `BENCH_CNITOOL` (what `scripts/bench` sets: the static release build
-/// of `scripts/build-release`), else the release build cargo made for this benchmark.
+/// of `scripts/release/build-release`), else the release build cargo made for this benchmark.
 pub(crate) fn cnitool_bin() -> &'static str {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
