@@ -11,6 +11,7 @@
 mod builtin;
 mod cli;
 mod cmd;
+mod container;
 mod context;
 mod error;
 mod exit;

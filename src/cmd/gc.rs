@@ -238,7 +238,7 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     let mut runs = Vec::new();
     if system {
         runs.extend(collect_dead_runs(ctx, args.dry_run)?);
-        runs.extend(super::container::record::collect_stale(ctx, args.dry_run)?);
+        runs.extend(crate::container::record::collect_stale(ctx, args.dry_run)?);
         if !args.dry_run {
             // Leftovers of an ADD or DEL killed midway; not attachments, so not reported.
             ctx.cni.gc_stale_files()?;

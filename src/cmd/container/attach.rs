@@ -12,10 +12,10 @@ use clap::Args;
 use libcni::RuntimeConf;
 use serde_json::json;
 
-use super::engine::{EngineArgs, EngineError};
-use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::resolve_networks;
 use crate::cmd::{absolute, Context, PluginArgs};
+use crate::container::engine::{EngineArgs, EngineError};
+use crate::container::record::{self, ContainerRecord, Kind};
 use crate::output::Output;
 use crate::supervise::record::PlannedAttachment;
 

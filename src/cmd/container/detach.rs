@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use clap::Args;
 
-use super::engine::EngineArgs;
-use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::Context;
+use crate::container::engine::EngineArgs;
+use crate::container::record::{self, ContainerRecord, Kind};
 
 // Arguments of `container detach`.
 #[derive(Debug, Args)]
@@ -42,7 +42,7 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
         .find(|(_, r)| r.kind == Kind::Attach && r.engine.kind == engine.kind && wanted(r));
     let Some((path, rec)) = found else {
         return Err(match inspected {
-            Err(super::engine::EngineError::Failed(m)) => anyhow!(m),
+            Err(crate::container::engine::EngineError::Failed(m)) => anyhow!(m),
             _ => crate::conflict!(
                 "container {:?} is not attached (no record in {})",
                 args.container,

@@ -26,9 +26,9 @@ use libcni::{NetworkConfigList, RuntimeConf};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
-use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::{absolute, container_id_for, resolve_networks, Context, PluginArgs};
+use crate::container::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
+use crate::container::record::{self, ContainerRecord, Kind};
 use crate::supervise::child::ChildEvent;
 use crate::supervise::record::{Owner, PlannedAttachment};
 use crate::supervise::signals::{check_signal, start_signal_thread, Received};
