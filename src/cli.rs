@@ -169,7 +169,7 @@ pub enum Command {
     /// Put docker or podman containers on CNI networks (run, attach, detach).
     Container(cmd::container::ContainerArgs),
     /// The shared rootless network namespace of `run` for unprivileged users.
-    Rootless(rootless::RootlessArgs),
+    Rootless(cmd::rootless::RootlessArgs),
     /// Internal: the rootless namespace holder.
     #[command(name = "__rootless-holder", hide = true)]
     RootlessHolder(rootless::HolderArgs),

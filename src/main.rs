@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         Command::Netns(args) => cmd::netns::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Container(args) => cmd::container::run(args, &ctx),
-        Command::Rootless(args) => rootless::run(args, &ctx),
+        Command::Rootless(args) => cmd::rootless::run(args, &ctx),
         Command::RootlessHolder(args) => {
             rootless::holder::name_helper();
             Ok(rootless::holder::main(&args.gen))

@@ -246,7 +246,7 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     }
     // The caller's shared rootless namespace (dead runners' attachments, empty generations).
     if !root {
-        runs.extend(crate::rootless::gc(ctx, args.dry_run)?);
+        runs.extend(crate::rootless::cleanup::gc(ctx, args.dry_run)?);
     }
     let mut by_network: BTreeMap<String, Vec<CachedAttachment>> = BTreeMap::new();
     let cached = if system {

@@ -11,6 +11,7 @@ pub mod del;
 pub mod gc;
 pub mod list;
 pub mod netns;
+pub mod rootless;
 pub mod run;
 pub mod show;
 pub mod status;

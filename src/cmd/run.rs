@@ -64,10 +64,44 @@ pub struct RunArgs {
     pub plugin: PluginArgs,
     /// Rootless mode.
     #[command(flatten)]
-    pub rootless: crate::rootless::RootlessOpts,
+    pub rootless: RootlessOpts,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD", value_hint = clap::ValueHint::CommandWithArguments)]
     pub command: Vec<String>,
+}
+
+// The rootless flags of `run`.
+#[derive(Debug, Args, Clone)]
+pub struct RootlessOpts {
+    /// Run rootless even as root (implied when not root): the networks live in a user
+    /// namespace shared by your runs, with slirp4netns or pasta as the uplink.
+    #[arg(long)]
+    pub rootless: bool,
+    /// Rootless uplink helper (auto: slirp4netns if installed, else pasta).
+    #[arg(long, value_enum, default_value = "auto", value_name = "HELPER")]
+    pub uplink: crate::rootless::state::UplinkKind,
+    /// Rootless: let the command reach the host's loopback as 10.0.2.2.
+    #[arg(long)]
+    pub allow_host_loopback: bool,
+    /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
+    /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
+    #[arg(long)]
+    pub require_uplink: bool,
+}
+
+impl RootlessOpts {
+    /// Whether this run is rootless.
+    pub fn active(&self) -> bool {
+        self.rootless || !nix::unistd::geteuid().is_root()
+    }
+    /// The plain options the rootless runner takes.
+    pub fn options(&self) -> crate::rootless::Options {
+        crate::rootless::Options {
+            uplink: self.uplink,
+            allow_host_loopback: self.allow_host_loopback,
+            require_uplink: self.require_uplink,
+        }
+    }
 }
 
 /// Runs `run`.
@@ -95,7 +129,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
         // The rootless runner starts the signal thread itself, after it forked its plugin
         // executor (a fork without exec needs a single-threaded process); signals stay
         // queued until then.
-        return crate::rootless::run::run(&plan, &ctx, &args.rootless, tx, &rx, &pending);
+        return crate::rootless::run::run(&plan, &ctx, &args.rootless.options(), tx, &rx, &pending);
     }
     start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;

@@ -168,3 +168,28 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
     }
     lines
 }
+
+/// `cnitool gc`'s rootless part: the caller's shared namespace state, if any. Returns the
+/// lines to print.
+pub fn gc(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
+    let Ok(rt) = super::dirs::resolve(false) else {
+        return Ok(Vec::new());
+    };
+    let root = Root::new(&rt.state, false)?;
+    if !root.dir.exists() {
+        return Ok(Vec::new());
+    }
+    if dry_run {
+        let mut lines = Vec::new();
+        for gen in root.generations() {
+            for (p, r) in gen.runs() {
+                if !r.owner.is_alive() {
+                    lines.push(format!("would clean up rootless {}", run_id(&p)));
+                }
+            }
+        }
+        return Ok(lines);
+    }
+    let _lock = root.lock()?;
+    Ok(gc_locked(ctx, &root, false, None))
+}

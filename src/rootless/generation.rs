@@ -12,7 +12,7 @@ use super::cleanup::run_id;
 use super::executor::NsFds;
 use super::state::{Gen, GenInfo, Root, UplinkKind};
 use super::uplink;
-use super::{holder, RootlessOpts};
+use super::{holder, Options};
 
 /// Where the shared namespace is, for one runner: generation, identity, held descriptors.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub struct Attached {
 }
 
 /// Pre-flight checks that need no state: helper installed, tun, user namespaces.
-pub fn preflight(opts: &RootlessOpts) -> Result<(UplinkKind, std::path::PathBuf)> {
+pub fn preflight(opts: &Options) -> Result<(UplinkKind, std::path::PathBuf)> {
     let found = uplink::resolve(opts.uplink)?;
     if fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|s| s.trim() == "0") {
         bail!(
@@ -50,12 +50,7 @@ pub fn preflight(opts: &RootlessOpts) -> Result<(UplinkKind, std::path::PathBuf)
 
 /// Finds the live generation or starts one (with its uplink), restarting a dead uplink;
 /// opens the holder's namespaces. Called under the lock.
-pub fn attach(
-    root: &Root,
-    kind: UplinkKind,
-    program: &Path,
-    opts: &RootlessOpts,
-) -> Result<Attached> {
+pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> Result<Attached> {
     let mut started = Vec::new();
     let live = root
         .current()

@@ -19,7 +19,7 @@ use super::executor::{self, CommandSpec, Executor, Request};
 use super::generation::{attach, preflight, Attached};
 use super::state::{Gen, Root, UplinkKind};
 use super::uplink::{self, Forward};
-use super::{dirs, RootlessOpts};
+use super::{dirs, Options};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
 use crate::supervise::orphans::kill_orphans;
 use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
@@ -130,7 +130,7 @@ pub fn resolve_networks(
 pub fn run(
     plan: &RunPlan,
     ctx: &Context,
-    opts: &RootlessOpts,
+    opts: &Options,
     tx: Sender<Event>,
     rx: &Receiver<Event>,
     pending: &Arc<AtomicI32>,
@@ -304,7 +304,7 @@ struct Prepared {
 
 /// The checks that need no lock (ports, uplink helper, user namespaces, tun, the runtime
 /// directory), and the state root.
-fn prepare(plan: &RunPlan, ctx: &Context, opts: &RootlessOpts) -> Result<Prepared> {
+fn prepare(plan: &RunPlan, ctx: &Context, opts: &Options) -> Result<Prepared> {
     let mut caps = plan.capability_args.clone();
     let forwards = split_ports(&mut caps)?;
     let (kind, program) = preflight(opts)?;
