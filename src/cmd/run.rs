@@ -94,6 +94,7 @@ impl RootlessOpts {
     pub fn active(&self) -> bool {
         self.rootless || !nix::unistd::geteuid().is_root()
     }
+
     /// The plain options the rootless runner takes.
     pub fn options(&self) -> crate::rootless::Options {
         crate::rootless::Options {

@@ -6,12 +6,13 @@
 //! - [`wait`]: waiting for the command while forwarding signals;
 //! - [`orphans`]: killing what the command left running;
 //! - [`resolv`]: the command's resolv.conf;
-//! - [`record`]: the crash-safety records that `cnitool gc` finishes;
+//! - [`record`]: the crash-safety records that `cnitool gc` finishes ([`gc`]);
 //! - [`run`]: `cnitool run` as root, from a [`RunPlan`].
 //!
 //! Subsystems take plain data (a [`RunPlan`]); the verbs in `src/cmd/` turn arguments into it.
 
 pub mod child;
+pub mod gc;
 pub mod orphans;
 pub mod record;
 pub mod resolv;
