@@ -84,3 +84,35 @@ pub fn restore(ns: impl AsFd, kind: CloneFlags, what: &str) {
         std::process::exit(125);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use libcni::netns::NewNamespaces;
+
+    use super::*;
+
+    #[test]
+    fn is_current_asks_the_kernel_for_the_calling_thread() {
+        let net = File::open("/proc/thread-self/ns/net").unwrap();
+        assert!(is_current(&net, CloneFlags::CLONE_NEWNET));
+        // A network namespace is not this thread's mount namespace.
+        assert!(!is_current(&net, CloneFlags::CLONE_NEWNS));
+        // On a thread in a new network namespace (the library's, gone with the thread), this
+        // thread's namespace is elsewhere and its own is current.
+        let only_net = NewNamespaces {
+            net: true,
+            mount: false,
+        };
+        let (own, outer) = libcni::netns::run_in_new(only_net, || {
+            let own = File::open("/proc/thread-self/ns/net").unwrap();
+            (
+                is_current(&own, CloneFlags::CLONE_NEWNET),
+                is_current(&net, CloneFlags::CLONE_NEWNET),
+            )
+        })
+        .unwrap();
+        assert!(own && !outer);
+    }
+}
