@@ -166,7 +166,7 @@ impl PluginArgs {
     /// `CAP_ARGS` are passed on unchecked, as Go's tool does.
     ///
     /// # Errors
-    /// A [`UsageError`] naming the flag, the network(s) and the capability.
+    /// A [`UsageError`](crate::error::UsageError) naming the flag, the network(s) and the capability.
     pub fn require_capabilities(
         &self,
         lists: &[&NetworkConfigList],

@@ -43,7 +43,7 @@ pub struct Spec {
     pub hostname: Option<String>,
     /// The command and its arguments.
     pub argv: Vec<String>,
-    /// Start it in a process group of its own (see [`super::Group`]).
+    /// Start it in a process group of its own (see [`super::signals::Group`]).
     pub own_group: bool,
 }
 

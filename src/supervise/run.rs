@@ -261,7 +261,7 @@ pub fn run(
 
 /// Creates the namespace (when the run owns it), ADDs the networks and writes the command's
 /// resolv.conf, recording each step in `teardown`; a handled signal in between ends it with
-/// [`Interrupted`].
+/// [`super::signals::Interrupted`].
 fn setup(
     plan: &RunPlan,
     target: &Target,

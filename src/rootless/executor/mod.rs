@@ -11,7 +11,7 @@
 //!    legacy's `/run/xtables.lock`, `/run/netns`), and the state directory bound back at its
 //!    own path, recursively, so the run netns mounts under it stay valid;
 //! 3. runs the unmodified plugins there with libcni (ADD or DEL, the networks at once);
-//! 4. with `--command`, starts the run's command (see [`Exec::start_command`]) and reports
+//! 4. with `--command`, starts the run's command (see [`sandbox::Exec::start_command`]) and reports
 //!    its PID and its exit.
 //!
 //! A run uses one executor for all of it (ADD, the command, DEL and the netns removal), so a

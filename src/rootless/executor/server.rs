@@ -35,7 +35,7 @@ pub fn main(ctx: &Context, args: &SandboxArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// A forked executor's main (see [`Executor::start`]): keeps only its own descriptors (an
+/// A forked executor's main (see [`super::Executor::start`]): keeps only its own descriptors (an
 /// inherited copy of the runner's lock descriptor would keep the lock held), takes the
 /// parent-death signal, and serves the requests on `requests` with a context whose result
 /// cache is the generation's. Returns the exit status.
