@@ -6,9 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::thread;
 
+use crate::{cnitool_bin, Opts, BEGIN, END};
 use anyhow::{Context as _, Result};
-
-use crate::*;
 
 #[derive(Debug, Default)]
 pub(crate) struct Report {

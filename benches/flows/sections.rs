@@ -6,14 +6,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::floor::{floor_add, floor_del, plugin_stdin};
+use crate::harness::{run_code, run_ok, Bench, Netns};
+use crate::report::Report;
+use crate::stats::{interleave, ms, ratio, show_ratio, timed, Arm, Samples};
+use crate::{Opts, PLUGIN_DIR, SEQUENTIAL_ENV};
 use anyhow::{bail, Result};
 use serde_json::{json, Map};
-
-use crate::floor::*;
-use crate::harness::*;
-use crate::report::*;
-use crate::stats::*;
-use crate::*;
 
 /// Process start-up: `cnitool --version` against exec'ing `/bin/true`.
 pub(crate) fn startup(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {

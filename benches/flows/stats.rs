@@ -2,9 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::Opts;
 use anyhow::Result;
-
-use crate::*;
 
 /// Wall times of one arm, in milliseconds.
 #[derive(Debug, Clone, Default)]
