@@ -4,9 +4,10 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::PLUGIN_DIR;
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{Map, Value};
+
+use crate::PLUGIN_DIR;
 
 /// One plugin's stdin as a runtime builds it: the plugin object with `cniVersion`, `name`,
 /// the `runtimeConfig` of the capabilities it declares, and `prevResult`.

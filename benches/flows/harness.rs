@@ -5,11 +5,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{cnitool_bin, PLUGIN_DIR, WORK};
 use anyhow::{bail, Context as _, Result};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use serde_json::{json, Value};
+
+use crate::{cnitool_bin, PLUGIN_DIR, WORK};
 
 /// Moves this (still single-threaded) process into a new network and mount namespace, with a
 /// private tmpfs on /run. Threads and processes started later inherit both.

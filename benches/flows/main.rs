@@ -33,11 +33,12 @@ mod rss;
 mod sections;
 mod stats;
 
+use anyhow::{bail, Result};
+
 use crate::harness::{enter_throwaway_host, Bench};
 use crate::report::{loadavg, machine_info, write_report, Report};
 use crate::rss::memory;
 use crate::sections::{concurrent_runs, lookup, multi_net, overhead, run_vs_shell, startup};
-use anyhow::{bail, Result};
 
 /// The binary under test, built by cargo with the bench (= release) profile.
 /// The binary measured: `BENCH_CNITOOL` (what `scripts/bench` sets: the static release build

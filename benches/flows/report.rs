@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::thread;
 
-use crate::{cnitool_bin, Opts, BEGIN, END};
 use anyhow::{Context as _, Result};
+
+use crate::{cnitool_bin, Opts, BEGIN, END};
 
 #[derive(Debug, Default)]
 pub(crate) struct Report {

@@ -5,11 +5,12 @@ use std::fmt::Write as _;
 use std::fs;
 use std::process::{Command, Stdio};
 
+use anyhow::{anyhow, bail, Result};
+
 use crate::harness::{Bench, Netns};
 use crate::report::Report;
 use crate::stats::Samples;
 use crate::Opts;
-use anyhow::{anyhow, bail, Result};
 
 /// Memory of a process at its exit, in KiB.
 #[derive(Debug, Default, Clone, Copy)]

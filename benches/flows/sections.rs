@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Result};
+use serde_json::{json, Map};
+
 use crate::floor::{floor_add, floor_del, plugin_stdin};
 use crate::harness::{run_code, run_ok, Bench, Netns};
 use crate::report::Report;
 use crate::stats::{interleave, ms, ratio, show_ratio, timed, Arm, Samples};
 use crate::{Opts, PLUGIN_DIR, SEQUENTIAL_ENV};
-use anyhow::{bail, Result};
-use serde_json::{json, Map};
 
 /// Process start-up: `cnitool --version` against exec'ing `/bin/true`.
 pub(crate) fn startup(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::Opts;
 use anyhow::Result;
+
+use crate::Opts;
 
 /// Wall times of one arm, in milliseconds.
 #[derive(Debug, Clone, Default)]
