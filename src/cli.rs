@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::cmd;
+use crate::output::Output;
+use crate::rootless;
 
 pub mod plain;
 
@@ -61,44 +63,53 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The environment variables the flags read, named once for clap and the plain parser.
+pub mod env {
+    /// `--netconf-dir`.
+    pub const NETCONFPATH: &str = "NETCONFPATH";
+    /// `--plugin-dir`.
+    pub const CNI_PATH: &str = "CNI_PATH";
+    /// `--cache-dir`.
+    pub const CACHE_DIR: &str = "CNITOOL_CACHE_DIR";
+    /// `--sync-cache`.
+    pub const SYNC_CACHE: &str = "CNITOOL_SYNC_CACHE";
+    /// `--netns-dir`.
+    pub const NETNS_DIR: &str = "CNITOOL_NETNS_DIR";
+    /// `-i`.
+    pub const CNI_IFNAME: &str = "CNI_IFNAME";
+    /// `--cni-args`.
+    pub const CNI_ARGS: &str = "CNI_ARGS";
+    /// `--cap-args`.
+    pub const CAP_ARGS: &str = "CAP_ARGS";
+}
+
 /// The default of `--timeout`.
 pub const DEFAULT_TIMEOUT: &str = "5m";
-
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// JSON (ADD prints the CNI result, as the Go cnitool).
-    Json,
-    /// A human-readable table.
-    Table,
-    /// Nothing on stdout.
-    None,
-}
 
 // Flags shared by every subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
     /// Netconf directories, searched in order (':'-separated).
-    #[arg(long, global = true, env = "NETCONFPATH", value_name = "DIRS")]
+    #[arg(long, global = true, env = env::NETCONFPATH, value_name = "DIRS")]
     pub netconf_dir: Option<String>,
     /// Plugin directories, searched in order (':'-separated).
-    #[arg(long, global = true, env = "CNI_PATH", value_name = "DIRS")]
+    #[arg(long, global = true, env = env::CNI_PATH, value_name = "DIRS")]
     pub plugin_dir: Option<String>,
     /// Result cache directory.
     #[arg(
         long,
         global = true,
-        env = "CNITOOL_CACHE_DIR",
+        env = env::CACHE_DIR,
         value_name = "DIR",
         default_value = libcni::api::DEFAULT_CACHE_DIR
     )]
     pub cache_dir: PathBuf,
     /// Flush every cache and record write to disk (fsync) before going on. Without it writes
     /// are atomic and their write-back is started, not waited for.
-    #[arg(long, global = true, env = "CNITOOL_SYNC_CACHE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    #[arg(long, global = true, env = env::SYNC_CACHE, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub sync_cache: bool,
     /// Directory of named network namespaces.
-    #[arg(long, global = true, env = "CNITOOL_NETNS_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = env::NETNS_DIR, value_name = "DIR")]
     pub netns_dir: Option<PathBuf>,
     /// Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none).
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = DEFAULT_TIMEOUT)]
@@ -187,13 +198,13 @@ pub enum Command {
     Rootless(cmd::rootless::RootlessArgs),
     /// Internal: the rootless namespace holder.
     #[command(name = "__rootless-holder", hide = true)]
-    RootlessHolder(cmd::rootless::HolderArgs),
+    RootlessHolder(rootless::HolderArgs),
     /// Internal: the rootless plugin executor.
     #[command(name = "__rootless-sandbox", hide = true)]
-    RootlessSandbox(cmd::rootless::SandboxArgs),
+    RootlessSandbox(rootless::SandboxArgs),
     /// Internal: starts the rootless uplink in the holder's user namespace.
     #[command(name = "__rootless-uplink", hide = true)]
-    RootlessUplink(cmd::rootless::command::UplinkExecArgs),
+    RootlessUplink(rootless::command::UplinkExecArgs),
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h` or a plain number of seconds.

@@ -11,23 +11,30 @@
 mod builtin;
 mod cli;
 mod cmd;
+mod container;
+mod context;
+mod error;
 mod exit;
 #[cfg(test)]
 mod gen;
 mod interrupt;
 mod lint;
+mod ns;
 mod observe;
 mod output;
+mod rootless;
+mod supervise;
 mod sys;
 mod table;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use serde_json::json;
 
-use crate::cli::{Cli, Command, Output};
+use crate::cli::{Cli, Command};
 use crate::cmd::Context;
+use crate::output::Output;
 
 fn main() -> ExitCode {
     let argv: Vec<_> = std::env::args_os().collect();
@@ -88,14 +95,14 @@ fn main() -> ExitCode {
         Command::Container(args) => cmd::container::run(args, &ctx),
         Command::Rootless(args) => cmd::rootless::run(args, &ctx),
         Command::RootlessHolder(args) => {
-            cmd::rootless::holder::name_helper();
-            Ok(cmd::rootless::holder::main(&args.gen))
+            rootless::holder::name_helper();
+            Ok(rootless::holder::main(&args.gen))
         }
         Command::RootlessSandbox(a) => {
-            cmd::rootless::holder::name_helper();
-            Ok(cmd::rootless::sandbox::main(&ctx, &a))
+            rootless::holder::name_helper();
+            Ok(rootless::executor::main(&ctx, &a))
         }
-        Command::RootlessUplink(args) => Ok(cmd::rootless::command::uplink_main(args)),
+        Command::RootlessUplink(args) => Ok(rootless::command::uplink_main(args)),
     };
     match result {
         Ok(code) => code,
@@ -105,25 +112,37 @@ fn main() -> ExitCode {
 
 /// Whether the command line's subcommand is `run` (skipping global flags and their values).
 fn subcommand_is_run() -> bool {
-    const TAKES_VALUE: &[&str] = &[
-        "--netconf-dir",
-        "--plugin-dir",
-        "--cache-dir",
-        "--netns-dir",
-        "--timeout",
-        "--output",
-        "-o",
-        "--trace",
-    ];
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if TAKES_VALUE.contains(&a.as_str()) {
-            args.next();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    first_subcommand(&Cli::command(), &args) == Some("run")
+}
+
+/// The first word of `args` that is neither a global flag of `cli` nor the value of one
+/// (which flags take a value comes from the clap definitions themselves).
+fn first_subcommand<'a>(cli: &clap::Command, args: &'a [String]) -> Option<&'a str> {
+    let takes_value = |word: &str| {
+        cli.get_arguments().any(|arg| {
+            arg.get_action().takes_values()
+                && match word.strip_prefix("--") {
+                    Some(long) => arg
+                        .get_long_and_visible_aliases()
+                        .is_some_and(|l| l.contains(&long)),
+                    None => {
+                        let mut short = word.strip_prefix('-').unwrap_or("").chars();
+                        let (c, rest) = (short.next(), short.next());
+                        rest.is_none() && c.is_some() && arg.get_short() == c
+                    }
+                }
+        })
+    };
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
+        if takes_value(a) {
+            words.next();
         } else if !a.starts_with('-') {
-            return a == "run";
+            return Some(a);
         }
     }
-    false
+    None
 }
 
 /// Prints an error as one line on stderr (and as a CNI error object on stdout with
@@ -140,4 +159,29 @@ fn report(err: &anyhow::Error, output: Option<Output>) -> ExitCode {
         let _ = crate::outln!("{obj}");
     }
     exit::code(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subcommand_after_global_flags() {
+        let cli = Cli::command();
+        let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        for (line, want) in [
+            ("run -- true", Some("run")),
+            ("--netconf-dir run run", Some("run")),
+            ("-o json run", Some("run")),
+            ("--output=json run", Some("run")),
+            (
+                "--timeout 5s --trace t --cache-dir c --netns-dir n --plugin-dir p list",
+                Some("list"),
+            ),
+            ("-q --verbose run", Some("run")),
+            ("-o", None),
+        ] {
+            assert_eq!(first_subcommand(&cli, &words(line)), want, "{line}");
+        }
+    }
 }

@@ -13,7 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use libcni::types::v1;
 use libcni::CniResult;
 
-use crate::cli::Output;
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// JSON (ADD prints the CNI result, as the Go cnitool).
+    Json,
+    /// A human-readable table.
+    Table,
+    /// Nothing on stdout.
+    None,
+}
 
 /// Set once stdout's reader has gone away; later output is dropped.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -251,26 +260,13 @@ fn dns_table(dns: &v1::Dns) -> String {
     table(&["DNS", ""], rows)
 }
 
-/// Left-aligned columns separated by two spaces, trailing blanks trimmed.
+/// A plain table (see [`crate::table`]) of `rows` under `header`.
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    let mut t = crate::table::new(header);
+    for row in rows {
+        t.add_row(row);
     }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut s = String::new();
-        for (cell, w) in cells.zip(&widths) {
-            s.push_str(&format!("{cell:<w$}  "));
-        }
-        s.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(&mut header.iter().copied());
-    for row in &rows {
-        out.push_str(&line(&mut row.iter().map(String::as_str)));
-    }
-    out
+    crate::table::render(&t)
 }
 
 /// A dry run as JSON: an array with, for each plugin in order, its `CNI_*` environment and

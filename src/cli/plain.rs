@@ -4,7 +4,7 @@
 //! clap builds its whole command tree before parsing: it copies the ten global flags into
 //! each of the seventeen subcommands (170 `Arg` clones, about 350 KiB of heap, growing and
 //! moving vectors), then fills and copies the matches. Measured on `cnitool add` of loopback
-//! (BENCHMARKS.md): that is most of the tool's allocations and anonymous page faults. This
+//! (`docs/BENCHMARKS.md`): that is most of the tool's allocations and anonymous page faults. This
 //! is the shape scripts written for the Go tool, and the benchmarks, use on every call; any
 //! other command line (a flag, another verb, a value clap would have to judge) returns
 //! `None` and goes to clap. `tests::plain_parse_matches_clap` checks that every command line
@@ -13,16 +13,16 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{parse_duration, Cli, Command, Global, DEFAULT_TIMEOUT};
-use crate::cmd::{AttachArgs, ExistingArgs, PluginArgs};
+use super::{env, parse_duration, Cli, Command, Global, DEFAULT_TIMEOUT};
+use crate::cmd::{AttachArgs, ExistingArgs, PluginArgs, DEFAULT_IFNAME};
 
 /// The global flags' environment variables that [`parse`] reads; `CNITOOL_SYNC_CACHE` is
 /// not among them: clap judges its value (any is accepted as true or false).
 const GLOBAL_ENV: [&str; 4] = [
-    "NETCONFPATH",
-    "CNI_PATH",
-    "CNITOOL_CACHE_DIR",
-    "CNITOOL_NETNS_DIR",
+    env::NETCONFPATH,
+    env::CNI_PATH,
+    env::CACHE_DIR,
+    env::NETNS_DIR,
 ];
 
 /// Parses `[argv0, add|check|del, NETWORK, NETNS]`, with `env` giving the environment;
@@ -48,7 +48,7 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
             .map(Some)
             .ok_or(()),
     };
-    if env("CNITOOL_SYNC_CACHE").is_some() {
+    if env(env::SYNC_CACHE).is_some() {
         return None;
     }
     let [netconf_dir, plugin_dir, cache_dir, netns_dir] = GLOBAL_ENV.map(var);
@@ -69,13 +69,15 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
     let attach = AttachArgs {
         network,
         netns: Some(netns),
-        ifname: var("CNI_IFNAME").ok()?.unwrap_or_else(|| "eth0".into()),
+        ifname: var(env::CNI_IFNAME)
+            .ok()?
+            .unwrap_or_else(|| DEFAULT_IFNAME.into()),
         pid: None,
         container_id: None,
         plugin: PluginArgs {
             args: Vec::new(),
-            cni_args: var("CNI_ARGS").ok()?,
-            cap_args: var("CAP_ARGS").ok()?,
+            cni_args: var(env::CNI_ARGS).ok()?,
+            cap_args: var(env::CAP_ARGS).ok()?,
             caps: Vec::new(),
             publish: Vec::new(),
             ip: Vec::new(),

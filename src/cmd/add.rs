@@ -6,8 +6,8 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::{AttachArgs, Context};
-use crate::cli::Output;
 use crate::output;
+use crate::output::Output;
 
 // Arguments of `add`.
 #[derive(Debug, Args)]

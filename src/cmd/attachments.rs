@@ -11,7 +11,7 @@ use libcni::CniResult;
 use serde_json::json;
 
 use super::{netns_arg, Context};
-use crate::cli::Output;
+use crate::output::Output;
 use crate::table;
 
 // Arguments of `attachments`.

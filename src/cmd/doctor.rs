@@ -18,8 +18,8 @@ use nix::unistd::{access, AccessFlags};
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::cli::Output;
 use crate::exit::Exit;
+use crate::output::Output;
 use crate::table;
 
 /// The dhcp plugin's daemon socket when the netconf names none (`daemonSocketPath`).
@@ -721,7 +721,7 @@ fn check_stale(ctx: &Context) -> Check {
             }
         }
     }
-    if let Ok(records) = super::run::record::RunRecord::list(ctx.cni.cache().dir()) {
+    if let Ok(records) = crate::supervise::record::RunRecord::list(ctx.cni.cache().dir()) {
         for (path, rec) in records {
             if let Ok(rec) = rec {
                 if !rec.owner.is_alive() {
@@ -878,7 +878,7 @@ fn check_xdg_runtime_dir() -> Check {
             "export XDG_RUNTIME_DIR=/run/user/$(id -u)",
         );
     }
-    match super::rootless::dirs::check_private(&dir) {
+    match crate::rootless::dirs::check_private(&dir) {
         Ok(()) => {
             let mode = fs::metadata(&dir).map_or(0, |m| m.mode() & 0o777);
             ok(ID, format!("{} (mode {mode:o}, yours)", dir.display()))

@@ -8,7 +8,7 @@ use libcni::conf::{ConfKind, ListedNetwork};
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::cli::Output;
+use crate::output::Output;
 use crate::{builtin, table};
 
 // Arguments of `list`.

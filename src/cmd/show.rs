@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::{json, Map, Value};
 
 use super::Context;
-use crate::cli::Output;
+use crate::output::Output;
 
 // Arguments of `show`.
 #[derive(Debug, Args)]

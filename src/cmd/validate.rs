@@ -12,10 +12,10 @@ use libcni::{NetworkConfigList, PluginConfig};
 use serde_json::json;
 
 use super::Context;
-use crate::cli::Output;
 use crate::exit::Exit;
 use crate::lint::across::{self, Network};
 use crate::lint::{Finding, HostView, Severity};
+use crate::output::Output;
 use crate::table;
 
 // Arguments of `validate`.

@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::Context;
-use crate::cli::Output;
+use crate::output::Output;
 use crate::table;
 
 /// How long each file of the plugin directories gets to answer VERSION in `--plugins` (less
@@ -126,7 +126,7 @@ fn discover(ctx: &Context) -> Vec<PluginRow> {
     };
     let mut rows = Vec::new();
     for chunk in names.chunks(DISCOVERY_PARALLEL) {
-        rows.extend(super::run::for_each(chunk, false, ask));
+        rows.extend(crate::supervise::for_each(chunk, false, ask));
     }
     rows
 }

@@ -1,4 +1,4 @@
-//! Benchmark (ROOTLESS.md test 15), not an assertion: `cargo test --release --test rootless
+//! Benchmark (scenario 15 of `docs/ROOTLESS.md`), not an assertion: `cargo test --release --test rootless
 //! -- --ignored --nocapture bench`. Prints the cold run (starts and ends the shared
 //! namespace), the warm run (shared namespace kept up by a background run), and the tool's
 //! own time above the plugins (total minus the plugin calls `-v` reports), and the floor of

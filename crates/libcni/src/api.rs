@@ -23,6 +23,10 @@
 //! - a list with `cniVersions` runs at the highest of its versions that every plugin
 //!   supports (their VERSION answers, asked once per plugin binary and kept), not simply the
 //!   highest this library implements.
+//!
+//! Length: one file for every verb of [`CniConfig`], as Go keeps `api.go`: the verbs share the
+//! list walk, the cache steps and the rollback, and read best in order. A split by verb (gc,
+//! status, validate first) is the next step when it grows.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};

@@ -13,6 +13,8 @@
 //!
 //! Everything here runs on the throwaway host's thread, except what [`CgroupScope`] does from
 //! outside (creating, checking and removing the scope), which uses the machine's real paths.
+//!
+//! Length: over 500 lines with its unit tests; the code is about 440.
 
 use std::fs;
 use std::io;

@@ -12,12 +12,12 @@ use clap::Args;
 use libcni::RuntimeConf;
 use serde_json::json;
 
-use super::engine::{EngineArgs, EngineError};
-use super::record::{self, ContainerRecord, Kind};
-use crate::cli::Output;
-use crate::cmd::run::record::PlannedAttachment;
-use crate::cmd::run::resolve_networks;
+use crate::cmd::resolve_networks;
 use crate::cmd::{absolute, Context, PluginArgs};
+use crate::container::engine::{EngineArgs, EngineError};
+use crate::container::record::{self, ContainerRecord, Kind};
+use crate::output::Output;
+use crate::supervise::record::PlannedAttachment;
 
 // Arguments of `container attach`.
 #[derive(Debug, Args)]

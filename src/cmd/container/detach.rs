@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use clap::Args;
 
-use super::engine::EngineArgs;
-use super::record::{self, ContainerRecord, Kind};
 use crate::cmd::Context;
+use crate::container::engine::EngineArgs;
+use crate::container::record::{self, ContainerRecord, Kind};
 
 // Arguments of `container detach`.
 #[derive(Debug, Args)]
@@ -42,7 +42,7 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
         .find(|(_, r)| r.kind == Kind::Attach && r.engine.kind == engine.kind && wanted(r));
     let Some((path, rec)) = found else {
         return Err(match inspected {
-            Err(super::engine::EngineError::Failed(m)) => anyhow!(m),
+            Err(crate::container::engine::EngineError::Failed(m)) => anyhow!(m),
             _ => crate::conflict!(
                 "container {:?} is not attached (no record in {})",
                 args.container,
@@ -52,11 +52,11 @@ pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
     };
     rec.teardown(ctx, &path, None, false)?;
     match ctx.output {
-        Some(crate::cli::Output::Json) => crate::outln!(
+        Some(crate::output::Output::Json) => crate::outln!(
             "{}",
             serde_json::json!({"detached": rec.container, "name": rec.container_name})
         )?,
-        Some(crate::cli::Output::None) => {}
+        Some(crate::output::Output::None) => {}
         _ if ctx.quiet => {}
         _ => crate::outln!("detached {}", rec.describe())?,
     }

@@ -5,12 +5,10 @@
 //! The CNI repo's `scripts/docker-run.sh` does `run` in shell; this replaces it with passed-
 //! through arguments, real network lists, DEL in reverse with the cached results, state keyed
 //! on a named namespace and the container's ID instead of a PID path, and cleanup on every
-//! path (see `record.rs`; `cnitool gc` finishes what a killed wrapper left).
+//! path (see `src/container/record.rs`; `cnitool gc` finishes what a killed wrapper left).
 
 pub mod attach;
 pub mod detach;
-pub mod engine;
-pub mod record;
 pub mod run;
 
 use std::process::ExitCode;

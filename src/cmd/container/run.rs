@@ -11,7 +11,6 @@
 //! engine. If the wrapper itself is killed, `cnitool gc` finds the record and undoes the rest.
 
 use std::io;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::AtomicI32;
@@ -27,15 +26,14 @@ use libcni::{NetworkConfigList, RuntimeConf};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
-use super::record::{self, ContainerRecord, Kind};
-use crate::cmd::run::child::ChildEvent;
-use crate::cmd::run::record::{Owner, PlannedAttachment};
-use crate::cmd::run::{
-    check_signal, random_hex, resolve_networks, start_signal_thread, tool, Group, Interrupted,
-    Received,
-};
-use crate::cmd::{absolute, container_id_for, Context, PluginArgs};
+use crate::cmd::{absolute, container_id_for, resolve_networks, Context, PluginArgs};
+use crate::container::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
+use crate::container::record::{self, ContainerRecord, Kind};
+use crate::supervise::child::ChildEvent;
+use crate::supervise::record::{Owner, PlannedAttachment};
+use crate::supervise::signals::Group;
+use crate::supervise::signals::{check_signal, start_signal_thread, Received};
+use crate::supervise::{random_hex, tool};
 use crate::sys;
 
 /// Exit codes of `container run`, shown in its `--help`.
@@ -149,15 +147,8 @@ fn run_inner(
     let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added) {
         Ok(network) => network,
         Err(err) => {
-            let err = match rec.teardown(ctx, &rec_path, Some(added), false) {
-                Ok(()) => err,
-                Err(c) => err.context(format!("{c:#}")),
-            };
-            if let Some(Interrupted(sig)) = err.downcast_ref::<Interrupted>() {
-                crate::diag!("cnitool: {err:#}");
-                return Ok(ExitCode::from((128 + *sig) as u8));
-            }
-            return Err(tool(err));
+            let cleanup = rec.teardown(ctx, &rec_path, Some(added), false);
+            return crate::supervise::setup_failed(err, cleanup);
         }
     };
 
@@ -185,11 +176,7 @@ fn run_inner(
     let failed = matches!(outcome, Outcome::Failed(_));
     let cleanup = rec.teardown(ctx, &rec_path, Some(added), interrupted || failed);
     let code = match outcome {
-        Outcome::Exited(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => c as u8,
-            (None, Some(sig)) => (128 + sig) as u8,
-            _ => 125,
-        },
+        Outcome::Exited(status) => crate::exit::of_command(status),
         Outcome::Failed(e) => {
             let err = match e.kind() {
                 io::ErrorKind::NotFound => anyhow!(

@@ -8,7 +8,6 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -16,22 +15,14 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 
 use super::{netns_path, parse_name};
 use crate::cmd::Context;
+use crate::ns::{self, CloneFlags};
 
 /// Where iproute2 looks for per-namespace configuration files (`NETNS_ETC_DIR`).
 pub const NETNS_ETC_DIR: &str = "/etc/netns";
-
-/// Exit status when `cnitool` could not set up the namespace (coreutils `env`/`chroot` and
-/// podman use 125 the same way, so it does not collide with the command's own statuses).
-pub const EXIT_SETUP_FAILED: u8 = 125;
-/// Exit status when the command was found but could not be run.
-pub const EXIT_CANNOT_EXECUTE: u8 = 126;
-/// Exit status when the command was not found.
-pub const EXIT_NOT_FOUND: u8 = 127;
 
 const EXEC_HELP: &str = "\
 Like `ip netns exec`, the command runs in a private mount namespace in which /sys describes
@@ -66,22 +57,14 @@ pub struct ExecArgs {
 pub fn run(args: ExecArgs, ctx: &Context) -> Result<ExitCode> {
     if let Err(e) = enter(ctx, &args.name) {
         crate::diag!("error: {}", format!("{e:#}").replace('\n', " "));
-        return Ok(ExitCode::from(EXIT_SETUP_FAILED));
+        return Ok(ExitCode::from(crate::exit::EXIT_SETUP_FAILED));
     }
     let program = &args.command[0];
     // std's exec, unlike a bare execvp, restores the default SIGPIPE disposition and an empty
     // signal mask: Rust programs start with SIGPIPE ignored, and the command must not inherit
     // that (`yes | head` would loop on EPIPE instead of dying).
     let err = Command::new(program).args(&args.command[1..]).exec();
-    let (code, why) = match err.kind() {
-        io::ErrorKind::NotFound if Path::new(program).components().count() > 1 => (
-            EXIT_NOT_FOUND,
-            "no such file (or its interpreter is missing)".to_owned(),
-        ),
-        io::ErrorKind::NotFound => (EXIT_NOT_FOUND, "command not found".to_owned()),
-        io::ErrorKind::PermissionDenied => (EXIT_CANNOT_EXECUTE, "permission denied".to_owned()),
-        _ => (EXIT_CANNOT_EXECUTE, err.to_string()),
-    };
+    let (code, why) = crate::exit::exec_failure(program, &err);
     crate::diag!(
         "error: cannot run {:?} in network namespace {:?}: {why}",
         program,
@@ -98,11 +81,11 @@ fn enter(ctx: &Context, name: &str) -> Result<()> {
     // namespace" for a stale file) and so that nothing but a network namespace is entered.
     libcni::netns::identify(&path)?;
     let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    setns(&file, CloneFlags::CLONE_NEWNET)
+    ns::enter(&file, CloneFlags::CLONE_NEWNET)
         .with_context(|| format!("entering network namespace {}", path.display()))?;
     drop(file);
     // EINVAL here means another thread exists (unshare(CLONE_NEWNS) needs an unshared fs).
-    unshare(CloneFlags::CLONE_NEWNS).context("unsharing the mount namespace")?;
+    ns::unshare(CloneFlags::CLONE_NEWNS).context("unsharing the mount namespace")?;
     // Nothing mounted from here on may propagate back to the caller's mount namespace.
     libcni::netns::make_mounts_slave()?;
     remount_sys(name)?;

@@ -13,8 +13,8 @@ use libcni::CniResult;
 use serde::Serialize;
 
 use super::{attachments_in, render_table};
-use crate::cli::Output;
 use crate::cmd::{absolute, Context};
+use crate::output::Output;
 
 // Arguments of `netns list`.
 #[derive(Debug, Args)]

@@ -23,11 +23,12 @@ use libcni::types::v1;
 use libcni::{NetworkConfigList, RuntimeConf};
 use serde_json::{json, Map, Value};
 
-use super::run::record::{Owner, PlannedAttachment, RunRecord};
-use super::run::{kill_namespace_processes, random_hex};
 use super::{container_id_for, Context};
-use crate::cli::Output;
 use crate::exit::Exit;
+use crate::output::Output;
+use crate::supervise::orphans::kill_namespace_processes;
+use crate::supervise::random_hex;
+use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
 
 /// The port the probes' servers listen on inside the namespaces smoke made.
 const PROBE_PORT: u16 = 40_000;

@@ -188,7 +188,7 @@ pub fn take(lists: &[NetworkConfigList], cache_dir: &Path) -> HostState {
         walk(&dir, &mut s.files);
     }
     walk(&cache_dir.join("results"), &mut s.files);
-    walk(&super::super::run::record::dir(cache_dir), &mut s.files);
+    walk(&crate::supervise::record::dir(cache_dir), &mut s.files);
     for f in SYSCTLS {
         s.sysctls.insert(
             f,

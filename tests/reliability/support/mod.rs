@@ -36,7 +36,7 @@ pub fn iterations(default: usize, full_count: usize) -> usize {
 
 pub use testsupport::root_or_skip;
 
-/// A figure for RELIABILITY.md: printed as `FIGURE category: ...` (`--nocapture` shows it).
+/// A figure for docs/RELIABILITY.md: printed as `FIGURE category: ...` (`--nocapture` shows it).
 pub fn figure(category: &str, text: impl std::fmt::Display) {
     eprintln!("FIGURE {category}: {text}");
 }

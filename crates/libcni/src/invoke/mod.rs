@@ -7,6 +7,9 @@
 //! - [`exec_plugin`], [`exec_plugin_with_result`], [`get_version_info`]: one call with its
 //!   `CNI_*` environment, and the plugin's failure turned into a typed [`Error`] the way Go's
 //!   `pkg/invoke` decodes it.
+//!
+//! Length: about 500 lines: the plugin call and the decoding of its failures, kept beside each
+//! other as Go's `pkg/invoke` keeps them.
 
 mod args;
 mod cancel;

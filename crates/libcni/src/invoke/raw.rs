@@ -12,6 +12,8 @@
 //! - a `CNI_*` variable already in the environment cannot shadow the call's value (Go puts the
 //!   call's values first and lets os/exec keep the last duplicate, the inherited one), and
 //!   `CNI_NETNS_OVERRIDE`, which tells plugins to skip their netns checks, is never passed on.
+//!
+//! Length: over 500 lines with its unit tests; the code is about 470.
 
 use std::ffi::OsString;
 use std::fs::File;

@@ -15,6 +15,8 @@
 //! | [`create`], [`attach`], [`delete`], [`list`] | `ip netns add`, `ip netns attach`, `ip netns del`, `ip netns list` |
 //! | [`set_link_up`] | `ip link set NAME up` |
 //! | [`link_mtu`] | the MTU `ip link show NAME` prints |
+//!
+//! Length: over 500 lines with its unit tests (about 340); the code is about 440.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};

@@ -4,6 +4,8 @@
 //! Compatible with `ip netns`: the same layout, the same shared-mount setup and the same lock
 //! (an exclusive `flock` on the run directory itself), so both tools can work on one run
 //! directory at the same time.
+//!
+//! Length: over 500 lines with its unit tests (about 380); the code is about 320.
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io;

@@ -1,4 +1,4 @@
-//! On-disk state of the shared rootless namespace (ROOTLESS.md "Shared rootless netns"):
+//! On-disk state of the shared rootless namespace (`docs/ROOTLESS.md`):
 //!
 //! ```text
 //! <state>/rootless-netns/lock            flock(2) target, never deleted
@@ -25,7 +25,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::cmd::run::record::RunRecord;
+use crate::supervise::record::RunRecord;
 
 /// The rootless-netns directory.
 #[derive(Debug, Clone)]
@@ -173,7 +173,7 @@ impl Proc {
 
 /// State letter and start time from `/proc/PID/stat`.
 fn stat(pid: i32) -> io::Result<(char, u64)> {
-    let stat = crate::cmd::run::record::read_stat(pid)?;
+    let stat = crate::supervise::record::read_stat(pid)?;
     let after = stat
         .rfind(')')
         .map(|i| &stat[i + 1..])
@@ -316,17 +316,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     drop(f);
     fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
-}
-
-/// A short random hex string.
-pub fn random_hex() -> String {
-    let mut buf = [0u8; 4];
-    let ok = File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut buf));
-    if ok.is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        buf = (nanos ^ std::process::id()).to_le_bytes();
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }

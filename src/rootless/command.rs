@@ -1,13 +1,13 @@
-//! The helper that starts the rootless uplink (ROOTLESS.md §7.5) inside the holder's user
+//! The helper that starts the rootless uplink (`docs/ROOTLESS.md`, decision 1) inside the holder's user
 //! namespace: `cnitool __rootless-uplink USERFD -- slirp4netns ...`. (The run's command is
-//! started by the plugin executor: see [`super::sandbox`].)
+//! started by the plugin executor: see [`super::executor`].)
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, ExitCode};
 
 use clap::Args;
-use nix::sched::{setns, CloneFlags};
 
+use crate::ns::{self, CloneFlags};
 use crate::sys;
 
 // Arguments of the hidden `__rootless-uplink`.
@@ -26,7 +26,7 @@ pub struct UplinkExecArgs {
 /// the uplink needs (ready-fd, exit-fd) pass through untouched.
 pub fn uplink_main(args: UplinkExecArgs) -> ExitCode {
     let user = sys::take_inherited_fd(args.user_fd);
-    if let Err(e) = setns(&user, CloneFlags::CLONE_NEWUSER) {
+    if let Err(e) = ns::enter(&user, CloneFlags::CLONE_NEWUSER) {
         crate::diag!("cnitool: entering the rootless user namespace for the uplink: {e}");
         return ExitCode::from(125);
     }

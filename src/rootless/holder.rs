@@ -1,4 +1,4 @@
-//! The holder of a generation (ROOTLESS.md §7.2.1): `cnitool __rootless-holder GEN_DIR`, a
+//! The holder of a generation (`docs/ROOTLESS.md`, "Processes"): `cnitool __rootless-holder GEN_DIR`, a
 //! detached process that creates the user + mount + network namespaces the shared networks
 //! live in, keeps them alive, and keeps the write end of the uplink's exit FIFO open (so
 //! slirp4netns exits when the holder does, whatever kills it).
@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid, mkfifo};
 
-use super::state::{random_hex, Gen, GenInfo, Proc, Root, UplinkKind};
+use super::state::{Gen, GenInfo, Proc, Root, UplinkKind};
+use crate::ns::{self, CloneFlags};
 use crate::sys;
 
 /// How long a new holder may take to report its namespaces ready.
@@ -55,7 +55,7 @@ pub fn main(gen_dir: &Path) -> ExitCode {
 
 fn setup(gen_dir: &Path) -> Result<File> {
     let (uid, gid) = (geteuid(), getegid());
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
+    ns::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
         .map_err(|e| {
             anyhow!(
                 "cannot create a user namespace ({e}): user namespaces are disabled or \
@@ -64,7 +64,7 @@ fn setup(gen_dir: &Path) -> Result<File> {
                  where those exist)"
             )
         })?;
-    // A one-line map of the caller's own IDs needs no newuidmap (ROOTLESS.md: measured).
+    // A one-line map of the caller's own IDs needs no newuidmap (measured: `docs/ROOTLESS.md`, decision 2).
     fs::write("/proc/self/setgroups", "deny").context("writing /proc/self/setgroups")?;
     fs::write("/proc/self/uid_map", format!("0 {uid} 1")).context("writing uid_map")?;
     fs::write("/proc/self/gid_map", format!("0 {gid} 1")).context("writing gid_map")?;
@@ -98,12 +98,15 @@ fn watch(gen_dir: &Path) {
             if let Some(up) = gen.info().and_then(|i| i.uplink) {
                 up.kill_and_wait(Duration::from_secs(2));
             }
-            // In this mount namespace the run netns files are mount points (EBUSY).
-            if let Ok(rd) = fs::read_dir(gen.dir.join("netns")) {
+            // In this mount namespace the run netns files are mount points (EBUSY), and so
+            // is their directory (`libcni::netns::create` makes it a shared mount).
+            let netns_dir = gen.dir.join("netns");
+            if let Ok(rd) = fs::read_dir(&netns_dir) {
                 for e in rd.flatten() {
                     let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
                 }
             }
+            let _ = nix::mount::umount2(&netns_dir, nix::mount::MntFlags::MNT_DETACH);
             let _ = fs::remove_dir_all(&gen.dir);
             root.clear_current(&gen.name);
             return;
@@ -123,7 +126,7 @@ fn locate(gen_dir: &Path) -> Option<(Root, Gen)> {
 
 /// Creates a new generation: its directory and its holder (not yet the uplink).
 pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result<(Gen, GenInfo)> {
-    let gen = root.gen(&format!("g{}", random_hex()));
+    let gen = root.gen(&format!("g{}", crate::supervise::random_hex()));
     let mut dirs = DirBuilder::new();
     dirs.mode(0o700);
     dirs.create(&gen.dir)

@@ -1,4 +1,4 @@
-//! The uplink (ROOTLESS.md §7.5): slirp4netns (default) or pasta, started by the runner in
+//! The uplink (`docs/ROOTLESS.md`, decisions 1 and 9): slirp4netns (default) or pasta, started by the runner in
 //! the host namespaces, attached to the holder's namespaces as `tap0`. Both get the same
 //! addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
 //!

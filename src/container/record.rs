@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::engine::{Engine, EngineError};
-use crate::cmd::run::record::{list_json, write_atomic, Owner, PlannedAttachment};
 use crate::cmd::Context;
+use crate::supervise::record::{list_json, write_atomic, Owner, PlannedAttachment};
 
 /// How the attachment came to be, which decides when it is stale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,34 +1,5 @@
-//! Rootless `cnitool run` (issue 9) and `cnitool rootless status|stop`.
-//!
-//! The design, measurements and failure modes are in `../shared/ROOTLESS.md` (beside the
-//! repository); what this implementation does differently, and why, is in `ROOTLESS-IMPL.md`
-//! at the top of the repository. In short:
-//!
-//! ```text
-//! host user -- slirp4netns | pasta --> tap0 in the OUTER netns (holder's userns)
-//!                                       bridge, ip_forward, MASQUERADE, portmap DNAT
-//!                                         '- veth --> RUN netns (eth0) -- the command
-//! ```
-//!
-//! - [`holder`]: the detached process that owns the user + mount + network namespaces of a
-//!   generation, and ends it when no live run is left;
-//! - [`uplink`]: slirp4netns / pasta, readiness, the port-forward API;
-//! - [`sandbox`]: the plugin executor (a helper process: `setns(CLONE_NEWUSER)` needs a
-//!   single-threaded process) with the private `/var/lib` and `/run` plugins need; it also
-//!   starts the run's command;
-//! - [`command`]: the helper that starts the uplink in the holder's user namespace;
-//! - [`watch`]: the holder and uplink watched through pidfds while the command runs;
-//! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
-//! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`).
-
-pub mod command;
-pub mod dirs;
-pub mod holder;
-pub mod run;
-pub mod sandbox;
-pub mod state;
-pub mod uplink;
-pub mod watch;
+//! `cnitool rootless status|stop`: the shared rootless namespace of `run` (see
+//! `src/rootless/` and `docs/ROOTLESS.md`).
 
 use std::os::fd::AsFd as _;
 use std::path::PathBuf;
@@ -42,36 +13,11 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use self::state::{Root, UplinkKind};
 use super::Context;
-use crate::cli::Output;
-use crate::cmd::run::record::RunRecord;
-
-// The rootless flags of `run`.
-#[derive(Debug, Args, Clone)]
-pub struct RootlessOpts {
-    /// Run rootless even as root (implied when not root): the networks live in a user
-    /// namespace shared by your runs, with slirp4netns or pasta as the uplink.
-    #[arg(long)]
-    pub rootless: bool,
-    /// Rootless uplink helper (auto: slirp4netns if installed, else pasta).
-    #[arg(long, value_enum, default_value = "auto", value_name = "HELPER")]
-    pub uplink: UplinkKind,
-    /// Rootless: let the command reach the host's loopback as 10.0.2.2.
-    #[arg(long)]
-    pub allow_host_loopback: bool,
-    /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
-    /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
-    #[arg(long)]
-    pub require_uplink: bool,
-}
-
-impl RootlessOpts {
-    /// Whether this run is rootless.
-    pub fn active(&self) -> bool {
-        self.rootless || !nix::unistd::geteuid().is_root()
-    }
-}
+use crate::output::Output;
+use crate::rootless::state::Root;
+use crate::rootless::{cleanup, dirs};
+use crate::supervise::record::RunRecord;
 
 // Arguments of `rootless`.
 #[derive(Debug, Args)]
@@ -100,28 +46,6 @@ pub struct StopArgs {
     pub force: bool,
 }
 
-// Hidden helper: the namespace holder.
-#[derive(Debug, Args)]
-pub struct HolderArgs {
-    /// The generation directory.
-    pub gen: PathBuf,
-}
-
-// Hidden helper: the plugin executor.
-#[derive(Debug, Args)]
-pub struct SandboxArgs {
-    /// Descriptor of the holder's user namespace.
-    pub user_fd: i32,
-    /// Descriptor of the holder's mount namespace.
-    pub mnt_fd: i32,
-    /// Descriptor of the outer network namespace.
-    pub net_fd: i32,
-    /// Also start the run's command, with these descriptors as its stdin, stdout and stderr
-    /// (-1: /dev/null).
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    pub command: Vec<i32>,
-}
-
 /// Runs `rootless status|stop`.
 pub fn run(args: RootlessArgs, ctx: &Context) -> Result<ExitCode> {
     let rt = dirs::resolve(false)?;
@@ -141,7 +65,7 @@ fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
             .runs()
             .into_iter()
             .map(|(p, r)| {
-                json!({"id": run::run_id(&p), "runnerPid": r.owner.pid,
+                json!({"id": cleanup::run_id(&p), "runnerPid": r.owner.pid,
                        "alive": r.owner.is_alive(), "netns": r.netns})
             })
             .collect();
@@ -210,7 +134,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
         if !force {
             let names: Vec<String> = live
                 .iter()
-                .map(|(p, r)| format!("{} (pid {})", run::run_id(p), r.owner.pid))
+                .map(|(p, r)| format!("{} (pid {})", cleanup::run_id(p), r.owner.pid))
                 .collect();
             bail!(
                 "{} run(s) still use the shared rootless namespace: {}; end them first, or use \
@@ -228,7 +152,7 @@ fn stop(root: &Root, ctx: &Context, force: bool) -> Result<ExitCode> {
     }
     let _lock = lock;
     // Dead runs first (DEL through the holder), then everything.
-    for line in run::gc_locked(ctx, root, true, None) {
+    for line in cleanup::gc_locked(ctx, root, true, None) {
         if !ctx.quiet {
             crate::diag!("cnitool: {line}");
         }
@@ -261,7 +185,7 @@ fn end_runs(ctx: &Context, runs: &[(PathBuf, RunRecord)]) {
         if !ctx.quiet {
             crate::diag!(
                 "cnitool: ending rootless {} (runner pid {})",
-                run::run_id(path),
+                cleanup::run_id(path),
                 record.owner.pid
             );
         }
@@ -277,29 +201,4 @@ fn end_runs(ctx: &Context, runs: &[(PathBuf, RunRecord)]) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
-}
-
-/// `cnitool gc`'s rootless part: the caller's shared namespace state, if any. Returns the
-/// lines to print.
-pub fn gc(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
-    let Ok(rt) = dirs::resolve(false) else {
-        return Ok(Vec::new());
-    };
-    let root = Root::new(&rt.state, false)?;
-    if !root.dir.exists() {
-        return Ok(Vec::new());
-    }
-    if dry_run {
-        let mut lines = Vec::new();
-        for gen in root.generations() {
-            for (p, r) in gen.runs() {
-                if !r.owner.is_alive() {
-                    lines.push(format!("would clean up rootless {}", run::run_id(&p)));
-                }
-            }
-        }
-        return Ok(lines);
-    }
-    let _lock = root.lock()?;
-    Ok(run::gc_locked(ctx, &root, false, None))
 }

@@ -1,5 +1,5 @@
-//! Watching the generation's holder and uplink while a run's command runs (ROOTLESS.md
-//! §7.9): a thread polls their pidfds and reports the first one that ends, so the runner can
+//! Watching the generation's holder and uplink while a run's command runs (`docs/ROOTLESS.md`,
+//! "Uplink and holder during the command"): a thread polls their pidfds and reports the first one that ends, so the runner can
 //! warn at once, or end the command with `--require-uplink`.
 
 use std::os::fd::{AsFd as _, OwnedFd};

@@ -1,4 +1,4 @@
-//! The runtime directory of rootless mode (ROOTLESS.md §7.3): where the shared namespace's
+//! The runtime directory of rootless mode (`docs/ROOTLESS.md`, decision 8): where the shared namespace's
 //! state lives. It must be private to the user, because whoever can write there can make
 //! the tool kill or enter arbitrary processes.
 
@@ -55,16 +55,19 @@ pub fn check_private(dir: &Path) -> Result<(), String> {
 pub fn resolve(create: bool) -> Result<RuntimeDir> {
     let uid = geteuid().as_raw();
     let mut warning = None;
-    let base = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+    // dirs ignores a relative XDG_RUNTIME_DIR (as the XDG spec says); one that is set is
+    // what the user asked for, so a relative one is refused, not skipped.
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        if dirs::runtime_dir().is_none() {
+            bail!(
+                "XDG_RUNTIME_DIR={} is not an absolute path; set it to a private directory \
+                 such as /run/user/{uid}",
+                Path::new(&x).display()
+            );
+        }
+    }
+    let base = match dirs::runtime_dir() {
         Some(x) => {
-            let x = PathBuf::from(x);
-            if !x.is_absolute() {
-                bail!(
-                    "XDG_RUNTIME_DIR={} is not an absolute path; set it to a private directory \
-                     such as /run/user/{uid}",
-                    x.display()
-                );
-            }
             check_private(&x).map_err(|why| {
                 anyhow!(
                     "unsafe runtime directory: {why}; point XDG_RUNTIME_DIR at a directory \

@@ -15,8 +15,8 @@ use std::sync::mpsc::Sender;
 use std::thread;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{setns, unshare, CloneFlags};
 
+use crate::ns::{self, CloneFlags};
 use crate::sys;
 
 /// What the command thread reports.
@@ -43,7 +43,7 @@ pub struct Spec {
     pub hostname: Option<String>,
     /// The command and its arguments.
     pub argv: Vec<String>,
-    /// Start it in a process group of its own (see [`super::Group`]).
+    /// Start it in a process group of its own (see [`super::signals::Group`]).
     pub own_group: bool,
 }
 
@@ -88,13 +88,13 @@ fn command(argv: &[String], own_group: bool) -> Command {
 
 /// Moves this thread into the run's namespaces and prepares its mount view.
 fn enter(spec: &Spec) -> io::Result<()> {
-    let ns = File::open(&spec.netns)?;
-    setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io_err("joining the network namespace"))?;
+    let netns = File::open(&spec.netns)?;
+    ns::enter(&netns, CloneFlags::CLONE_NEWNET).map_err(io_err("joining the network namespace"))?;
     let mut flags = CloneFlags::CLONE_NEWNS;
     if spec.hostname.is_some() {
         flags |= CloneFlags::CLONE_NEWUTS;
     }
-    unshare(flags).map_err(io_err("creating a private mount namespace"))?;
+    ns::unshare(flags).map_err(io_err("creating a private mount namespace"))?;
     // Nothing done in this view may propagate back to the host's mounts.
     libcni::netns::make_mounts_slave().map_err(io::Error::other)?;
     // As `ip netns exec` does: /sys shows the namespace's own interfaces.

@@ -1,0 +1,151 @@
+//! Joining the shared rootless namespace: the pre-flight checks, then, under the lock, the
+//! live generation (or a new one, with its holder and uplink; a dead uplink restarted and
+//! the live runs' ports published again) and the holder's namespaces opened once.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+
+use super::cleanup::run_id;
+use super::executor::NsFds;
+use super::state::{Gen, GenInfo, Root, UplinkKind};
+use super::uplink;
+use super::{holder, Options};
+
+/// Where the shared namespace is, for one runner: generation, identity, held descriptors.
+#[derive(Debug)]
+pub struct Attached {
+    /// The generation.
+    pub gen: Gen,
+    /// Its processes.
+    pub info: GenInfo,
+    /// The holder's namespaces, opened once (they keep working if the holder dies).
+    pub fds: NsFds,
+    /// Processes this runner started (its orphan killer must spare them).
+    pub started: Vec<i32>,
+}
+
+/// Pre-flight checks that need no state: helper installed, tun, user namespaces.
+pub fn preflight(opts: &Options) -> Result<(UplinkKind, std::path::PathBuf)> {
+    let found = uplink::resolve(opts.uplink)?;
+    if fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|s| s.trim() == "0") {
+        bail!(
+            "user namespaces are disabled (user.max_user_namespaces = 0); enable them as root: \
+             sysctl -w user.max_user_namespaces=15000"
+        );
+    }
+    if fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+        .is_ok_and(|s| s.trim() == "0")
+    {
+        bail!(
+            "unprivileged user namespaces are disabled; enable them as root: \
+             sysctl -w kernel.unprivileged_userns_clone=1"
+        );
+    }
+    uplink::check_tun()?;
+    Ok(found)
+}
+
+/// Finds the live generation or starts one (with its uplink), restarting a dead uplink;
+/// opens the holder's namespaces. Called under the lock.
+pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> Result<Attached> {
+    let mut started = Vec::new();
+    let live = root
+        .current()
+        .map(|n| root.gen(&n))
+        .and_then(|g| Some((g.info()?, g)))
+        .filter(|(info, _)| info.holder_alive());
+    let (gen, mut info) = match live {
+        Some((info, gen)) => {
+            if info.allow_host_loopback != opts.allow_host_loopback {
+                bail!(
+                    "the shared rootless namespace runs {} host loopback access; runs of one \
+                     user share it: wait for its runs to end, or `cnitool rootless stop`",
+                    if info.allow_host_loopback {
+                        "with"
+                    } else {
+                        "without"
+                    }
+                );
+            }
+            if opts.uplink != UplinkKind::Auto && info.uplink_kind != kind {
+                bail!(
+                    "the shared rootless namespace uses {:?} as its uplink; wait for its runs \
+                     to end, or `cnitool rootless stop`",
+                    info.uplink_kind
+                );
+            }
+            (gen, info)
+        }
+        None => {
+            if let Some(old) = root.current() {
+                crate::diag!(
+                    "cnitool: holder of generation {old} is gone: starting a new generation"
+                );
+            }
+            let (gen, info) = holder::start(root, kind, opts.allow_host_loopback)?;
+            started.push(info.holder.pid);
+            (gen, info)
+        }
+    };
+    let fresh = info.uplink.is_none();
+    if !info.uplink_alive() {
+        if !fresh {
+            crate::diag!(
+                "cnitool: uplink of generation {} is gone: restarting it",
+                gen.name
+            );
+        }
+        let program = match info.uplink_kind {
+            k if k == kind => program.to_path_buf(),
+            k => uplink::resolve(k)?.1,
+        };
+        if let Err(e) = uplink::start(&gen, &mut info, &program) {
+            if fresh {
+                gen.destroy();
+            }
+            return Err(e);
+        }
+        started.extend(info.uplink.as_ref().map(|p| p.pid));
+        if fresh {
+            root.set_current(&gen.name)?;
+        } else {
+            replay_forwards(&gen);
+        }
+    }
+    let fds = NsFds::open(info.holder.pid).context("opening the holder's namespaces")?;
+    // The PID could have been reused between the check and the open.
+    if fds.user.metadata()?.ino() != info.userns_ino {
+        bail!(
+            "the holder of generation {} exited just now; try again",
+            gen.name
+        );
+    }
+    Ok(Attached {
+        gen,
+        info,
+        fds,
+        started,
+    })
+}
+
+/// Adds the forwards of every live run again (after an uplink restart).
+fn replay_forwards(gen: &Gen) {
+    for (path, rec) in gen.live_runs() {
+        let id = run_id(&path);
+        let file = gen.ports_file(&id);
+        let mut fwds = uplink::read_forwards(&file);
+        for f in &mut fwds {
+            match uplink::add_forward(gen, f) {
+                Ok(n) => f.id = Some(n),
+                Err(e) => crate::diag!("warning: run of pid {}: {e:#}", rec.owner.pid),
+            }
+        }
+        if !fwds.is_empty() {
+            let _ =
+                super::state::write_atomic(&file, &serde_json::to_vec(&fwds).unwrap_or_default());
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! The rootless branch of `cnitool run`: find or create the shared namespace under the lock,
+//! register the run, create its netns and ADD through the plugin executor, publish ports on
+//! the uplink; release the lock while the command runs; then take it again to undo all of
+//! it and end the generation when this was its last run.
+use std::fs;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicI32;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use libcni::cache::Cache;
+use libcni::netns::NetnsId;
+use serde_json::Value;
+
+use super::cleanup::{attaches, gc_locked, undo_run};
+use super::executor::{self, CommandSpec, Executor, Request};
+use super::generation::{attach, preflight, Attached};
+use super::state::{Gen, Root, UplinkKind};
+use super::uplink::{self, Forward};
+use super::{dirs, Options};
+use crate::cmd::{container_id_for, default_netconf_dirs, Context};
+use crate::supervise::orphans::kill_orphans;
+use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
+use crate::supervise::resolv::DnsFlags;
+use crate::supervise::signals::{check_signal, check_signal_queued, start_signal_thread, Group};
+use crate::supervise::wait::{wait_for_command, Event, OnLost, Outcome};
+use crate::supervise::{setup_failed, tool, RunPlan, RUN_UPLINK_LOST};
+
+/// The DNS forwarder both uplinks provide (`docs/ROOTLESS.md`, decision 15).
+pub const DNS_FORWARDER: &str = "10.0.2.3";
+/// Splits the port mappings of the capability arguments: portmap gets them without `hostIP`
+/// (it DNATs the host port in the outer netns, where traffic arrives from the uplink), the
+/// uplink listens on `hostIP` (127.0.0.1 when none is given).
+fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>> {
+    let Some(Value::Array(maps)) = caps.get_mut("portMappings") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for m in maps.iter_mut() {
+        let Some(obj) = m.as_object_mut() else {
+            continue;
+        };
+        let host_addr = match obj.remove("hostIP") {
+            Some(Value::String(s)) if !s.is_empty() => s
+                .parse()
+                .map_err(|_| crate::usage!("-p: {s:?} is not an IP address"))?,
+            _ => uplink::DEFAULT_HOST_ADDR,
+        };
+        let host_port = obj
+            .get("hostPort")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| crate::usage!("portMappings: hostPort missing"))?;
+        let proto = obj
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("tcp")
+            .to_ascii_lowercase();
+        out.push(Forward {
+            proto,
+            host_addr,
+            host_port,
+            id: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The resolv.conf of a run: the CNI results' DNS when they carry any, else the uplink's
+/// forwarder with the host's search and options (never a loopback nameserver: inside the
+/// run, 127.0.0.1 is the run's own loopback).
+/// DNS flags no plugin took (`dns`) apply on top.
+fn resolv_conf(results: &[libcni::CniResult], dns: &DnsFlags) -> String {
+    let text = crate::supervise::resolv::resolv_conf(results).unwrap_or_else(resolv_fallback);
+    if dns.is_empty() {
+        text
+    } else {
+        dns.apply(&text)
+    }
+}
+
+/// The resolv.conf of a run whose CNI results carry no DNS (see [`resolv_conf`]).
+fn resolv_fallback() -> String {
+    let mut out = format!("# written by cnitool run (rootless)\nnameserver {DNS_FORWARDER}\n");
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    for line in host.lines() {
+        let l = line.trim_start();
+        if l.starts_with("search ") || l.starts_with("domain ") || l.starts_with("options ") {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The context of a rootless run: the user's networks first, unless directories were given
+/// (then as given).
+pub fn user_first(ctx: &Context) -> Context {
+    let mut ctx = ctx.clone();
+    if ctx.netconf_dirs == default_netconf_dirs() {
+        ctx.netconf_dirs.reverse();
+    }
+    ctx
+}
+
+/// The networks of a rootless run (`--net NAME[:IFNAME]`), in the context from
+/// [`user_first`]. Without --net and without directories given, only the user's own
+/// networks compete with the built-in one: the system directory holds root's networks (a
+/// podman or k8s bridge), not a default for users.
+pub fn resolve_networks(
+    nets: &[String],
+    ctx: &Context,
+) -> Result<Vec<(libcni::NetworkConfigList, String)>> {
+    let mut defaults = default_netconf_dirs();
+    defaults.reverse();
+    if ctx.netconf_dirs == defaults && nets.is_empty() {
+        let user_only = Context {
+            netconf_dirs: ctx.netconf_dirs[..1].to_vec(),
+            ..ctx.clone()
+        };
+        return crate::cmd::resolve_networks(nets, &user_only);
+    }
+    crate::cmd::resolve_networks(nets, ctx)
+}
+
+/// Runs `cnitool run` rootless: `plan` in a run netns of the shared namespace, with `ctx`
+/// from [`user_first`].
+pub fn run(
+    plan: &RunPlan,
+    ctx: &Context,
+    opts: &Options,
+    tx: Sender<Event>,
+    rx: &Receiver<Event>,
+    pending: &Arc<AtomicI32>,
+) -> Result<ExitCode> {
+    let Prepared {
+        caps,
+        forwards,
+        kind,
+        program,
+        state,
+        root,
+    } = prepare(plan, ctx, opts).map_err(tool)?;
+
+    // Section 1 under the lock: GC, attach, register, netns, ADD, forwards.
+    let lock = root.lock().map_err(tool)?;
+    for line in gc_locked(ctx, &root, false, None) {
+        if !ctx.quiet {
+            crate::diag!("cnitool: {line}");
+        }
+    }
+    let att = attach(&root, kind, &program, opts).map_err(tool)?;
+    let id = format!("r{}", crate::supervise::random_hex());
+    let netns_path = att.gen.netns(&id);
+    let record = RunRecord {
+        owner: Owner::current().map_err(tool)?,
+        netns: netns_path.clone(),
+        owns_netns: true,
+        container_id: container_id_for(&netns_path),
+        attachments: plan
+            .nets
+            .iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
+            .collect(),
+        cni_args: plan.cni_args.clone(),
+        capability_args: caps,
+    };
+    // The generation lives in the runtime dir (tmpfs): nothing to flush.
+    let record_path = match record.write(&Cache::new(&att.gen.dir), &id) {
+        Ok(p) => p,
+        Err(e) => {
+            finish_gen(&root, &att.gen);
+            return Err(tool(e));
+        }
+    };
+    let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
+    let group = Group::for_command();
+    let spec = CommandSpec {
+        argv: plan.argv.clone(),
+        resolv: Some(resolv.clone()),
+        hostname: plan.hostname.clone(),
+        resolv_default: None,
+        own_group: group == Group::Own,
+    };
+    let add = attaches(&record);
+    // Without ports to publish between the ADDs and the command, the executor starts the
+    // command right after the ADDs (and writes its resolv.conf): one round trip less.
+    // DNS flags no plugin takes are applied here, after the ADDs: not merged then.
+    let merged = forwards.is_empty() && !add.is_empty() && plan.dns.is_empty();
+    let req = Request {
+        state,
+        gen: att.gen.dir.clone(),
+        create_netns: Some(netns_path.clone()),
+        add,
+        sequential: plan.sequential,
+        command: merged.then(|| CommandSpec {
+            resolv_default: Some(resolv_fallback()),
+            ..spec.clone()
+        }),
+        ..Request::default()
+    };
+    let mut exec = None;
+    let setup = add_networks(ctx, &att, &req, &forwards, &id, (&tx, pending), &mut exec);
+    let (results, netns) = match setup {
+        Ok(x) => x,
+        Err(err) => {
+            let pid = exec.as_ref().map(Executor::pid);
+            if let Some(ex) = exec.as_mut() {
+                ex.abort_command();
+            }
+            let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, exec);
+            finish_gen(&root, &att.gen);
+            drop(lock);
+            reap(pid);
+            return setup_failed(err, cleanup);
+        }
+    };
+    let mut exec = exec.expect("set up by the executor");
+    let wrote = if merged {
+        Ok(())
+    } else {
+        fs::write(&resolv, resolv_conf(&results, &plan.dns))
+    };
+    drop(lock);
+
+    // The command, without the lock; the holder and the uplink watched meanwhile.
+    let watch = super::watch::start(&att.info, tx.clone(), Event::Lost);
+    let on_lost = if opts.require_uplink {
+        OnLost::End
+    } else {
+        OnLost::Warn { quiet: ctx.quiet }
+    };
+    let (outcome, lost) = match wrote {
+        Err(e) => (Outcome::SetupFailed(e), None),
+        Ok(()) => run_command(&mut exec, (!merged).then_some(spec), tx, rx, on_lost, group),
+    };
+    let active = watch.active;
+    drop(watch);
+    // Without pidfds (kernels before 5.3): a liveness check now, a warning at the end.
+    let late = (!active && (!att.info.uplink_alive() || !att.info.holder_alive()))
+        .then(|| "the uplink or the holder".to_owned());
+
+    // Section 2 under the lock: leftovers, forwards, DEL, netns, GC, end of generation.
+    let mut keep = att.started.clone();
+    keep.push(exec.pid());
+    kill_orphans(&keep);
+    kill_in_netns(netns);
+    let lock = root.lock().map_err(tool)?;
+    let pid = exec.pid();
+    let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, Some(exec));
+    let _ = gc_locked(ctx, &root, false, Some(&att.gen.name));
+    drop(lock);
+    reap(Some(pid));
+    if let (Some(what), false) = (&late, ctx.quiet) {
+        crate::diag!(
+            "cnitool: warning: the rootless namespace's uplink or holder died during the run \
+             ({what} ended): the command lost outbound connectivity"
+        );
+    }
+    exit_status(outcome, cleanup, lost.or(late), opts.require_uplink)
+}
+
+/// The run's exit status: the command's, unless the cleanup failed (125), or the command
+/// could not be started (125), or the uplink was lost under `--require-uplink` (124).
+fn exit_status(
+    outcome: Outcome,
+    cleanup: Result<()>,
+    lost: Option<String>,
+    require_uplink: bool,
+) -> Result<ExitCode> {
+    let code = match outcome {
+        Outcome::Exited(status) => crate::exit::of_command(status),
+        Outcome::SetupFailed(e) | Outcome::Failed(e) => {
+            let err = anyhow!(e).context("preparing the command");
+            return Err(tool(match cleanup {
+                Ok(()) => err,
+                Err(c) => err.context(format!("{c:#}")),
+            }));
+        }
+    };
+    cleanup.map_err(tool)?;
+    if require_uplink && lost.is_some() {
+        return Ok(ExitCode::from(RUN_UPLINK_LOST));
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// What a rootless run checks and finds before it takes the lock.
+struct Prepared {
+    /// The capability arguments, the port mappings without `hostIP` (see [`split_ports`]).
+    caps: serde_json::Map<String, Value>,
+    /// The ports the uplink publishes.
+    forwards: Vec<Forward>,
+    /// The uplink helper and its program.
+    kind: UplinkKind,
+    program: std::path::PathBuf,
+    /// The state directory.
+    state: std::path::PathBuf,
+    /// The rootless state root.
+    root: Root,
+}
+
+/// The checks that need no lock (ports, uplink helper, user namespaces, tun, the runtime
+/// directory), and the state root.
+fn prepare(plan: &RunPlan, ctx: &Context, opts: &Options) -> Result<Prepared> {
+    let mut caps = plan.capability_args.clone();
+    let forwards = split_ports(&mut caps)?;
+    let (kind, program) = preflight(opts)?;
+    if kind == UplinkKind::Pasta && !forwards.is_empty() {
+        return Err(crate::usage!(
+            "-p needs --uplink slirp4netns: pasta takes its ports only at start, and the \
+             rootless namespace is shared by all runs"
+        ));
+    }
+    for f in &forwards {
+        uplink::precheck(f)?;
+    }
+    let rt_dir = dirs::resolve(true)?;
+    if let Some(w) = &rt_dir.warning {
+        if !ctx.quiet {
+            crate::diag!("warning: {w}");
+        }
+    }
+    let root = Root::new(&rt_dir.state, true)?;
+    Ok(Prepared {
+        caps,
+        forwards,
+        kind,
+        program,
+        state: rt_dir.state,
+        root,
+    })
+}
+
+/// Section 1's plugin work: starts the run's executor (which creates the run netns and ADDs
+/// the networks, and, when the request says so, starts the command), starts the signal
+/// thread, reads the results and publishes the ports. Returns the results and the run
+/// netns; `exec` holds the executor once started, for the caller's cleanup.
+fn add_networks(
+    ctx: &Context,
+    att: &Attached,
+    req: &Request,
+    forwards: &[Forward],
+    id: &str,
+    (tx, pending): (&Sender<Event>, &Arc<AtomicI32>),
+    exec: &mut Option<Executor>,
+) -> Result<(Vec<libcni::CniResult>, NetnsId)> {
+    check_signal_queued(pending)?;
+    for f in forwards {
+        uplink::precheck(f)?;
+    }
+    // One executor for the whole run: ADD, the command, DEL (a fork of this process
+    // when it is single-threaded, which it is here in a warm run).
+    let ex = exec.insert(Executor::start(ctx, &att.fds, &att.gen.dir, req)?);
+    // Only now: the thread that takes the handled signals (one sent earlier is still
+    // queued); the answer is read even if it cannot start, so that a DEL request sent
+    // next is not answered by this one's reply.
+    let signals = start_signal_thread(tx.clone(), Event::Signal, Arc::clone(pending));
+    let resp = ex.receive();
+    signals?;
+    let resp = resp?;
+    let netns = resp
+        .netns
+        .map(executor::netns_id)
+        .context("the plugin executor did not report the run's netns")?;
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for o in resp.outcomes {
+        match o {
+            Ok(v) => results.push(
+                libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
+                    .map_err(|e| anyhow!("a plugin result: {e}"))?,
+            ),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    let mut fwds = forwards.to_vec();
+    for i in 0..fwds.len() {
+        fwds[i].id = Some(uplink::add_forward(&att.gen, &fwds[i])?);
+        super::state::write_atomic(&att.gen.ports_file(id), &serde_json::to_vec(&fwds)?)?;
+    }
+    check_signal(pending)?;
+    Ok((results, netns))
+}
+
+/// Starts the command through the run's executor (`spec`), or, when the executor started it
+/// right after the ADDs (`None`), waits for its start; then waits for it to end while
+/// forwarding signals.
+fn run_command(
+    exec: &mut Executor,
+    spec: Option<CommandSpec>,
+    tx: Sender<Event>,
+    rx: &Receiver<Event>,
+    on_lost: OnLost,
+    group: Group,
+) -> (Outcome, Option<String>) {
+    let started = match spec {
+        None => exec.await_command(tx, Event::Child),
+        Some(spec) => exec.start_command(spec, tx, Event::Child),
+    };
+    match started {
+        Ok(reader) => {
+            let waited = wait_for_command(rx, on_lost, group);
+            exec.resume(reader);
+            waited
+        }
+        Err(e) => (
+            Outcome::SetupFailed(std::io::Error::other(format!("{e:#}"))),
+            None,
+        ),
+    }
+}
+
+/// Ends a generation that has no live run left (kills the holder and the uplink, removes
+/// its directory). Called under the lock.
+fn finish_gen(root: &Root, gen: &Gen) {
+    if gen.live_runs().is_empty() {
+        gen.destroy();
+        root.clear_current(&gen.name);
+    }
+}
+
+/// Reaps the run's executor, which ends by itself after its last answer and has usually done
+/// so by now (the runner's gc and unlock ran meanwhile); a zombie would otherwise wait for
+/// init. ECHILD when it was reaped already.
+fn reap(pid: Option<i32>) {
+    if let Some(pid) = pid {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
+}
+
+/// SIGKILLs what the command left in its netns (processes of the user, so allowed).
+fn kill_in_netns(id: NetnsId) {
+    for _ in 0..100 {
+        // This user's only: the ones it may kill (a process of the rootless user namespace
+        // shows as this user).
+        let pids = libcni::netns::processes_of_user_in(id, nix::unistd::getuid().as_raw());
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
