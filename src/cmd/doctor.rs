@@ -9,7 +9,7 @@
 use std::fs;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
@@ -209,19 +209,6 @@ impl Needs {
         }
         self.lists.push(list);
     }
-}
-
-/// Runs a listing command and returns its stdout when it ran and succeeded.
-fn read_command(program: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// A program in `$PATH` or the sbin directories (root's tools are often not in a user's PATH).
@@ -448,7 +435,7 @@ fn check_iptables(needs: &Needs, root: bool) -> Vec<Check> {
         out.push(check_nft(needs, nft.as_deref()));
         return out;
     };
-    let version = read_command(&iptables, &["-V"]).unwrap_or_default();
+    let version = super::command_stdout(&iptables, &["-V"]).unwrap_or_default();
     let active = if version.contains("nf_tables") {
         "nf_tables"
     } else if version.contains("legacy") {
@@ -464,14 +451,14 @@ fn check_iptables(needs: &Needs, root: bool) -> Vec<Check> {
         0
     } else {
         find_program("iptables-legacy-save")
-            .and_then(|p| read_command(&p, &[]))
+            .and_then(|p| super::command_stdout(&p, &[]))
             .map_or(0, |d| count_rules(&d))
     };
     // Tables of iptables-nft (ip/ip6 filter, nat, mangle, raw, security) while legacy is
     // active: listed by name only, nothing is created.
     let nft_tables: Vec<String> = if active == "legacy" && root {
         nft.as_deref()
-            .and_then(|p| read_command(p, &["list", "tables"]))
+            .and_then(|p| super::command_stdout(p, &["list", "tables"]))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| {
@@ -526,7 +513,7 @@ fn check_iptables(needs: &Needs, root: bool) -> Vec<Check> {
 }
 
 fn check_nft(needs: &Needs, nft: Option<&Path>) -> Check {
-    match nft.and_then(|p| read_command(p, &["--version"])) {
+    match nft.and_then(|p| super::command_stdout(p, &["--version"])) {
         Some(v) => ok("nft", v.trim().to_owned()),
         None if needs.nftables.is_empty() => ok("nft", "nft not installed (not needed)"),
         None => bad(
@@ -838,7 +825,7 @@ fn check_uplink_tools() -> Check {
     let mut found = Vec::new();
     for tool in ["pasta", "slirp4netns"] {
         if let Some(p) = find_program(tool) {
-            let v = read_command(&p, &["--version"]).unwrap_or_default();
+            let v = super::command_stdout(&p, &["--version"]).unwrap_or_default();
             let first = v
                 .lines()
                 .find(|l| !l.trim().is_empty())

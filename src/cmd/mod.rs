@@ -66,6 +66,20 @@ fn del_words(cache_dir: Option<&Path>, network: &str, target: &Target, rt: &Runt
     words.join(" ")
 }
 
+/// Runs a listing command (`iptables -V`, `ip -o link`, ...) and returns its stdout when it
+/// ran and succeeded; its stderr is dropped.
+pub fn command_stdout(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The `cnitool gc` command line for this cache (for messages telling how to finish).
 pub fn gc_command(ctx: &Context) -> String {
     let cache_dir = ctx.cni.cache().dir();

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use libcni::NetworkConfigList;
 use serde_json::Value;
@@ -80,18 +79,6 @@ impl Shared {
     }
 }
 
-fn output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// `iptables-save` lines as `FAMILY TABLE LINE`, without comments and packet counters.
 fn rules(family: &str, dump: &str, out: &mut BTreeMap<String, usize>) {
     let mut table = String::new();
@@ -148,7 +135,7 @@ pub fn take(lists: &[NetworkConfigList], cache_dir: &Path) -> HostState {
     let mut s = HostState::default();
     let mut missing = Vec::new();
     let mut run = |program: &str, args: &[&str], what: &str| {
-        let out = output(program, args);
+        let out = crate::cmd::command_stdout(program, args);
         if out.is_none() {
             missing.push(format!(
                 "`{program} {}` failed: {what} not compared",
