@@ -63,3 +63,11 @@ pub fn show(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// Builds the static-pie release binary (`scripts/release/build-release`, incremental) and
+/// returns its path.
+pub fn release_binary() -> PathBuf {
+    let out =
+        ok(Command::new(repo().join("scripts/release/build-release")).env_remove("RUSTFLAGS"));
+    PathBuf::from(out.trim())
+}
