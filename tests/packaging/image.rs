@@ -1,7 +1,8 @@
 //! The container image of `scripts/release/build-image`, built with podman (private storage,
 //! run directories and configuration, nothing pulled) in a confined throwaway host
 //! (`testsupport::isolate`), then run as a node would run it: `cnitool validate` on a netconf
-//! directory mounted at `/etc/cni/net.d`, with the image's own plugins.
+//! directory mounted at `/etc/cni/net.d`, with the image's own plugins, and `cnitool doctor`
+//! with the privileges the DaemonSet of deploy/kubernetes gives it.
 
 use std::fs;
 use std::path::Path;
@@ -24,8 +25,8 @@ const BAD: &str = r#"{"cniVersion": "1.0.0", "name": "pods", "plugins": [
    "ipam": {"type": "host-local", "subnet": "10.250.7.0/33"}}]}"#;
 
 #[test]
-fn image_validates_a_mounted_netconf_dir() {
-    let test = "image_validates_a_mounted_netconf_dir";
+fn image_runs_validate_and_doctor_on_mounted_netconfs() {
+    let test = "image_runs_validate_and_doctor_on_mounted_netconfs";
     if !usable_or_skip(test, &["podman", "runc"]) {
         return;
     }
@@ -89,6 +90,24 @@ fn image_validates_a_mounted_netconf_dir() {
             .map(|f| f["path"].as_str().unwrap())
             .collect();
         assert!(errors.contains(&".plugins[0].ipam.subnet"), "{report}");
+
+        // doctor with the node's network (the throwaway host's) and the two capabilities the
+        // DaemonSet gives it: the image's iptables answers for the networks that need it.
+        let out = output(&mut podman.doctor(&base.join("good")));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor -o json ({e}): {}", show(&out)));
+        let backend = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "iptables-backend")
+            .unwrap_or_else(|| panic!("no iptables-backend check: {report}"));
+        assert_eq!(backend["status"], "OK", "{report}");
+        assert!(
+            backend["message"].as_str().unwrap().contains("nf_tables")
+                || backend["message"].as_str().unwrap().contains("legacy"),
+            "{report}"
+        );
 
         // Nothing but the image is left in the private storage.
         let containers = ok(&mut podman.cmd(&["ps", "--all", "--quiet"]));
@@ -165,6 +184,31 @@ impl Podman {
         c.args(&self.global).args(args);
         self.env(&mut c);
         c
+    }
+
+    /// `cnitool doctor -o json` in the image on the host's network, with NET_ADMIN and NET_RAW
+    /// only and `dir` at /etc/cni/net.d.
+    fn doctor(&self, dir: &Path) -> Command {
+        let volume = format!("{}:/etc/cni/net.d:ro", dir.display());
+        self.cmd(&[
+            "run",
+            "--rm",
+            "--pull=never",
+            "--network=host",
+            "--cap-drop=all",
+            "--cap-add=NET_ADMIN,NET_RAW",
+            "--read-only",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "-v",
+            &volume,
+            "localhost/cnitool-test",
+            "doctor",
+            "-o",
+            "json",
+        ])
     }
 
     /// `cnitool validate -o json --no-host-checks` in the image, with `dir` mounted read-only
