@@ -67,10 +67,19 @@ fn deb_installs_binary_man_pages_and_completions() {
         fs::create_dir_all(admin.join(d)).unwrap();
     }
     fs::write(admin.join("status"), "").unwrap();
+    // --log: dpkg.cfg's log file is the machine's, whatever --root says.
+    let log = root.join("var/log/dpkg.log");
+    fs::create_dir_all(log.parent().unwrap()).unwrap();
     ok(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
+        .arg(format!("--log={}", log.display()))
         .args(["--force-depends", "--install"])
         .arg(deb));
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(&format!(" status installed cnitool:{arch} {version}-1\n")),
+        "{logged}"
+    );
     let status = ok(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
         .args(["--status", "cnitool"]));
