@@ -166,6 +166,7 @@ pub fn run(
             .collect(),
         cni_args: plan.cni_args.clone(),
         capability_args: caps,
+        names: Vec::new(),
     };
     // The generation lives in the runtime dir (tmpfs): nothing to flush.
     let record_path = match record.write(&Cache::new(&att.gen.dir), &id) {

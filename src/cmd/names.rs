@@ -1,0 +1,56 @@
+//! `cnitool names`: the names of the live runs (`run --name`, `--alias`) on each network,
+//! with their addresses.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+use super::Context;
+use crate::output::Output;
+use crate::table;
+
+// Arguments of `names`.
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    /// Only this network.
+    #[arg(value_name = "NETWORK")]
+    pub network: Option<String>,
+}
+
+/// Runs `names`.
+pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
+    let claims: Vec<_> = crate::supervise::names::list(ctx.cni.cache().dir())?
+        .into_iter()
+        .filter(|(_, c)| args.network.as_ref().is_none_or(|n| *n == c.network))
+        .collect();
+    match ctx.output.unwrap_or(Output::Table) {
+        Output::Json => {
+            let items: Vec<_> = claims
+                .iter()
+                .map(|(pid, c)| {
+                    json!({"network": c.network, "name": c.names[0], "aliases": c.names[1..],
+                           "addresses": c.addresses, "pid": pid})
+                })
+                .collect();
+            crate::outln!("{}", serde_json::to_string_pretty(&items)?)?;
+        }
+        Output::Table => {
+            let mut t = table::new(&["network", "name", "aliases", "addresses", "pid"]);
+            for (pid, c) in &claims {
+                let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
+                t.add_row([
+                    c.network.clone(),
+                    c.names[0].clone(),
+                    c.names[1..].join(", "),
+                    addrs.join(", "),
+                    pid.to_string(),
+                ]);
+            }
+            crate::out!("{}", table::render(&t))?;
+        }
+        Output::None => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
