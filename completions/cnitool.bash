@@ -156,7 +156,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__add)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --result-version --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --result-version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +239,10 @@ _cnitool() {
                     return 0
                     ;;
                 --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -308,7 +312,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__check)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -394,6 +398,10 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -448,7 +456,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__attach)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cap --publish --ip --mac --dns --dns-search --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cap --publish --ip --mac --dns --dns-search --dns-option --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +542,10 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -600,7 +612,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cap --publish --ip --mac --dns --dns-search --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cap --publish --ip --mac --dns --dns-search --dns-option --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -694,6 +706,10 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -702,7 +718,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__del)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -785,6 +801,10 @@ _cnitool() {
                     return 0
                     ;;
                 --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1352,7 +1372,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --name --alias --add-host --dry-run --arg --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --require-uplink --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --name --alias --add-host --dry-run --arg --cap --publish --ip --mac --dns --dns-search --dns-option --rootless --uplink --allow-host-loopback --require-uplink --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1443,6 +1463,10 @@ _cnitool() {
                     return 0
                     ;;
                 --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1722,7 +1746,7 @@ _cnitool_with_names() {
             break
         fi
         case "$word" in
-            --add-host|--alias|--arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--name|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
+            --add-host|--alias|--arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-option|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--name|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
             -*) ;;
             *)
                 if [[ -z "$sub" ]]; then sub="$word"

@@ -75,6 +75,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
@@ -100,6 +101,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -125,6 +127,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -409,6 +412,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
 slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
 pasta\t'pasta (passt): no published ports in shared mode'"
@@ -459,6 +463,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -484,6 +489,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s q -l quiet -d 'Print nothing but errors on stderr'

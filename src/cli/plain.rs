@@ -84,6 +84,7 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
             mac: None,
             dns: Vec::new(),
             dns_search: Vec::new(),
+            dns_option: Vec::new(),
         },
     };
     let existing = |attach| ExistingArgs {

@@ -165,7 +165,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
 fn plan(args: &RunArgs, nets: Vec<(NetworkConfigList, String)>) -> Result<RunPlan> {
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
     args.plugin.require_capabilities(&lists, &["dns"])?;
-    let dns = args.plugin.dns_for_runtime(&lists);
+    let dns = args.plugin.dns_for_runtime();
     let cni_args = args.plugin.cni_args()?;
     let capability_args = args.plugin.capability_args()?;
     if let Some(h) = &args.hostname {

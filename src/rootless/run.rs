@@ -71,7 +71,7 @@ fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>
 /// The resolv.conf of a run: the CNI results' DNS when they carry any, else the uplink's
 /// forwarder with the host's search and options (never a loopback nameserver: inside the
 /// run, 127.0.0.1 is the run's own loopback).
-/// DNS flags no plugin took (`dns`) apply on top.
+/// The DNS flags (`dns`) apply on top.
 fn resolv_conf(results: &[libcni::CniResult], dns: &DnsFlags) -> String {
     let text = crate::supervise::resolv::resolv_conf(results).unwrap_or_else(resolv_fallback);
     if dns.is_empty() {

@@ -76,7 +76,8 @@ pub struct RunPlan {
     pub cni_args: Vec<(String, String)>,
     /// Capability arguments, for every network.
     pub capability_args: Map<String, Value>,
-    /// DNS flags no plugin of the run takes (written into the command's resolv.conf).
+    /// The DNS flags (written into the command's resolv.conf, whether or not a plugin takes
+    /// them).
     pub dns: DnsFlags,
     /// The command's hostname (in a UTS namespace of its own).
     pub hostname: Option<String>,

@@ -23,7 +23,7 @@ use super::child;
 use super::names::{self, NameClaim};
 use super::orphans::{kill_namespace_processes, kill_orphans};
 use super::record::{Owner, PlannedAttachment, RunRecord};
-use super::resolv::resolv_conf;
+use super::resolv::{self, resolv_conf};
 use super::signals::{check_signal, Group};
 use super::wait::{wait_for_command, Event, OnLost, Outcome};
 use super::{for_each, random_hex, setup_failed, tool, RunPlan};
@@ -345,13 +345,25 @@ fn setup(
     }
     check_signal(pending)?;
     let results = add_all(plan, target, ctx, teardown)?;
-    // DNS flags no plugin took apply on top of the results' DNS, else the host's.
+    // The DNS flags apply on top of the results' DNS, else the host's file (whose loopback
+    // stub resolver, unreachable from the namespace, is replaced by its upstream servers).
     let mut content = resolv_conf(&results);
+    if content.is_none() {
+        let (base, note) = resolv::host_base(
+            Path::new("/etc/resolv.conf"),
+            Path::new(resolv::RESOLVED_UPSTREAM),
+        );
+        if let Some(note) = note {
+            if !ctx.quiet {
+                crate::diag!("cnitool: {note}");
+            }
+            content = Some(format!("# written by cnitool run\n{base}"));
+        } else if !plan.dns.is_empty() {
+            content = Some(base);
+        }
+    }
     if !plan.dns.is_empty() {
-        let base = content
-            .take()
-            .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-        content = Some(plan.dns.apply(&base));
+        content = content.map(|base| plan.dns.apply(&base));
     }
     if let Some(content) = content {
         let path = teardown.record_path.with_extension("resolv.conf");
