@@ -332,6 +332,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l dns -d 'DNS server for the command\'s resolv.conf, replacing the others (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l dns-search -d 'DNS search domain for the command\'s resolv.conf, replacing the others (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l dns-option -d 'Resolver option for the command\'s resolv.conf, replacing the others (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l add-host -d 'Add a line to the command\'s /etc/hosts: NAME:IP (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s q -l quiet -d 'Print nothing but errors on stderr'

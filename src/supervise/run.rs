@@ -291,10 +291,21 @@ pub fn run(
     }
 
     let group = Group::for_command();
+    // A bind mount needs a file to cover: a host without /etc/hosts gives the command none.
+    let hosts = teardown
+        .hosts
+        .clone()
+        .filter(|_| Path::new("/etc/hosts").exists());
+    if hosts.is_none() && !ctx.quiet && !(plan.names.is_empty() && plan.add_hosts.is_empty()) {
+        crate::diag!(
+            "warning: this host has no /etc/hosts to cover: the command does not see the \
+             names of the runs or --add-host"
+        );
+    }
     let spec = child::Spec {
         netns: target.path.clone(),
         resolv_conf: teardown.resolv_conf.clone(),
-        hosts: teardown.hosts.clone(),
+        hosts,
         hostname: plan.hostname.clone(),
         argv: plan.argv.clone(),
         own_group: group == Group::Own,

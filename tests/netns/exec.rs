@@ -217,3 +217,80 @@ fn etc_netns_files_cover_etc() {
     });
     assert_eq!(fs::read("/etc/resolv.conf").unwrap(), host_resolv);
 }
+
+/// `--dns`, `--dns-search`, `--dns-option` and `--add-host` reach the command, on top of the
+/// host's files, in the command's mount namespace only; /tmp keeps its own content (the
+/// files are written on a tmpfs that is detached again). Bad values are refused.
+#[test]
+fn dns_and_add_host_flags_reach_the_command() {
+    if !root_or_skip("dns_and_add_host_flags_reach_the_command") {
+        return;
+    }
+    let env = Env::new();
+    in_throwaway_host(|| {
+        env.ok(&["netns", "create", "x"]);
+        let host_files = (
+            fs::read("/etc/resolv.conf").ok(),
+            fs::read("/etc/hosts").unwrap(),
+        );
+        let marker = tempfile::Builder::new()
+            .prefix("cnitool-exec-test.")
+            .tempfile_in("/tmp")
+            .unwrap();
+        let script = format!(
+            "grep -v '^#' /etc/resolv.conf | grep -E '^(nameserver|search|options)'; \
+             getent hosts db; test -e {} && echo tmp-ok",
+            marker.path().display()
+        );
+        let out = env.run(&[
+            "netns",
+            "exec",
+            "--dns",
+            "10.1.2.3",
+            "--dns-search",
+            "d.test",
+            "--dns-option",
+            "ndots:4",
+            "--add-host",
+            "db:10.9.9.9",
+            "x",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "nameserver 10.1.2.3".to_owned(),
+                "search d.test".into(),
+                "options ndots:4".into(),
+                "10.9.9.9 db".into(),
+                "tmp-ok".into(),
+            ],
+            "{}",
+            show(&out)
+        );
+        assert_eq!(
+            (
+                fs::read("/etc/resolv.conf").ok(),
+                fs::read("/etc/hosts").unwrap()
+            ),
+            host_files
+        );
+        let out = env.run(&["netns", "exec", "--add-host", "db=1.2.3.4", "x", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(
+            show(&out).contains("--add-host \"db=1.2.3.4\": no ':'"),
+            "{}",
+            show(&out)
+        );
+        env.ok(&["netns", "delete", "x"]);
+    });
+}
