@@ -235,7 +235,7 @@ pub fn publish(
     let records = live_records(cache_dir)?;
     let path = hosts_path(record_path);
     let content = format!("{head}{}", names_part(&networks(record), &records));
-    write_in_place(&path, &content)?;
+    write_in_place(&path, &content, true)?;
     if !record.names.is_empty() {
         let nets = record.names.iter().map(|c| c.network.as_str()).collect();
         refresh_with(&records, &nets, Some(record_path));
@@ -272,7 +272,13 @@ fn refresh_with(records: &[(PathBuf, RunRecord)], nets: &BTreeSet<&str>, skip: O
             continue;
         };
         let head = &old[..end];
-        let _ = write_in_place(&hosts, &format!("{head}{}", names_part(&theirs, records)));
+        // Never created here: a run removes its file at its end without the lock, and must
+        // not find it made again behind it.
+        let _ = write_in_place(
+            &hosts,
+            &format!("{head}{}", names_part(&theirs, records)),
+            false,
+        );
     }
 }
 
@@ -285,14 +291,15 @@ fn head_end(text: &str) -> Option<usize> {
     text.find(&format!("\n{line}")).map(|i| i + 1 + line.len())
 }
 
-/// Writes `content` over the file at `path` in place (created mode 0644 if missing): one
+/// Writes `content` over the file at `path` in place (created mode 0644 if missing and
+/// `create`, else a missing file is an error): one
 /// write from offset 0, padded to the file's current length with a comment line so the file
 /// never shrinks, and no truncation, so a concurrent reader sees the whole old content or the
 /// whole new one (with trailing padding), never an empty or cut file.
-pub fn write_in_place(path: &Path, content: &str) -> io::Result<()> {
+pub fn write_in_place(path: &Path, content: &str, create: bool) -> io::Result<()> {
     let f = OpenOptions::new()
         .write(true)
-        .create(true)
+        .create(create)
         .truncate(false)
         .mode(0o644)
         .open(path)?;
@@ -355,10 +362,11 @@ mod tests {
         assert_eq!(padded("ab\n", 7), "ab\n#  \n");
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("hosts");
-        write_in_place(&p, "1.2.3.4 long-name\n").unwrap();
+        assert!(write_in_place(&p, "x\n", false).is_err(), "not created");
+        write_in_place(&p, "1.2.3.4 long-name\n", true).unwrap();
         use std::os::unix::fs::MetadataExt as _;
         let ino = fs::metadata(&p).unwrap().ino();
-        write_in_place(&p, "1.2.3.4 a\n").unwrap();
+        write_in_place(&p, "1.2.3.4 a\n", false).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "1.2.3.4 a\n#      \n");
         assert_eq!(fs::metadata(&p).unwrap().ino(), ino);
     }
