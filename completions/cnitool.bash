@@ -156,7 +156,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__add)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --result-version --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --result-version --name --alias --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,6 +247,14 @@ _cnitool() {
                     return 0
                     ;;
                 --result-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alias)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -77,6 +77,8 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS serv
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l name -d 'Name the namespace on the network (a named namespace only): runs and named namespaces on the network resolve NAME and NAME.NETWORK to its addresses there, and it sees theirs through /etc/netns/NETNS/hosts (which `ip netns exec` and `cnitool netns exec` put over /etc/hosts), until `del`. RFC 1123 label' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l alias -d 'Another name, like --name (repeatable; needs --name)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s q -l quiet -d 'Print nothing but errors on stderr'

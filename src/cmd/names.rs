@@ -1,5 +1,5 @@
-//! `cnitool names`: the names of the live runs (`run --name`, `--alias`) on each network,
-//! with their addresses.
+//! `cnitool names`: the names of the live runs (`run --name`, `--alias`) and named
+//! namespaces (`add --name`) on each network, with their addresses.
 
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::output::Output;
+use crate::supervise::names::Holder;
 use crate::table;
 
 // Arguments of `names`.
@@ -29,23 +30,30 @@ pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
         Output::Json => {
             let items: Vec<_> = claims
                 .iter()
-                .map(|(pid, c)| {
+                .map(|(holder, c)| {
+                    let (pid, netns) = match holder {
+                        Holder::Run(pid) => (Some(*pid), None),
+                        Holder::Netns(name) => (None, Some(name)),
+                    };
                     json!({"network": c.network, "name": c.names[0], "aliases": c.names[1..],
-                           "addresses": c.addresses, "pid": pid})
+                           "addresses": c.addresses, "pid": pid, "netns": netns})
                 })
                 .collect();
             crate::outln!("{}", serde_json::to_string_pretty(&items)?)?;
         }
         Output::Table => {
-            let mut t = table::new(&["network", "name", "aliases", "addresses", "pid"]);
-            for (pid, c) in &claims {
+            let mut t = table::new(&["network", "name", "aliases", "addresses", "holder"]);
+            for (holder, c) in &claims {
                 let addrs: Vec<String> = c.addresses.iter().map(|a| a.to_string()).collect();
                 t.add_row([
                     c.network.clone(),
                     c.names[0].clone(),
                     c.names[1..].join(", "),
                     addrs.join(", "),
-                    pid.to_string(),
+                    match holder {
+                        Holder::Run(pid) => format!("pid {pid}"),
+                        Holder::Netns(name) => format!("netns {name}"),
+                    },
                 ]);
             }
             crate::out!("{}", table::render(&t))?;

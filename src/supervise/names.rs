@@ -89,45 +89,162 @@ pub fn lock(cache_dir: &Path) -> Result<Lock> {
     Ok(Lock(l))
 }
 
-/// The readable records of live runners, with their paths (called under [`lock`]).
-fn live_records(cache_dir: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
-    Ok(RunRecord::list(cache_dir)?
-        .into_iter()
-        .filter_map(|(p, r)| r.ok().map(|r| (p, r)))
-        .filter(|(_, r)| r.owner.is_alive())
-        .collect())
+/// A named namespace's attachment to a network, recorded by `cnitool add` (in
+/// `<records dir>/<id>.nsattach`) so that the namespace sees the names on the network through
+/// its `/etc/netns/NAME/hosts`, and, with `--name`, the others see it. It counts while the
+/// namespace exists; `del` removes it, `gc` when the namespace is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NsRecord {
+    /// The namespace's path.
+    pub netns: PathBuf,
+    /// Its name (in the netns directory).
+    pub ns_name: String,
+    /// The container ID and interface of the attachment.
+    pub container_id: String,
+    pub ifname: String,
+    /// The namespace's hosts file (`/etc/netns/NAME/hosts`).
+    pub hosts: PathBuf,
+    /// Whether `add` created that file (and its directory), so the last `del` removes them.
+    pub created_hosts: bool,
+    pub created_dir: bool,
+    /// The names (`add --name`, `--alias`) and addresses on the network.
+    pub claim: NameClaim,
 }
 
-/// Refuses `claims` when a live run (other than the one recorded at `me`) holds one of the
-/// names on the same network; the error names the holder. Called under [`lock`].
+/// The extension of [`NsRecord`] files.
+const NS_EXT: &str = "nsattach";
+
+impl NsRecord {
+    /// The file name of the record of an attachment.
+    pub fn path(cache_dir: &Path, container_id: &str, network: &str, ifname: &str) -> PathBuf {
+        dir(cache_dir).join(format!("ns-{container_id}-{network}-{ifname}.{NS_EXT}"))
+    }
+
+    /// Writes the record atomically.
+    pub fn write(&self, cache: &libcni::cache::Cache, path: &Path) -> Result<()> {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        libcni::fsutil::write_atomic(
+            &dir(cache.dir()),
+            &name,
+            &serde_json::to_vec(self)?,
+            cache.durability(),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Every readable record, with its path.
+    pub fn list(cache_dir: &Path) -> Vec<(PathBuf, NsRecord)> {
+        let Ok(rd) = fs::read_dir(dir(cache_dir)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(PathBuf, NsRecord)> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == NS_EXT))
+            .filter_map(|p| {
+                let rec = serde_json::from_slice(&fs::read(&p).ok()?).ok()?;
+                Some((p, rec))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Whether its namespace still exists.
+    pub fn is_alive(&self) -> bool {
+        libcni::netns::identify(&self.netns).is_ok()
+    }
+}
+
+/// Who holds names and who sees them, from the live records (called under [`lock`]).
+struct View {
+    /// Each claim, with the record holding it and a description of its holder.
+    claims: Vec<(PathBuf, Holder, NameClaim)>,
+    /// Each hosts file to keep current, with the networks whose names it shows.
+    consumers: Vec<(PathBuf, BTreeSet<String>)>,
+}
+
+/// Who holds a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// A run, by its runner's PID.
+    Run(i32),
+    /// A named namespace (`add --name`).
+    Netns(String),
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::Run(pid) => write!(f, "the run of pid {pid}"),
+            Holder::Netns(name) => write!(f, "namespace {name:?}"),
+        }
+    }
+}
+
+impl View {
+    fn read(cache_dir: &Path) -> Result<View> {
+        let mut claims = Vec::new();
+        let mut consumers: Vec<(PathBuf, BTreeSet<String>)> = Vec::new();
+        for (path, rec) in RunRecord::list(cache_dir)? {
+            let Ok(rec) = rec else { continue };
+            if !rec.owner.is_alive() {
+                continue;
+            }
+            let nets = rec.attachments.iter().map(|a| a.network.clone()).collect();
+            consumers.push((hosts_path(&path), nets));
+            for c in rec.names {
+                claims.push((path.clone(), Holder::Run(rec.owner.pid), c));
+            }
+        }
+        for (path, rec) in NsRecord::list(cache_dir) {
+            if !rec.is_alive() {
+                continue;
+            }
+            match consumers.iter_mut().find(|(h, _)| *h == rec.hosts) {
+                Some((_, nets)) => {
+                    nets.insert(rec.claim.network.clone());
+                }
+                None => consumers.push((rec.hosts.clone(), [rec.claim.network.clone()].into())),
+            }
+            if !rec.claim.names.is_empty() {
+                claims.push((path, Holder::Netns(rec.ns_name), rec.claim));
+            }
+        }
+        Ok(View { claims, consumers })
+    }
+}
+
+/// Refuses `claims` when a live run or named namespace (other than the record at `me`)
+/// holds one of the names on the same network; the error names the holder. Called under
+/// [`lock`].
 pub fn check_free(cache_dir: &Path, claims: &[NameClaim], me: Option<&Path>) -> Result<()> {
-    if claims.is_empty() {
+    if claims.iter().all(|c| c.names.is_empty()) {
         return Ok(());
     }
-    for (path, rec) in live_records(cache_dir)? {
+    for (path, holder, theirs) in View::read(cache_dir)?.claims {
         if Some(path.as_path()) == me {
             continue;
         }
-        for theirs in &rec.names {
-            let Some(mine) = claims.iter().find(|c| c.network == theirs.network) else {
-                continue;
-            };
-            let Some(name) = mine
-                .names
-                .iter()
-                .find(|n| theirs.names.iter().any(|t| t.eq_ignore_ascii_case(n)))
-            else {
-                continue;
-            };
-            return Err(crate::conflict!(
-                "name {name:?} is taken on network {:?} by the run of pid {} (which holds {}; \
-                 record {}): choose another --name or --alias, or end that run",
-                theirs.network,
-                rec.owner.pid,
-                theirs.names.join(", "),
-                path.display()
-            ));
-        }
+        let Some(mine) = claims.iter().find(|c| c.network == theirs.network) else {
+            continue;
+        };
+        let Some(name) = mine
+            .names
+            .iter()
+            .find(|n| theirs.names.iter().any(|t| t.eq_ignore_ascii_case(n)))
+        else {
+            continue;
+        };
+        return Err(crate::conflict!(
+            "name {name:?} is taken on network {:?} by {holder} (which holds {}; record {}): \
+             choose another --name or --alias, or end that holder",
+            theirs.network,
+            theirs.names.join(", "),
+            path.display()
+        ));
     }
     Ok(())
 }
@@ -191,22 +308,20 @@ pub fn hosts_head(
     out
 }
 
-/// The names part for a run on `networks`, from the live `records`: per network, per run
-/// holding names there, a line per address: `ADDRESS NAME.NETWORK NAME ALIAS...` (the
-/// `NAME.NETWORK` form only when the network name is a valid host name).
-fn names_part(networks: &BTreeSet<&str>, records: &[(PathBuf, RunRecord)]) -> String {
+/// The names part of a hosts file showing `networks`: per network, per holder of names
+/// there, a line per address: `ADDRESS NAME.NETWORK NAME ALIAS...` (the `NAME.NETWORK` form
+/// only when the network name is a valid host name).
+fn names_part(networks: &BTreeSet<String>, view: &View) -> String {
     let mut out = String::new();
     for net in networks {
-        for (_, rec) in records {
-            for claim in rec.names.iter().filter(|c| c.network == *net) {
-                let mut names = Vec::new();
-                if is_hostname(net) {
-                    names.push(format!("{}.{net}", claim.names[0]));
-                }
-                names.extend(claim.names.iter().cloned());
-                for a in &claim.addresses {
-                    out.push_str(&format!("{a}\t{}\n", names.join(" ")));
-                }
+        for (_, _, claim) in view.claims.iter().filter(|(_, _, c)| c.network == *net) {
+            let mut names = Vec::new();
+            if is_hostname(net) {
+                names.push(format!("{}.{net}", claim.names[0]));
+            }
+            names.extend(claim.names.iter().cloned());
+            for a in &claim.addresses {
+                out.push_str(&format!("{a}\t{}\n", names.join(" ")));
             }
         }
     }
@@ -218,54 +333,97 @@ pub fn hosts_path(record: &Path) -> PathBuf {
     record.with_extension("hosts")
 }
 
-/// The networks a record attaches.
-fn networks(rec: &RunRecord) -> BTreeSet<&str> {
-    rec.attachments.iter().map(|a| a.network.as_str()).collect()
-}
-
 /// Writes the run's hosts file (`head`, then the names on its networks) and, when the run
-/// holds names, rewrites the files of the other live runs on those networks. `record` is
-/// the run's record (already carrying its claims' addresses). Called under [`lock`].
+/// holds names, rewrites the other live files showing those networks. `record` is the run's
+/// record (already written with its claims' addresses). Called under [`lock`].
 pub fn publish(
     cache_dir: &Path,
     record_path: &Path,
     record: &RunRecord,
     head: &str,
 ) -> Result<PathBuf> {
-    let records = live_records(cache_dir)?;
+    let view = View::read(cache_dir)?;
     let path = hosts_path(record_path);
-    let content = format!("{head}{}", names_part(&networks(record), &records));
-    write_in_place(&path, &content, true)?;
+    let nets = record
+        .attachments
+        .iter()
+        .map(|a| a.network.clone())
+        .collect();
+    write_in_place(&path, &format!("{head}{}", names_part(&nets, &view)), true)?;
     if !record.names.is_empty() {
-        let nets = record.names.iter().map(|c| c.network.as_str()).collect();
-        refresh_with(&records, &nets, Some(record_path));
+        let nets = record.names.iter().map(|c| c.network.clone()).collect();
+        refresh_with(&view, &nets, Some(&path));
     }
     Ok(path)
 }
 
-/// Rewrites the names part of the hosts file of every live run on one of `nets` (every
-/// network when `None`), except the run recorded at `skip`. Called under [`lock`]; a file
-/// that cannot be rewritten is skipped (its run may be ending).
-pub fn refresh(cache_dir: &Path, nets: Option<&BTreeSet<&str>>, skip: Option<&Path>) -> Result<()> {
-    let records = live_records(cache_dir)?;
-    match nets {
-        Some(nets) => refresh_with(&records, nets, skip),
-        None => {
-            let all: BTreeSet<&str> = records.iter().flat_map(|(_, r)| networks(r)).collect();
-            refresh_with(&records, &all, skip);
+/// Writes (or updates) the hosts file of a named namespace attached by `add` (its record at
+/// `me`, written with its addresses), then the other files showing its network when it
+/// holds names. A file without the [`MARKER`] (the user's own) keeps its content as the head.
+/// Returns whether the file was created. Called under [`lock`].
+pub fn publish_ns(cache_dir: &Path, rec: &NsRecord) -> Result<bool> {
+    let view = View::read(cache_dir)?;
+    let nets = view
+        .consumers
+        .iter()
+        .find(|(h, _)| *h == rec.hosts)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| [rec.claim.network.clone()].into());
+    let (head, created) = match fs::read_to_string(&rec.hosts) {
+        Ok(old) => match head_end(&old) {
+            Some(end) => (old[..end].to_owned(), false),
+            None => (
+                format!(
+                    "{old}{}{MARKER}\n",
+                    if old.ends_with('\n') || old.is_empty() {
+                        ""
+                    } else {
+                        "\n"
+                    }
+                ),
+                false,
+            ),
+        },
+        Err(_) => {
+            let base = fs::read_to_string("/etc/hosts").unwrap_or_default();
+            (hosts_head(&base, None, &[], &[]), true)
         }
+    };
+    write_in_place(
+        &rec.hosts,
+        &format!("{head}{}", names_part(&nets, &view)),
+        true,
+    )
+    .with_context(|| format!("writing {}", rec.hosts.display()))?;
+    if !rec.claim.names.is_empty() {
+        refresh_with(&view, &[rec.claim.network.clone()].into(), Some(&rec.hosts));
     }
+    Ok(created)
+}
+
+/// Rewrites the names part of every live hosts file showing one of `nets` (every network
+/// when `None`), except `skip`. Called under [`lock`]; a file that cannot be rewritten is
+/// skipped (its run may be ending).
+pub fn refresh(cache_dir: &Path, nets: Option<&BTreeSet<&str>>, skip: Option<&Path>) -> Result<()> {
+    let view = View::read(cache_dir)?;
+    let nets: BTreeSet<String> = match nets {
+        Some(nets) => nets.iter().map(|n| n.to_string()).collect(),
+        None => view
+            .consumers
+            .iter()
+            .flat_map(|(_, n)| n.iter().cloned())
+            .collect(),
+    };
+    refresh_with(&view, &nets, skip);
     Ok(())
 }
 
-fn refresh_with(records: &[(PathBuf, RunRecord)], nets: &BTreeSet<&str>, skip: Option<&Path>) {
-    for (path, rec) in records {
-        let theirs = networks(rec);
-        if Some(path.as_path()) == skip || theirs.is_disjoint(nets) {
+fn refresh_with(view: &View, nets: &BTreeSet<String>, skip: Option<&Path>) {
+    for (hosts, theirs) in &view.consumers {
+        if Some(hosts.as_path()) == skip || theirs.is_disjoint(nets) {
             continue;
         }
-        let hosts = hosts_path(path);
-        let Ok(old) = fs::read_to_string(&hosts) else {
+        let Ok(old) = fs::read_to_string(hosts) else {
             continue;
         };
         let Some(end) = head_end(&old) else {
@@ -274,11 +432,7 @@ fn refresh_with(records: &[(PathBuf, RunRecord)], nets: &BTreeSet<&str>, skip: O
         let head = &old[..end];
         // Never created here: a run removes its file at its end without the lock, and must
         // not find it made again behind it.
-        let _ = write_in_place(
-            &hosts,
-            &format!("{head}{}", names_part(&theirs, records)),
-            false,
-        );
+        let _ = write_in_place(hosts, &format!("{head}{}", names_part(theirs, view)), false);
     }
 }
 
@@ -322,14 +476,98 @@ fn padded(content: &str, len: usize) -> String {
     out
 }
 
-/// The claims of every live run, per record (for `cnitool names`): `(pid, claim)`.
-pub fn list(cache_dir: &Path) -> Result<Vec<(i32, NameClaim)>> {
-    let mut out: Vec<(i32, NameClaim)> = live_records(cache_dir)?
+/// Claims the names of `rec` (an attachment of a named namespace, without addresses yet)
+/// before its ADD: refused when a live holder has one of them on the network. Returns the
+/// record's path and the record, written.
+pub fn claim_ns(cache: &libcni::cache::Cache, rec: NsRecord) -> Result<(PathBuf, NsRecord)> {
+    let _lock = lock(cache.dir())?;
+    let path = NsRecord::path(
+        cache.dir(),
+        &rec.container_id,
+        &rec.claim.network,
+        &rec.ifname,
+    );
+    check_free(cache.dir(), std::slice::from_ref(&rec.claim), Some(&path))?;
+    rec.write(cache, &path)?;
+    Ok((path, rec))
+}
+
+/// After the ADD: records the addresses and writes the namespace's hosts file (creating
+/// `/etc/netns/NAME/` if needed) and the other files showing the network.
+pub fn publish_ns_added(
+    cache: &libcni::cache::Cache,
+    path: &Path,
+    mut rec: NsRecord,
+    result: &CniResult,
+) -> Result<()> {
+    let _lock = lock(cache.dir())?;
+    rec.claim.addresses = addresses(result);
+    if let Some(dir) = rec.hosts.parent() {
+        if !dir.exists() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            rec.created_dir = true;
+        }
+    }
+    rec.created_hosts = !rec.hosts.exists();
+    rec.write(cache, path)?;
+    publish_ns(cache.dir(), &rec)?;
+    Ok(())
+}
+
+/// Removes the record of a named namespace's attachment (`del`, or `gc` when the namespace
+/// is gone), the namespace's hosts file and directory when `add` created them and no other
+/// attachment of it shows names, and rewrites the live files. Nothing to do without a record.
+pub fn remove_ns(cache_dir: &Path, path: &Path) -> Result<()> {
+    let Ok(bytes) = fs::read(path) else {
+        return Ok(());
+    };
+    let _lock = lock(cache_dir)?;
+    let rec: Option<NsRecord> = serde_json::from_slice(&bytes).ok();
+    fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    if let Some(rec) = rec {
+        let shared = NsRecord::list(cache_dir)
+            .iter()
+            .any(|(_, o)| o.hosts == rec.hosts && o.is_alive());
+        if !shared {
+            if rec.created_hosts {
+                let _ = fs::remove_file(&rec.hosts);
+            }
+            if let (true, Some(dir)) = (rec.created_dir, rec.hosts.parent()) {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+    refresh(cache_dir, None, None)
+}
+
+/// `gc`: removes the records of named namespaces that are gone (see [`remove_ns`]); a line
+/// per record.
+pub fn gc_ns(cache_dir: &Path, dry_run: bool) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for (path, rec) in NsRecord::list(cache_dir) {
+        if rec.is_alive() {
+            continue;
+        }
+        let what = format!(
+            "names of namespace {:?} on network {:?}",
+            rec.ns_name, rec.claim.network
+        );
+        if dry_run {
+            done.push(format!("would remove {what}"));
+            continue;
+        }
+        remove_ns(cache_dir, &path)?;
+        done.push(format!("removed {what}"));
+    }
+    Ok(done)
+}
+
+/// The claims of every live run and named namespace (for `cnitool names`).
+pub fn list(cache_dir: &Path) -> Result<Vec<(Holder, NameClaim)>> {
+    let mut out: Vec<(Holder, NameClaim)> = View::read(cache_dir)?
+        .claims
         .into_iter()
-        .flat_map(|(_, r)| {
-            let pid = r.owner.pid;
-            r.names.into_iter().map(move |c| (pid, c))
-        })
+        .map(|(_, h, c)| (h, c))
         .collect();
     out.sort_by(|a, b| (&a.1.network, &a.1.names).cmp(&(&b.1.network, &b.1.names)));
     Ok(out)

@@ -194,7 +194,7 @@ fn runs_find_each_other_by_name() {
         web.end().ok();
         assert_eq!(
             host.tool(["names"]).ok().stdout,
-            "NETWORK  NAME  ALIASES  ADDRESSES  PID\n"
+            "NETWORK  NAME  ALIASES  ADDRESSES  HOLDER\n"
         );
         // The host's own /etc/hosts was not touched.
         assert_eq!(
