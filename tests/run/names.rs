@@ -307,3 +307,65 @@ fn add_host_reaches_the_command() {
         );
     });
 }
+
+/// A run's /etc/hosts is rewritten in place while it reads it: named runs start and end (two
+/// at a time, their updates racing each other under the lock) while the reader checks every
+/// read: never empty or cut (the host's head and the marker are always there, every line is
+/// a comment, blank, or an address with names), and the inode never changes. Nothing is left
+/// after all of them ended (an ending run's file is not made again by another's update).
+#[test]
+fn hosts_file_updates_never_show_a_cut_file() {
+    host_test("hosts_file_updates_never_show_a_cut_file", |host| {
+        host.bridge_net("u", "br-nu", "10.197.45.0/24");
+        let bad = host.path("bad");
+        let reads = host.path("reads");
+        let check = format!(
+            "n=0; ino=$(stat -c %i /etc/hosts)\n\
+             while [ ! -e {stop} ]; do\n\
+               cp /etc/hosts {snap}\n\
+               grep -q '^# cnitool: names of the live runs' {snap} || cp {snap} {bad}\n\
+               grep -q localhost {snap} || cp {snap} {bad}\n\
+               grep -qvE '^(#.*|[0-9a-f.:]+[[:space:]]+[a-z0-9.-]+([[:space:]]+[a-z0-9.-]+)*|)$' {snap} && cp {snap} {bad}\n\
+               [ \"$(stat -c %i /etc/hosts)\" = \"$ino\" ] || echo inode > {bad}\n\
+               n=$((n+1))\n\
+             done\n\
+             echo $n > {reads}",
+            stop = host.path("stop").display(),
+            snap = host.path("snap").display(),
+            bad = bad.display(),
+            reads = reads.display(),
+        );
+        let reader = host
+            .run_cmd(["--net", "u", "--", "sh", "-c", &check])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        for round in 0..4 {
+            let a = format!("a{round}");
+            let b = format!("b-with-a-longer-name{round}");
+            let one = Live::start(host, &a, &["--name", &a, "--net", "u"], "true");
+            let two = Live::start(
+                host,
+                &b,
+                &["--name", &b, "--alias", "x", "--net", "u"],
+                "true",
+            );
+            // Both end at once.
+            let (mut one, mut two) = (one, two);
+            drop(one.child.stdin.take());
+            drop(two.child.stdin.take());
+            wait_output(one.child, None).ok();
+            wait_output(two.child, None).ok();
+        }
+        fs::write(host.path("stop"), "").unwrap();
+        wait_output(reader, None).ok();
+        let n: u32 = fs::read_to_string(&reads).unwrap().trim().parse().unwrap();
+        assert!(n > 0, "the reader never read");
+        assert!(
+            !bad.exists(),
+            "a read saw: {:?}",
+            fs::read_to_string(&bad).unwrap_or_default()
+        );
+    });
+}
