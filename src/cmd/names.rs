@@ -32,7 +32,7 @@ pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
                 .iter()
                 .map(|(holder, c)| {
                     let (pid, netns) = match holder {
-                        Holder::Run(pid) => (Some(*pid), None),
+                        Holder::Run(pid) | Holder::Container(pid) => (Some(*pid), None),
                         Holder::Netns(name) => (None, Some(name)),
                     };
                     json!({"network": c.network, "name": c.names[0], "aliases": c.names[1..],
@@ -53,6 +53,7 @@ pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
                     match holder {
                         Holder::Run(pid) => format!("pid {pid}"),
                         Holder::Netns(name) => format!("netns {name}"),
+                        Holder::Container(pid) => format!("container (pid {pid})"),
                     },
                 ]);
             }

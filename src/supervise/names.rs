@@ -173,6 +173,8 @@ pub enum Holder {
     Run(i32),
     /// A named namespace (`add --name`).
     Netns(String),
+    /// A `container run`, by its wrapper's PID.
+    Container(i32),
 }
 
 impl std::fmt::Display for Holder {
@@ -180,6 +182,7 @@ impl std::fmt::Display for Holder {
         match self {
             Holder::Run(pid) => write!(f, "the run of pid {pid}"),
             Holder::Netns(name) => write!(f, "namespace {name:?}"),
+            Holder::Container(pid) => write!(f, "the container run of pid {pid}"),
         }
     }
 }
@@ -197,6 +200,19 @@ impl View {
             consumers.push((hosts_path(&path), nets));
             for c in rec.names {
                 claims.push((path.clone(), Holder::Run(rec.owner.pid), c));
+            }
+        }
+        for (path, rec) in crate::container::record::ContainerRecord::list(cache_dir)? {
+            let Ok(rec) = rec else { continue };
+            let Some(owner) = rec.owner.as_ref().filter(|o| o.is_alive()) else {
+                continue;
+            };
+            if let Some(hosts) = &rec.hosts {
+                let nets = rec.attachments.iter().map(|a| a.network.clone()).collect();
+                consumers.push((hosts.clone(), nets));
+            }
+            for c in rec.names {
+                claims.push((path.clone(), Holder::Container(owner.pid), c));
             }
         }
         for (path, rec) in NsRecord::list(cache_dir) {
@@ -342,19 +358,34 @@ pub fn publish(
     record: &RunRecord,
     head: &str,
 ) -> Result<PathBuf> {
-    let view = View::read(cache_dir)?;
     let path = hosts_path(record_path);
     let nets = record
         .attachments
         .iter()
         .map(|a| a.network.clone())
         .collect();
-    write_in_place(&path, &format!("{head}{}", names_part(&nets, &view)), true)?;
-    if !record.names.is_empty() {
-        let nets = record.names.iter().map(|c| c.network.clone()).collect();
-        refresh_with(&view, &nets, Some(&path));
-    }
+    publish_file(cache_dir, &path, &nets, &record.names, head)?;
     Ok(path)
+}
+
+/// Writes the hosts file at `path` of a consumer on `nets` (`head`, then the names there)
+/// and, for `claims` that hold names, rewrites the other live files showing their networks.
+/// The record holding `claims` must be written already. Called under [`lock`].
+pub fn publish_file(
+    cache_dir: &Path,
+    path: &Path,
+    nets: &BTreeSet<String>,
+    claims: &[NameClaim],
+    head: &str,
+) -> Result<()> {
+    let view = View::read(cache_dir)?;
+    write_in_place(path, &format!("{head}{}", names_part(nets, &view)), true)
+        .with_context(|| format!("writing {}", path.display()))?;
+    if !claims.is_empty() {
+        let nets = claims.iter().map(|c| c.network.clone()).collect();
+        refresh_with(&view, &nets, Some(path));
+    }
+    Ok(())
 }
 
 /// Writes (or updates) the hosts file of a named namespace attached by `add` (its record at
