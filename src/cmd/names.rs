@@ -20,9 +20,26 @@ pub struct NamesArgs {
     pub network: Option<String>,
 }
 
+/// The names of the caller's rootless runs, if a shared rootless namespace lives.
+fn rootless_names() -> Result<Vec<(Holder, crate::supervise::names::NameClaim)>> {
+    let Ok(rt) = crate::rootless::dirs::resolve(false) else {
+        return Ok(Vec::new());
+    };
+    let root = crate::rootless::state::Root::new(&rt.state, false)?;
+    match root.current() {
+        Some(gen) => crate::supervise::names::list(&root.gen(&gen).dir),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Runs `names`.
 pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
-    let claims: Vec<_> = crate::supervise::names::list(ctx.cni.cache().dir())?
+    let mut all = crate::supervise::names::list(ctx.cni.cache().dir())?;
+    // Not root: also the names of the caller's rootless runs (in the live generation).
+    if !nix::unistd::geteuid().is_root() {
+        all.extend(rootless_names()?);
+    }
+    let claims: Vec<_> = all
         .into_iter()
         .filter(|(_, c)| args.network.as_ref().is_none_or(|n| *n == c.network))
         .collect();

@@ -52,7 +52,7 @@ pub struct RunArgs {
     /// and NAME.NETWORK to its addresses there, through the hosts file each run gets over
     /// /etc/hosts; the name goes when the run ends. A name held by a live run on the same
     /// network is refused. Without --name a run is not named. RFC 1123 label (letters,
-    /// digits, hyphens; 1 to 63). Not yet available rootless.
+    /// digits, hyphens; 1 to 63). Rootless, names are shared by your rootless runs.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Another name of the run, like --name (repeatable; needs --name).
@@ -136,11 +136,6 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
         if args.netns.is_some() {
             return Err(tool(crate::usage!(
                 "--netns cannot be used rootless: each rootless run gets its own namespace"
-            )));
-        }
-        if args.name.is_some() || !args.add_host.is_empty() {
-            return Err(tool(crate::usage!(
-                "--name, --alias and --add-host are not available rootless yet: run as root"
             )));
         }
         let ctx = crate::rootless::run::user_first(ctx);

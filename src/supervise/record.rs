@@ -165,6 +165,11 @@ impl RunRecord {
             .context("writing run record")
     }
 
+    /// The path of the record `id` under a cache directory.
+    pub fn path_in(cache_dir: &Path, id: &str) -> PathBuf {
+        dir(cache_dir).join(format!("{id}.json"))
+    }
+
     /// Every record in the cache directory, with its path (unreadable ones as errors).
     pub fn list(cache_dir: &Path) -> Result<Vec<(PathBuf, Result<RunRecord>)>> {
         list_json(&dir(cache_dir), "run record")

@@ -213,7 +213,7 @@ impl Teardown<'_> {
 }
 
 /// The claims of a run named `names` on each of its networks (once per network).
-fn claims(plan: &RunPlan) -> Vec<NameClaim> {
+pub(crate) fn claims(plan: &RunPlan) -> Vec<NameClaim> {
     let mut out: Vec<NameClaim> = Vec::new();
     if plan.names.is_empty() {
         return out;
