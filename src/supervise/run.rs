@@ -206,7 +206,7 @@ impl Teardown<'_> {
         self.record.write(self.ctx.cni.cache(), &self.record_id)?;
         if std::mem::take(&mut self.published) {
             let nets = claims.iter().map(|c| c.network.as_str()).collect();
-            names::refresh(cache_dir, Some(&nets), Some(&self.record_path))?;
+            names::refresh(cache_dir, Some(&nets), self.hosts.as_deref())?;
         }
         Ok(())
     }
