@@ -43,6 +43,9 @@ _cnitool() {
             cnitool,ls)
                 cmd="cnitool__subcmd__list"
                 ;;
+            cnitool,names)
+                cmd="cnitool__subcmd__names"
+                ;;
             cnitool,netns)
                 cmd="cnitool__subcmd__netns"
                 ;;
@@ -107,7 +110,7 @@ _cnitool() {
 
     case "${cmd}" in
         cnitool)
-            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate doctor smoke version attachments netns run container rootless"
+            opts="-o -v -q -h -V --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help --version add check del gc status list ls show validate doctor smoke version attachments names netns run container rootless"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,7 +156,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__add)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --result-version --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --result-version --name --alias --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,7 +242,19 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --result-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alias)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -305,7 +320,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__check)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +406,10 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -445,7 +464,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__attach)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cap --publish --ip --mac --dns --dns-search --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --arg --cap --publish --ip --mac --dns --dns-search --dns-option --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -528,6 +547,10 @@ _cnitool() {
                     return 0
                     ;;
                 --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,7 +620,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__container__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --arg --cap --publish --ip --mac --dns --dns-search --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --engine --engine-bin --engine-opt --net --pause-image --stop-timeout --name --alias --add-host --arg --cap --publish --ip --mac --dns --dns-search --dns-option --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,6 +682,18 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --arg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -691,6 +726,10 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -699,7 +738,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__del)
-            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dry-run --current-config --help"
+            opts="-o -v -q -i -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --ifname --pid --container-id --arg --cap --publish --ip --mac --dns --dns-search --dns-option --dry-run --current-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -782,6 +821,10 @@ _cnitool() {
                     return 0
                     ;;
                 --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -885,6 +928,52 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__list)
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netconf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --plugin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json table none" -- "${cur}"))
+                    return 0
+                    ;;
+                --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cnitool__subcmd__names)
             opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1073,7 +1162,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__netns__subcmd__exec)
-            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --help"
+            opts="-o -v -q -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --dns --dns-search --dns-option --add-host --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1108,6 +1197,22 @@ _cnitool() {
                     return 0
                     ;;
                 --trace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1303,7 +1408,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --dry-run --arg --cap --publish --ip --mac --dns --dns-search --rootless --uplink --allow-host-loopback --require-uplink --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --name --alias --add-host --dry-run --arg --cap --publish --ip --mac --dns --dns-search --dns-option --rootless --uplink --allow-host-loopback --require-uplink --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1353,6 +1458,18 @@ _cnitool() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --arg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1382,6 +1499,10 @@ _cnitool() {
                     return 0
                     ;;
                 --dns-search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dns-option)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1661,7 +1782,7 @@ _cnitool_with_names() {
             break
         fi
         case "$word" in
-            --arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
+            --add-host|--alias|--arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-option|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--name|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
             -*) ;;
             *)
                 if [[ -z "$sub" ]]; then sub="$word"

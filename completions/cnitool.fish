@@ -51,6 +51,7 @@ complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "doctor" -d 'Check t
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "smoke" -d 'Prove that networks work end to end and leave nothing behind (exit 3 on any failed check)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "version" -d 'Show the tool\'s version, the spec versions and (--plugins) the plugins\' versions'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "attachments" -d 'Show what the cache says is attached'
+complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "names" -d 'The names of the live runs on each network (`run --name`, `--alias`) and their addresses'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "netns" -d 'Persistent named network namespaces (iproute2-compatible)'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "run" -d 'Run a command on CNI networks in a private network namespace, then clean up'
 complete -c cnitool -n "__fish_cnitool_needs_command" -f -a "container" -d 'Put docker or podman containers on CNI networks (run, attach, detach)'
@@ -74,7 +75,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l name -d 'Name the namespace on the network (a named namespace only): runs and named namespaces on the network resolve NAME and NAME.NETWORK to its addresses there, and it sees theirs through /etc/netns/NETNS/hosts (which `ip netns exec` and `cnitool netns exec` put over /etc/hosts), until `del`. RFC 1123 label' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l alias -d 'Another name, like --name (repeatable; needs --name)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -99,6 +103,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -124,6 +129,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -272,6 +278,19 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -l sync-cac
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand attachments" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l cache-dir -d 'Result cache directory' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l netns-dir -d 'Directory of named network namespaces' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l timeout -d 'Time limit for each plugin call (e.g. 30s, 500ms, 2m; 0 = none)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -s o -l output -d 'Output format' -r -f -a "json\t'JSON (ADD prints the CNI result, as the Go cnitool)'
+table\t'A human-readable table'
+none\t'Nothing on stdout'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -s q -l quiet -d 'Print nothing but errors on stderr'
+complete -c cnitool -n "__fish_cnitool_using_subcommand names" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and not __fish_seen_subcommand_from create exec list ls delete del" -l cache-dir -d 'Result cache directory' -r -F
@@ -315,6 +334,10 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_s
 table\t'A human-readable table'
 none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l dns -d 'DNS server for the command\'s resolv.conf, replacing the others (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l dns-search -d 'DNS search domain for the command\'s resolv.conf, replacing the others (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l dns-option -d 'Resolver option for the command\'s resolv.conf, replacing the others (repeatable)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l add-host -d 'Add a line to the command\'s /etc/hosts: NAME:IP (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand netns; and __fish_seen_subcommand_from exec" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -384,7 +407,10 @@ none\t'Nothing on stdout'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l trace -d 'Append one JSON line per plugin call (verb, plugin, env, stdin, stdout, stderr, exit status, duration) to FILE, to share or replay a failure' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default). Without --net and without any netconf, the built-in network "cnitool" is used (bridge cnitool0 on the first of 10.231.0.0/24 .. 10.231.15.0/24 that no route of the host overlaps)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l netns -d 'Join this existing named network namespace instead of creating one; it is left in place and only the networks this run added are removed. Interface names it already has are refused' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l hostname -d 'The command\'s hostname (in a UTS namespace of its own)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l hostname -d 'The command\'s hostname (in a UTS namespace of its own; default: --name). It resolves inside the run, to the run\'s addresses' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l name -d 'Name the run: while it runs, every other run (as root) on its networks resolves NAME and NAME.NETWORK to its addresses there, through the hosts file each run gets over /etc/hosts; the name goes when the run ends. A name held by a live run on the same network is refused. Without --name a run is not named. RFC 1123 label (letters, digits, hyphens; 1 to 63). Rootless, names are shared by your rootless runs' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l alias -d 'Another name of the run, like --name (repeatable; needs --name)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l add-host -d 'Add a line to the command\'s /etc/hosts: NAME:IP (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
@@ -392,6 +418,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request a
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
 slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
 pasta\t'pasta (passt): no published ports in shared mode'"
@@ -435,6 +462,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default). Without --net and without any netconf, the built-in network "cnitool" is used' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l pause-image -d 'docker: the image of the pause container that holds the network namespace. It must be present locally (it is never pulled) and have `sleep`' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l stop-timeout -d 'Seconds to wait, after passing a signal to the container, before killing it' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l name -d 'Name the container on its networks, as `cnitool run --name` does (this is not the engine\'s --name, which goes after --): runs, named namespaces and containers on them resolve NAME and NAME.NETWORK to its addresses while it runs. With --name or --add-host the container gets a hosts file of cnitool\'s, mounted over its /etc/hosts (the engine\'s own, with its --add-host and --hostname entries, is not used then), showing the names on its networks, kept current while it runs' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l alias -d 'Another name, like --name (repeatable; needs --name)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l add-host -d 'Add a line to the container\'s /etc/hosts (cnitool\'s hosts file): NAME:IP (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
@@ -442,6 +472,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -467,6 +498,7 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l mac -d 'Request a MAC address (mac capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s q -l quiet -d 'Print nothing but errors on stderr'

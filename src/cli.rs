@@ -188,6 +188,9 @@ pub enum Command {
     Version(cmd::version::VersionArgs),
     /// Show what the cache says is attached.
     Attachments(cmd::attachments::AttachmentsArgs),
+    /// The names of the live runs on each network (`run --name`, `--alias`) and their
+    /// addresses.
+    Names(cmd::names::NamesArgs),
     /// Persistent named network namespaces (iproute2-compatible).
     Netns(cmd::netns::NetnsArgs),
     /// Run a command on CNI networks in a private network namespace, then clean up.

@@ -90,6 +90,7 @@ fn main() -> ExitCode {
         Command::Smoke(args) => cmd::smoke::run(args, &ctx),
         Command::Version(args) => cmd::version::run(args, &ctx),
         Command::Attachments(args) => cmd::attachments::run(args, &ctx),
+        Command::Names(args) => cmd::names::run(args, &ctx),
         Command::Netns(args) => cmd::netns::run(args, &ctx),
         Command::Run(args) => cmd::run::run(args, &ctx),
         Command::Container(args) => cmd::container::run(args, &ctx),

@@ -84,6 +84,7 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
             mac: None,
             dns: Vec::new(),
             dns_search: Vec::new(),
+            dns_option: Vec::new(),
         },
     };
     let existing = |attach| ExistingArgs {
@@ -96,6 +97,8 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
             attach,
             dry_run: false,
             result_version: None,
+            name: None,
+            alias: Vec::new(),
         }),
         "check" => Command::Check(existing(attach)),
         "del" => Command::Del(existing(attach)),

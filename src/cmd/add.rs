@@ -20,6 +20,15 @@ pub struct AddArgs {
     /// Print the result converted to this CNI version.
     #[arg(long, value_name = "VERSION")]
     pub result_version: Option<String>,
+    /// Name the namespace on the network (a named namespace only): runs and named namespaces
+    /// on the network resolve NAME and NAME.NETWORK to its addresses there, and it sees
+    /// theirs through /etc/netns/NETNS/hosts (which `ip netns exec` and `cnitool netns exec`
+    /// put over /etc/hosts), until `del`. RFC 1123 label.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Another name, like --name (repeatable; needs --name).
+    #[arg(long, value_name = "NAME", requires = "name")]
+    pub alias: Vec<String>,
 }
 
 /// Runs `add`.
@@ -40,10 +49,44 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
     let rt = args.attach.runtime_conf(&target)?;
     let list = ctx.load_list(&args.attach.network)?;
     args.attach.plugin.require_capabilities(&[&list], &[])?;
+    let names = names_of(&args)?;
     if args.dry_run {
         return super::print_dry_run(ctx, libcni::Command::Add, &list, &rt);
     }
-    let result = ctx.cni.add_network_list(&list, &rt).map_err(|e| {
+    let claim = match names {
+        Some(names) => {
+            let ns_name = named_namespace(ctx, &target.path).ok_or_else(|| {
+                crate::usage!(
+                    "--name: {} is not a named namespace of {} (names are for namespaces made \
+                     with `cnitool netns create`)",
+                    target.path.display(),
+                    ctx.netns_dir.display()
+                )
+            })?;
+            let etc = std::path::Path::new(crate::cmd::netns::exec::NETNS_ETC_DIR);
+            let rec = crate::supervise::names::NsRecord {
+                netns: target.path.clone(),
+                hosts: etc.join(&ns_name).join("hosts"),
+                ns_name,
+                container_id: target.container_id.clone(),
+                ifname: rt.ifname.clone(),
+                created_hosts: false,
+                created_dir: false,
+                claim: crate::supervise::names::NameClaim {
+                    network: list.name.clone(),
+                    names,
+                    addresses: Vec::new(),
+                },
+            };
+            Some(crate::supervise::names::claim_ns(ctx.cni.cache(), rec)?)
+        }
+        None => None,
+    };
+    let added = ctx.cni.add_network_list(&list, &rt);
+    if let (Err(_), Some((path, _))) = (&added, &claim) {
+        let _ = crate::supervise::names::remove_ns(ctx.cni.cache().dir(), path);
+    }
+    let result = added.map_err(|e| {
         let hint = match &e {
             libcni::Error::InterfaceInUse { .. } => {
                 " (choose another interface name with -i/--ifname)".to_owned()
@@ -82,6 +125,17 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
         },
         None => result,
     };
+    if let Some((path, rec)) = claim {
+        crate::supervise::names::publish_ns_added(ctx.cni.cache(), &path, rec, &result)
+            .with_context(|| {
+                format!(
+                    "network {:?} was added to {}, but publishing its names failed \
+                     (`cnitool del` removes it)",
+                    list.name,
+                    target.path.display()
+                )
+            })?;
+    }
     // The attachment exists from here on: a failure to show it must not read as a failed ADD.
     output::print_result(&result, ctx.output.unwrap_or(Output::Json)).with_context(|| {
         format!(
@@ -92,4 +146,26 @@ pub fn run(args: AddArgs, ctx: &Context) -> Result<ExitCode> {
         )
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--name` then the `--alias`es, checked (none without `--name`).
+fn names_of(args: &AddArgs) -> Result<Option<Vec<String>>> {
+    let Some(name) = &args.name else {
+        return Ok(None);
+    };
+    crate::supervise::names::validate_label("--name", name)?;
+    let mut names = vec![name.clone()];
+    for a in &args.alias {
+        crate::supervise::names::validate_label("--alias", a)?;
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(a)) {
+            names.push(a.clone());
+        }
+    }
+    Ok(Some(names))
+}
+
+/// The name of `path` when it is a namespace of the netns directory.
+fn named_namespace(ctx: &Context, path: &std::path::Path) -> Option<String> {
+    let dir = super::absolute(&ctx.netns_dir).ok()?;
+    (path.parent()? == dir).then(|| path.file_name()?.to_str().map(str::to_owned))?
 }

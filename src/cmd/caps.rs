@@ -42,6 +42,10 @@ pub struct PluginArgs {
     /// DNS search domain for the container (dns capability; repeatable; as --dns in `run`).
     #[arg(long, value_name = "DOMAIN")]
     pub dns_search: Vec<String>,
+    /// DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as
+    /// --dns in `run`).
+    #[arg(long, value_name = "OPTION")]
+    pub dns_option: Vec<String>,
 }
 
 impl PluginArgs {
@@ -107,7 +111,7 @@ impl PluginArgs {
             }
             caps.insert("mac".into(), mac.clone().into());
         }
-        if !self.dns.is_empty() || !self.dns_search.is_empty() {
+        if !self.dns.is_empty() || !self.dns_search.is_empty() || !self.dns_option.is_empty() {
             for d in &self.dns {
                 d.parse::<std::net::IpAddr>()
                     .map_err(|_| usage!("--dns {d:?}: not an IP address"))?;
@@ -118,6 +122,16 @@ impl PluginArgs {
             }
             if !self.dns_search.is_empty() {
                 dns.insert("searches".into(), self.dns_search.clone().into());
+            }
+            for o in &self.dns_option {
+                if o.is_empty() || o.contains(char::is_whitespace) {
+                    return Err(usage!(
+                        "--dns-option {o:?}: one resolver option without blanks, e.g. ndots:2"
+                    ));
+                }
+            }
+            if !self.dns_option.is_empty() {
+                dns.insert("options".into(), self.dns_option.clone().into());
             }
             caps.insert("dns".into(), Value::Object(dns));
         }
@@ -139,6 +153,7 @@ const CAPABILITY_FLAGS: &[(&str, &str, &str)] = &[
     ("--mac", "mac", "such as tuning"),
     ("--dns", "dns", "that applies DNS settings"),
     ("--dns-search", "dns", "that applies DNS settings"),
+    ("--dns-option", "dns", "that applies DNS settings"),
 ];
 
 impl PluginArgs {
@@ -150,6 +165,7 @@ impl PluginArgs {
             self.mac.is_some(),
             !self.dns.is_empty(),
             !self.dns_search.is_empty(),
+            !self.dns_option.is_empty(),
         ];
         CAPABILITY_FLAGS
             .iter()
@@ -190,18 +206,15 @@ impl PluginArgs {
         Ok(())
     }
 
-    /// `--dns` and `--dns-search` when no plugin of `lists` declares the `dns` capability:
-    /// `run` writes them into the command's resolv.conf itself.
-    pub fn dns_for_runtime(
-        &self,
-        lists: &[&NetworkConfigList],
-    ) -> crate::supervise::resolv::DnsFlags {
-        if lists.iter().any(|l| declares(l, "dns")) {
-            return crate::supervise::resolv::DnsFlags::default();
-        }
+    /// `--dns`, `--dns-search` and `--dns-option`, which `run` writes into the command's
+    /// resolv.conf itself, whether or not a plugin takes the `dns` capability (a plugin that
+    /// does may configure something else with them, a DNS server of its own, and need not
+    /// put them in its result).
+    pub fn dns_for_runtime(&self) -> crate::supervise::resolv::DnsFlags {
         crate::supervise::resolv::DnsFlags {
             servers: self.dns.clone(),
             searches: self.dns_search.clone(),
+            options: self.dns_option.clone(),
         }
     }
 }

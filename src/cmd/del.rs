@@ -34,5 +34,15 @@ pub fn run(args: DelArgs, ctx: &Context) -> Result<ExitCode> {
                 )
             })
         })?;
+    // A name `add --name` gave the attachment goes with it.
+    let cache_dir = ctx.cni.cache().dir();
+    let record = crate::supervise::names::NsRecord::path(
+        cache_dir,
+        &e.rt.container_id,
+        &e.list.name,
+        &e.rt.ifname,
+    );
+    crate::supervise::names::remove_ns(cache_dir, &record)
+        .context("removing the attachment's names")?;
     Ok(ExitCode::SUCCESS)
 }

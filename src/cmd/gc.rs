@@ -162,6 +162,7 @@ pub fn run(args: GcArgs, ctx: &Context) -> Result<ExitCode> {
     let mut runs = Vec::new();
     if system {
         runs.extend(crate::supervise::gc::finish_dead_runs(ctx, args.dry_run)?);
+        runs.extend(crate::supervise::names::gc_ns(cache_dir, args.dry_run)?);
         runs.extend(crate::container::record::collect_stale(ctx, args.dry_run)?);
         if !args.dry_run {
             // Leftovers of an ADD or DEL killed midway; not attachments, so not reported.

@@ -11,6 +11,7 @@ pub mod del;
 pub mod doctor;
 pub mod gc;
 pub mod list;
+pub mod names;
 pub mod netns;
 pub mod rootless;
 pub mod run;

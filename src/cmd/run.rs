@@ -44,9 +44,23 @@ pub struct RunArgs {
     /// refused.
     #[arg(long, value_name = "NAME")]
     pub netns: Option<String>,
-    /// The command's hostname (in a UTS namespace of its own).
+    /// The command's hostname (in a UTS namespace of its own; default: --name). It resolves
+    /// inside the run, to the run's addresses.
     #[arg(long)]
     pub hostname: Option<String>,
+    /// Name the run: while it runs, every other run (as root) on its networks resolves NAME
+    /// and NAME.NETWORK to its addresses there, through the hosts file each run gets over
+    /// /etc/hosts; the name goes when the run ends. A name held by a live run on the same
+    /// network is refused. Without --name a run is not named. RFC 1123 label (letters,
+    /// digits, hyphens; 1 to 63). Rootless, names are shared by your rootless runs.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Another name of the run, like --name (repeatable; needs --name).
+    #[arg(long, value_name = "NAME", requires = "name")]
+    pub alias: Vec<String>,
+    /// Add a line to the command's /etc/hosts: NAME:IP (repeatable).
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Print each network's plugin calls (CNI_* environment and exact stdin) and run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -146,7 +160,7 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
 fn plan(args: &RunArgs, nets: Vec<(NetworkConfigList, String)>) -> Result<RunPlan> {
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
     args.plugin.require_capabilities(&lists, &["dns"])?;
-    let dns = args.plugin.dns_for_runtime(&lists);
+    let dns = args.plugin.dns_for_runtime();
     let cni_args = args.plugin.cni_args()?;
     let capability_args = args.plugin.capability_args()?;
     if let Some(h) = &args.hostname {
@@ -156,15 +170,52 @@ fn plan(args: &RunArgs, nets: Vec<(NetworkConfigList, String)>) -> Result<RunPla
             ));
         }
     }
+    let mut names = Vec::new();
+    if let Some(name) = &args.name {
+        crate::supervise::names::validate_label("--name", name)?;
+        names.push(name.clone());
+    }
+    for alias in &args.alias {
+        crate::supervise::names::validate_label("--alias", alias)?;
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(alias)) {
+            names.push(alias.clone());
+        }
+    }
+    let add_hosts = args
+        .add_host
+        .iter()
+        .map(|a| parse_add_host(a))
+        .collect::<Result<Vec<_>>>()?;
     Ok(RunPlan {
         nets,
         cni_args,
         capability_args,
         dns,
-        hostname: args.hostname.clone(),
+        hostname: args.hostname.clone().or_else(|| args.name.clone()),
+        names,
+        add_hosts,
         argv: args.command.clone(),
         sequential: args.sequential,
     })
+}
+
+/// `--add-host NAME:IP`: a host name (labels joined by dots) and an IPv4 or IPv6 address
+/// (IPv6 may be in brackets).
+pub fn parse_add_host(arg: &str) -> Result<(String, std::net::IpAddr)> {
+    let bad =
+        |why: &str| crate::usage!("--add-host {arg:?}: {why} (expected NAME:IP, e.g. db:10.0.0.5)");
+    let (name, ip) = arg.split_once(':').ok_or_else(|| bad("no ':'"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| bad("not an IP address after ':'"))?;
+    if name.is_empty()
+        || name.len() > 253
+        || name
+            .split('.')
+            .any(|l| crate::supervise::names::validate_label("", l).is_err())
+    {
+        return Err(bad("not a valid host name before ':'"));
+    }
+    Ok((name.to_owned(), ip))
 }
 
 /// `--dry-run`: prints each network's plugin calls and runs nothing.

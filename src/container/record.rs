@@ -62,6 +62,12 @@ pub struct ContainerRecord {
     /// Capability arguments.
     #[serde(default)]
     pub capability_args: Map<String, Value>,
+    /// `run --name`: the names the container holds on its networks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<crate::supervise::names::NameClaim>,
+    /// `run --name` or `--add-host`: the hosts file mounted over the container's /etc/hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<PathBuf>,
 }
 
 /// The directory of records under a cache directory.
@@ -156,6 +162,9 @@ impl ContainerRecord {
         if let Some(cidfile) = &self.cidfile {
             let _ = fs::remove_file(cidfile);
         }
+        if let Some(hosts) = &self.hosts {
+            let _ = fs::remove_file(hosts);
+        }
         match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -208,6 +217,7 @@ impl ContainerRecord {
 /// `dry_run`, would be cleaned up); failures are warnings, and the record stays for next time.
 pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
     let mut done = Vec::new();
+    let mut named_gone = false;
     for (path, rec) in ContainerRecord::list(ctx.cni.cache().dir())? {
         let rec = match rec {
             Ok(rec) => rec,
@@ -235,6 +245,13 @@ pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
             Ok(()) => done.push(format!("cleaned up {}", rec.describe())),
             Err(e) => crate::diag!("warning: could not clean up {}: {e:#}", rec.describe()),
         }
+        named_gone |= !rec.names.is_empty();
+    }
+    // The live hosts files may still show the dead wrappers' names.
+    if named_gone {
+        let cache_dir = ctx.cni.cache().dir();
+        let _lock = crate::supervise::names::lock(cache_dir)?;
+        crate::supervise::names::refresh(cache_dir, None, None)?;
     }
     Ok(done)
 }

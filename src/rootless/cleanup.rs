@@ -98,8 +98,15 @@ pub fn undo_run(
     }
     let _ = fs::remove_file(&ports);
     let _ = fs::remove_file(gen.dir.join(format!("{id}.resolv.conf")));
+    let _ = fs::remove_file(crate::supervise::names::hosts_path(record));
     if errors.is_empty() {
         let _ = fs::remove_file(record);
+        // A dead runner's names may still be in the live runs' files (a live run withdrew
+        // its own before).
+        if !rec.names.is_empty() {
+            let _lock = crate::supervise::names::lock(&gen.dir)?;
+            crate::supervise::names::refresh(&gen.dir, None, None)?;
+        }
         Ok(())
     } else {
         Err(anyhow!("cleanup failed: {}", errors.join("; ")))

@@ -14,13 +14,14 @@ use libcni::cache::Cache;
 use libcni::netns::NetnsId;
 use serde_json::Value;
 
-use super::cleanup::{attaches, gc_locked, undo_run};
+use super::cleanup::{attaches, gc_locked, run_id, undo_run};
 use super::executor::{self, CommandSpec, Executor, Request};
 use super::generation::{attach, preflight, Attached};
 use super::state::{Gen, Root, UplinkKind};
 use super::uplink::{self, Forward};
 use super::{dirs, Options};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
+use crate::supervise::names;
 use crate::supervise::orphans::kill_orphans;
 use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
 use crate::supervise::resolv::DnsFlags;
@@ -71,7 +72,7 @@ fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>
 /// The resolv.conf of a run: the CNI results' DNS when they carry any, else the uplink's
 /// forwarder with the host's search and options (never a loopback nameserver: inside the
 /// run, 127.0.0.1 is the run's own loopback).
-/// DNS flags no plugin took (`dns`) apply on top.
+/// The DNS flags (`dns`) apply on top.
 fn resolv_conf(results: &[libcni::CniResult], dns: &DnsFlags) -> String {
     let text = crate::supervise::resolv::resolv_conf(results).unwrap_or_else(resolv_fallback);
     if dns.is_empty() {
@@ -154,7 +155,7 @@ pub fn run(
     let att = attach(&root, kind, &program, opts).map_err(tool)?;
     let id = format!("r{}", crate::supervise::random_hex());
     let netns_path = att.gen.netns(&id);
-    let record = RunRecord {
+    let mut record = RunRecord {
         owner: Owner::current().map_err(tool)?,
         netns: netns_path.clone(),
         owns_netns: true,
@@ -166,15 +167,32 @@ pub fn run(
             .collect(),
         cni_args: plan.cni_args.clone(),
         capability_args: caps,
+        names: crate::supervise::run::claims(plan),
     };
-    // The generation lives in the runtime dir (tmpfs): nothing to flush.
-    let record_path = match record.write(&Cache::new(&att.gen.dir), &id) {
+    // The generation lives in the runtime dir (tmpfs): nothing to flush. Names are claimed
+    // with the record and the command's hosts file written before the ADDs (the executor may
+    // start the command right after them); it is completed with the run's addresses after.
+    let cache = Cache::new(&att.gen.dir);
+    let hosts_base = fs::read_to_string("/etc/hosts")
+        .unwrap_or_else(|_| "127.0.0.1\tlocalhost\n::1\tlocalhost\n".to_owned());
+    let first_head = names::hosts_head(&hosts_base, plan.hostname.as_deref(), &[], &plan.add_hosts);
+    let written = (|| {
+        let _names = names::lock(&att.gen.dir)?;
+        names::check_free(&att.gen.dir, &record.names, None)?;
+        let path = record.write(&cache, &id)?;
+        names::publish(&att.gen.dir, &path, &record, &first_head)?;
+        Ok::<_, anyhow::Error>(path)
+    })();
+    let record_path = match written {
         Ok(p) => p,
         Err(e) => {
+            let _ = fs::remove_file(RunRecord::path_in(&att.gen.dir, &id));
+            let _ = fs::remove_file(names::hosts_path(&RunRecord::path_in(&att.gen.dir, &id)));
             finish_gen(&root, &att.gen);
             return Err(tool(e));
         }
     };
+    let hosts = names::hosts_path(&record_path);
     let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
     let group = Group::for_command();
     let spec = CommandSpec {
@@ -183,6 +201,7 @@ pub fn run(
         hostname: plan.hostname.clone(),
         resolv_default: None,
         own_group: group == Group::Own,
+        hosts: Some(hosts.clone()),
     };
     let add = attaches(&record);
     // Without ports to publish between the ADDs and the command, the executor starts the
@@ -223,6 +242,16 @@ pub fn run(
     } else {
         fs::write(&resolv, resolv_conf(&results, &plan.dns))
     };
+    // The run's addresses: in its claims (published to the others) and on its hostname.
+    let published = publish_addresses(
+        plan,
+        &cache,
+        &mut record,
+        &record_path,
+        &results,
+        &hosts_base,
+    );
+    let wrote = wrote.and(published.map_err(std::io::Error::other));
     drop(lock);
 
     // The command, without the lock; the holder and the uplink watched meanwhile.
@@ -249,7 +278,9 @@ pub fn run(
     kill_in_netns(netns);
     let lock = root.lock().map_err(tool)?;
     let pid = exec.pid();
+    let withdrawn = withdraw_names(&cache, &mut record, &record_path);
     let cleanup = undo_run(ctx, &att.gen, &att.fds, &record_path, &record, Some(exec));
+    let cleanup = withdrawn.and(cleanup);
     let _ = gc_locked(ctx, &root, false, Some(&att.gen.name));
     drop(lock);
     reap(Some(pid));
@@ -260,6 +291,53 @@ pub fn run(
         );
     }
     exit_status(outcome, cleanup, lost.or(late), opts.require_uplink)
+}
+
+/// After the ADDs: the run's addresses into its claims (the record rewritten) and its hosts
+/// file (on its hostname), the others' files updated; under the names lock.
+fn publish_addresses(
+    plan: &RunPlan,
+    cache: &Cache,
+    record: &mut RunRecord,
+    record_path: &std::path::Path,
+    results: &[libcni::CniResult],
+    hosts_base: &str,
+) -> Result<()> {
+    if record.names.is_empty() && plan.hostname.is_none() {
+        return Ok(());
+    }
+    let mut own = Vec::new();
+    for ((list, _), result) in plan.nets.iter().zip(results) {
+        let addrs = names::addresses(result);
+        if let Some(claim) = record.names.iter_mut().find(|c| c.network == list.name) {
+            claim.addresses.extend(addrs.iter().copied());
+        }
+        own.extend(addrs);
+    }
+    let head = names::hosts_head(hosts_base, plan.hostname.as_deref(), &own, &plan.add_hosts);
+    let _names = names::lock(cache.dir())?;
+    if !record.names.is_empty() {
+        record.write(cache, &run_id(record_path))?;
+    }
+    names::publish(cache.dir(), record_path, record, &head)?;
+    Ok(())
+}
+
+/// Takes the run's names out of its record and out of the live hosts files, first thing at
+/// the end.
+fn withdraw_names(
+    cache: &Cache,
+    record: &mut RunRecord,
+    record_path: &std::path::Path,
+) -> Result<()> {
+    if record.names.is_empty() {
+        return Ok(());
+    }
+    let _names = names::lock(cache.dir())?;
+    let claims = std::mem::take(&mut record.names);
+    record.write(cache, &run_id(record_path))?;
+    let nets = claims.iter().map(|c| c.network.as_str()).collect();
+    names::refresh(cache.dir(), Some(&nets), None)
 }
 
 /// The run's exit status: the command's, unless the cleanup failed (125), or the command

@@ -1,7 +1,7 @@
 //! Starting the command inside the run's namespaces.
 //!
 //! A dedicated thread joins the network namespace, unshares a mount namespace (and a UTS
-//! namespace for `--hostname`), prepares `/sys` and `/etc/resolv.conf` there, and spawns the
+//! namespace for `--hostname`), prepares `/sys`, `/etc/resolv.conf` and `/etc/hosts` there, and spawns the
 //! command, which inherits all of it. The thread then waits for the command: it must outlive
 //! it, because `PR_SET_PDEATHSIG` fires when the spawning *thread* ends. The caller's
 //! namespaces are never touched.
@@ -39,6 +39,8 @@ pub struct Spec {
     pub netns: PathBuf,
     /// A file to bind-mount over `/etc/resolv.conf`.
     pub resolv_conf: Option<PathBuf>,
+    /// A file to bind-mount over `/etc/hosts`.
+    pub hosts: Option<PathBuf>,
     /// A hostname, in a UTS namespace of its own.
     pub hostname: Option<String>,
     /// The command and its arguments.
@@ -109,6 +111,16 @@ fn enter(spec: &Spec) -> io::Result<()> {
     }
     if let Some(resolv) = &spec.resolv_conf {
         bind_resolv_conf(resolv)?;
+    }
+    if let Some(hosts) = &spec.hosts {
+        mount(
+            Some(hosts.as_path()),
+            "/etc/hosts",
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(io_err("putting the run's hosts file over /etc/hosts"))?;
     }
     if let Some(name) = &spec.hostname {
         nix::unistd::sethostname(name).map_err(io_err("setting the hostname"))?;

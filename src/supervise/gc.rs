@@ -1,10 +1,12 @@
-//! `cnitool gc`'s part for runs: the records of runs whose runner died are finished here.
+//! `cnitool gc`'s part for runs: the records of runs whose runner died are finished here,
+//! and their names taken out of the live runs' hosts files.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use libcni::RuntimeConf;
 
+use super::names;
 use super::orphans::kill_namespace_processes;
 use super::record::RunRecord;
 use crate::cmd::Context;
@@ -14,6 +16,7 @@ use crate::cmd::Context;
 /// Returns a line per run.
 pub fn finish_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
     let mut done = Vec::new();
+    let mut named_gone = false;
     for (path, rec) in RunRecord::list(ctx.cni.cache().dir())? {
         let rec = match rec {
             Ok(rec) => rec,
@@ -76,8 +79,17 @@ pub fn finish_dead_runs(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
             continue;
         }
         let _ = std::fs::remove_file(path.with_extension("resolv.conf"));
+        let _ = std::fs::remove_file(names::hosts_path(&path));
         std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        named_gone |= !rec.names.is_empty();
         done.push(format!("cleaned up {what}"));
+    }
+    // The live runs' hosts files may still list the dead runs' names (a killed runner could
+    // not withdraw them): rewritten from the live records.
+    if named_gone {
+        let cache_dir = ctx.cni.cache().dir();
+        let _lock = names::lock(cache_dir)?;
+        names::refresh(cache_dir, None, None)?;
     }
     Ok(done)
 }

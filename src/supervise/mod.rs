@@ -5,7 +5,7 @@
 //! - [`child`]: the thread that starts the command inside the run's namespaces;
 //! - [`wait`]: waiting for the command while forwarding signals;
 //! - [`orphans`]: killing what the command left running;
-//! - [`resolv`]: the command's resolv.conf;
+//! - [`resolv`]: the command's resolv.conf; [`names`]: its hosts file and the names of runs;
 //! - [`record`]: the crash-safety records that `cnitool gc` finishes ([`gc`]);
 //! - [`run`]: `cnitool run` as root, from a [`RunPlan`].
 //!
@@ -13,6 +13,7 @@
 
 pub mod child;
 pub mod gc;
+pub mod names;
 pub mod orphans;
 pub mod record;
 pub mod resolv;
@@ -75,10 +76,16 @@ pub struct RunPlan {
     pub cni_args: Vec<(String, String)>,
     /// Capability arguments, for every network.
     pub capability_args: Map<String, Value>,
-    /// DNS flags no plugin of the run takes (written into the command's resolv.conf).
+    /// The DNS flags (written into the command's resolv.conf, whether or not a plugin takes
+    /// them).
     pub dns: DnsFlags,
     /// The command's hostname (in a UTS namespace of its own).
     pub hostname: Option<String>,
+    /// `--name` then the `--alias`es: what the run is known as on each of its networks
+    /// (empty: not named).
+    pub names: Vec<String>,
+    /// `--add-host` entries, written into the command's hosts file.
+    pub add_hosts: Vec<(String, std::net::IpAddr)>,
     /// The command and its arguments.
     pub argv: Vec<String>,
     /// ADD and DEL the networks one after another instead of at once.

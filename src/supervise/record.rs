@@ -147,6 +147,10 @@ pub struct RunRecord {
     /// Capability arguments.
     #[serde(default)]
     pub capability_args: Map<String, Value>,
+    /// The names the run holds on its networks (`run --name`, `--alias`; see
+    /// [`super::names`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<super::names::NameClaim>,
 }
 
 /// The directory of records under a cache directory.
@@ -159,6 +163,11 @@ impl RunRecord {
     pub fn write(&self, cache: &Cache, id: &str) -> Result<PathBuf> {
         write_atomic(cache, &dir(cache.dir()), id, &serde_json::to_vec(self)?)
             .context("writing run record")
+    }
+
+    /// The path of the record `id` under a cache directory.
+    pub fn path_in(cache_dir: &Path, id: &str) -> PathBuf {
+        dir(cache_dir).join(format!("{id}.json"))
     }
 
     /// Every record in the cache directory, with its path (unreadable ones as errors).
@@ -256,6 +265,7 @@ mod tests {
             attachments: vec![PlannedAttachment::new("n", "eth0", b"{}")],
             cni_args: vec![],
             capability_args: Map::new(),
+            names: Vec::new(),
         };
         let path = rec.write(&Cache::new(tmp.path()), "r1").unwrap();
         let mode = fs::metadata(&path).unwrap().permissions();

@@ -20,9 +20,10 @@ use libcni::netns::{self, CreateOptions};
 use libcni::{CniResult, NetworkConfigList, RuntimeConf};
 
 use super::child;
+use super::names::{self, NameClaim};
 use super::orphans::{kill_namespace_processes, kill_orphans};
 use super::record::{Owner, PlannedAttachment, RunRecord};
-use super::resolv::resolv_conf;
+use super::resolv::{self, resolv_conf};
 use super::signals::{check_signal, Group};
 use super::wait::{wait_for_command, Event, OnLost, Outcome};
 use super::{for_each, random_hex, setup_failed, tool, RunPlan};
@@ -113,7 +114,14 @@ struct Teardown<'a> {
     added: Vec<(NetworkConfigList, RuntimeConf)>,
     sequential: bool,
     record_path: PathBuf,
+    /// The record as last written, and its ID (names are taken out of it at the end).
+    record: RunRecord,
+    record_id: String,
     resolv_conf: Option<PathBuf>,
+    /// The command's hosts file (see [`names`]).
+    hosts: Option<PathBuf>,
+    /// Whether the run's names were published into other runs' hosts files.
+    published: bool,
     /// Networks whose failed ADD could not be rolled back: their cache entries are kept, and
     /// so are the namespace and the record, for `gc` to finish.
     unfinished: Vec<String>,
@@ -126,6 +134,9 @@ impl Teardown<'_> {
     /// failed ADD), so `gc` can retry.
     fn run(&mut self) -> Result<()> {
         let mut errors = Vec::new();
+        if let Err(e) = self.withdraw_names() {
+            errors.push(e.context("withdrawing the run's names"));
+        }
         if self.netns_created {
             kill_namespace_processes(&self.netns_path);
         }
@@ -163,6 +174,9 @@ impl Teardown<'_> {
         if let Some(resolv) = self.resolv_conf.take() {
             let _ = fs::remove_file(resolv);
         }
+        if let Some(hosts) = self.hosts.take() {
+            let _ = fs::remove_file(hosts);
+        }
         if errors.is_empty() {
             fs::remove_file(&self.record_path)
                 .with_context(|| format!("removing {}", self.record_path.display()))?;
@@ -176,6 +190,44 @@ impl Teardown<'_> {
             crate::cmd::gc_command(self.ctx)
         ))
     }
+}
+
+impl Teardown<'_> {
+    /// Takes the run's names out of its record and, when they were published, out of the
+    /// hosts files of the other live runs on its networks: first of all, so the names go
+    /// when the command ends, even if a DEL then fails and the record stays for `gc`.
+    fn withdraw_names(&mut self) -> Result<()> {
+        if self.record.names.is_empty() {
+            return Ok(());
+        }
+        let cache_dir = self.ctx.cni.cache().dir();
+        let _lock = names::lock(cache_dir)?;
+        let claims = std::mem::take(&mut self.record.names);
+        self.record.write(self.ctx.cni.cache(), &self.record_id)?;
+        if std::mem::take(&mut self.published) {
+            let nets = claims.iter().map(|c| c.network.as_str()).collect();
+            names::refresh(cache_dir, Some(&nets), self.hosts.as_deref())?;
+        }
+        Ok(())
+    }
+}
+
+/// The claims of a run named `names` on each of its networks (once per network).
+pub(crate) fn claims(plan: &RunPlan) -> Vec<NameClaim> {
+    let mut out: Vec<NameClaim> = Vec::new();
+    if plan.names.is_empty() {
+        return out;
+    }
+    for (list, _) in &plan.nets {
+        if !out.iter().any(|c| c.network == list.name) {
+            out.push(NameClaim {
+                network: list.name.clone(),
+                names: plan.names.clone(),
+                addresses: Vec::new(),
+            });
+        }
+    }
+    out
 }
 
 /// Runs `plan` in `target` with the signal thread started (it sends on `tx`); errors are
@@ -200,9 +252,21 @@ pub fn run(
             .collect(),
         cni_args: plan.cni_args.clone(),
         capability_args: plan.capability_args.clone(),
+        names: claims(plan),
     };
     let record_id = format!("{}-{}", target.name, std::process::id());
-    let record_path = record.write(ctx.cni.cache(), &record_id).map_err(tool)?;
+    let cache_dir = ctx.cni.cache().dir();
+    // Names are claimed with the record, under the lock: two runs asking for the same name
+    // on a network at once cannot both get it.
+    let record_path = (|| {
+        let _lock = match record.names.is_empty() {
+            true => None,
+            false => Some(names::lock(cache_dir)?),
+        };
+        names::check_free(cache_dir, &record.names, None)?;
+        record.write(ctx.cni.cache(), &record_id)
+    })()
+    .map_err(tool)?;
 
     let mut teardown = Teardown {
         ctx,
@@ -212,7 +276,11 @@ pub fn run(
         added: Vec::new(),
         sequential: plan.sequential,
         record_path,
+        record,
+        record_id,
         resolv_conf: None,
+        hosts: None,
+        published: false,
         unfinished: Vec::new(),
     };
 
@@ -223,9 +291,21 @@ pub fn run(
     }
 
     let group = Group::for_command();
+    // A bind mount needs a file to cover: a host without /etc/hosts gives the command none.
+    let hosts = teardown
+        .hosts
+        .clone()
+        .filter(|_| Path::new("/etc/hosts").exists());
+    if hosts.is_none() && !ctx.quiet && !(plan.names.is_empty() && plan.add_hosts.is_empty()) {
+        crate::diag!(
+            "warning: this host has no /etc/hosts to cover: the command does not see the \
+             names of the runs or --add-host"
+        );
+    }
     let spec = child::Spec {
         netns: target.path.clone(),
         resolv_conf: teardown.resolv_conf.clone(),
+        hosts,
         hostname: plan.hostname.clone(),
         argv: plan.argv.clone(),
         own_group: group == Group::Own,
@@ -276,21 +356,77 @@ fn setup(
     }
     check_signal(pending)?;
     let results = add_all(plan, target, ctx, teardown)?;
-    // DNS flags no plugin took apply on top of the results' DNS, else the host's.
+    // The DNS flags apply on top of the results' DNS, else the host's file (whose loopback
+    // stub resolver, unreachable from the namespace, is replaced by its upstream servers).
     let mut content = resolv_conf(&results);
+    if content.is_none() {
+        let (base, note) = resolv::host_base(
+            Path::new("/etc/resolv.conf"),
+            Path::new(resolv::RESOLVED_UPSTREAM),
+        );
+        if let Some(note) = note {
+            if !ctx.quiet {
+                crate::diag!("cnitool: {note}");
+            }
+            content = Some(format!("# written by cnitool run\n{base}"));
+        } else if !plan.dns.is_empty() {
+            content = Some(base);
+        }
+    }
     if !plan.dns.is_empty() {
-        let base = content
-            .take()
-            .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-        content = Some(plan.dns.apply(&base));
+        content = content.map(|base| plan.dns.apply(&base));
     }
     if let Some(content) = content {
         let path = teardown.record_path.with_extension("resolv.conf");
         fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
         teardown.resolv_conf = Some(path);
     }
+    write_hosts(plan, ctx, &results, teardown)?;
     check_signal(pending)?;
     Ok(results)
+}
+
+/// Writes the command's hosts file and publishes the run's names with their addresses
+/// (`results` are in the order of `plan.nets`), under the names lock.
+fn write_hosts(
+    plan: &RunPlan,
+    ctx: &Context,
+    results: &[CniResult],
+    teardown: &mut Teardown<'_>,
+) -> Result<()> {
+    let mut own = Vec::new();
+    for ((list, _), result) in plan.nets.iter().zip(results) {
+        let addrs = names::addresses(result);
+        if let Some(claim) = teardown
+            .record
+            .names
+            .iter_mut()
+            .find(|c| c.network == list.name)
+        {
+            for a in &addrs {
+                if !claim.addresses.contains(a) {
+                    claim.addresses.push(*a);
+                }
+            }
+        }
+        own.extend(addrs);
+    }
+    let base = fs::read_to_string("/etc/hosts")
+        .unwrap_or_else(|_| "127.0.0.1\tlocalhost\n::1\tlocalhost\n".to_owned());
+    let head = names::hosts_head(&base, plan.hostname.as_deref(), &own, &plan.add_hosts);
+    let cache_dir = ctx.cni.cache().dir();
+    let _lock = names::lock(cache_dir)?;
+    if !teardown.record.names.is_empty() {
+        teardown
+            .record
+            .write(ctx.cni.cache(), &teardown.record_id)?;
+    }
+    let path = names::hosts_path(&teardown.record_path);
+    teardown.hosts = Some(path.clone());
+    names::publish(cache_dir, &teardown.record_path, &teardown.record, &head)
+        .with_context(|| format!("writing {}", path.display()))?;
+    teardown.published = !teardown.record.names.is_empty();
+    Ok(())
 }
 
 /// ADDs the networks, at once: they are independent (distinct interfaces, their own plugins

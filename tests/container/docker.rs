@@ -26,6 +26,7 @@ docker_tests! {
     docker_sigterm_to_the_wrapper_cleans_up: scenarios::sigterm_to_the_wrapper_cleans_up;
     docker_gc_after_the_wrapper_was_killed: scenarios::gc_after_the_wrapper_was_killed;
     docker_attach_detach_and_gc: scenarios::attach_detach_and_gc;
+    docker_names_between_a_container_and_a_run: scenarios::names_between_a_container_and_a_run;
 }
 
 /// Starts dockerd in a confined throwaway host and runs `scenario` against it.

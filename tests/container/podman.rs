@@ -32,6 +32,7 @@ podman_tests! {
     podman_sigterm_to_the_wrapper_cleans_up: scenarios::sigterm_to_the_wrapper_cleans_up;
     podman_gc_after_the_wrapper_was_killed: scenarios::gc_after_the_wrapper_was_killed;
     podman_attach_detach_and_gc: scenarios::attach_detach_and_gc;
+    podman_names_between_a_container_and_a_run: scenarios::names_between_a_container_and_a_run;
 }
 
 /// Runs `scenario` against podman in a confined throwaway host.

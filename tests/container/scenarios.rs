@@ -364,3 +364,89 @@ pub fn attach_detach_and_gc(e: &Engine<'_>) {
     );
     e.assert_nothing_left();
 }
+
+/// `container run --name`: while the container runs, a run on the network resolves the
+/// container's name, which goes when it ends; the container resolves a named run on its
+/// network (its hosts file, mounted over /etc/hosts, lists it, with --add-host entries).
+pub fn names_between_a_container_and_a_run(e: &Engine<'_>) {
+    let names = |name: &str| -> String {
+        let out = e.env.run(&["-o", "json", "names", "tnet"]);
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .map(|x| x["addresses"][0].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    // The container's name, resolved by a run while it runs (the container is the only
+    // attachment then).
+    let child = start_sleeper(e, &["--name", "box", "--stop-timeout", "1"]);
+    let box_addr = names("box");
+    assert!(box_addr.starts_with(e.subnet), "{box_addr:?}");
+    let out = e
+        .env
+        .run(&["run", "--net", "tnet", "--", "getent", "hosts", "box.tnet"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next(),
+        Some(box_addr.as_str()),
+        "{}",
+        show(&out)
+    );
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    child.wait_with_output().unwrap();
+    assert_eq!(names("box"), "");
+    let ready = e.env.base.join("web.ready");
+    let mut web = e
+        .env
+        .cmd(&[
+            "run",
+            "--name",
+            "web",
+            "--net",
+            "tnet",
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {}; read x || true", ready.display()),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the named run to start", Duration::from_secs(30), || {
+        ready.exists()
+    });
+    let web_addr = names("web");
+    let out = e
+        .run_cmd(
+            &["--name", "box", "--add-host", "db:10.9.9.9"],
+            &[
+                "busybox",
+                "sh",
+                "-c",
+                "grep -v '^#' /etc/hosts; ping -c 1 -W 5 web.tnet >/dev/null && echo pinged",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{web_addr}\tweb.tnet web\n")),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stdout.contains("10.9.9.9\tdb\n") && stdout.ends_with("pinged\n"),
+        "{}",
+        show(&out)
+    );
+
+    drop(web.stdin.take());
+    assert!(web.wait().unwrap().success());
+    e.assert_nothing_left();
+}

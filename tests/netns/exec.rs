@@ -217,3 +217,180 @@ fn etc_netns_files_cover_etc() {
     });
     assert_eq!(fs::read("/etc/resolv.conf").unwrap(), host_resolv);
 }
+
+/// `--dns`, `--dns-search`, `--dns-option` and `--add-host` reach the command, on top of the
+/// host's files, in the command's mount namespace only; /tmp keeps its own content (the
+/// files are written on a tmpfs that is detached again). Bad values are refused.
+#[test]
+fn dns_and_add_host_flags_reach_the_command() {
+    if !root_or_skip("dns_and_add_host_flags_reach_the_command") {
+        return;
+    }
+    let env = Env::new();
+    in_throwaway_host(|| {
+        env.ok(&["netns", "create", "x"]);
+        let host_files = (
+            fs::read("/etc/resolv.conf").ok(),
+            fs::read("/etc/hosts").unwrap(),
+        );
+        let marker = tempfile::Builder::new()
+            .prefix("cnitool-exec-test.")
+            .tempfile_in("/tmp")
+            .unwrap();
+        let script = format!(
+            "grep -v '^#' /etc/resolv.conf | grep -E '^(nameserver|search|options)'; \
+             getent hosts db; test -e {} && echo tmp-ok",
+            marker.path().display()
+        );
+        let out = env.run(&[
+            "netns",
+            "exec",
+            "--dns",
+            "10.1.2.3",
+            "--dns-search",
+            "d.test",
+            "--dns-option",
+            "ndots:4",
+            "--add-host",
+            "db:10.9.9.9",
+            "x",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "nameserver 10.1.2.3".to_owned(),
+                "search d.test".into(),
+                "options ndots:4".into(),
+                "10.9.9.9 db".into(),
+                "tmp-ok".into(),
+            ],
+            "{}",
+            show(&out)
+        );
+        assert_eq!(
+            (
+                fs::read("/etc/resolv.conf").ok(),
+                fs::read("/etc/hosts").unwrap()
+            ),
+            host_files
+        );
+        let out = env.run(&["netns", "exec", "--add-host", "db=1.2.3.4", "x", "true"]);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(
+            show(&out).contains("--add-host \"db=1.2.3.4\": no ':'"),
+            "{}",
+            show(&out)
+        );
+        env.ok(&["netns", "delete", "x"]);
+    });
+}
+
+/// `add --name`: named namespaces on a network resolve each other by name through
+/// /etc/netns/NAME/hosts (what `netns exec` and `ip netns exec` put over /etc/hosts),
+/// updated in place as names come and go; runs on the network see them too; a name taken
+/// is refused naming the holder; `del` takes the names (and the files `add` made) away, and
+/// `gc` those of a namespace deleted without `del`.
+#[test]
+fn named_namespaces_resolve_each_other() {
+    if !root_or_skip("named_namespaces_resolve_each_other") {
+        return;
+    }
+    let env = Env::new();
+    env.bridge_net("nn", "cnitest9", "10.99.9.0/24");
+    in_throwaway_host(|| {
+        private_etc_netns(&env);
+        for ns in ["a", "b", "c"] {
+            env.ok(&["netns", "create", ns]);
+        }
+        env.ok(&["add", "nn", "a", "--name", "alpha", "--alias", "al"]);
+        env.ok(&["add", "nn", "b", "--name", "beta"]);
+        let names: serde_json::Value =
+            serde_json::from_str(&env.ok(&["-o", "json", "names", "nn"])).unwrap();
+        let addr = |name: &str| -> String {
+            let e = names
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .unwrap_or_else(|| panic!("{name} not in {names}"));
+            e["addresses"][0].as_str().unwrap().to_owned()
+        };
+        let (alpha, beta) = (addr("alpha"), addr("beta"));
+        let getent = |ns: &str, names: &str| -> (Option<i32>, String) {
+            let out = env.run(&[
+                "netns",
+                "exec",
+                ns,
+                "sh",
+                "-c",
+                &format!("getent hosts {names}"),
+            ]);
+            let text = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+                .collect();
+            (out.status.code(), text)
+        };
+        assert_eq!(
+            getent("b", "alpha al alpha.nn"),
+            (Some(0), format!("{alpha} alpha.nn alpha al\n").repeat(3))
+        );
+        // a's file was written before b was added: updated in place.
+        assert_eq!(
+            getent("a", "beta"),
+            (Some(0), format!("{beta} beta.nn beta\n"))
+        );
+        // A run on the network resolves them too.
+        let out = env.run(&["run", "--net", "nn", "--", "getent", "hosts", "beta.nn"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .next(),
+            Some(beta.as_str()),
+            "{}",
+            show(&out)
+        );
+        // Taken: refused, naming the holder; nothing is added.
+        let out = env.run(&["add", "nn", "c", "--name", "AL"]);
+        assert_eq!(out.status.code(), Some(5), "{}", show(&out));
+        assert!(
+            show(&out).contains(
+                "name \"AL\" is taken on network \"nn\" by namespace \"a\" (which holds alpha, al;"
+            ),
+            "{}",
+            show(&out)
+        );
+        let table = env.ok(&["names"]);
+        assert!(
+            table.contains(" netns a\n") && table.contains(" netns b\n"),
+            "{table}"
+        );
+        // del takes b's name away from a, and the file and directory add made for b.
+        env.ok(&["del", "nn", "b"]);
+        assert_eq!(getent("a", "beta").0, Some(2));
+        assert!(!std::path::Path::new("/etc/netns/b").exists());
+        // a deleted without del: gc removes its names and files.
+        env.ok(&["netns", "delete", "--force", "a"]);
+        env.ok(&["gc"]);
+        assert!(!std::path::Path::new("/etc/netns/a").exists());
+        assert_eq!(
+            env.ok(&["names"]),
+            "NETWORK  NAME  ALIASES  ADDRESSES  HOLDER\n"
+        );
+        let left: Vec<_> = fs::read_dir(env.cache_dir.join("cnitool-runs"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{left:?}");
+        env.ok(&["netns", "delete", "b", "c"]);
+    });
+}

@@ -273,3 +273,62 @@ fn dns_through_the_uplink() {
         );
     });
 }
+
+/// Names between rootless runs: a named run is found by its name, alias and NAME.NETWORK
+/// from another rootless run of the user (through the hosts file each gets), `names` lists
+/// it, the name cannot be taken twice, and it goes when the run ends.
+#[test]
+fn names_between_rootless_runs() {
+    rl_test("names_between_rootless_runs", |rl| {
+        let stop = rl.home.join("stop-web");
+        let web = Bg::spawn(rl.cmd([
+            "run",
+            "--name",
+            "web",
+            "--alias",
+            "www",
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "ip -4 -o addr show eth0; echo up; while [ ! -e {} ]; do sleep 0.05; done",
+                stop.display()
+            ),
+        ]));
+        let line = web.line();
+        let addr = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        assert_eq!(web.line(), "up");
+        let out = rl
+            .run(["run", "--", "sh", "-c", "getent hosts web www web.cnitool"])
+            .ok();
+        let words: String = out
+            .stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+            .collect();
+        assert_eq!(words, format!("{addr} web.cnitool web www\n").repeat(3));
+        let listed = rl.run(["-o", "json", "names"]).ok();
+        assert!(
+            listed.stdout.contains("\"name\": \"web\"") && listed.stdout.contains(&addr),
+            "{listed:#?}"
+        );
+        let clash = rl.run(["run", "--name", "WWW", "--", "true"]);
+        assert_eq!(clash.status.code(), Some(125), "{clash:#?}");
+        assert!(
+            clash
+                .stderr
+                .contains("name \"WWW\" is taken on network \"cnitool\" by the run of pid"),
+            "{clash:#?}"
+        );
+        std::fs::write(&stop, "").unwrap();
+        let (st, err) = web.finish();
+        assert!(st.success(), "{st}: {err}");
+        let out = rl.run(["run", "--", "getent", "hosts", "web"]);
+        assert_eq!(out.status.code(), Some(2), "{out:#?}");
+    });
+}

@@ -5,6 +5,7 @@
 
 mod basics;
 mod failures;
+mod names;
 mod networks;
 mod plugins;
 mod signals;

@@ -454,3 +454,129 @@ fn dns_flags_without_dns_plugin_reach_resolv_conf() {
         host.assert_clean();
     });
 }
+
+/// `--dns`, `--dns-search`, `--dns-option` and `--add-host` reach the command whether or not
+/// a plugin of the network takes the `dns` capability (one that does gets them too, as its
+/// capability argument). Before, a DNS-capable plugin swallowed them: the command saw the
+/// host's file.
+#[test]
+fn dns_flags_reach_the_command_with_and_without_a_dns_plugin() {
+    host_test(
+        "dns_flags_reach_the_command_with_and_without_a_dns_plugin",
+        |host| {
+            install_hook(host);
+            let log = host.path("calls");
+            host.bridge_net("plain", "br-v", "10.197.3.0/24");
+            let mut probe = hook(json!({ "log": log, "logArgs": true }));
+            probe["capabilities"] = json!({ "dns": true });
+            let bridge = host.bridge_plugin("br-t", "10.197.1.0/24");
+            host.netconf("dnsplugin", &list("dnsplugin", vec![bridge, probe]));
+            for net in ["plain", "dnsplugin"] {
+                let out = host
+                    .run([
+                        "--net",
+                        net,
+                        "--dns",
+                        "10.197.5.53",
+                        "--dns-search",
+                        "c.test",
+                        "--dns-option",
+                        "ndots:3",
+                        "--add-host",
+                        "db:10.9.9.9",
+                        "--",
+                        "sh",
+                        "-c",
+                        "grep -v '^#' /etc/resolv.conf; getent hosts db",
+                    ])
+                    .ok();
+                let text: String = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(
+                    text.starts_with("nameserver 10.197.5.53 search c.test options ndots:3 ")
+                        && text.ends_with(" 10.9.9.9 db"),
+                    "{net}: {out:#?}"
+                );
+            }
+            let calls = fs::read_to_string(&log).unwrap();
+            assert!(
+            calls.contains(r#""dns":{"options":["ndots:3"],"searches":["c.test"],"servers":["10.197.5.53"]}"#),
+            "{calls}"
+        );
+        },
+    );
+}
+
+/// A host whose resolver is a loopback stub (systemd-resolved's 127.0.0.53, unreachable from
+/// the run's namespace): the command gets the servers the stub forwards to, with the host's
+/// search domains, and `run` says so; flags still apply on top.
+#[test]
+fn stub_resolver_replaced_by_its_upstream_servers() {
+    host_test("stub_resolver_replaced_by_its_upstream_servers", |host| {
+        host.bridge_net("plain", "br-v", "10.197.3.0/24");
+        let stub = host.path("stub-resolv.conf");
+        fs::write(&stub, "nameserver 127.0.0.53\nsearch lan.test\n").unwrap();
+        // Mounts of the throwaway host only (its mount namespace is private).
+        mount(
+            Some(&stub),
+            "/etc/resolv.conf",
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        mount(
+            Some("tmpfs"),
+            "/run",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        fs::create_dir_all("/run/systemd/resolve").unwrap();
+        fs::write(
+            "/run/systemd/resolve/resolv.conf",
+            "nameserver 192.0.2.1\nnameserver 2001:db8::1\nsearch lan.test\n",
+        )
+        .unwrap();
+        let out = host
+            .run([
+                "--net",
+                "plain",
+                "--",
+                "grep",
+                "-v",
+                "^#",
+                "/etc/resolv.conf",
+            ])
+            .ok();
+        assert_eq!(
+            out.stdout, "nameserver 192.0.2.1\nnameserver 2001:db8::1\nsearch lan.test\n",
+            "{out:#?}"
+        );
+        assert!(
+            out.stderr.contains(
+                "cnitool: the host's resolver 127.0.0.53 (/etc/resolv.conf) is a local stub \
+                 the run's namespace cannot reach: using the servers it forwards to, \
+                 192.0.2.1, 2001:db8::1 (from /run/systemd/resolve/resolv.conf)"
+            ),
+            "{out:#?}"
+        );
+        let out = host
+            .run([
+                "--net",
+                "plain",
+                "--dns-search",
+                "x.test",
+                "--",
+                "grep",
+                "-v",
+                "^#",
+                "/etc/resolv.conf",
+            ])
+            .ok();
+        assert_eq!(
+            out.stdout, "nameserver 192.0.2.1\nnameserver 2001:db8::1\nsearch x.test\n",
+            "{out:#?}"
+        );
+    });
+}

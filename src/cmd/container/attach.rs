@@ -98,6 +98,8 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
             .collect(),
         cni_args,
         capability_args,
+        names: Vec::new(),
+        hosts: None,
     };
     let rec_path = rec.write(ctx.cni.cache(), &id)?;
 

@@ -30,6 +30,7 @@ use crate::cmd::{absolute, container_id_for, resolve_networks, Context, PluginAr
 use crate::container::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
 use crate::container::record::{self, ContainerRecord, Kind};
 use crate::supervise::child::ChildEvent;
+use crate::supervise::names::{self, NameClaim};
 use crate::supervise::record::{Owner, PlannedAttachment};
 use crate::supervise::signals::Group;
 use crate::supervise::signals::{check_signal, start_signal_thread, Received};
@@ -65,6 +66,20 @@ pub struct RunArgs {
     /// Seconds to wait, after passing a signal to the container, before killing it.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub stop_timeout: u64,
+    /// Name the container on its networks, as `cnitool run --name` does (this is not the
+    /// engine's --name, which goes after --): runs, named namespaces and containers on them
+    /// resolve NAME and NAME.NETWORK to its addresses while it runs. With --name or
+    /// --add-host the container gets a hosts file of cnitool's, mounted over its /etc/hosts
+    /// (the engine's own, with its --add-host and --hostname entries, is not used then),
+    /// showing the names on its networks, kept current while it runs.
+    #[arg(long = "name", value_name = "NAME")]
+    pub cni_name: Option<String>,
+    /// Another name, like --name (repeatable; needs --name).
+    #[arg(long, value_name = "NAME", requires = "cni_name")]
+    pub alias: Vec<String>,
+    /// Add a line to the container's /etc/hosts (cnitool's hosts file): NAME:IP (repeatable).
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
     pub plugin: PluginArgs,
@@ -110,6 +125,7 @@ fn run_inner(
         .map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
+    let (names, add_hosts) = names_of(args).map_err(tool)?;
     let engine = args.engine.engine();
     if engine.kind == EngineKind::Docker {
         // Before anything is created: also tells whether the daemon is reachable.
@@ -140,14 +156,48 @@ fn run_inner(
             .collect(),
         cni_args,
         capability_args,
+        names: Vec::new(),
+        hosts: None,
     };
-    let rec_path = rec.write(ctx.cni.cache(), &name).map_err(tool)?;
+    if !names.is_empty() {
+        for (list, _) in &nets {
+            if !rec.names.iter().any(|c| c.network == list.name) {
+                rec.names.push(NameClaim {
+                    network: list.name.clone(),
+                    names: names.clone(),
+                    addresses: Vec::new(),
+                });
+            }
+        }
+    }
+    if !names.is_empty() || !add_hosts.is_empty() {
+        // Absolute: the engine mounts it.
+        let hosts = record::dir(&cache_dir).join(format!("{name}.hosts"));
+        rec.hosts = Some(absolute(&hosts).map_err(tool)?);
+    }
+    // Names are claimed with the record, under the lock (see `cnitool run --name`).
+    let rec_path = (|| {
+        let _lock = match rec.names.is_empty() {
+            true => None,
+            false => Some(names::lock(&cache_dir)?),
+        };
+        names::check_free(&cache_dir, &rec.names, None)?;
+        rec.write(ctx.cni.cache(), &name)
+    })()
+    .map_err(tool)?;
 
     let mut added = 0;
-    let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added) {
+    let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added).and_then(
+        |(network, results)| {
+            write_hosts(ctx, &mut rec, &name, &nets, &results, &names, &add_hosts)?;
+            Ok(network)
+        },
+    ) {
         Ok(network) => network,
         Err(err) => {
+            let withdrawn = withdraw_names(ctx, &mut rec, &name);
             let cleanup = rec.teardown(ctx, &rec_path, Some(added), false);
+            let cleanup = withdrawn.and(cleanup);
             return crate::supervise::setup_failed(err, cleanup);
         }
     };
@@ -157,8 +207,12 @@ fn run_inner(
         .arg("--network")
         .arg(&network)
         .arg("--cidfile")
-        .arg(&cidfile)
-        .args(&args.engine_args);
+        .arg(&cidfile);
+    if let Some(hosts) = &rec.hosts {
+        cmd.arg("--volume")
+            .arg(format!("{}:/etc/hosts", hosts.display()));
+    }
+    cmd.args(&args.engine_args);
     let grace = Duration::from_secs(args.stop_timeout);
     // As `run`'s command: on a terminal the client stays in our job (it keeps the terminal,
     // and the terminal's Ctrl-C reaches it once, directly); without one it gets a group of
@@ -174,7 +228,9 @@ fn run_inner(
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
     let failed = matches!(outcome, Outcome::Failed(_));
+    let withdrawn = withdraw_names(ctx, &mut rec, &name);
     let cleanup = rec.teardown(ctx, &rec_path, Some(added), interrupted || failed);
+    let cleanup = withdrawn.and(cleanup);
     let code = match outcome {
         Outcome::Exited(status) => crate::exit::of_command(status),
         Outcome::Failed(e) => {
@@ -206,7 +262,7 @@ fn setup(
     nets: &[(NetworkConfigList, String)],
     pending: &AtomicI32,
     added: &mut usize,
-) -> Result<String> {
+) -> Result<(String, Vec<libcni::CniResult>)> {
     check_signal(pending)?;
     let (dir, name) = split_netns(&rec.netns)?;
     let network = match rec.engine.kind {
@@ -231,6 +287,7 @@ fn setup(
             format!("container:{}", pause.id)
         }
     };
+    let mut results = Vec::new();
     for (list, ifname) in nets {
         check_signal(pending)?;
         let rt = RuntimeConf {
@@ -240,13 +297,88 @@ fn setup(
             args: rec.cni_args.clone(),
             capability_args: rec.capability_args.clone(),
         };
-        ctx.cni
-            .add_network_list(list, &rt)
-            .with_context(|| format!("adding network {:?} as {ifname}", list.name))?;
+        results.push(
+            ctx.cni
+                .add_network_list(list, &rt)
+                .with_context(|| format!("adding network {:?} as {ifname}", list.name))?,
+        );
         *added += 1;
     }
     check_signal(pending)?;
-    Ok(network)
+    Ok((network, results))
+}
+
+/// `--name` then the `--alias`es, and the `--add-host` entries, checked.
+#[allow(clippy::type_complexity)]
+fn names_of(args: &RunArgs) -> Result<(Vec<String>, Vec<(String, std::net::IpAddr)>)> {
+    let mut names = Vec::new();
+    if let Some(name) = &args.cni_name {
+        names::validate_label("--name", name)?;
+        names.push(name.clone());
+    }
+    for a in &args.alias {
+        names::validate_label("--alias", a)?;
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(a)) {
+            names.push(a.clone());
+        }
+    }
+    let add_hosts = args
+        .add_host
+        .iter()
+        .map(|a| crate::cmd::run::parse_add_host(a))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((names, add_hosts))
+}
+
+/// After the ADDs: records the container's addresses with its names and writes its hosts
+/// file (a standard head, its name on its addresses, the `--add-host` entries, the names on
+/// its networks), rewriting the others' when it is named. Under the names lock.
+fn write_hosts(
+    ctx: &Context,
+    rec: &mut ContainerRecord,
+    id: &str,
+    nets: &[(NetworkConfigList, String)],
+    results: &[libcni::CniResult],
+    names: &[String],
+    add_hosts: &[(String, std::net::IpAddr)],
+) -> Result<()> {
+    let Some(hosts) = rec.hosts.clone() else {
+        return Ok(());
+    };
+    let mut own = Vec::new();
+    for ((list, _), result) in nets.iter().zip(results) {
+        let addrs = names::addresses(result);
+        if let Some(claim) = rec.names.iter_mut().find(|c| c.network == list.name) {
+            for a in &addrs {
+                if !claim.addresses.contains(a) {
+                    claim.addresses.push(*a);
+                }
+            }
+        }
+        own.extend(addrs);
+    }
+    // The container's files are the image's, not the host's: a standard head.
+    let base = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    let head = names::hosts_head(base, names.first().map(String::as_str), &own, add_hosts);
+    let cache_dir = ctx.cni.cache().dir();
+    let _lock = names::lock(cache_dir)?;
+    rec.write(ctx.cni.cache(), id)?;
+    let nets = rec.attachments.iter().map(|a| a.network.clone()).collect();
+    names::publish_file(cache_dir, &hosts, &nets, &rec.names, &head)
+}
+
+/// Takes the container's names out of its record and out of the live hosts files, first
+/// thing at the end (so they go even if a DEL then fails).
+fn withdraw_names(ctx: &Context, rec: &mut ContainerRecord, id: &str) -> Result<()> {
+    if rec.names.is_empty() {
+        return Ok(());
+    }
+    let cache_dir = ctx.cni.cache().dir();
+    let _lock = names::lock(cache_dir)?;
+    let claims = std::mem::take(&mut rec.names);
+    rec.write(ctx.cni.cache(), id)?;
+    let nets = claims.iter().map(|c| c.network.as_str()).collect();
+    names::refresh(cache_dir, Some(&nets), None)
 }
 
 /// The directory and the name of a named namespace path.

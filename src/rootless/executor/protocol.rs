@@ -70,6 +70,9 @@ pub struct CommandSpec {
     /// Start the command in a process group of its own (see `run::Group`).
     #[serde(default)]
     pub own_group: bool,
+    /// File to bind over `/etc/hosts` (the run's names, see `supervise::names`).
+    #[serde(default)]
+    pub hosts: Option<PathBuf>,
 }
 
 /// What it did: per ADD/DEL, the result JSON or the error text; `error` for the rest.

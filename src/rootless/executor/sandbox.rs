@@ -216,6 +216,20 @@ impl Exec {
         if let Some(resolv) = &spec.resolv {
             crate::supervise::child::bind_resolv_conf(resolv)?;
         }
+        if let Some(hosts) = spec
+            .hosts
+            .as_ref()
+            .filter(|_| Path::new("/etc/hosts").exists())
+        {
+            mount(
+                Some(hosts.as_path()),
+                "/etc/hosts",
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .context("putting the run's hosts file over /etc/hosts")?;
+        }
         // setns into a mount namespace moved this process to its root.
         let cwd = self.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
         if std::env::set_current_dir(&cwd).is_err() {
