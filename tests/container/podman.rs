@@ -2,8 +2,6 @@
 //! /etc/containers is read), runc (crun refuses this machine's cgroup setup) with ulimits root
 //! may set, the busybox image imported, one test per scenario.
 
-use std::fs;
-
 use crate::scenarios::{self, Engine};
 use crate::util::*;
 
@@ -42,52 +40,13 @@ fn podman_test(test: &str, scenario: fn(&Engine<'_>)) {
     }
     let mut env = Env::new();
     let tar = env.busybox_tarball();
-    let root = env.base.join("podman");
-    fs::create_dir_all(&root).unwrap();
-    let (storage, run, tmp) = (root.join("root"), root.join("runroot"), root.join("tmp"));
-    // The test's own configuration: with CONTAINERS_CONF set, podman reads that file and no
-    // other containers.conf; likewise for storage and registries (no search registry: short
-    // names resolve to local images only, nothing is pulled).
-    let conf = root.join("containers.conf");
-    fs::write(
-        &conf,
-        format!(
-            "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"none\"\n\
-             runtime = \"runc\"\ntmp_dir = \"{}\"\n\n\
-             [network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = \"{}\"\n\
-             cni_plugin_dirs = [\"{PLUGIN_DIR}\"]\n",
-            tmp.display(),
-            root.join("net.d").display(),
-        ),
-    )
-    .unwrap();
-    let storage_conf = root.join("storage.conf");
-    fs::write(
-        &storage_conf,
-        format!(
-            "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
-            run.display(),
-            storage.display()
-        ),
-    )
-    .unwrap();
-    let registries = root.join("registries.conf");
-    fs::write(&registries, "unqualified-search-registries = []\n").unwrap();
-    env.engine = vec![
-        find_program("podman").unwrap().display().to_string(),
-        format!("--root={}", storage.display()),
-        format!("--runroot={}", run.display()),
-        format!("--tmpdir={}", tmp.display()),
-        "--runtime=runc".into(),
-        "--storage-driver=vfs".into(),
-        "--cgroup-manager=cgroupfs".into(),
-        "--events-backend=none".into(),
-    ];
-    env.engine_env = vec![
-        ("CONTAINERS_CONF".into(), conf),
-        ("CONTAINERS_STORAGE_CONF".into(), storage_conf),
-        ("CONTAINERS_REGISTRIES_CONF".into(), registries),
-    ];
+    // The test's own configuration (see `PrivatePodman`), with podman's CNI plugins the
+    // reference ones.
+    let podman = testsupport::isolate::PrivatePodman::new(&env.base, &[PLUGIN_DIR]);
+    env.engine = std::iter::once(podman.bin.display().to_string())
+        .chain(podman.global)
+        .collect();
+    env.engine_env = podman.env;
     let env = env;
     in_engine_host(&env, test, || {
         scenarios::run(&env, &tar, "podman", RUN_OPTS, scenario);

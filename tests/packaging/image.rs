@@ -47,7 +47,7 @@ fn image_runs_validate_and_doctor_on_mounted_netconfs() {
         build
             .args(["-t", "localhost/cnitool-test"])
             .env("CNITOOL_BIN", &bin)
-            .env("PODMAN_OPTS", podman.global.join(" "));
+            .env("PODMAN_OPTS", podman.0.global.join(" "));
         podman.env(&mut build);
         assert_eq!(ok(&mut build), "localhost/cnitool:0.1.0\n");
 
@@ -119,69 +119,22 @@ fn image_runs_validate_and_doctor_on_mounted_netconfs() {
     );
 }
 
-/// podman with the test's own storage, run directories and configuration (none of
-/// /etc/containers is read; no search registry, so nothing can be pulled).
-struct Podman {
-    bin: String,
-    global: Vec<String>,
-    env: Vec<(&'static str, std::path::PathBuf)>,
-}
+/// podman with the test's own storage, run directories and configuration
+/// ([`isolate::PrivatePodman`]).
+struct Podman(isolate::PrivatePodman);
 
 impl Podman {
     fn new(base: &Path) -> Podman {
-        let root = base.join("podman");
-        fs::create_dir_all(&root).unwrap();
-        let (storage, run, tmp) = (root.join("root"), root.join("runroot"), root.join("tmp"));
-        let conf = root.join("containers.conf");
-        fs::write(
-            &conf,
-            format!(
-                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"none\"\n\
-                 runtime = \"runc\"\ntmp_dir = \"{}\"\n\n\
-                 [network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = \"{}\"\n",
-                tmp.display(),
-                root.join("net.d").display(),
-            ),
-        )
-        .unwrap();
-        let storage_conf = root.join("storage.conf");
-        fs::write(
-            &storage_conf,
-            format!(
-                "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
-                run.display(),
-                storage.display()
-            ),
-        )
-        .unwrap();
-        let registries = root.join("registries.conf");
-        fs::write(&registries, "unqualified-search-registries = []\n").unwrap();
-        Podman {
-            bin: find_program("podman").unwrap().display().to_string(),
-            global: vec![
-                format!("--root={}", storage.display()),
-                format!("--runroot={}", run.display()),
-                format!("--tmpdir={}", tmp.display()),
-                "--runtime=runc".into(),
-                "--storage-driver=vfs".into(),
-                "--cgroup-manager=cgroupfs".into(),
-                "--events-backend=none".into(),
-            ],
-            env: vec![
-                ("CONTAINERS_CONF", conf),
-                ("CONTAINERS_STORAGE_CONF", storage_conf),
-                ("CONTAINERS_REGISTRIES_CONF", registries),
-            ],
-        }
+        Podman(isolate::PrivatePodman::new(base, &[]))
     }
 
     fn env(&self, cmd: &mut Command) {
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.envs(self.0.env.iter().map(|(k, v)| (k, v)));
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(&self.global).args(args);
+        let mut c = Command::new(&self.0.bin);
+        c.args(&self.0.global).args(args);
         self.env(&mut c);
         c
     }

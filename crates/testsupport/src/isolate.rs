@@ -522,3 +522,84 @@ mod tests {
         assert!(!pids.mount_point.join("inner").exists());
     }
 }
+
+/// podman with a test's own storage, run directories and configuration under `base/podman`:
+/// none of `/etc/containers` is read (`CONTAINERS_CONF` and the others name the test's files),
+/// vfs storage, runc, cgroupfs, no events, and no search registry (short names resolve to
+/// local images only: nothing can be pulled). `cni_plugin_dirs`: where podman's own CNI
+/// networking looks for plugins, when a test uses it.
+#[derive(Debug)]
+pub struct PrivatePodman {
+    /// The podman client.
+    pub bin: PathBuf,
+    /// Its global options.
+    pub global: Vec<String>,
+    /// Its environment (the configuration files).
+    pub env: Vec<(String, PathBuf)>,
+}
+
+impl PrivatePodman {
+    /// Writes the configuration under `base/podman`.
+    ///
+    /// # Panics
+    /// When podman is not installed or a file cannot be written.
+    pub fn new(base: &Path, cni_plugin_dirs: &[&str]) -> PrivatePodman {
+        let root = base.join("podman");
+        fs::create_dir_all(&root).expect("creating the podman directory");
+        let (storage, run, tmp) = (root.join("root"), root.join("runroot"), root.join("tmp"));
+        let write = |name: &str, text: String| {
+            let path = root.join(name);
+            fs::write(&path, text).expect("writing podman's configuration");
+            path
+        };
+        let plugin_dirs = if cni_plugin_dirs.is_empty() {
+            String::new()
+        } else {
+            let quoted: Vec<String> = cni_plugin_dirs.iter().map(|d| format!("\"{d}\"")).collect();
+            format!("cni_plugin_dirs = [{}]\n", quoted.join(", "))
+        };
+        let conf = write(
+            "containers.conf",
+            format!(
+                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"none\"\n\
+                 runtime = \"runc\"\ntmp_dir = \"{}\"\n\n\
+                 [network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = \"{}\"\n{plugin_dirs}",
+                tmp.display(),
+                root.join("net.d").display(),
+            ),
+        );
+        let storage_conf = write(
+            "storage.conf",
+            format!(
+                "[storage]\ndriver = \"vfs\"\nrunroot = \"{}\"\ngraphroot = \"{}\"\n",
+                run.display(),
+                storage.display()
+            ),
+        );
+        let registries = write(
+            "registries.conf",
+            "unqualified-search-registries = []\n".to_owned(),
+        );
+        PrivatePodman {
+            bin: crate::find_in(
+                &["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"],
+                "podman",
+            )
+            .expect("podman is installed"),
+            global: vec![
+                format!("--root={}", storage.display()),
+                format!("--runroot={}", run.display()),
+                format!("--tmpdir={}", tmp.display()),
+                "--runtime=runc".into(),
+                "--storage-driver=vfs".into(),
+                "--cgroup-manager=cgroupfs".into(),
+                "--events-backend=none".into(),
+            ],
+            env: vec![
+                ("CONTAINERS_CONF".into(), conf),
+                ("CONTAINERS_STORAGE_CONF".into(), storage_conf),
+                ("CONTAINERS_REGISTRIES_CONF".into(), registries),
+            ],
+        }
+    }
+}
