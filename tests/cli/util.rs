@@ -390,7 +390,8 @@ impl Host {
 
 impl Drop for Host {
     /// Deletes the namespaces and unmounts the netns directory (made a shared bind mount by
-    /// `netns::create`), so that the temp directory can be removed.
+    /// `netns::create`) and anything else mounted below the temp directory, so that it can be
+    /// removed.
     fn drop(&mut self) {
         if let Ok(list) = netns::list(&self.netns_dir) {
             for ns in list {
@@ -398,6 +399,8 @@ impl Drop for Host {
             }
         }
         nix::mount::umount2(&self.netns_dir, nix::mount::MntFlags::MNT_DETACH).ok();
+        // And whatever a test mounted in its directories (e.g. overlay layers in scratch).
+        testsupport::unmount_all_under(self.root());
     }
 }
 

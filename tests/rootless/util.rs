@@ -183,6 +183,10 @@ impl Rl {
         .expect("mknod tun");
         // mknod's mode goes through the umask.
         fs::set_permissions(&tun, fs::Permissions::from_mode(mode)).unwrap();
+        // A node bound before is unbound first: a bind on top of it would make its file in
+        // the temp dir a mount point, which the temp dir's removal cannot delete (EBUSY). The
+        // first time there is none (EINVAL: not a mount point).
+        nix::mount::umount2("/dev/net/tun", nix::mount::MntFlags::MNT_DETACH).ok();
         mount(
             Some(&tun),
             "/dev/net/tun",

@@ -199,6 +199,17 @@ pub fn visible_mount_points() -> Vec<String> {
         .collect()
 }
 
+/// Detaches every mount at or below `dir` in the calling thread's mount namespace, the last
+/// made first: a mount point inside a temp dir would make its removal fail (EBUSY) and leave
+/// the dir behind, whatever a test that panicked midway did not unmount.
+pub fn unmount_all_under(dir: &std::path::Path) {
+    let Some(dir) = dir.to_str() else { return };
+    let under = |p: &str| p == dir || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+    for m in mount_table().iter().rev().filter(|m| under(&m.point)) {
+        nix::mount::umount2(m.point.as_str(), nix::mount::MntFlags::MNT_DETACH).ok();
+    }
+}
+
 /// (visible mounts on `dir`, visible mounts below `dir`) in the calling thread's mount
 /// namespace.
 pub fn mounts_at_and_below(dir: &std::path::Path) -> (usize, usize) {
