@@ -436,38 +436,6 @@ fn version_asks_every_plugin() {
     });
 }
 
-/// Puts a writable layer over `dir` in the throwaway mount namespace (an overlay whose upper
-/// layer is a tmpfs), so the test can add files to e.g. `/etc/cni` without touching the disk.
-fn writable_layer(dir: &str, scratch: &std::path::Path) {
-    use nix::mount::{mount, MsFlags};
-    let layer = scratch.join(format!("layer{}", dir.replace('/', "-")));
-    fs::create_dir_all(&layer).unwrap();
-    mount(
-        Some("tmpfs"),
-        &layer,
-        Some("tmpfs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .unwrap();
-    for d in ["upper", "work"] {
-        fs::create_dir(layer.join(d)).unwrap();
-    }
-    let opts = format!(
-        "lowerdir={dir},upperdir={},workdir={}",
-        layer.join("upper").display(),
-        layer.join("work").display()
-    );
-    mount(
-        Some("overlay"),
-        dir,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .unwrap_or_else(|e| panic!("an overlay on {dir}: {e}"));
-}
-
 /// The defaults, with no `NETCONFPATH`, `CNI_PATH`, `--cache-dir` or `--netns-dir`: netconfs
 /// from `/etc/cni/net.d`, then `~/.config/cni/net.d` (the first file of a name wins), plugins
 /// from `/opt/cni/bin`, `/usr/libexec/cni`, `/usr/lib/cni` in that order, the cache in
@@ -487,7 +455,9 @@ fn default_directories() {
             "{layered:?}"
         );
         for dir in &layered {
-            writable_layer(dir, &h.scratch);
+            let layer = h.scratch.join(format!("layer{}", dir.replace('/', "-")));
+            fs::create_dir(&layer).unwrap();
+            testsupport::isolate::private_layer(std::path::Path::new(dir), &layer);
         }
         // Empty CNI directories whatever the machine has in them (podman ships a netconf).
         for dir in ["/etc/cni", "/opt/cni"] {

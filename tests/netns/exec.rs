@@ -7,7 +7,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
-use nix::mount::{mount, MsFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -153,27 +152,13 @@ fn sys_shows_the_namespace_and_mounts_stay_private() {
 }
 
 /// Makes `/etc/netns` a private, empty tmpfs of this mount namespace. Where the host has no
-/// `/etc/netns` to mount on, `/etc` is first covered by an overlay whose writable layer is in
-/// the temp dir, so the host's `/etc` is never written.
+/// `/etc/netns` to mount on, `/etc` is first made a private overlay
+/// (`testsupport::isolate::private_etc`), so the host's `/etc` is never written.
 fn private_etc_netns(env: &Env) {
     if !std::path::Path::new("/etc/netns").is_dir() {
-        let upper = env.base.join("etc-upper");
-        let work = env.base.join("etc-work");
-        fs::create_dir(&upper).unwrap();
-        fs::create_dir(&work).unwrap();
-        let opts = format!(
-            "lowerdir=/etc,upperdir={},workdir={}",
-            upper.display(),
-            work.display()
-        );
-        mount(
-            Some("overlay"),
-            "/etc",
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(opts.as_str()),
-        )
-        .expect("mounting an overlay on /etc");
+        let layer = env.base.join("etc-layer");
+        fs::create_dir(&layer).unwrap();
+        testsupport::isolate::private_etc(&layer);
         fs::create_dir("/etc/netns").unwrap();
     }
     mount_tmpfs("/etc/netns");

@@ -1,7 +1,8 @@
 //! Keeping what a test starts (container engines: daemons, runtimes, monitors) inside its
 //! throwaway host, beyond the network and mount namespaces of [`crate::in_throwaway_host`]:
 //!
-//! - [`private_etc`]: `/etc` becomes an overlay whose upper layer is a tmpfs, so programs read
+//! - [`private_etc`] ([`private_layer`] over any directory): `/etc` becomes an overlay whose
+//!   upper layer is a tmpfs, so programs read
 //!   the machine's files and every write (a lock in `/etc/cni/net.d`, a key in `/etc/docker`)
 //!   lands in memory and is gone with the mount namespace.
 //! - [`tmpfs_over`]: empty tmpfs mounts over system directories programs write whatever their
@@ -30,17 +31,32 @@ use nix::unistd::Pid;
 /// Where the cgroup hierarchies are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// Mounts a tmpfs on `layer` (an empty directory of the test's), then an overlay on `/etc`
-/// with the machine's `/etc` as its read-only lower layer and the tmpfs as its upper layer.
-/// Mounts below `/etc` (a bind-mounted `/etc/hosts` or `/etc/resolv.conf`, as container
-/// runtimes make) are carried over: bound aside first, then back on top of the overlay.
+/// [`private_layer`] over `/etc`: programs read the machine's files, their writes land in
+/// memory. Mounts below `/etc` (a bind-mounted `/etc/hosts` or `/etc/resolv.conf`, as container
+/// runtimes make) are carried over.
 ///
 /// # Panics
 /// When a mount fails (not root, no overlayfs).
 pub fn private_etc(layer: &Path) {
+    private_layer(Path::new("/etc"), layer);
+}
+
+/// Mounts a tmpfs on `layer` (an empty directory of the test's), then an overlay on `dir`
+/// with the machine's `dir` as its read-only lower layer and the tmpfs as its upper layer, in
+/// the calling thread's (throwaway) mount namespace. Mounts below `dir` are carried over:
+/// bound aside first, then back on top of the overlay.
+///
+/// # Panics
+/// When a mount fails (not root, no overlayfs, `dir` missing).
+pub fn private_layer(dir: &Path, layer: &Path) {
+    let dir_str = dir.to_str().expect("a UTF-8 path");
     let sub: Vec<String> = crate::visible_mount_points()
         .into_iter()
-        .filter(|p| p.strip_prefix("/etc/").is_some_and(|r| !r.is_empty()))
+        .filter(|p| {
+            p.strip_prefix(dir_str)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|r| !r.is_empty())
+        })
         .collect();
     tmpfs(layer, "mode=700");
     let (upper, work, aside) = (layer.join("upper"), layer.join("work"), layer.join("aside"));
@@ -60,18 +76,18 @@ pub fn private_etc(layer: &Path) {
         })
         .collect();
     let opts = format!(
-        "lowerdir=/etc,upperdir={},workdir={}",
+        "lowerdir={dir_str},upperdir={},workdir={}",
         upper.display(),
         work.display()
     );
     mount(
         Some("overlay"),
-        "/etc",
+        dir,
         Some("overlay"),
         MsFlags::empty(),
         Some(opts.as_str()),
     )
-    .unwrap_or_else(|e| panic!("mounting an overlay on /etc ({opts}): {e}"));
+    .unwrap_or_else(|e| panic!("mounting an overlay on {dir_str} ({opts}): {e}"));
     for (point, aside) in kept {
         if !point.exists() {
             make_like(&aside, &point);
