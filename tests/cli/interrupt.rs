@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -44,11 +44,11 @@ fn interrupt(h: &Host, args: &[&str], verb: &str, sig: Signal) -> (Run, i32) {
     fs::write(h.scratch.join(format!("hang-{verb}")), "").unwrap();
     let started = h.cnitool().args(args).start();
     let pid_file = h.scratch.join(format!("pid-{verb}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !pid_file.exists() {
-        assert!(Instant::now() < deadline, "the hanger never ran {verb}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    testsupport::wait_until(
+        &format!("the hanger to run {verb}"),
+        Duration::from_secs(30),
+        || pid_file.exists(),
+    );
     let plugin: i32 = fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -146,11 +146,9 @@ fn third_signal_exits_at_once() {
         fs::write(h.scratch.join("stubborn"), "").unwrap();
         let started = h.cnitool().args(["add", "testnet", ns_arg]).start();
         let wait_file = |name: &str| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while !h.scratch.join(name).exists() {
-                assert!(Instant::now() < deadline, "{name} never appeared");
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            testsupport::wait_until(name, Duration::from_secs(30), || {
+                h.scratch.join(name).exists()
+            });
         };
         wait_file("pid-stubborn");
         let tool = Pid::from_raw(started.pid());
@@ -181,11 +179,9 @@ fn third_signal_exits_at_once() {
             .parse()
             .unwrap();
         nix::sys::signal::killpg(Pid::from_raw(plugin), Signal::SIGKILL).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{plugin}")).exists() {
-            assert!(Instant::now() < deadline, "the plugin did not die");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        testsupport::wait_until("the plugin to die", Duration::from_secs(10), || {
+            !Path::new(&format!("/proc/{plugin}")).exists()
+        });
         assert_eq!(h.cache_files().len(), 1);
         fs::remove_file(h.scratch.join("stubborn")).unwrap();
         h.run(&["del", "testnet", ns_arg]).ok();

@@ -315,7 +315,7 @@ fi"#,
 #[test]
 fn smoke_interrupted_tears_down_what_it_made() {
     use std::path::Path;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
@@ -344,11 +344,9 @@ esac"#,
             json!([{"type": "hanger"}]),
         );
         let started = host.cnitool().args(["smoke", "--net", "web"]).start();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !pid_file.exists() {
-            assert!(Instant::now() < deadline, "the hanger never ran");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        testsupport::wait_until("the hanger to run", Duration::from_secs(30), || {
+            pid_file.exists()
+        });
         let plugin = fs::read_to_string(&pid_file).unwrap().trim().to_owned();
         kill(Pid::from_raw(started.pid()), Signal::SIGINT).unwrap();
         let run = started.wait();
@@ -452,7 +450,7 @@ fi"#,
 /// everything: attachments, leases, veths, chains, namespaces.
 #[test]
 fn smoke_killed_is_finished_by_gc() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
@@ -481,11 +479,9 @@ esac"#,
             json!([{"type": "hanger"}]),
         );
         let started = host.cnitool().args(["smoke", "--net", "web"]).start();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !pid_file.exists() {
-            assert!(Instant::now() < deadline, "the hanger never ran");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        testsupport::wait_until("the hanger to run", Duration::from_secs(30), || {
+            pid_file.exists()
+        });
         let plugin: i32 = fs::read_to_string(&pid_file)
             .unwrap()
             .trim()

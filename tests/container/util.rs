@@ -231,14 +231,7 @@ pub fn show(out: &Output) -> String {
     )
 }
 
-/// Polls `cond` every 100ms until it holds or `limit` passes.
-pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(100));
-    }
-}
+pub use testsupport::wait_until;
 
 /// Connects to `addr` (retrying while the server is not up yet) and reads one line.
 pub fn read_line_from(addr: SocketAddr) -> String {

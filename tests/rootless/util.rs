@@ -324,12 +324,8 @@ impl Rl {
 
     /// Waits (bounded) until `cond` holds.
     #[track_caller]
-    pub fn wait_until(&self, what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-        let end = Instant::now() + limit;
-        while !cond() {
-            assert!(Instant::now() < end, "timed out waiting for {what}");
-            thread::sleep(Duration::from_millis(20));
-        }
+    pub fn wait_until(&self, what: &str, limit: Duration, cond: impl FnMut() -> bool) {
+        testsupport::wait_until(what, limit, cond);
     }
 
     /// Nothing of the user is left: processes, generations, `current`, links in the

@@ -418,15 +418,7 @@ pub fn wait_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 /// Waits up to `limit` for `path` to exist.
 #[track_caller]
 pub fn wait_for_file(path: &Path, limit: Duration) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < limit,
-            "{} did not appear within {limit:?}",
-            path.display()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
+    testsupport::wait_until(&path.display().to_string(), limit, || path.exists());
 }
 
 /// Whether `pid` runs (exists and is not a zombie).

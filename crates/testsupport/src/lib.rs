@@ -221,3 +221,21 @@ pub fn mounts_at_and_below(dir: &std::path::Path) -> (usize, usize) {
         points.iter().filter(|p| below(p)).count(),
     )
 }
+
+/// Polls `cond` (every 10 ms) until it holds; fails naming `what` after `limit`, which is
+/// meant to be generous: the poll returns as soon as the condition holds, however loaded the
+/// machine is.
+///
+/// # Panics
+/// When `cond` still does not hold after `limit`.
+#[track_caller]
+pub fn wait_until(what: &str, limit: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
