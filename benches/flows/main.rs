@@ -18,16 +18,17 @@
 //!
 //! Environment: `BENCH_ITERS` (iterations per comparison, default 30), `BENCH_QUICK=1` (a few
 //! iterations, to check the harness works), `BENCH_ONLY` (comma-separated sections among
-//! startup, overhead, run, multi, lookup, validate, memory, concurrent; the partial report is printed,
-//! not written), `BENCH_OUT` (where to write, default
-//! `docs/BENCHMARKS.md` in the repository; `-` prints to stdout only).
+//! startup, overhead, run, multi, lookup, validate, memory, concurrent, names; the partial
+//! report is printed, not written), `BENCH_OUT` (where to write, default `docs/BENCHMARKS.md`
+//! in the repository; `-` prints to stdout only).
 //!
 //! Layout: [`harness`] (the throwaway host, networks, commands), [`floor`] (direct plugin
 //! calls), [`stats`] (samples and interleaving), [`report`] (the report and its file),
-//! [`sections`] and [`rss`] (the comparisons).
+//! [`sections`], [`rss`] and [`names`] (the comparisons).
 
 mod floor;
 mod harness;
+mod names;
 mod report;
 mod rss;
 mod sections;
@@ -36,6 +37,7 @@ mod stats;
 use anyhow::{bail, Result};
 
 use crate::harness::{enter_throwaway_host, Bench};
+use crate::names::names_section;
 use crate::report::{loadavg, machine_info, write_report, Report};
 use crate::rss::memory;
 use crate::sections::{
@@ -126,7 +128,7 @@ pub(crate) fn real_main() -> Result<()> {
             .is_none_or(|o| o.split(',').any(|w| w.trim() == name))
     };
     type Section = fn(&Bench, Opts, &mut Report) -> Result<()>;
-    let sections: [(&str, &str, usize, Section); 8] = [
+    let sections: [(&str, &str, usize, Section); 9] = [
         ("startup", "startup", 1, startup),
         ("overhead", "overhead over the plugin floor", 1, overhead),
         ("run", "run versus the shell floor", 2, run_vs_shell),
@@ -135,6 +137,7 @@ pub(crate) fn real_main() -> Result<()> {
         ("validate", "validate 3,000 netconfs", 2, validate_many),
         ("memory", "peak resident memory", 1, memory),
         ("concurrent", "20 concurrent runs", 6, concurrent_runs),
+        ("names", "start-up with live named runs", 2, names_section),
     ];
     for (name, what, div, f) in sections {
         if wanted(name) {

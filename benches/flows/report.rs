@@ -37,7 +37,7 @@ impl Report {
         let _ = writeln!(s, "{machine}");
         let _ = writeln!(
             s,
-            "Iterations: {} per comparison ({} for the run, multi-network and lookup comparisons, {} for the 20-run batches), after {} warm-up; arms interleaved, order rotating.{}\n",
+            "Iterations: {} per comparison ({} for the run, multi-network, lookup and names comparisons, {} for the 20-run batches), after {} warm-up; arms interleaved, order rotating.{}\n",
             opts.iters,
             opts.scaled(2).iters,
             opts.scaled(6).iters,
