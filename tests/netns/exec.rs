@@ -151,19 +151,6 @@ fn sys_shows_the_namespace_and_mounts_stay_private() {
     });
 }
 
-/// Makes `/etc/netns` a private, empty tmpfs of this mount namespace. Where the host has no
-/// `/etc/netns` to mount on, `/etc` is first made a private overlay
-/// (`testsupport::isolate::private_etc`), so the host's `/etc` is never written.
-fn private_etc_netns(env: &Env) {
-    if !std::path::Path::new("/etc/netns").is_dir() {
-        let layer = env.base.join("etc-layer");
-        fs::create_dir(&layer).unwrap();
-        testsupport::isolate::private_etc(&layer);
-        fs::create_dir("/etc/netns").unwrap();
-    }
-    mount_tmpfs("/etc/netns");
-}
-
 #[test]
 fn etc_netns_files_cover_etc() {
     if !root_or_skip("etc_netns_files_cover_etc") {

@@ -1,6 +1,9 @@
 //! Interoperation with `ip netns`, both ways, in iproute2's own run directory: `/run/netns`
 //! on a tmpfs that exists only in the throwaway mount namespace.
 
+use std::path::Path;
+use std::process::Command;
+
 use crate::util::*;
 
 #[test]
@@ -42,5 +45,82 @@ fn iproute2_and_cnitool_share_run_netns() {
         assert_eq!(ip(&["netns", "list"]), "");
         assert_eq!(entries(&env.run_dir), Vec::<String>::new());
         assert_eq!(env.run_dir_mounts(), (1, 0));
+    });
+}
+
+/// iproute2's own `ip netns exec NAME` puts `/etc/netns/NAME/hosts`, the file `cnitool add
+/// NET NAME --name X` writes, over `/etc/hosts`: namespaces named on a network resolve each
+/// other through it (one made by `ip netns add`, one by `cnitool netns create`), and `del`
+/// takes the names away and removes the file and the directory `add` made.
+#[test]
+fn ip_netns_exec_resolves_the_names_add_writes() {
+    if !root_or_skip("ip_netns_exec_resolves_the_names_add_writes") {
+        return;
+    }
+    let mut env = Env::new();
+    env.pass_run_dir = false;
+    env.run_dir = "/run/netns".into();
+    env.bridge_net("nn", "cnitest8", "10.99.8.0/24");
+    in_throwaway_host(|| {
+        mount_tmpfs("/run");
+        private_etc_netns(&env);
+        ip(&["netns", "add", "a"]);
+        env.ok(&["netns", "create", "b"]);
+        env.ok(&["add", "nn", "a", "--name", "alpha", "--alias", "al"]);
+        env.ok(&["add", "nn", "b", "--name", "beta"]);
+        assert!(Path::new("/etc/netns/a/hosts").is_file());
+        assert!(Path::new("/etc/netns/b/hosts").is_file());
+
+        let names: serde_json::Value =
+            serde_json::from_str(&env.ok(&["-o", "json", "names", "nn"])).unwrap();
+        let addr = |name: &str| -> String {
+            let e = names
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .unwrap_or_else(|| panic!("{name} not in {names}"));
+            e["addresses"][0].as_str().unwrap().to_owned()
+        };
+        let (alpha, beta) = (addr("alpha"), addr("beta"));
+        assert!(alpha.starts_with("10.99.8.") && beta.starts_with("10.99.8."));
+        assert_ne!(alpha, beta);
+
+        // `ip netns exec NS getent hosts NAMES`: exit code and lines, blanks collapsed.
+        let getent = |ns: &str, names: &[&str]| -> (Option<i32>, String) {
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns, "getent", "hosts"])
+                .args(names)
+                .output()
+                .expect("running ip");
+            let text = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+                .collect();
+            (out.status.code(), text)
+        };
+        assert_eq!(
+            getent("b", &["alpha", "al", "alpha.nn"]),
+            (Some(0), format!("{alpha} alpha.nn alpha al\n").repeat(3))
+        );
+        // a's file was written before b was added: updated in place, seen by ip too.
+        assert_eq!(
+            getent("a", &["beta"]),
+            (Some(0), format!("{beta} beta.nn beta\n"))
+        );
+
+        // del takes beta away from a's file, and b's file and directory go.
+        env.ok(&["del", "nn", "b"]);
+        assert_eq!(getent("a", &["beta"]), (Some(2), String::new()));
+        assert!(!Path::new("/etc/netns/b").exists());
+        env.ok(&["del", "nn", "a"]);
+        assert!(!Path::new("/etc/netns/a").exists());
+        assert_eq!(entries(Path::new("/etc/netns")), Vec::<String>::new());
+        assert_eq!(env.ok(&["-o", "json", "names"]).trim(), "[]");
+
+        ip(&["netns", "delete", "a"]);
+        env.ok(&["netns", "delete", "b"]);
+        assert_eq!(entries(&env.run_dir), Vec::<String>::new());
+        assert_eq!(env.ipam_leases("nn"), Vec::<String>::new());
     });
 }

@@ -192,6 +192,19 @@ pub fn mount_tmpfs(dir: &str) {
     .unwrap_or_else(|e| panic!("mounting a tmpfs on {dir}: {e}"));
 }
 
+/// Makes `/etc/netns` a private, empty tmpfs of this mount namespace. Where the host has no
+/// `/etc/netns` to mount on, `/etc` is first made a private overlay
+/// (`testsupport::isolate::private_etc`), so the host's `/etc` is never written.
+pub fn private_etc_netns(env: &Env) {
+    if !Path::new("/etc/netns").is_dir() {
+        let layer = env.base.join("etc-layer");
+        fs::create_dir(&layer).unwrap();
+        testsupport::isolate::private_etc(&layer);
+        fs::create_dir("/etc/netns").unwrap();
+    }
+    mount_tmpfs("/etc/netns");
+}
+
 /// Runs `ip ARGS` (in the calling thread's namespaces), asserts success, returns stdout.
 pub fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("running ip");
