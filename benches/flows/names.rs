@@ -4,7 +4,8 @@
 //! Every run as root reads the live run records once under their lock (to write the names
 //! into its hosts file), and a named run also rewrites the hosts file of every live run on
 //! its networks when it starts and when it ends (`src/supervise/names.rs`): both grow with the
-//! number of live runs. `cnitool names` (the reading alone) is measured beside them.
+//! number of live runs. `cnitool names` (the reading alone) and the plugin floor (the
+//! plugins called directly) are measured beside them.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -13,9 +14,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::harness::{run_ok, Bench};
+use crate::floor::{floor_add, floor_del};
+use crate::harness::{run_ok, Bench, Netns};
 use crate::report::Report;
 use crate::stats::{interleave, ms, ratio, show_ratio, timed, Arm, Samples};
 use crate::Opts;
@@ -170,9 +172,12 @@ fn names(env: &Bench) -> Result<Vec<(String, usize)>> {
 /// The section: for each level, the live runs are started once, the three arms interleaved,
 /// and the live runs ended and checked gone before the next level.
 pub(crate) fn names_section(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
+    let ns = Netns::new("bench-names")?;
+    let path = ns.path();
     let mut rows: Vec<(usize, Vec<Samples>)> = Vec::new();
     for n in LEVELS {
         let live = LiveRuns::start(env, n)?;
+        let list = env.list(NET).clone();
         let mut arms: Vec<Arm<'_>> = vec![
             Box::new(|| timed(|| run_ok(env.cnitool().args(["run", "--net", NET, "--", "true"])))),
             Box::new(|| {
@@ -184,6 +189,12 @@ pub(crate) fn names_section(env: &Bench, opts: Opts, report: &mut Report) -> Res
                 })
             }),
             Box::new(|| timed(|| run_ok(env.cnitool().args(["names", NET])))),
+            Box::new(|| {
+                timed(|| {
+                    let r = floor_add(&list, &Map::new(), &path, "eth0", "bench-names")?;
+                    floor_del(&list, &Map::new(), &path, "eth0", "bench-names", &r)
+                })
+            }),
         ];
         let s = interleave(opts, &mut arms)?;
         live.stop()?;
@@ -197,10 +208,13 @@ pub(crate) fn names_section(env: &Bench, opts: Opts, report: &mut Report) -> Res
          them all with their addresses; ended by closing the pipes and checked gone: no name, no run record). \
          Every run reads the live runs' records once under their lock to write its hosts file; a named run also \
          rewrites the hosts file of each live run on the network at its start and at its end. \
-         `cnitool names br` (the reading alone) is shown beside them. The three arms are interleaved within a level; \
-         the levels are measured one after another, not interleaved, so \"added\" compares medians taken up to a minute apart.\n\n\
-         | live named runs | `run -- true` | added | `run --name probe -- true` | added | named ÷ unnamed (per-iteration p25–p75) | `cnitool names br` | added |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         `cnitool names br` (the reading alone) is shown beside them, and the plugin floor: the bridge plugin's ADD and DEL \
+         called directly on a persistent namespace (section 1–2), which shows what the N attachments cost the plugins \
+         themselves (a bridge with N more ports, N more leases, N more `iptables` chains for `ipMasq`). The four arms are \
+         interleaved within a level; the levels are measured one after another, not interleaved, so \"added\" compares \
+         medians taken up to a minute apart.\n\n\
+         | live named runs | `run -- true` | added | `run --name probe -- true` | added | named ÷ unnamed (per-iteration p25–p75) | `cnitool names br` | added | plugin floor | added |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     let base = &rows[0].1;
     let added = |x: &Samples, b: &Samples, n: usize| {
@@ -214,7 +228,7 @@ pub(crate) fn names_section(env: &Bench, opts: Opts, report: &mut Report) -> Res
     for (n, s) in &rows {
         let _ = writeln!(
             t,
-            "| {n} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s[0].show(),
             added(&s[0], &base[0], *n),
             s[1].show(),
@@ -222,6 +236,8 @@ pub(crate) fn names_section(env: &Bench, opts: Opts, report: &mut Report) -> Res
             show_ratio(ratio(&s[1], &s[0])),
             s[2].show(),
             added(&s[2], &base[2], *n),
+            s[3].show(),
+            added(&s[3], &base[3], *n),
         );
     }
     let (_, top) = &rows[rows.len() - 1];
