@@ -38,9 +38,9 @@ impl Samples {
 }
 
 pub(crate) fn ms(v: f64) -> String {
-    if v >= 100.0 {
+    if v.abs() >= 100.0 {
         format!("{v:.0} ms")
-    } else if v >= 10.0 {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1} ms")
     } else {
         format!("{v:.2} ms")
