@@ -169,8 +169,9 @@ fn names(env: &Bench) -> Result<Vec<(String, usize)>> {
         .collect())
 }
 
-/// The section: for each level, the live runs are started once, the three arms interleaved,
-/// and the live runs ended and checked gone before the next level.
+/// The section: for each level, the live runs are started once, the four arms (two runs,
+/// `cnitool names`, the plugin floor) interleaved, and the live runs ended and checked gone
+/// before the next level.
 pub(crate) fn names_section(env: &Bench, opts: Opts, report: &mut Report) -> Result<()> {
     let ns = Netns::new("bench-names")?;
     let path = ns.path();
