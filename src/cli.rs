@@ -205,6 +205,9 @@ pub enum Command {
     /// Internal: the rootless plugin executor.
     #[command(name = "__rootless-sandbox", hide = true)]
     RootlessSandbox(rootless::SandboxArgs),
+    /// Internal: holds a rootless run netns for a container (waits until killed).
+    #[command(name = "__rootless-keep", hide = true)]
+    RootlessKeep,
     /// Internal: starts the rootless uplink in the holder's user namespace.
     #[command(name = "__rootless-uplink", hide = true)]
     RootlessUplink(rootless::command::UplinkExecArgs),

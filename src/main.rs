@@ -97,11 +97,17 @@ fn main() -> ExitCode {
         Command::Rootless(args) => cmd::rootless::run(args, &ctx),
         Command::RootlessHolder(args) => {
             rootless::holder::name_helper();
-            Ok(rootless::holder::main(&args.gen))
+            Ok(rootless::holder::main(&args.gen, args.userns_fd))
         }
         Command::RootlessSandbox(a) => {
             rootless::holder::name_helper();
             Ok(rootless::executor::main(&ctx, &a))
+        }
+        Command::RootlessKeep => {
+            rootless::holder::name_helper();
+            loop {
+                nix::unistd::pause();
+            }
         }
         Command::RootlessUplink(args) => Ok(rootless::command::uplink_main(args)),
     };

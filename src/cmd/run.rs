@@ -115,6 +115,7 @@ impl RootlessOpts {
             uplink: self.uplink,
             allow_host_loopback: self.allow_host_loopback,
             require_uplink: self.require_uplink,
+            userns: None,
         }
     }
 }

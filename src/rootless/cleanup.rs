@@ -98,6 +98,9 @@ pub fn undo_run(
     }
     let _ = fs::remove_file(&ports);
     let _ = fs::remove_file(gen.dir.join(format!("{id}.resolv.conf")));
+    if let Some(c) = &rec.container {
+        let _ = fs::remove_file(&c.cidfile);
+    }
     let _ = fs::remove_file(crate::supervise::names::hosts_path(record));
     if errors.is_empty() {
         let _ = fs::remove_file(record);
@@ -143,6 +146,15 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
                 continue;
             }
             let id = run_id(&path);
+            // The container of a dead `container run` wrapper runs on without it.
+            if let Some(c) = &rec.container {
+                if let Some(cid) = crate::container::engine::read_cidfile(&c.cidfile) {
+                    c.engine.kill(&cid);
+                    lines.push(format!(
+                        "gc: runner of {id} is gone: killed its container {cid:.12}"
+                    ));
+                }
+            }
             if fds.is_none() {
                 fds = holder.and_then(|i| NsFds::open(i.holder.pid).ok());
             }

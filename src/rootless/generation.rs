@@ -52,11 +52,29 @@ pub fn preflight(opts: &Options) -> Result<(UplinkKind, std::path::PathBuf)> {
 /// opens the holder's namespaces. Called under the lock.
 pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> Result<Attached> {
     let mut started = Vec::new();
-    let live = root
+    let mut live = root
         .current()
         .map(|n| root.gen(&n))
         .and_then(|g| Some((g.info()?, g)))
         .filter(|(info, _)| info.holder_alive());
+    if let (Some(want), Some((info, gen))) = (opts.userns, &live) {
+        if info.userns_ino != want.ino {
+            if !gen.live_runs().is_empty() {
+                bail!(
+                    "the shared rootless namespace lives in another user namespace than podman's \
+                     containers (user:[{}], podman's is user:[{}]: podman's pause process was \
+                     restarted since, or the runs started before any container): wait for its \
+                     runs to end, or `cnitool rootless stop`",
+                    info.userns_ino,
+                    want.ino
+                );
+            }
+            // Idle (its holder had not ended it yet): replaced by one in podman's namespace.
+            gen.destroy();
+            root.clear_current(&gen.name);
+            live = None;
+        }
+    }
     let (gen, mut info) = match live {
         Some((info, gen)) => {
             if info.allow_host_loopback != opts.allow_host_loopback {
@@ -85,7 +103,13 @@ pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> 
                     "cnitool: holder of generation {old} is gone: starting a new generation"
                 );
             }
-            let (gen, info) = holder::start(root, kind, opts.allow_host_loopback)?;
+            let (gen, info) = holder::start(
+                root,
+                kind,
+                opts.allow_host_loopback,
+                // Podman's, if it runs: its containers can then join this generation.
+                opts.userns.or_else(super::podman::running_pause),
+            )?;
             started.push(info.holder.pid);
             (gen, info)
         }

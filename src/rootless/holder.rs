@@ -32,10 +32,12 @@ const READY_LIMIT: Duration = Duration::from_secs(10);
 /// How often the holder looks for live runs.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
-/// The holder's main (single-threaded until here, as `unshare(CLONE_NEWUSER)` requires).
-pub fn main(gen_dir: &Path) -> ExitCode {
+/// The holder's main (single-threaded until here, as `unshare(CLONE_NEWUSER)` and
+/// `setns(CLONE_NEWUSER)` require). `userns_fd`: an inherited descriptor of a user namespace
+/// to join instead of creating one (podman's, see [`super::podman`]).
+pub fn main(gen_dir: &Path, userns_fd: Option<i32>) -> ExitCode {
     let mut out = io::stdout();
-    let fifo = match setup(gen_dir) {
+    let fifo = match setup(gen_dir, userns_fd) {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(out, "error: {e:#}");
@@ -53,7 +55,33 @@ pub fn main(gen_dir: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn setup(gen_dir: &Path) -> Result<File> {
+fn setup(gen_dir: &Path, userns_fd: Option<i32>) -> Result<File> {
+    match userns_fd {
+        Some(fd) => join_userns(fd)?,
+        None => create_userns()?,
+    }
+    // Slave: host mounts made later still arrive where / is shared; nothing goes back.
+    libcni::netns::make_mounts_slave()?;
+    libcni::netns::set_link_up("lo").context("setting lo up")?;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(gen_dir.join("exit.fifo"))
+        .context("opening the exit FIFO")
+}
+
+/// Joins the user namespace of `fd` (this user owns it, so has every capability there),
+/// then makes the mount and network namespaces, owned by it.
+fn join_userns(fd: i32) -> Result<()> {
+    let fd = sys::take_inherited_fd(fd);
+    ns::enter(&fd, CloneFlags::CLONE_NEWUSER).context("joining podman's user namespace")?;
+    ns::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
+        .context("creating the mount and network namespaces in podman's user namespace")
+}
+
+/// Makes a user namespace where this user is root (nothing else mapped), with a mount and
+/// a network namespace.
+fn create_userns() -> Result<()> {
     let (uid, gid) = (geteuid(), getegid());
     ns::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET)
         .map_err(|e| {
@@ -68,14 +96,7 @@ fn setup(gen_dir: &Path) -> Result<File> {
     fs::write("/proc/self/setgroups", "deny").context("writing /proc/self/setgroups")?;
     fs::write("/proc/self/uid_map", format!("0 {uid} 1")).context("writing uid_map")?;
     fs::write("/proc/self/gid_map", format!("0 {gid} 1")).context("writing gid_map")?;
-    // Slave: host mounts made later still arrive where / is shared; nothing goes back.
-    libcni::netns::make_mounts_slave()?;
-    libcni::netns::set_link_up("lo").context("setting lo up")?;
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(gen_dir.join("exit.fifo"))
-        .context("opening the exit FIFO")
+    Ok(())
 }
 
 /// Waits until the generation has no live run (and nobody holds the lock), then ends it.
@@ -124,8 +145,14 @@ fn locate(gen_dir: &Path) -> Option<(Root, Gen)> {
     Some((root, gen))
 }
 
-/// Creates a new generation: its directory and its holder (not yet the uplink).
-pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result<(Gen, GenInfo)> {
+/// Creates a new generation: its directory and its holder (not yet the uplink), in a user
+/// namespace of its own or, with `userns`, in that one.
+pub fn start(
+    root: &Root,
+    kind: UplinkKind,
+    allow_host_loopback: bool,
+    userns: Option<super::podman::Userns>,
+) -> Result<(Gen, GenInfo)> {
     let gen = root.gen(&format!("g{}", crate::supervise::random_hex()));
     let mut dirs = DirBuilder::new();
     dirs.mode(0o700);
@@ -139,11 +166,15 @@ pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result
             .context("creating the exit FIFO")?;
         let log = File::create(gen.dir.join("holder.log"))?;
         let mut cmd = self_command();
-        cmd.arg("__rootless-holder")
-            .arg(&gen.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
+        cmd.arg("__rootless-holder").arg(&gen.dir);
+        // Kept open until the holder has joined it (this process's copy closes after spawn).
+        let userns_fd = userns.map(super::podman::open).transpose()?;
+        if let Some(fd) = &userns_fd {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+            cmd.arg(format!("--userns-fd={raw}"));
+            sys::inherit_fds(&mut cmd, vec![raw]);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         sys::detach(&mut cmd);
         let mut child = cmd
             .spawn()
@@ -151,6 +182,7 @@ pub fn start(root: &Root, kind: UplinkKind, allow_host_loopback: bool) -> Result
         let pid = child.id() as i32;
         let stdout = child.stdout.take().expect("piped");
         let ready = wait_line(stdout, READY_LIMIT);
+        drop(userns_fd);
         let line = match ready {
             Ok(l) => l,
             Err(e) => {

@@ -23,10 +23,12 @@
 
 pub mod cleanup;
 pub mod command;
+pub mod container;
 pub mod dirs;
 pub mod executor;
 pub mod generation;
 pub mod holder;
+pub mod podman;
 pub mod run;
 pub mod state;
 pub mod uplink;
@@ -47,6 +49,9 @@ pub struct Options {
     pub allow_host_loopback: bool,
     /// End the command if the uplink or the holder dies while it runs (exit 124).
     pub require_uplink: bool,
+    /// The user namespace the shared namespace must live in (rootless podman's, for its
+    /// containers to join the run netns); `None`: any, a new one of its own when none lives.
+    pub userns: Option<podman::Userns>,
 }
 
 // Hidden helper: the namespace holder.
@@ -54,6 +59,10 @@ pub struct Options {
 pub struct HolderArgs {
     /// The generation directory.
     pub gen: PathBuf,
+    /// Descriptor of a user namespace to join instead of creating one (podman's: see
+    /// [`podman`]).
+    #[arg(long, value_name = "FD")]
+    pub userns_fd: Option<i32>,
 }
 
 // Hidden helper: the plugin executor.

@@ -21,9 +21,10 @@ use super::state::{Gen, Root, UplinkKind};
 use super::uplink::{self, Forward};
 use super::{dirs, Options};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
+use crate::supervise::child::ChildEvent;
 use crate::supervise::names;
 use crate::supervise::orphans::kill_orphans;
-use crate::supervise::record::{Owner, PlannedAttachment, RunRecord};
+use crate::supervise::record::{EngineContainer, Owner, PlannedAttachment, RunRecord};
 use crate::supervise::resolv::DnsFlags;
 use crate::supervise::signals::{check_signal, check_signal_queued, start_signal_thread, Group};
 use crate::supervise::wait::{wait_for_command, Event, OnLost, Outcome};
@@ -126,6 +127,35 @@ pub fn resolve_networks(
     crate::cmd::resolve_networks(nets, ctx)
 }
 
+/// What a rootless run does in its run netns, between its two locked sections.
+pub(crate) enum Body<'a> {
+    /// `cnitool run`: the plan's command, waited for with the signals forwarded to it.
+    Command,
+    /// `cnitool container run`: the plan's command is a keeper that only holds the run netns
+    /// (in a process group of its own: no terminal signal reaches it); `client` starts the
+    /// engine's client on it and waits for it (the signals come on the receiver). The
+    /// container is recorded with the run, so that gc kills it when the runner is gone.
+    Engine {
+        /// The engine.
+        engine: crate::container::engine::Engine,
+        /// Runs the engine client.
+        client: &'a mut dyn FnMut(&Spot, &Receiver<Event>) -> Outcome,
+    },
+}
+
+/// Where an engine client finds the run (see [`Body::Engine`]).
+#[derive(Debug)]
+pub(crate) struct Spot {
+    /// The keeper's PID: the run netns is `/proc/PID/ns/net`.
+    pub keeper: i32,
+    /// The run's hosts file (its names and the names on its networks, kept current).
+    pub hosts: std::path::PathBuf,
+    /// The run's resolv.conf.
+    pub resolv: std::path::PathBuf,
+    /// The `--cidfile` to give the engine.
+    pub cidfile: std::path::PathBuf,
+}
+
 /// Runs `cnitool run` rootless: `plan` in a run netns of the shared namespace, with `ctx`
 /// from [`user_first`].
 pub fn run(
@@ -135,6 +165,17 @@ pub fn run(
     tx: Sender<Event>,
     rx: &Receiver<Event>,
     pending: &Arc<AtomicI32>,
+) -> Result<ExitCode> {
+    run_body(plan, ctx, opts, (tx, rx, pending), Body::Command)
+}
+
+/// Runs a rootless run whose body is `body` (see [`run`]).
+pub(crate) fn run_body(
+    plan: &RunPlan,
+    ctx: &Context,
+    opts: &Options,
+    (tx, rx, pending): (Sender<Event>, &Receiver<Event>, &Arc<AtomicI32>),
+    mut body: Body<'_>,
 ) -> Result<ExitCode> {
     let Prepared {
         caps,
@@ -168,6 +209,14 @@ pub fn run(
         cni_args: plan.cni_args.clone(),
         capability_args: caps,
         names: crate::supervise::run::claims(plan),
+        container: match &body {
+            Body::Command => None,
+            Body::Engine { engine, .. } => Some(EngineContainer {
+                engine: engine.clone(),
+                cidfile: att.gen.dir.join(format!("{id}.cid")),
+                netns: None,
+            }),
+        },
     };
     // The generation lives in the runtime dir (tmpfs): nothing to flush. Names are claimed
     // with the record and the command's hosts file written before the ADDs (the executor may
@@ -194,7 +243,11 @@ pub fn run(
     };
     let hosts = names::hosts_path(&record_path);
     let resolv = att.gen.dir.join(format!("{id}.resolv.conf"));
-    let group = Group::for_command();
+    // A keeper gets no terminal signal: the engine client gets them.
+    let group = match body {
+        Body::Command => Group::for_command(),
+        Body::Engine { .. } => Group::Own,
+    };
     let spec = CommandSpec {
         argv: plan.argv.clone(),
         resolv: Some(resolv.clone()),
@@ -237,6 +290,15 @@ pub fn run(
         }
     };
     let mut exec = exec.expect("set up by the executor");
+    // A container outlives a killed runner in the run netns: how to find it (see
+    // `Gen::live_runs`).
+    let noted = match record.container.as_mut() {
+        Some(c) => {
+            c.netns = Some((netns.dev, netns.ino));
+            record.write(&cache, &id).map(drop)
+        }
+        None => Ok(()),
+    };
     let wrote = if merged {
         Ok(())
     } else {
@@ -251,7 +313,9 @@ pub fn run(
         &results,
         &hosts_base,
     );
-    let wrote = wrote.and(published.map_err(std::io::Error::other));
+    let wrote = wrote
+        .and(published.map_err(std::io::Error::other))
+        .and(noted.map_err(std::io::Error::other));
     drop(lock);
 
     // The command, without the lock; the holder and the uplink watched meanwhile.
@@ -263,7 +327,30 @@ pub fn run(
     };
     let (outcome, lost) = match wrote {
         Err(e) => (Outcome::SetupFailed(e), None),
-        Ok(()) => run_command(&mut exec, (!merged).then_some(spec), tx, rx, on_lost, group),
+        Ok(()) => match &mut body {
+            Body::Command => {
+                run_command(&mut exec, (!merged).then_some(spec), tx, rx, on_lost, group)
+            }
+            Body::Engine { client, .. } => {
+                let spot = Spot {
+                    keeper: 0,
+                    hosts: hosts.clone(),
+                    resolv: resolv.clone(),
+                    cidfile: record
+                        .container
+                        .as_ref()
+                        .map(|c| c.cidfile.clone())
+                        .unwrap_or_default(),
+                };
+                run_keeper(
+                    &mut exec,
+                    (!merged).then_some(spec),
+                    spot,
+                    &mut **client,
+                    rx,
+                )
+            }
+        },
     };
     let active = watch.active;
     drop(watch);
@@ -492,6 +579,57 @@ fn run_command(
             None,
         ),
     }
+}
+
+/// [`Body::Engine`]'s part: starts the keeper (as [`run_command`] starts a command, its events
+/// on a channel of their own), runs `client` on it, then ends the keeper.
+fn run_keeper(
+    exec: &mut Executor,
+    spec: Option<CommandSpec>,
+    mut spot: Spot,
+    client: &mut dyn FnMut(&Spot, &Receiver<Event>) -> Outcome,
+    rx: &Receiver<Event>,
+) -> (Outcome, Option<String>) {
+    let (ktx, krx) = std::sync::mpsc::channel();
+    let started = match spec {
+        None => exec.await_command(ktx, Event::Child),
+        Some(spec) => exec.start_command(spec, ktx, Event::Child),
+    };
+    let reader = match started {
+        Ok(reader) => reader,
+        Err(e) => {
+            let e = std::io::Error::other(format!("{e:#}"));
+            return (Outcome::SetupFailed(e), None);
+        }
+    };
+    let outcome = match krx.recv() {
+        Ok(Event::Child(ChildEvent::Started(pid))) => {
+            spot.keeper = pid;
+            let outcome = client(&spot, rx);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            // Its end, which the executor reports before it serves the next request.
+            while let Ok(e) = krx.recv() {
+                if !matches!(e, Event::Child(ChildEvent::Started(_))) {
+                    break;
+                }
+            }
+            outcome
+        }
+        Ok(Event::Child(ChildEvent::SetupFailed(e) | ChildEvent::Failed(e))) => {
+            Outcome::SetupFailed(e)
+        }
+        Ok(other) => Outcome::SetupFailed(std::io::Error::other(format!(
+            "the keeper of the run netns did not start: {other:?}"
+        ))),
+        Err(_) => Outcome::SetupFailed(std::io::Error::other(
+            "the plugin executor ended before the keeper started",
+        )),
+    };
+    exec.resume(reader);
+    (outcome, None)
 }
 
 /// Ends a generation that has no live run left (kills the holder and the uplink, removes

@@ -250,10 +250,14 @@ impl Gen {
     }
 
     /// The runs whose runner is alive.
+    /// (A run whose runner is gone but whose container still runs in its netns counts: the
+    /// generation stays for `cnitool gc` to kill the container and undo the run.)
     pub fn live_runs(&self) -> Vec<(PathBuf, RunRecord)> {
         self.runs()
             .into_iter()
-            .filter(|(_, r)| r.owner.is_alive())
+            .filter(|(_, r)| {
+                r.owner.is_alive() || r.container.as_ref().is_some_and(|c| c.is_running())
+            })
             .collect()
     }
 

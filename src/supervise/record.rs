@@ -151,6 +151,33 @@ pub struct RunRecord {
     /// [`super::names`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<super::names::NameClaim>,
+    /// The container a rootless `container run` started in the run netns: killed through
+    /// its engine when the runner is found dead, before the DEL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<EngineContainer>,
+}
+
+/// A container started by a run, as its engine knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineContainer {
+    /// The engine (called again to kill it).
+    pub engine: crate::container::engine::Engine,
+    /// The `--cidfile` the engine writes the container's ID to.
+    pub cidfile: PathBuf,
+    /// The run netns (`st_dev`, `st_ino`), once made: while a process is in it, the
+    /// container runs on it, and the run is not over, even when its runner is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<(u64, u64)>,
+}
+
+impl EngineContainer {
+    /// Whether a process (the container's) is still in the run netns.
+    pub fn is_running(&self) -> bool {
+        self.netns.is_some_and(|(dev, ino)| {
+            !libcni::netns::processes_in(libcni::netns::NetnsId { dev, ino }).is_empty()
+        })
+    }
 }
 
 /// The directory of records under a cache directory.
@@ -266,6 +293,7 @@ mod tests {
             cni_args: vec![],
             capability_args: Map::new(),
             names: Vec::new(),
+            container: None,
         };
         let path = rec.write(&Cache::new(tmp.path()), "r1").unwrap();
         let mode = fs::metadata(&path).unwrap().permissions();

@@ -253,6 +253,7 @@ pub fn run(
         cni_args: plan.cni_args.clone(),
         capability_args: plan.capability_args.clone(),
         names: claims(plan),
+        container: None,
     };
     let record_id = format!("{}-{}", target.name, std::process::id());
     let cache_dir = ctx.cni.cache().dir();

@@ -7,4 +7,5 @@ mod basics;
 mod bench;
 mod failures;
 mod network;
+mod podman;
 mod util;

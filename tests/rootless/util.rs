@@ -490,6 +490,20 @@ impl Bg {
             .expect("a line from the background run")
     }
 
+    /// The next stdout line; when none comes, panics with the run's status and stderr.
+    #[track_caller]
+    pub fn expect_line(&mut self) -> String {
+        match self.lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = self.child.kill();
+                let st = self.child.wait();
+                let err = self.err.take().map(|t| t.join().unwrap_or_default());
+                panic!("no line from the background run ({e}): {st:?}: {err:?}")
+            }
+        }
+    }
+
     /// Waits for the end (bounded); returns status and stderr.
     pub fn finish(mut self) -> (ExitStatus, String) {
         let end = Instant::now() + LIMIT;

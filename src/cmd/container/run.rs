@@ -33,7 +33,8 @@ use crate::supervise::child::ChildEvent;
 use crate::supervise::names::{self, NameClaim};
 use crate::supervise::record::{Owner, PlannedAttachment};
 use crate::supervise::signals::Group;
-use crate::supervise::signals::{check_signal, start_signal_thread, Received};
+use crate::supervise::signals::{check_signal, start_signal_thread};
+use crate::supervise::wait::Event;
 use crate::supervise::{random_hex, tool};
 use crate::sys;
 
@@ -88,22 +89,18 @@ pub struct RunArgs {
     pub engine_args: Vec<String>,
 }
 
-/// What the main loop hears about.
-#[derive(Debug)]
-enum Event {
-    Signal(Received),
-    Client(ChildEvent),
-}
-
 /// How the engine client ended.
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Exited(std::process::ExitStatus),
     Failed(io::Error),
 }
 
 /// Runs `container run`.
 pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
+    if !nix::unistd::geteuid().is_root() {
+        return crate::rootless::container::run(&args, ctx);
+    }
     let (tx, rx) = mpsc::channel();
     let pending = Arc::new(AtomicI32::new(0));
     start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
@@ -310,7 +307,7 @@ fn setup(
 
 /// `--name` then the `--alias`es, and the `--add-host` entries, checked.
 #[allow(clippy::type_complexity)]
-fn names_of(args: &RunArgs) -> Result<(Vec<String>, Vec<(String, std::net::IpAddr)>)> {
+pub(crate) fn names_of(args: &RunArgs) -> Result<(Vec<String>, Vec<(String, std::net::IpAddr)>)> {
     let mut names = Vec::new();
     if let Some(name) = &args.cni_name {
         names::validate_label("--name", name)?;
@@ -392,18 +389,18 @@ fn split_netns(path: &Path) -> Result<(&Path, String)> {
 /// Starts the engine client on a thread that waits for it (`PR_SET_PDEATHSIG` follows the
 /// spawning thread, so that thread must outlive the client). Its stdio is ours, so a TTY and
 /// stdin pass through untouched.
-fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
+pub(crate) fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
     thread::Builder::new()
         .name("cnitool-engine".into())
         .spawn(move || {
             sys::kill_with_parent(&mut cmd);
             match cmd.spawn() {
                 Err(e) => {
-                    let _ = tx.send(Event::Client(ChildEvent::Failed(e)));
+                    let _ = tx.send(Event::Child(ChildEvent::Failed(e)));
                 }
                 Ok(mut child) => {
-                    let _ = tx.send(Event::Client(ChildEvent::Started(child.id() as i32)));
-                    let _ = tx.send(Event::Client(ChildEvent::Exited(child.wait())));
+                    let _ = tx.send(Event::Child(ChildEvent::Started(child.id() as i32)));
+                    let _ = tx.send(Event::Child(ChildEvent::Exited(child.wait())));
                 }
             }
         })
@@ -415,7 +412,7 @@ fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
 /// has `grace` to stop; then it is killed through the engine (a second signal does that at
 /// once), and if the client still does not end, the client is killed. Returns how the client
 /// ended and whether a signal came.
-fn wait_for_client(
+pub(crate) fn wait_for_client(
     rx: &mpsc::Receiver<Event>,
     engine: &Engine,
     cidfile: &Path,
@@ -461,16 +458,20 @@ fn wait_for_client(
                 }
                 deadline = Some(Instant::now() + grace);
             }
-            Ok(Event::Client(ChildEvent::Started(p))) => {
+            Ok(Event::Lost(what)) => crate::diag!(
+                "cnitool: warning: the rootless namespace's uplink or holder died while the \
+                 container runs ({what} ended): it lost outbound connectivity"
+            ),
+            Ok(Event::Child(ChildEvent::Started(p))) => {
                 pid = Some(p);
                 for sig in queued.drain(..) {
                     let _ = kill(Pid::from_raw(p), sig);
                 }
             }
-            Ok(Event::Client(ChildEvent::Exited(Ok(status)))) => {
+            Ok(Event::Child(ChildEvent::Exited(Ok(status)))) => {
                 return (Outcome::Exited(status), deadline.is_some())
             }
-            Ok(Event::Client(
+            Ok(Event::Child(
                 ChildEvent::Exited(Err(e)) | ChildEvent::Failed(e) | ChildEvent::SetupFailed(e),
             )) => return (Outcome::Failed(e), deadline.is_some()),
             Err(RecvTimeoutError::Timeout) => {
@@ -524,7 +525,7 @@ const ENGINE_BOOL_SHORTS: &[char] = &['d', 'i', 't', 'P', 'q'];
 /// client returns), and the engine's own networking (`--network`, `--net`, its port
 /// publishing) and `--cidfile` are the wrapper's. Only the options before the image are
 /// looked at: what follows is the container's command.
-fn check_engine_args(engine_args: &[String], engine: EngineKind) -> Result<()> {
+pub(crate) fn check_engine_args(engine_args: &[String], engine: EngineKind) -> Result<()> {
     let engine = match engine {
         EngineKind::Docker => "docker",
         EngineKind::Podman => "podman",

@@ -328,6 +328,7 @@ fn set_up(ctx: &Context, list: NetworkConfigList, report: &mut Report) -> Result
             cni_args: Vec::new(),
             capability_args: rt.capability_args.clone(),
             names: Vec::new(),
+            container: None,
         }
         .write(ctx.cni.cache(), &format!("{name}-{}", std::process::id())))
         {

@@ -1,0 +1,124 @@
+//! `cnitool container run` for a plain user: a rootless podman container on the user's
+//! rootless networks.
+//!
+//! It is a rootless run ([`super::run::run_body`]) whose shared namespace lives in podman's
+//! user namespace ([`super::podman`]) and whose command is a keeper holding the run netns;
+//! while it runs, `podman run --network ns:/proc/KEEPER/ns/net` starts the container there,
+//! with the run's hosts file and resolv.conf mounted over its own (names, `--add-host`,
+//! `--dns*`). Ports (`-p`) are published as for a rootless run: portmap in the outer netns,
+//! the uplink on the host. When the client ends, the keeper is killed and the run undone as
+//! any rootless run; a wrapper killed meanwhile leaves a record that names the container, which
+//! the next rootless run or `cnitool gc` kills before it undoes the run.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicI32;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+use super::run::{run_body, Body, Spot};
+use super::state::UplinkKind;
+use super::Options;
+use crate::cmd::container::run::{
+    check_engine_args, names_of, spawn_client, wait_for_client, Outcome as ClientOutcome, RunArgs,
+};
+use crate::cmd::Context;
+use crate::container::engine::{read_cidfile, EngineKind};
+use crate::supervise::signals::{handled_signals, Group};
+use crate::supervise::wait::{Event, Outcome};
+use crate::supervise::{tool, RunPlan};
+
+/// Runs `container run` as a plain user.
+pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
+    let (tx, rx) = mpsc::channel();
+    let pending = Arc::new(AtomicI32::new(0));
+    // Blocked before any other thread exists (the runner forks its plugin executor).
+    handled_signals()
+        .thread_block()
+        .context("blocking signals")
+        .map_err(tool)?;
+    let engine = args.engine.engine();
+    if engine.kind == EngineKind::Docker {
+        return Err(tool(crate::usage!(
+            "container run --engine docker needs root: a rootless docker daemon keeps its \
+             containers in a network namespace of its own (rootlesskit), which cnitool cannot \
+             put on your rootless networks; use --engine podman"
+        )));
+    }
+    check_engine_args(&args.engine_args, engine.kind).map_err(tool)?;
+    let ctx = super::run::user_first(ctx);
+    let nets = super::run::resolve_networks(&args.nets, &ctx).map_err(tool)?;
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin
+        .require_capabilities(&lists, &["dns"])
+        .map_err(tool)?;
+    let (names, add_hosts) = names_of(args).map_err(tool)?;
+    let plan = RunPlan {
+        cni_args: args.plugin.cni_args().map_err(tool)?,
+        capability_args: args.plugin.capability_args().map_err(tool)?,
+        dns: args.plugin.dns_for_runtime(),
+        hostname: names.first().cloned(),
+        names,
+        add_hosts,
+        argv: vec![
+            super::holder::SELF_EXE.to_owned(),
+            "__rootless-keep".to_owned(),
+        ],
+        sequential: false,
+        nets,
+    };
+    let userns = super::podman::userns(&engine).map_err(tool)?;
+    let opts = Options {
+        uplink: UplinkKind::Auto,
+        allow_host_loopback: false,
+        require_uplink: false,
+        userns: Some(userns),
+    };
+    let grace = Duration::from_secs(args.stop_timeout);
+    // As for a run's command: on a terminal the client stays in our job, else it gets a
+    // group of its own and every signal through us.
+    let group = Group::for_command();
+    let client_tx = tx.clone();
+    let mut client = |spot: &Spot, rx: &Receiver<Event>| -> Outcome {
+        let mut cmd = engine.command();
+        cmd.arg("run")
+            .arg("--network")
+            .arg(format!("ns:/proc/{}/ns/net", spot.keeper))
+            .arg("--cidfile")
+            .arg(&spot.cidfile)
+            .arg("--volume")
+            .arg(format!("{}:/etc/hosts", spot.hosts.display()))
+            .arg("--volume")
+            .arg(format!("{}:/etc/resolv.conf", spot.resolv.display()))
+            .args(&args.engine_args);
+        if group == Group::Own {
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
+        let (outcome, interrupted) = match spawn_client(cmd, client_tx.clone()) {
+            Ok(()) => wait_for_client(rx, &engine, &spot.cidfile, grace, group),
+            Err(e) => (ClientOutcome::Failed(e), false),
+        };
+        let failed = matches!(outcome, ClientOutcome::Failed(_));
+        if interrupted || failed {
+            if let Some(cid) = read_cidfile(&spot.cidfile) {
+                engine.kill(&cid);
+            }
+        }
+        match outcome {
+            ClientOutcome::Exited(status) => Outcome::Exited(status),
+            ClientOutcome::Failed(e) => Outcome::Failed(e),
+        }
+    };
+    run_body(
+        &plan,
+        &ctx,
+        &opts,
+        (tx, &rx, &pending),
+        Body::Engine {
+            engine: engine.clone(),
+            client: &mut client,
+        },
+    )
+}

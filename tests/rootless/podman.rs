@@ -1,0 +1,413 @@
+//! Rootless podman containers on the user's rootless networks: `cnitool container run` as the
+//! test user, with real rootless podman (its own storage and configuration in the test's
+//! directory, vfs, runc, a busybox image imported from a tarball; nothing is pulled).
+//!
+//! Rootless podman maps the user's subordinate IDs with `newuidmap`, which needs a passwd
+//! entry: the test user gets one, and its ranges, in a private overlay of `/etc` in the
+//! throwaway mount namespace (the machine's files are never touched). Each test ends podman's
+//! pause process, then the usual leak checks run.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use testsupport::isolate::{private_etc, PrivatePodman};
+
+use crate::util::{rl_test, Bg, Rl};
+
+/// The busybox applets the containers use.
+const APPLETS: &[&str] = &[
+    "sh", "cat", "grep", "ip", "ping", "httpd", "sleep", "echo", "read",
+];
+
+/// Rootless podman for the test user.
+struct Pod {
+    /// `--engine podman --engine-opt=...` for cnitool.
+    engine: Vec<String>,
+    /// podman's global options.
+    global: Vec<String>,
+    /// The configuration files' environment.
+    env: Vec<(String, String)>,
+    bin: PathBuf,
+}
+
+/// Whether rootless podman can run here (installed, with newuidmap); see
+/// [`testsupport::prerequisite`].
+fn podman_or_skip(test: &str) -> bool {
+    let missing: Vec<&str> = ["/usr/bin/podman", "/usr/bin/newuidmap", "/bin/busybox"]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    testsupport::prerequisite(
+        test,
+        "containers",
+        (!missing.is_empty()).then(|| format!("{missing:?} (podman, uidmap, busybox-static)")),
+    )
+}
+
+/// Runs `f` as a rootless podman test: the user's passwd entry and subordinate IDs, podman's
+/// configuration, the image; afterwards podman's pause process is ended.
+fn pod_test(test: &str, f: impl FnOnce(&Rl, &Pod) + Send) {
+    if !podman_or_skip(test) {
+        return;
+    }
+    rl_test(test, |rl| {
+        let pod = Pod::new(rl);
+        // Stopped also when `f` panics, so that the leak check reports the test's failure
+        // rather than the pause process.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(rl, &pod)));
+        if let Err(p) = result {
+            // Whatever the failed test left: the next test gets a clean user.
+            for (pid, _) in rl.processes() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::panic::resume_unwind(p);
+        }
+        pod.stop(rl);
+        // The overlay's layer is a mount point in the temp dir, which could not be removed.
+        for point in ["/etc", rl.tmp.path().join("etc-layer").to_str().unwrap()] {
+            nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH)
+                .unwrap_or_else(|e| panic!("unmounting {point}: {e}"));
+        }
+    });
+}
+
+impl Pod {
+    fn new(rl: &Rl) -> Pod {
+        let layer = rl.tmp.path().join("etc-layer");
+        fs::create_dir(&layer).unwrap();
+        private_etc(&layer);
+        let name = "cnitool-rlpod";
+        let append = |file: &str, line: String| {
+            let mut f = fs::OpenOptions::new().append(true).open(file).unwrap();
+            f.write_all(line.as_bytes()).unwrap();
+        };
+        append(
+            "/etc/passwd",
+            format!(
+                "{name}:x:{}:{}::{}:/bin/sh\n",
+                rl.uid,
+                rl.gid,
+                rl.home.display()
+            ),
+        );
+        append("/etc/group", format!("{name}:x:{}:\n", rl.gid));
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            fs::write(f, format!("{name}:100000:65536\n")).unwrap();
+        }
+        let base = rl.tmp.path().join("pod");
+        rl.user_dir(&base, 0o755);
+        let private = PrivatePodman::new(&base, &[]);
+        rl.user_dir(&base.join("podman"), 0o755);
+        let pod = Pod {
+            engine: ["--engine", "podman"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(private.global.iter().map(|g| format!("--engine-opt={g}")))
+                .collect(),
+            global: private.global.clone(),
+            env: private
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.display().to_string()))
+                .collect(),
+            bin: private.bin.clone(),
+        };
+        let tar = image_tarball(rl.tmp.path());
+        let out = crate::util::wait_out(
+            pod.podman(
+                rl,
+                &["import", tar.to_str().unwrap(), "localhost/busybox:latest"],
+            )
+            .spawn()
+            .unwrap(),
+        );
+        assert_eq!(out.code(), 0, "importing the image: {out:#?}");
+        pod
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// `podman GLOBAL ARGS` as the user.
+    fn podman(&self, rl: &Rl, args: &[&str]) -> std::process::Command {
+        let all: Vec<&str> = self
+            .global
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied())
+            .collect();
+        rl.cmd_bin(&self.bin, all, &self.env())
+    }
+
+    /// `cnitool container run ENGINE CNITOOL_ARGS -- PODMAN_RUN_ARGS` as the user.
+    fn run(&self, rl: &Rl, cnitool: &[&str], engine: &[&str]) -> std::process::Command {
+        let mut args: Vec<&str> = vec!["container", "run"];
+        args.extend(self.engine.iter().map(String::as_str));
+        args.extend(cnitool);
+        args.push("--");
+        args.extend(engine);
+        rl.cmd_env(args, &self.env())
+    }
+
+    /// Ends podman's pause process (it holds podman's user namespace), as `podman system
+    /// migrate` would, once podman's own cleanup of the containers (conmon's exit command,
+    /// which starts a pause process again if there is none) is over.
+    fn stop(&self, rl: &Rl) {
+        let comm = |pid: i32| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .unwrap_or_default()
+                .trim_end()
+                .to_owned()
+        };
+        rl.wait_until("podman's cleanup to end", Duration::from_secs(30), || {
+            rl.processes()
+                .iter()
+                .all(|(pid, _)| comm(*pid) == "podman pause")
+        });
+        for (pid, _) in rl.processes() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        rl.wait_until(
+            "the user's processes to end",
+            Duration::from_secs(20),
+            || rl.processes().is_empty(),
+        );
+    }
+}
+
+/// A root file system with busybox, its applets and a CGI script that prints the client's
+/// address (`/www/cgi-bin/peer`), as a tarball for `podman import`.
+fn image_tarball(dir: &Path) -> PathBuf {
+    let root = dir.join("image");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::create_dir_all(root.join("www/cgi-bin")).unwrap();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    let cgi = root.join("www/cgi-bin/peer");
+    fs::write(
+        &cgi,
+        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"peer=$REMOTE_ADDR\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&cgi, fs::Permissions::from_mode(0o755)).unwrap();
+    let tar = dir.join("image.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
+    tar
+}
+
+/// The address of `name` on `net` in `cnitool names -o json` as the user ("" if none).
+fn name_addr(rl: &Rl, net: &str, name: &str) -> String {
+    let out = rl.run(["-o", "json", "names", net]).ok();
+    let all: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .map(|x| x["addresses"][0].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// A container on the built-in network next to a rootless run: each resolves the other by
+/// name (hosts files kept current), the container reaches the run by name; the container's
+/// address is on the shared network; nothing is left afterwards.
+#[test]
+fn container_and_run_share_the_network_and_names() {
+    pod_test(
+        "container_and_run_share_the_network_and_names",
+        |rl, pod| {
+            // The run "web": says it is up, then waits for its stdin to close.
+            let mut web = rl.cmd([
+                "run",
+                "--name",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "echo up; read x || true",
+            ]);
+            web.stdin(Stdio::piped());
+            let mut web = Bg::spawn(web);
+            assert_eq!(web.expect_line(), "up");
+            let web_addr = name_addr(rl, "cnitool", "web");
+            assert!(web_addr.starts_with("10.231."), "{web_addr:?}");
+
+            // The container "box": its hosts file shows web, it pings web by name, then
+            // waits for its stdin (-i passes ours) to close.
+            let mut boxed = pod.run(
+                rl,
+                &["--name", "box"],
+                &[
+                    "--rm",
+                    "-i",
+                    "localhost/busybox",
+                    "sh",
+                    "-c",
+                    "grep -v '^#' /etc/hosts | grep web; ip -4 -o addr show eth0 | \
+                     grep -o 'inet [0-9.]*'; ping -c 1 -W 5 web >/dev/null && echo pinged; \
+                     echo ready; read x; echo bye",
+                ],
+            );
+            boxed.stdin(Stdio::piped());
+            let mut boxed = Bg::spawn(boxed);
+            assert_eq!(boxed.expect_line(), format!("{web_addr}\tweb.cnitool web"));
+            let box_addr = boxed.expect_line();
+            let box_addr = box_addr
+                .strip_prefix("inet ")
+                .unwrap_or(&box_addr)
+                .to_owned();
+            assert!(box_addr.starts_with("10.231."), "{box_addr:?}");
+            assert_eq!(boxed.expect_line(), "pinged");
+            assert_eq!(boxed.expect_line(), "ready");
+            assert_eq!(name_addr(rl, "cnitool", "box"), box_addr);
+
+            // The run sees the container's name in its hosts file, updated in place.
+            let out = rl
+                .run(["run", "--", "sh", "-c", "grep -w box /etc/hosts"])
+                .ok();
+            assert_eq!(out.stdout, format!("{box_addr}\tbox.cnitool box\n"));
+
+            drop(boxed.child.stdin.take());
+            assert_eq!(boxed.expect_line(), "bye");
+            boxed.finish_code(0);
+            assert_eq!(name_addr(rl, "cnitool", "box"), "");
+            drop(web.child.stdin.take());
+            web.finish_code(0);
+            // The containers are gone (--rm).
+            let ps = crate::util::wait_out(pod.podman(rl, &["ps", "-aq"]).spawn().unwrap());
+            assert_eq!((ps.code(), ps.stdout.as_str()), (0, ""), "{ps:#?}");
+        },
+    );
+}
+
+/// `-p 8080:80`: a client on the host's loopback reaches the container's server through the
+/// uplink and portmap; the server sees 10.0.2.2 (slirp4netns's host address), never
+/// 127.0.0.1.
+#[test]
+fn published_port_reaches_the_container() {
+    pod_test("published_port_reaches_the_container", |rl, pod| {
+        let mut server = pod.run(
+            rl,
+            &["-p", "18080:80"],
+            &[
+                "--rm",
+                "-i",
+                "localhost/busybox",
+                "sh",
+                "-c",
+                "httpd -p 80 -h /www && echo ready; read x || true",
+            ],
+        );
+        server.stdin(Stdio::piped());
+        let mut server = Bg::spawn(server);
+        assert_eq!(server.expect_line(), "ready");
+        let mut c = TcpStream::connect(("127.0.0.1", 18080)).expect("connecting to the port");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"GET /cgi-bin/peer HTTP/1.0\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        // httpd listens on both families: the IPv4 client as a mapped address.
+        assert!(reply.ends_with("peer=[::ffff:10.0.2.2]\n"), "{reply:?}");
+        drop(server.child.stdin.take());
+        server.finish_code(0);
+    });
+}
+
+/// The wrapper SIGKILLed while its container runs: the container goes on, and so does the
+/// shared namespace (its holder sees the container in the run netns); `cnitool gc` as the
+/// user kills the container and undoes the run, and the namespace ends.
+#[test]
+fn killed_wrapper_is_cleaned_up_by_gc() {
+    pod_test("killed_wrapper_is_cleaned_up_by_gc", |rl, pod| {
+        let mut wrapper = Bg::spawn(pod.run(
+            rl,
+            &["--name", "orphan"],
+            &[
+                "--rm",
+                "localhost/busybox",
+                "sh",
+                "-c",
+                "echo ready; sleep 1000",
+            ],
+        ));
+        assert_eq!(wrapper.expect_line(), "ready");
+        kill(Pid::from_raw(wrapper.pid()), Signal::SIGKILL).unwrap();
+        // Not `finish`: the engine client, which holds the output pipes, outlives the
+        // wrapper (podman joins its user namespace at its start, which clears the
+        // parent-death signal), until gc kills its container.
+        let st = wrapper.child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(st.signal(), Some(Signal::SIGKILL as i32));
+        let ps = crate::util::wait_out(pod.podman(rl, &["ps", "-q"]).spawn().unwrap());
+        assert_eq!(
+            ps.stdout.lines().count(),
+            1,
+            "the container runs on: {ps:#?}"
+        );
+        assert_eq!(rl.generations().len(), 1, "the shared namespace stays");
+        // Its name no longer counts: its runner is gone.
+        assert_eq!(name_addr(rl, "cnitool", "orphan"), "");
+
+        let out = rl.run(["gc"]).ok();
+        assert!(
+            out.stderr.contains("killed its container")
+                || out.stdout.contains("killed its container"),
+            "{out:#?}"
+        );
+        rl.wait_until("the container to end", Duration::from_secs(30), || {
+            let ps = crate::util::wait_out(pod.podman(rl, &["ps", "-aq"]).spawn().unwrap());
+            ps.code() == 0 && ps.stdout.is_empty()
+        });
+        rl.wait_until(
+            "the shared namespace to end",
+            Duration::from_secs(10),
+            || rl.generations().is_empty(),
+        );
+    });
+}
+
+/// Docker as a plain user is refused with the reason, before anything is made.
+#[test]
+fn rootless_docker_is_refused() {
+    crate::util::rl_test("rootless_docker_is_refused", |rl| {
+        let out = rl.run([
+            "container",
+            "run",
+            "--engine",
+            "docker",
+            "--",
+            "busybox",
+            "true",
+        ]);
+        assert_eq!(out.code(), 125, "{out:#?}");
+        assert!(
+            out.stderr
+                .contains("container run --engine docker needs root"),
+            "{out:#?}"
+        );
+        assert!(rl.generations().is_empty());
+    });
+}
