@@ -1,5 +1,6 @@
-//! `cnitool names`: the names of the live runs (`run --name`, `--alias`) and named
-//! namespaces (`add --name`) on each network, with their addresses.
+//! `cnitool names`: the names of the live runs (`run --name`, `--alias`), named namespaces
+//! (`add --name`) and containers (`container run --name`, `container attach --name`) on each
+//! network, with their addresses.
 
 use std::process::ExitCode;
 

@@ -3,9 +3,11 @@
 //!
 //! Order: write a record, make the namespace (podman: a new named one; docker: a pause
 //! container with `--network none`, its namespace bind-mounted to a name so the path stays
-//! valid), ADD each network, run `<engine> run --network ns:PATH|container:PAUSE --cidfile F
-//! ARGS...` with the arguments exactly as given and stdio inherited, then DEL in reverse,
-//! delete the namespace, remove the pause container and the record. Signals during setup roll
+//! valid), ADD each network, write the hosts file and resolv.conf when the container gets
+//! cnitool's (`--name`, `--add-host`; `--dns*` or DNS in the results), run `<engine> run
+//! --network ns:PATH|container:PAUSE --cidfile F [--volume FILE:/etc/hosts] [--volume
+//! FILE:/etc/resolv.conf] ARGS...` with the arguments exactly as given and stdio inherited,
+//! then withdraw the names, DEL in reverse, delete the namespace, remove the pause container and the record. Signals during setup roll
 //! back; during the run they go to the engine client (which passes them to the container), and
 //! if the container has not ended `--stop-timeout` seconds later it is killed through the
 //! engine. If the wrapper itself is killed, `cnitool gc` finds the record and undoes the rest.
@@ -47,7 +49,10 @@ itself fails, e.g. image missing, name in use). If the client is killed by signa
 
 The container runs in the foreground: --detach (-d) is refused (use `container attach` for a
 container that outlives the command). --network (--net) and --cidfile are set by cnitool, and
-ports are published with cnitool's own -p (through portmap): the engine's are refused.";
+ports are published with cnitool's own -p (through portmap): the engine's are refused.
+With cnitool's --dns, --dns-search or --dns-option, or DNS settings in the CNI results, the
+container's /etc/resolv.conf is cnitool's (mounted over it); the engine's own DNS options
+keep the engine's file, and are refused together with cnitool's.";
 
 // Arguments of `container run`.
 #[derive(Debug, Args)]
