@@ -13,9 +13,10 @@
 //!   rewritten in place ([`refresh`]): the same inode (the bind mount pins it), one `pwrite`
 //!   from offset 0 that never shrinks the file (shorter content is padded with a comment),
 //!   so a reader sees the old or the new content, never an empty or cut file.
-//! - Only records whose runner is alive count: a runner killed by SIGKILL leaves its claim
-//!   in a record that nobody resolves any more, and `cnitool gc` removes the record and
-//!   rewrites the live files.
+//! - Only records whose runner is alive count (for a container attached by `container
+//!   attach`, its first process): a runner killed by SIGKILL leaves its claim in a record
+//!   that nobody resolves any more, and `cnitool gc` removes the record and rewrites the live
+//!   files.
 //! - A file of someone else's making (a user's `/etc/netns/NAME/hosts`, the engine's
 //!   `/etc/hosts` of a container that `container attach` names) keeps its own content as the
 //!   head: ours follows it ([`publish_over`]) and can be cut off again ([`withdraw_over`]).
