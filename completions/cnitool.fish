@@ -73,9 +73,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l cap -d 'Capabili
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` and `container run` write it into the command\'s or container\'s resolv.conf, whether or not a plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run` and `container run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l result-version -d 'Print the result converted to this CNI version' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l name -d 'Name the namespace on the network (a named namespace only): runs and named namespaces on the network resolve NAME and NAME.NETWORK to its addresses there, and it sees theirs through /etc/netns/NETNS/hosts (which `ip netns exec` and `cnitool netns exec` put over /etc/hosts), until `del`. RFC 1123 label' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand add" -l alias -d 'Another name, like --name (repeatable; needs --name)' -r
@@ -101,9 +101,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l cap -d 'Capabi
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` and `container run` write it into the command\'s or container\'s resolv.conf, whether or not a plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run` and `container run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand check" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -127,9 +127,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l cap -d 'Capabili
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` and `container run` write it into the command\'s or container\'s resolv.conf, whether or not a plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run` and `container run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand del" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -416,9 +416,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l cap -d 'Capabili
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` and `container run` write it into the command\'s or container\'s resolv.conf, whether or not a plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run` and `container run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
 slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
 pasta\t'pasta (passt): no published ports in shared mode'"
@@ -470,9 +470,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_se
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` and `container run` write it into the command\'s or container\'s resolv.conf, whether or not a plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run` and `container run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from run" -s q -l quiet -d 'Print nothing but errors on stderr'
@@ -491,14 +491,17 @@ podman\t'Podman: joins the named network namespace by path (`--network ns:PATH`)
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine-bin -d 'The engine\'s client (default: docker or podman, found in PATH)' -r -F
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l engine-opt -d 'A global option for every engine call, one argument each (repeatable), e.g. --engine-opt=-H --engine-opt=unix:///run/other.sock, or --engine-opt=--root=/srv/c' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l net -d 'A network to attach, NAME or NAME:IFNAME (repeatable, in order; interfaces are eth0, eth1, ... by default: name them when the container has interfaces of its own)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l name -d 'Name the container on its networks, as `cnitool run --name` does: runs, named namespaces and containers on them resolve NAME and NAME.NETWORK to its addresses until it is detached or stops. With --name or --add-host, the engine\'s /etc/hosts of the container gets, after its own lines, the --add-host entries and the names on its networks, kept current in place; `detach` leaves only the engine\'s lines. The file must be writable (not mounted read-only)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l alias -d 'Another name, like --name (repeatable; needs --name)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l add-host -d 'Add a line to the container\'s /etc/hosts: NAME:IP (repeatable; removed by detach)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l arg -d 'Plugin argument K=V, added to CNI_ARGS (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l cap -d 'Capability argument NAME=JSON or NAME=@FILE (repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s p -l publish -d 'Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO] (portMappings capability)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l ip -d 'Request an address, e.g. 10.22.0.5/24 (ips capability; repeatable)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l mac -d 'Request a MAC address (mac capability)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` writes it into the command\'s resolv.conf when no plugin takes it)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run`)' -r
-complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns -d 'DNS server for the container (dns capability; repeatable; `run` and `container run` write it into the command\'s or container\'s resolv.conf, whether or not a plugin takes it)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-search -d 'DNS search domain for the container (dns capability; repeatable; as --dns in `run` and `container run`)' -r
+complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and __fish_seen_subcommand_from attach" -s q -l quiet -d 'Print nothing but errors on stderr'

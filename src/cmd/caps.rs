@@ -35,15 +35,17 @@ pub struct PluginArgs {
     /// Request a MAC address (mac capability).
     #[arg(long, value_name = "MAC")]
     pub mac: Option<String>,
-    /// DNS server for the container (dns capability; repeatable; `run` writes it into the
-    /// command's resolv.conf when no plugin takes it).
+    /// DNS server for the container (dns capability; repeatable; `run` and `container run`
+    /// write it into the command's or container's resolv.conf, whether or not a plugin takes
+    /// it).
     #[arg(long, value_name = "IP")]
     pub dns: Vec<String>,
-    /// DNS search domain for the container (dns capability; repeatable; as --dns in `run`).
+    /// DNS search domain for the container (dns capability; repeatable; as --dns in `run`
+    /// and `container run`).
     #[arg(long, value_name = "DOMAIN")]
     pub dns_search: Vec<String>,
     /// DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as
-    /// --dns in `run`).
+    /// --dns in `run` and `container run`).
     #[arg(long, value_name = "OPTION")]
     pub dns_option: Vec<String>,
 }
@@ -178,7 +180,7 @@ impl PluginArgs {
     /// Refuses a capability flag (`-p`, `--ip`, `--mac`, `--dns`, `--dns-search`) that no
     /// plugin of `lists` declares: the library passes a capability argument only to the
     /// plugins that declare it, so the flag would do nothing. Capabilities in `except` are
-    /// not checked (`run` applies DNS itself when no plugin takes it). `--cap` and
+    /// not checked (`run` and `container run` apply DNS themselves). `--cap` and
     /// `CAP_ARGS` are passed on unchecked, as Go's tool does.
     ///
     /// # Errors
@@ -206,8 +208,8 @@ impl PluginArgs {
         Ok(())
     }
 
-    /// `--dns`, `--dns-search` and `--dns-option`, which `run` writes into the command's
-    /// resolv.conf itself, whether or not a plugin takes the `dns` capability (a plugin that
+    /// `--dns`, `--dns-search` and `--dns-option`, which `run` (and `container run`) writes
+    /// into the command's resolv.conf itself, whether or not a plugin takes the `dns` capability (a plugin that
     /// does may configure something else with them, a DNS server of its own, and need not
     /// put them in its result).
     pub fn dns_for_runtime(&self) -> crate::supervise::resolv::DnsFlags {

@@ -1,5 +1,6 @@
-//! `cnitool names`: the names of the live runs (`run --name`, `--alias`) and named
-//! namespaces (`add --name`) on each network, with their addresses.
+//! `cnitool names`: the names of the live runs (`run --name`, `--alias`), named namespaces
+//! (`add --name`) and containers (`container run --name`, `container attach --name`) on each
+//! network, with their addresses.
 
 use std::process::ExitCode;
 
@@ -50,10 +51,17 @@ pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
                 .map(|(holder, c)| {
                     let (pid, netns) = match holder {
                         Holder::Run(pid) | Holder::Container(pid) => (Some(*pid), None),
+                        Holder::Attached(_, pid) => (Some(*pid), None),
                         Holder::Netns(name) => (None, Some(name)),
                     };
-                    json!({"network": c.network, "name": c.names[0], "aliases": c.names[1..],
-                           "addresses": c.addresses, "pid": pid, "netns": netns})
+                    let mut item = json!({"network": c.network, "name": c.names[0],
+                           "aliases": c.names[1..], "addresses": c.addresses, "pid": pid,
+                           "netns": netns});
+                    // An attached container: its name (the pid is its first process's).
+                    if let Holder::Attached(name, _) = holder {
+                        item["container"] = json!(name);
+                    }
+                    item
                 })
                 .collect();
             crate::outln!("{}", serde_json::to_string_pretty(&items)?)?;
@@ -71,6 +79,7 @@ pub fn run(args: NamesArgs, ctx: &Context) -> Result<ExitCode> {
                         Holder::Run(pid) => format!("pid {pid}"),
                         Holder::Netns(name) => format!("netns {name}"),
                         Holder::Container(pid) => format!("container (pid {pid})"),
+                        Holder::Attached(name, pid) => format!("container {name} (pid {pid})"),
                     },
                 ]);
             }

@@ -171,22 +171,8 @@ fn plan(args: &RunArgs, nets: Vec<(NetworkConfigList, String)>) -> Result<RunPla
             ));
         }
     }
-    let mut names = Vec::new();
-    if let Some(name) = &args.name {
-        crate::supervise::names::validate_label("--name", name)?;
-        names.push(name.clone());
-    }
-    for alias in &args.alias {
-        crate::supervise::names::validate_label("--alias", alias)?;
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(alias)) {
-            names.push(alias.clone());
-        }
-    }
-    let add_hosts = args
-        .add_host
-        .iter()
-        .map(|a| parse_add_host(a))
-        .collect::<Result<Vec<_>>>()?;
+    let names = crate::supervise::names::names_and_aliases(args.name.as_deref(), &args.alias)?;
+    let add_hosts = parse_add_hosts(&args.add_host)?;
     Ok(RunPlan {
         nets,
         cni_args,
@@ -217,6 +203,11 @@ pub fn parse_add_host(arg: &str) -> Result<(String, std::net::IpAddr)> {
         return Err(bad("not a valid host name before ':'"));
     }
     Ok((name.to_owned(), ip))
+}
+
+/// Every `--add-host NAME:IP` ([`parse_add_host`]).
+pub fn parse_add_hosts(args: &[String]) -> Result<Vec<(String, std::net::IpAddr)>> {
+    args.iter().map(|a| parse_add_host(a)).collect()
 }
 
 /// `--dry-run`: prints each network's plugin calls and runs nothing.

@@ -68,6 +68,17 @@ pub struct ContainerRecord {
     /// `run --name` or `--add-host`: the hosts file mounted over the container's /etc/hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts: Option<PathBuf>,
+    /// `attach`: the container's first process when it was attached; its names count while
+    /// this process lives (a restarted container has another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Owner>,
+    /// `attach --name` or `--add-host`: the engine's /etc/hosts of the container has a part of
+    /// ours (written through `/proc/<init>/root/etc/hosts`), cut off again at the end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hosts_in_place: bool,
+    /// `run --dns*` (or DNS in the results): the resolv.conf mounted over the container's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<PathBuf>,
 }
 
 /// The directory of records under a cache directory.
@@ -95,7 +106,32 @@ impl ContainerRecord {
         ))
     }
 
-    /// Undoes what the record describes, in this order: kill the run's container (when
+    /// Takes the container's names out of its record (at `path`) and out of the live hosts
+    /// files, and our part out of the engine's /etc/hosts of an attached container: the
+    /// first step of the end, so they go even if a DEL then fails. Under the names lock.
+    ///
+    /// # Errors
+    /// When the record cannot be rewritten or the engine's file cannot be restored.
+    pub fn withdraw_names(&mut self, cache: &Cache, path: &Path) -> Result<()> {
+        if self.names.is_empty() && !self.hosts_in_place {
+            return Ok(());
+        }
+        let _lock = crate::supervise::names::lock(cache.dir())?;
+        let claims = std::mem::take(&mut self.names);
+        let in_place = std::mem::take(&mut self.hosts_in_place);
+        let id = path.file_stem().unwrap_or_default().to_string_lossy();
+        self.write(cache, &id)?;
+        if let (true, Some(init)) = (in_place, &self.init) {
+            let hosts = crate::supervise::names::in_place_path(init.pid);
+            crate::supervise::names::withdraw_over(&hosts, Some(init))
+                .map_err(|e| anyhow!("restoring the container's /etc/hosts: {e}"))?;
+        }
+        let nets = claims.iter().map(|c| c.network.as_str()).collect();
+        crate::supervise::names::refresh(cache.dir(), Some(&nets), None)
+    }
+
+    /// Undoes what the record describes, in this order: withdraw the names
+    /// ([`ContainerRecord::withdraw_names`]), kill the run's container (when
     /// `kill_container`), DEL the first `added` networks in reverse (all of them when `None`:
     /// DEL of a network never added is harmless), delete the named namespace, remove the pause
     /// container, then the cidfile and the record at `path`. Every step runs even if an earlier
@@ -111,6 +147,9 @@ impl ContainerRecord {
         kill_container: bool,
     ) -> Result<()> {
         let mut errors = Vec::new();
+        if let Err(e) = self.clone().withdraw_names(ctx.cni.cache(), path) {
+            errors.push(format!("withdrawing the names: {e:#}"));
+        }
         if kill_container {
             if let Some(cid) = self
                 .cidfile
@@ -165,6 +204,9 @@ impl ContainerRecord {
         if let Some(hosts) = &self.hosts {
             let _ = fs::remove_file(hosts);
         }
+        if let Some(resolv) = &self.resolv_conf {
+            let _ = fs::remove_file(resolv);
+        }
         match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -217,7 +259,6 @@ impl ContainerRecord {
 /// `dry_run`, would be cleaned up); failures are warnings, and the record stays for next time.
 pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
     let mut done = Vec::new();
-    let mut named_gone = false;
     for (path, rec) in ContainerRecord::list(ctx.cni.cache().dir())? {
         let rec = match rec {
             Ok(rec) => rec,
@@ -245,13 +286,6 @@ pub fn collect_stale(ctx: &Context, dry_run: bool) -> Result<Vec<String>> {
             Ok(()) => done.push(format!("cleaned up {}", rec.describe())),
             Err(e) => crate::diag!("warning: could not clean up {}: {e:#}", rec.describe()),
         }
-        named_gone |= !rec.names.is_empty();
-    }
-    // The live hosts files may still show the dead wrappers' names.
-    if named_gone {
-        let cache_dir = ctx.cni.cache().dir();
-        let _lock = crate::supervise::names::lock(cache_dir)?;
-        crate::supervise::names::refresh(cache_dir, None, None)?;
     }
     Ok(done)
 }

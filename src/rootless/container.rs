@@ -22,7 +22,8 @@ use super::run::{run_body, Body, Spot};
 use super::state::UplinkKind;
 use super::Options;
 use crate::cmd::container::run::{
-    check_engine_args, names_of, spawn_client, wait_for_client, Outcome as ClientOutcome, RunArgs,
+    check_engine_args, dns_of, names_of, spawn_client, wait_for_client, Outcome as ClientOutcome,
+    RunArgs,
 };
 use crate::cmd::Context;
 use crate::container::engine::{read_cidfile, EngineKind};
@@ -47,7 +48,9 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
              put on your rootless networks; use --engine podman"
         )));
     }
-    check_engine_args(&args.engine_args, engine.kind).map_err(tool)?;
+    // An engine argument that sets the resolv.conf keeps the engine's (then ours is not
+    // mounted, and cnitool's --dns flags are refused).
+    let engine_dns = check_engine_args(&args.engine_args, engine.kind).map_err(tool)?;
     let ctx = super::run::user_first(ctx);
     let nets = super::run::resolve_networks(&args.nets, &ctx).map_err(tool)?;
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
@@ -58,7 +61,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     let plan = RunPlan {
         cni_args: args.plugin.cni_args().map_err(tool)?,
         capability_args: args.plugin.capability_args().map_err(tool)?,
-        dns: args.plugin.dns_for_runtime(),
+        dns: dns_of(args, engine_dns.as_deref()).map_err(tool)?,
         hostname: names.first().cloned(),
         names,
         add_hosts,
@@ -89,10 +92,12 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
             .arg("--cidfile")
             .arg(&spot.cidfile)
             .arg("--volume")
-            .arg(format!("{}:/etc/hosts", spot.hosts.display()))
-            .arg("--volume")
-            .arg(format!("{}:/etc/resolv.conf", spot.resolv.display()))
-            .args(&args.engine_args);
+            .arg(format!("{}:/etc/hosts", spot.hosts.display()));
+        if engine_dns.is_none() {
+            cmd.arg("--volume")
+                .arg(format!("{}:/etc/resolv.conf", spot.resolv.display()));
+        }
+        cmd.args(&args.engine_args);
         if group == Group::Own {
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }

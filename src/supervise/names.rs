@@ -13,9 +13,15 @@
 //!   rewritten in place ([`refresh`]): the same inode (the bind mount pins it), one `pwrite`
 //!   from offset 0 that never shrinks the file (shorter content is padded with a comment),
 //!   so a reader sees the old or the new content, never an empty or cut file.
-//! - Only records whose runner is alive count: a runner killed by SIGKILL leaves its claim
-//!   in a record that nobody resolves any more, and `cnitool gc` removes the record and
-//!   rewrites the live files.
+//! - Only records whose runner is alive count (for a container attached by `container
+//!   attach`, its first process): a runner killed by SIGKILL leaves its claim in a record
+//!   that nobody resolves any more, and `cnitool gc` removes the record and rewrites the live
+//!   files.
+//! - A file of someone else's making (a user's `/etc/netns/NAME/hosts`, the engine's
+//!   `/etc/hosts` of a container that `container attach` names) keeps its own content as the
+//!   head: ours follows it ([`publish_over`]) and can be cut off again ([`withdraw_over`]).
+//!   An attached container's file is reached through `/proc/<its init>/root/etc/hosts`, only
+//!   while that process (PID and start time) lives, checked after the file is opened.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -29,10 +35,13 @@ use libcni::CniResult;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::record::{dir, RunRecord};
+use super::record::{dir, Owner, RunRecord};
 
 /// The line after which a hosts file holds the names of the runs on its networks.
 pub const MARKER: &str = "# cnitool: names of the live runs on this run's networks";
+
+/// The line before the `--add-host` entries of a hosts file (just before [`MARKER`]).
+const ADD_HOST_LINE: &str = "# cnitool: --add-host";
 
 /// The names a run holds on one network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +71,66 @@ pub fn validate_label(flag: &str, name: &str) -> Result<()> {
         "{flag} {name:?}: not a valid name (RFC 1123: 1 to 63 letters, digits and hyphens, \
          not beginning or ending with a hyphen; no dots)"
     ))
+}
+
+/// `--name` then the `--alias`es (those not equal to an earlier one, without case), each
+/// checked ([`validate_label`]).
+pub fn names_and_aliases(name: Option<&str>, aliases: &[String]) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    if let Some(name) = name {
+        validate_label("--name", name)?;
+        names.push(name.to_owned());
+    }
+    for a in aliases {
+        validate_label("--alias", a)?;
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(a)) {
+            names.push(a.clone());
+        }
+    }
+    Ok(names)
+}
+
+/// A claim of `names` on each network of `networks` (none without names).
+pub fn claims_on<'a>(
+    names: &[String],
+    networks: impl IntoIterator<Item = &'a str>,
+) -> Vec<NameClaim> {
+    let mut out: Vec<NameClaim> = Vec::new();
+    if names.is_empty() {
+        return out;
+    }
+    for net in networks {
+        if !out.iter().any(|c| c.network == net) {
+            out.push(NameClaim {
+                network: net.to_owned(),
+                names: names.to_vec(),
+                addresses: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Adds the addresses of `results` (one per network of `networks`, in order) to the claims
+/// on their networks; returns all of them, in order (the container's own addresses).
+pub fn add_addresses<'a>(
+    claims: &mut [NameClaim],
+    networks: impl IntoIterator<Item = &'a str>,
+    results: &[CniResult],
+) -> Vec<IpAddr> {
+    let mut own = Vec::new();
+    for (net, result) in networks.into_iter().zip(results) {
+        let addrs = addresses(result);
+        if let Some(claim) = claims.iter_mut().find(|c| c.network == net) {
+            for a in &addrs {
+                if !claim.addresses.contains(a) {
+                    claim.addresses.push(*a);
+                }
+            }
+        }
+        own.extend(addrs);
+    }
+    own
 }
 
 /// Whether `s` is a host name of RFC 1123 labels joined by dots (so `NAME.s` is one too).
@@ -162,8 +231,18 @@ impl NsRecord {
 struct View {
     /// Each claim, with the record holding it and a description of its holder.
     claims: Vec<(PathBuf, Holder, NameClaim)>,
-    /// Each hosts file to keep current, with the networks whose names it shows.
-    consumers: Vec<(PathBuf, BTreeSet<String>)>,
+    /// Each hosts file to keep current.
+    consumers: Vec<Consumer>,
+}
+
+/// A hosts file showing the names on some networks.
+struct Consumer {
+    /// The file.
+    hosts: PathBuf,
+    /// The networks whose names it shows.
+    nets: BTreeSet<String>,
+    /// For a file reached through `/proc/PID/root`: the process it must belong to.
+    proof: Option<Owner>,
 }
 
 /// Who holds a claim.
@@ -175,6 +254,8 @@ pub enum Holder {
     Netns(String),
     /// A `container run`, by its wrapper's PID.
     Container(i32),
+    /// A container named by `container attach`, by its name and its init's PID.
+    Attached(String, i32),
 }
 
 impl std::fmt::Display for Holder {
@@ -183,6 +264,7 @@ impl std::fmt::Display for Holder {
             Holder::Run(pid) => write!(f, "the run of pid {pid}"),
             Holder::Netns(name) => write!(f, "namespace {name:?}"),
             Holder::Container(pid) => write!(f, "the container run of pid {pid}"),
+            Holder::Attached(name, pid) => write!(f, "container {name:?} (pid {pid})"),
         }
     }
 }
@@ -190,40 +272,63 @@ impl std::fmt::Display for Holder {
 impl View {
     fn read(cache_dir: &Path) -> Result<View> {
         let mut claims = Vec::new();
-        let mut consumers: Vec<(PathBuf, BTreeSet<String>)> = Vec::new();
+        let mut consumers: Vec<Consumer> = Vec::new();
+        let nets_of = |atts: &[super::record::PlannedAttachment]| {
+            atts.iter().map(|a| a.network.clone()).collect()
+        };
         for (path, rec) in RunRecord::list(cache_dir)? {
             let Ok(rec) = rec else { continue };
             if !rec.owner.is_alive() {
                 continue;
             }
-            let nets = rec.attachments.iter().map(|a| a.network.clone()).collect();
-            consumers.push((hosts_path(&path), nets));
+            consumers.push(Consumer {
+                hosts: hosts_path(&path),
+                nets: nets_of(&rec.attachments),
+                proof: None,
+            });
             for c in rec.names {
                 claims.push((path.clone(), Holder::Run(rec.owner.pid), c));
             }
         }
         for (path, rec) in crate::container::record::ContainerRecord::list(cache_dir)? {
             let Ok(rec) = rec else { continue };
-            let Some(owner) = rec.owner.as_ref().filter(|o| o.is_alive()) else {
-                continue;
+            // A `container run` lives with its wrapper, an attached container with its init.
+            let holder = match (&rec.owner, &rec.init) {
+                (Some(o), _) if o.is_alive() => Holder::Container(o.pid),
+                (None, Some(i)) if i.is_alive() => Holder::Attached(rec.container_name, i.pid),
+                _ => continue,
             };
             if let Some(hosts) = &rec.hosts {
-                let nets = rec.attachments.iter().map(|a| a.network.clone()).collect();
-                consumers.push((hosts.clone(), nets));
+                consumers.push(Consumer {
+                    hosts: hosts.clone(),
+                    nets: nets_of(&rec.attachments),
+                    proof: None,
+                });
+            }
+            if let (true, Some(init)) = (rec.hosts_in_place, &rec.init) {
+                consumers.push(Consumer {
+                    hosts: in_place_path(init.pid),
+                    nets: nets_of(&rec.attachments),
+                    proof: Some(init.clone()),
+                });
             }
             for c in rec.names {
-                claims.push((path.clone(), Holder::Container(owner.pid), c));
+                claims.push((path.clone(), holder.clone(), c));
             }
         }
         for (path, rec) in NsRecord::list(cache_dir) {
             if !rec.is_alive() {
                 continue;
             }
-            match consumers.iter_mut().find(|(h, _)| *h == rec.hosts) {
-                Some((_, nets)) => {
-                    nets.insert(rec.claim.network.clone());
+            match consumers.iter_mut().find(|c| c.hosts == rec.hosts) {
+                Some(c) => {
+                    c.nets.insert(rec.claim.network.clone());
                 }
-                None => consumers.push((rec.hosts.clone(), [rec.claim.network.clone()].into())),
+                None => consumers.push(Consumer {
+                    hosts: rec.hosts.clone(),
+                    nets: [rec.claim.network.clone()].into(),
+                    proof: None,
+                }),
             }
             if !rec.claim.names.is_empty() {
                 claims.push((path, Holder::Netns(rec.ns_name), rec.claim));
@@ -231,6 +336,11 @@ impl View {
         }
         Ok(View { claims, consumers })
     }
+}
+
+/// The `/etc/hosts` of the container whose first process is `pid`, as seen from here.
+pub fn in_place_path(pid: i32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root/etc/hosts"))
 }
 
 /// Refuses `claims` when a live run or named namespace (other than the record at `me`)
@@ -314,7 +424,8 @@ pub fn hosts_head(
         }
     }
     if !add_hosts.is_empty() {
-        out.push_str("# cnitool: --add-host\n");
+        out.push_str(ADD_HOST_LINE);
+        out.push('\n');
         for (name, ip) in add_hosts {
             out.push_str(&format!("{ip}\t{name}\n"));
         }
@@ -390,46 +501,123 @@ pub fn publish_file(
 
 /// Writes (or updates) the hosts file of a named namespace attached by `add` (its record at
 /// `me`, written with its addresses), then the other files showing its network when it
-/// holds names. A file without the [`MARKER`] (the user's own) keeps its content as the head.
-/// Returns whether the file was created. Called under [`lock`].
+/// holds names. A file without the [`MARKER`] (the user's own) keeps its content as the head
+/// ([`publish_over`]). Returns whether the file was created. Called under [`lock`].
 pub fn publish_ns(cache_dir: &Path, rec: &NsRecord) -> Result<bool> {
+    let created = !rec.hosts.exists();
+    if created {
+        let base = fs::read_to_string("/etc/hosts").unwrap_or_default();
+        write_in_place(&rec.hosts, &hosts_head(&base, None, &[], &[]), true)
+            .with_context(|| format!("writing {}", rec.hosts.display()))?;
+    }
+    publish_over(
+        cache_dir,
+        &rec.hosts,
+        None,
+        &[],
+        &[rec.claim.network.clone()].into(),
+        std::slice::from_ref(&rec.claim),
+    )?;
+    Ok(created)
+}
+
+/// Writes our part into the existing hosts file at `path`, made by someone else (a user's
+/// `/etc/netns/NAME/hosts`, an engine's `/etc/hosts` of a running container), in place: its
+/// own content stays as the head (all that precedes a part of ours written before), then the
+/// `add_hosts` entries, [`MARKER`] and the names on its networks (those the live records
+/// give the file, else `nets`). With `proof`, the file is written only while that process
+/// lives (a file under `/proc/PID/root`). Then, for `claims` that hold names, rewrites the
+/// other live files showing their networks. The record holding `claims` must be written
+/// already. Called under [`lock`].
+pub fn publish_over(
+    cache_dir: &Path,
+    path: &Path,
+    proof: Option<&Owner>,
+    add_hosts: &[(String, IpAddr)],
+    nets: &BTreeSet<String>,
+    claims: &[NameClaim],
+) -> Result<()> {
     let view = View::read(cache_dir)?;
     let nets = view
         .consumers
         .iter()
-        .find(|(h, _)| *h == rec.hosts)
-        .map(|(_, n)| n.clone())
-        .unwrap_or_else(|| [rec.claim.network.clone()].into());
-    let (head, created) = match fs::read_to_string(&rec.hosts) {
-        Ok(old) => match head_end(&old) {
-            Some(end) => (old[..end].to_owned(), false),
-            None => (
-                format!(
-                    "{old}{}{MARKER}\n",
-                    if old.ends_with('\n') || old.is_empty() {
-                        ""
-                    } else {
-                        "\n"
-                    }
-                ),
-                false,
-            ),
-        },
-        Err(_) => {
-            let base = fs::read_to_string("/etc/hosts").unwrap_or_default();
-            (hosts_head(&base, None, &[], &[]), true)
-        }
-    };
-    write_in_place(
-        &rec.hosts,
-        &format!("{head}{}", names_part(&nets, &view)),
-        true,
-    )
-    .with_context(|| format!("writing {}", rec.hosts.display()))?;
-    if !rec.claim.names.is_empty() {
-        refresh_with(&view, &[rec.claim.network.clone()].into(), Some(&rec.hosts));
+        .find(|c| c.hosts == path)
+        .map_or(nets, |c| &c.nets);
+    (|| {
+        let f = open_existing(path, proof)?;
+        let old = read_all(&f)?;
+        let head = hosts_head(foreign_part(&old), None, &[], add_hosts);
+        write_padded(&f, &format!("{head}{}", names_part(nets, &view)))
+    })()
+    .with_context(|| format!("writing {}", path.display()))?;
+    let named: BTreeSet<String> = claims
+        .iter()
+        .filter(|c| !c.names.is_empty())
+        .map(|c| c.network.clone())
+        .collect();
+    if !named.is_empty() {
+        refresh_with(&view, &named, Some(path));
     }
-    Ok(created)
+    Ok(())
+}
+
+/// Cuts our part ([`publish_over`]'s) off the hosts file at `path`, leaving its own content
+/// as it was: one truncation at a line boundary, so a reader sees the file with or without
+/// our part, nothing else. A file without the [`MARKER`] is left alone, and so is a file
+/// under `/proc/PID/root` whose process (`proof`) is gone. Called under [`lock`].
+pub fn withdraw_over(path: &Path, proof: Option<&Owner>) -> io::Result<()> {
+    let f = match open_existing(path, proof) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let old = read_all(&f)?;
+    if head_end(&old).is_none() {
+        return Ok(());
+    }
+    f.set_len(foreign_part(&old).len() as u64)
+}
+
+/// Checks that [`publish_over`] could write the file at `path`: it exists and opens for
+/// writing (not on a read-only mount), and `proof`'s process lives.
+pub fn check_over(path: &Path, proof: Option<&Owner>) -> io::Result<()> {
+    open_existing(path, proof).map(drop)
+}
+
+/// Opens an existing file for reading and writing; with `proof`, only while that process
+/// lives, checked after the open: a file under `/proc/PID/root` opened then is that
+/// process's, even if the PID is reused afterwards (`NotFound` otherwise).
+fn open_existing(path: &Path, proof: Option<&Owner>) -> io::Result<File> {
+    let f = OpenOptions::new().read(true).write(true).open(path)?;
+    match proof {
+        Some(p) if !p.is_alive() => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("process {} is gone", p.pid),
+        )),
+        _ => Ok(f),
+    }
+}
+
+/// The content of a file opened for reading, from its start.
+fn read_all(mut f: &File) -> io::Result<String> {
+    use std::io::Read as _;
+    let mut s = String::new();
+    f.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// The part of a hosts file that is not ours: all that precedes our `--add-host` entries
+/// and [`MARKER`] (the whole file when it has no marker).
+fn foreign_part(text: &str) -> &str {
+    let Some(end) = head_end(text) else {
+        return text;
+    };
+    let head = &text[..end - MARKER.len() - 1];
+    let add_hosts = format!("{ADD_HOST_LINE}\n");
+    match head.rfind(&add_hosts) {
+        Some(i) if i == 0 || head.as_bytes()[i - 1] == b'\n' => &head[..i],
+        _ => head,
+    }
 }
 
 /// Rewrites the names part of every live hosts file showing one of `nets` (every network
@@ -442,7 +630,7 @@ pub fn refresh(cache_dir: &Path, nets: Option<&BTreeSet<&str>>, skip: Option<&Pa
         None => view
             .consumers
             .iter()
-            .flat_map(|(_, n)| n.iter().cloned())
+            .flat_map(|c| c.nets.iter().cloned())
             .collect(),
     };
     refresh_with(&view, &nets, skip);
@@ -450,20 +638,22 @@ pub fn refresh(cache_dir: &Path, nets: Option<&BTreeSet<&str>>, skip: Option<&Pa
 }
 
 fn refresh_with(view: &View, nets: &BTreeSet<String>, skip: Option<&Path>) {
-    for (hosts, theirs) in &view.consumers {
-        if Some(hosts.as_path()) == skip || theirs.is_disjoint(nets) {
+    for c in &view.consumers {
+        if Some(c.hosts.as_path()) == skip || c.nets.is_disjoint(nets) {
             continue;
         }
-        let Ok(old) = fs::read_to_string(hosts) else {
+        // Never created here: a run removes its file at its end without the lock, and must
+        // not find it made again behind it.
+        let Ok(f) = open_existing(&c.hosts, c.proof.as_ref()) else {
+            continue;
+        };
+        let Ok(old) = read_all(&f) else {
             continue;
         };
         let Some(end) = head_end(&old) else {
             continue;
         };
-        let head = &old[..end];
-        // Never created here: a run removes its file at its end without the lock, and must
-        // not find it made again behind it.
-        let _ = write_in_place(hosts, &format!("{head}{}", names_part(theirs, view)), false);
+        let _ = write_padded(&f, &format!("{}{}", &old[..end], names_part(&c.nets, view)));
     }
 }
 
@@ -488,6 +678,11 @@ pub fn write_in_place(path: &Path, content: &str, create: bool) -> io::Result<()
         .truncate(false)
         .mode(0o644)
         .open(path)?;
+    write_padded(&f, content)
+}
+
+/// [`write_in_place`]'s write, into an open file.
+fn write_padded(f: &File, content: &str) -> io::Result<()> {
     let old_len = f.metadata()?.len() as usize;
     f.write_all_at(padded(content, old_len).as_bytes(), 0)
 }
@@ -638,6 +833,47 @@ mod tests {
         write_in_place(&p, "1.2.3.4 a\n", false).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "1.2.3.4 a\n#      \n");
         assert_eq!(fs::metadata(&p).unwrap().ino(), ino);
+    }
+
+    #[test]
+    fn our_part_over_a_file_of_someone_else() {
+        let engine = "127.0.0.1\tlocalhost\n172.17.0.2\tabc123\n";
+        let ours = format!(
+            "{}10.0.0.3\tweb.n web\n",
+            hosts_head(
+                engine,
+                None,
+                &[],
+                &[("db".into(), "10.9.9.9".parse().unwrap())]
+            )
+        );
+        assert!(ours.starts_with(&format!(
+            "{engine}{ADD_HOST_LINE}\n10.9.9.9\tdb\n{MARKER}\n"
+        )));
+        assert_eq!(foreign_part(&ours), engine);
+        assert_eq!(foreign_part(engine), engine);
+        let no_add_hosts = format!("{}x\n", hosts_head(engine, None, &[], &[]));
+        assert_eq!(foreign_part(&no_add_hosts), engine);
+
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("hosts");
+        // A dead process's file is left alone.
+        let me = Owner::current().unwrap();
+        let gone = Owner {
+            start_time: me.start_time + 1,
+            ..me.clone()
+        };
+        fs::write(&p, &ours).unwrap();
+        withdraw_over(&p, Some(&gone)).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), ours);
+        assert!(check_over(&p, Some(&gone)).is_err());
+        check_over(&p, Some(&me)).unwrap();
+        withdraw_over(&p, Some(&me)).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), engine);
+        // Without our part: nothing to cut.
+        withdraw_over(&p, None).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), engine);
+        assert!(check_over(&tmp.path().join("missing"), None).is_err());
     }
 
     #[test]

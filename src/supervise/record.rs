@@ -37,6 +37,16 @@ impl Owner {
         })
     }
 
+    /// Process `pid` (another's, such as a container's first process).
+    pub fn of(pid: i32) -> Result<Owner> {
+        Ok(Owner {
+            pid,
+            start_time: start_time(pid)
+                .with_context(|| format!("reading the start time of process {pid}"))?,
+            boot_id: boot_id().context("reading the boot ID")?,
+        })
+    }
+
     /// Whether this process still runs.
     pub fn is_alive(&self) -> bool {
         boot_id().is_ok_and(|b| b == self.boot_id)

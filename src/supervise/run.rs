@@ -214,20 +214,7 @@ impl Teardown<'_> {
 
 /// The claims of a run named `names` on each of its networks (once per network).
 pub(crate) fn claims(plan: &RunPlan) -> Vec<NameClaim> {
-    let mut out: Vec<NameClaim> = Vec::new();
-    if plan.names.is_empty() {
-        return out;
-    }
-    for (list, _) in &plan.nets {
-        if !out.iter().any(|c| c.network == list.name) {
-            out.push(NameClaim {
-                network: list.name.clone(),
-                names: plan.names.clone(),
-                addresses: Vec::new(),
-            });
-        }
-    }
-    out
+    names::claims_on(&plan.names, plan.nets.iter().map(|(l, _)| l.name.as_str()))
 }
 
 /// Runs `plan` in `target` with the signal thread started (it sends on `tx`); errors are
@@ -395,23 +382,11 @@ fn write_hosts(
     results: &[CniResult],
     teardown: &mut Teardown<'_>,
 ) -> Result<()> {
-    let mut own = Vec::new();
-    for ((list, _), result) in plan.nets.iter().zip(results) {
-        let addrs = names::addresses(result);
-        if let Some(claim) = teardown
-            .record
-            .names
-            .iter_mut()
-            .find(|c| c.network == list.name)
-        {
-            for a in &addrs {
-                if !claim.addresses.contains(a) {
-                    claim.addresses.push(*a);
-                }
-            }
-        }
-        own.extend(addrs);
-    }
+    let own = names::add_addresses(
+        &mut teardown.record.names,
+        plan.nets.iter().map(|(l, _)| l.name.as_str()),
+        results,
+    );
     let base = fs::read_to_string("/etc/hosts")
         .unwrap_or_else(|_| "127.0.0.1\tlocalhost\n::1\tlocalhost\n".to_owned());
     let head = names::hosts_head(&base, plan.hostname.as_deref(), &own, &plan.add_hosts);

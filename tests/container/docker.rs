@@ -27,6 +27,8 @@ docker_tests! {
     docker_gc_after_the_wrapper_was_killed: scenarios::gc_after_the_wrapper_was_killed;
     docker_attach_detach_and_gc: scenarios::attach_detach_and_gc;
     docker_names_between_a_container_and_a_run: scenarios::names_between_a_container_and_a_run;
+    docker_attach_with_names: scenarios::attach_with_names;
+    docker_dns_flags_in_the_resolv_conf: scenarios::dns_flags_in_the_resolv_conf;
 }
 
 /// Starts dockerd in a confined throwaway host and runs `scenario` against it.

@@ -31,6 +31,8 @@ podman_tests! {
     podman_gc_after_the_wrapper_was_killed: scenarios::gc_after_the_wrapper_was_killed;
     podman_attach_detach_and_gc: scenarios::attach_detach_and_gc;
     podman_names_between_a_container_and_a_run: scenarios::names_between_a_container_and_a_run;
+    podman_attach_with_names: scenarios::attach_with_names;
+    podman_dns_flags_in_the_resolv_conf: scenarios::dns_flags_in_the_resolv_conf;
 }
 
 /// Runs `scenario` against podman in a confined throwaway host.

@@ -450,3 +450,306 @@ pub fn names_between_a_container_and_a_run(e: &Engine<'_>) {
     assert!(web.wait().unwrap().success());
     e.assert_nothing_left();
 }
+
+/// The address `cnitool names -o json` gives for NAME on `tnet`, or "" when it is not named.
+fn name_address(e: &Engine<'_>, name: &str) -> String {
+    let out = e.env.run(&["-o", "json", "names", "tnet"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .map(|x| x["addresses"][0].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// `cnitool run --net tnet -- getent hosts NAME`: the first address, or "" when unknown.
+fn resolved_by_a_run(e: &Engine<'_>, name: &str) -> String {
+    let out = e
+        .env
+        .run(&["run", "--net", "tnet", "--", "getent", "hosts", name]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A named run on `tnet` that lives until its stdin closes.
+fn start_named_run(e: &Engine<'_>, name: &str) -> std::process::Child {
+    let ready = e.env.base.join(format!("{name}.ready"));
+    let _ = std::fs::remove_file(&ready);
+    let child = e
+        .env
+        .cmd(&[
+            "run",
+            "--name",
+            name,
+            "--net",
+            "tnet",
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {}; read x || true", ready.display()),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the named run to start", Duration::from_secs(30), || {
+        ready.exists()
+    });
+    child
+}
+
+/// `container attach --name`: the engine's /etc/hosts of the running container gets the
+/// names on its network after its own lines (a read-only one is refused before anything is
+/// made); a run resolves and reaches the container by name, the container resolves a named
+/// run; a name held by a run is refused to the container and the other way round, naming
+/// the holder; `detach` leaves the engine's file as it was, and `gc` withdraws the names of
+/// a container removed behind the tool's back.
+pub fn attach_with_names(e: &Engine<'_>) {
+    let rm: &[&str] = match e.kind {
+        "podman" => &["rm", "-f", "-t", "0"],
+        _ => &["rm", "-f"],
+    };
+    let start = |name: &str, extra: &[&str], cmd: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(e.run_opts);
+        args.push("busybox");
+        args.extend_from_slice(cmd);
+        e.env.engine_ok(&args);
+    };
+    let attach = |args: &[&str]| e.env.container("attach", e.kind, args).output().unwrap();
+    let hosts_of = |name: &str| e.env.engine_ok(&["exec", name, "cat", "/etc/hosts"]);
+
+    // A read-only /etc/hosts: refused before any plugin runs.
+    let ro = e.env.base.join("ro-hosts");
+    std::fs::write(&ro, "127.0.0.1\tlocalhost\n").unwrap();
+    let volume = format!("{}:/etc/hosts:ro", ro.display());
+    start("ro", &["-v", &volume], &["sleep", "1000"]);
+    let out = attach(&["ro", "--net", "tnet", "--name", "ro"]);
+    assert_eq!(out.status.code(), Some(5), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("its /etc/hosts (/proc/") && stderr.contains("cannot be written"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    e.env.assert_no_cnitool_state();
+    e.assert_host_clean();
+    let mut args = rm.to_vec();
+    args.push("ro");
+    e.env.engine_ok(&args);
+
+    start(
+        "web",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo hello-from-web | nc -l -p 80; exec sleep 1000",
+        ],
+    );
+    let engine_hosts = hosts_of("web");
+    let mut peer = start_named_run(e, "peer");
+    let peer_addr = name_address(e, "peer");
+
+    // The name of a live run: refused, naming the run; nothing is made.
+    let out = attach(&["web", "--net", "tnet", "--name", "peer"]);
+    assert_eq!(out.status.code(), Some(5), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("name \"peer\" is taken on network \"tnet\" by the run of pid"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(hosts_of("web"), engine_hosts);
+    assert!(
+        std::fs::read_dir(e.env.cache_dir.join("cnitool-containers"))
+            .map(|rd| rd.count() == 0)
+            .unwrap_or(true)
+    );
+
+    let out = attach(&[
+        "web",
+        "--net",
+        "tnet",
+        "--name",
+        "box",
+        "--alias",
+        "boxy",
+        "--add-host",
+        "db:10.9.9.9",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let box_addr = name_address(e, "box");
+    assert!(box_addr.starts_with(e.subnet), "{box_addr:?}");
+    // The container's file: the engine's lines, ours after them.
+    let hosts = hosts_of("web");
+    assert!(hosts.starts_with(&engine_hosts), "{hosts}");
+    for line in [
+        "10.9.9.9\tdb\n".to_owned(),
+        format!("{peer_addr}\tpeer.tnet peer\n"),
+        format!("{box_addr}\tbox.tnet box boxy\n"),
+    ] {
+        assert!(hosts.contains(&line), "{line:?} in {hosts}");
+    }
+    let out = e
+        .env
+        .engine_cmd(&["exec", "web", "sh", "-c", "ping -c 1 -W 5 peer.tnet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the container pings the run: {}",
+        show(&out)
+    );
+    // A run resolves the container, and reaches it by name.
+    assert_eq!(resolved_by_a_run(e, "boxy"), box_addr);
+    let out = e.env.run(&[
+        "run",
+        "--net",
+        "tnet",
+        "--",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/box.tnet/80; head -n 1 <&3",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello-from-web\n",
+        "{}",
+        show(&out)
+    );
+    // The container's name: refused to a run, naming the container.
+    let out = e
+        .env
+        .run(&["run", "--name", "boxy", "--net", "tnet", "--", "true"]);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("by container \"web\" (pid"),
+        "{}",
+        show(&out)
+    );
+
+    // The run ends: its name goes from the container's file.
+    drop(peer.stdin.take());
+    assert!(peer.wait().unwrap().success());
+    wait_until(
+        "the run's name to leave the container's file",
+        Duration::from_secs(10),
+        || !hosts_of("web").contains("peer"),
+    );
+
+    let out = e
+        .env
+        .container("detach", e.kind, &["web"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        hosts_of("web"),
+        engine_hosts,
+        "the engine's file, as it was"
+    );
+    assert_eq!(name_address(e, "box"), "");
+    assert_eq!(resolved_by_a_run(e, "box.tnet"), "");
+    e.env.assert_no_cnitool_state();
+    e.assert_host_clean();
+
+    // Attached again, then removed behind the tool's back: its names no longer count, and
+    // gc withdraws them from the files of the live runs.
+    let out = attach(&["web", "--net", "tnet", "--name", "box"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let mut peer = start_named_run(e, "peer");
+    // The run's own hosts file, beside its record.
+    let runs = e.env.cache_dir.join("cnitool-runs");
+    let peer_hosts = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .map(|d| d.path())
+        .find(|p| p.extension().is_some_and(|x| x == "hosts"))
+        .unwrap();
+    let box_line = format!("{}\tbox.tnet box\n", name_address(e, "box"));
+    let peer_sees = || std::fs::read_to_string(&peer_hosts).unwrap();
+    assert!(peer_sees().contains(&box_line), "{}", peer_sees());
+    let mut args = rm.to_vec();
+    args.push("web");
+    e.env.engine_ok(&args);
+    assert_eq!(name_address(e, "box"), "");
+    let out = e.env.run(&["gc"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cleaned up"),
+        "{}",
+        show(&out)
+    );
+    assert!(!peer_sees().contains("box"), "{}", peer_sees());
+    assert_eq!(resolved_by_a_run(e, "box.tnet"), "");
+    drop(peer.stdin.take());
+    assert!(peer.wait().unwrap().success());
+    e.assert_nothing_left();
+}
+
+/// `container run --dns/--dns-search/--dns-option` write the container's /etc/resolv.conf
+/// on a network without the `dns` capability; on one whose plugin declares it, the plugin
+/// gets them too, and without flags the results' DNS is the container's.
+pub fn dns_flags_in_the_resolv_conf(e: &Engine<'_>) {
+    let flags = [
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "ndots:3",
+    ];
+    let resolv = |net: &str, flags: &[&str]| -> String {
+        let mut args = vec!["--net", net];
+        args.extend_from_slice(flags);
+        args.extend(["--", "--rm"]);
+        args.extend_from_slice(e.run_opts);
+        args.extend(["busybox", "cat", "/etc/resolv.conf"]);
+        let out = e.env.container("run", e.kind, &args).output().unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        // Without comments, one line.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let ours = "nameserver 192.0.2.53; search example.test; options ndots:3";
+    // tnet: no plugin takes the dns capability.
+    let text = resolv("tnet", &flags);
+    assert!(text.starts_with(ours), "{text}");
+    // Without flags or DNS in the results: the engine's file.
+    assert!(!resolv("tnet", &[]).contains("192.0.2.53"));
+    e.assert_nothing_left();
+
+    // dnet: a plugin takes it, and puts DNS settings of its own in the result.
+    e.env
+        .dns_probe_net("dnet", "cnitest0", &format!("{}.0/24", e.subnet));
+    let text = resolv("dnet", &flags);
+    assert!(
+        text.starts_with(ours),
+        "the flags over the results' DNS: {text}"
+    );
+    let log = std::fs::read_to_string(e.env.base.join("dnsprobe.log")).unwrap();
+    assert!(
+        log.contains(
+            r#"ADD {"dns":{"options":["ndots:3"],"searches":["example.test"],"servers":["192.0.2.53"]}}"#
+        ),
+        "{log}"
+    );
+    assert_eq!(
+        resolv("dnet", &[]),
+        "nameserver 192.0.2.99; search probe.test",
+        "without flags, the results' DNS"
+    );
+    e.assert_nothing_left();
+}

@@ -84,6 +84,8 @@ pub struct Env {
     pub cache_dir: PathBuf,
     /// `--netconf-dir`.
     pub netconf_dir: PathBuf,
+    /// The test's own plugins, searched before the real ones.
+    pub plugin_dir: PathBuf,
     /// The engine's client and global options.
     pub engine: Vec<String>,
     /// Environment variables of the engine's client (test-owned configuration), also set for
@@ -97,7 +99,10 @@ impl Env {
         let base = tmp.path().canonicalize().unwrap();
         let netconf_dir = base.join("net.d");
         fs::create_dir(&netconf_dir).unwrap();
+        let plugin_dir = base.join("plugins");
+        fs::create_dir(&plugin_dir).unwrap();
         Env {
+            plugin_dir,
             run_dir: base.join("netns"),
             cache_dir: base.join("cache"),
             netconf_dir,
@@ -126,6 +131,44 @@ impl Env {
             conf.to_string(),
         )
         .unwrap();
+    }
+
+    /// Writes network `name`: a bridge as [`Env::bridge_portmap_net`]'s, then `dnsprobe`, a
+    /// script written into the test's plugin directory that declares the `dns` capability,
+    /// logs the `runtimeConfig` it gets to `dnsprobe.log` and adds DNS settings of its own
+    /// (server 192.0.2.99, search domain probe.test) to the result.
+    pub fn dns_probe_net(&self, name: &str, br: &str, subnet: &str) {
+        let conf = serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": name,
+            "plugins": [
+                {"type": "bridge", "bridge": br, "isGateway": true,
+                 "ipam": {"type": "host-local", "subnet": subnet,
+                          "dataDir": self.ipam_dir()}},
+                {"type": "dnsprobe", "capabilities": {"dns": true},
+                 "log": self.base.join("dnsprobe.log")}
+            ]
+        });
+        fs::write(
+            self.netconf_dir.join(format!("10-{name}.conflist")),
+            conf.to_string(),
+        )
+        .unwrap();
+        let script = r#"#!/bin/sh
+# A chained plugin: logs `COMMAND runtimeConfig` to its config's `log`; on ADD passes the
+# previous result on with DNS settings of its own.
+conf=$(cat)
+echo "$CNI_COMMAND $(printf '%s' "$conf" | jq -c '.runtimeConfig // {}')" \
+    >> "$(printf '%s' "$conf" | jq -r .log)"
+if [ "$CNI_COMMAND" = ADD ]; then
+    printf '%s' "$conf" | jq -c '.prevResult + {dns: {nameservers: ["192.0.2.99"], search: ["probe.test"]}}'
+fi
+exit 0
+"#;
+        let path = self.plugin_dir.join("dnsprobe");
+        fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     /// host-local's dataDir.
@@ -180,7 +223,8 @@ impl Env {
         }
         c.arg("--cache-dir").arg(&self.cache_dir);
         c.arg("--netconf-dir").arg(&self.netconf_dir);
-        c.arg("--plugin-dir").arg(PLUGIN_DIR);
+        c.arg("--plugin-dir")
+            .arg(format!("{}:{PLUGIN_DIR}", self.plugin_dir.display()));
         c.arg("--netns-dir").arg(&self.run_dir);
         c.args(args).stdin(Stdio::null());
         c.envs(self.engine_env.iter().map(|(k, v)| (k, v)));

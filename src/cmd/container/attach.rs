@@ -4,6 +4,12 @@
 //! The container's namespace (`/proc/PID/ns/net`, the PID from the engine's inspect) is
 //! bind-mounted to a name first, and the networks are ADDed on that path with the container's
 //! full ID as the CNI container ID; state is keyed on that ID, never on the PID.
+//!
+//! With `--name` (`--alias`, `--add-host`) the container is named on its networks as by
+//! `container run --name`, for as long as its first process lives. Its `/etc/hosts` was made
+//! by the engine and cannot be replaced by a mount any more: the engine's file is written in
+//! place instead, through `/proc/<first process>/root/etc/hosts`, the engine's lines first
+//! (see `names::publish_over`); `detach` and `gc` cut our part off again.
 
 use std::process::ExitCode;
 
@@ -17,7 +23,8 @@ use crate::cmd::{absolute, Context, PluginArgs};
 use crate::container::engine::{EngineArgs, EngineError};
 use crate::container::record::{self, ContainerRecord, Kind};
 use crate::output::Output;
-use crate::supervise::record::PlannedAttachment;
+use crate::supervise::names;
+use crate::supervise::record::{Owner, PlannedAttachment};
 
 // Arguments of `container attach`.
 #[derive(Debug, Args)]
@@ -32,6 +39,20 @@ pub struct AttachArgs {
     /// eth1, ... by default: name them when the container has interfaces of its own).
     #[arg(long = "net", value_name = "NAME[:IFNAME]")]
     pub nets: Vec<String>,
+    /// Name the container on its networks, as `cnitool run --name` does: runs, named
+    /// namespaces and containers on them resolve NAME and NAME.NETWORK to its addresses
+    /// until it is detached or stops. With --name or --add-host, the engine's /etc/hosts of
+    /// the container gets, after its own lines, the --add-host entries and the names on its
+    /// networks, kept current in place; `detach` leaves only the engine's lines. The file must
+    /// be writable (not mounted read-only).
+    #[arg(long = "name", value_name = "NAME")]
+    pub cni_name: Option<String>,
+    /// Another name, like --name (repeatable; needs --name).
+    #[arg(long, value_name = "NAME", requires = "cni_name")]
+    pub alias: Vec<String>,
+    /// Add a line to the container's /etc/hosts: NAME:IP (repeatable; removed by detach).
+    #[arg(long, value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Plugin arguments and capabilities, applied to every network.
     #[command(flatten)]
     pub plugin: PluginArgs,
@@ -49,6 +70,8 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
     args.plugin.require_capabilities(&lists, &[])?;
     let cni_args = args.plugin.cni_args()?;
     let capability_args = args.plugin.capability_args()?;
+    let names = names::names_and_aliases(args.cni_name.as_deref(), &args.alias)?;
+    let add_hosts = crate::cmd::run::parse_add_hosts(&args.add_host)?;
     let engine = args.engine.engine();
     let info = engine
         .inspect_container(&args.container)
@@ -81,8 +104,26 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         old.teardown(ctx, &rec_path, None, false)?;
     }
 
+    // Its names live as long as its first process; the engine's /etc/hosts must be writable
+    // before anything is made.
+    let init = Owner::of(info.pid)
+        .with_context(|| format!("container {} (pid {})", info.name, info.pid))?;
+    let in_place = !names.is_empty() || !add_hosts.is_empty();
+    let hosts = names::in_place_path(info.pid);
+    if in_place {
+        names::check_over(&hosts, Some(&init)).map_err(|e| {
+            crate::conflict!(
+                "container {}: its /etc/hosts ({}) cannot be written ({e}); --name, --alias and \
+                 --add-host write into it: start the container with a writable /etc/hosts, or \
+                 attach it without them",
+                info.name,
+                hosts.display()
+            )
+        })?;
+    }
+
     let netns_path = absolute(&ctx.netns_dir.join(&id))?;
-    let rec = ContainerRecord {
+    let mut rec = ContainerRecord {
         kind: Kind::Attach,
         owner: None,
         engine: engine.clone(),
@@ -98,10 +139,21 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
             .collect(),
         cni_args,
         capability_args,
-        names: Vec::new(),
+        names: names::claims_on(&names, nets.iter().map(|(l, _)| l.name.as_str())),
         hosts: None,
+        init: Some(init.clone()),
+        hosts_in_place: in_place,
+        resolv_conf: None,
     };
-    let rec_path = rec.write(ctx.cni.cache(), &id)?;
+    // Names are claimed with the record, under the lock (see `cnitool run --name`).
+    let rec_path = {
+        let _lock = match rec.names.is_empty() {
+            true => None,
+            false => Some(names::lock(&cache_dir)?),
+        };
+        names::check_free(&cache_dir, &rec.names, None)?;
+        rec.write(ctx.cni.cache(), &id)?
+    };
 
     let mut added = 0;
     let mut results = Vec::new();
@@ -126,6 +178,25 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
                 .with_context(|| format!("adding network {:?} as {ifname}", list.name))?;
             added += 1;
             results.push((list.name.clone(), ifname.clone(), result));
+        }
+        if in_place {
+            let cni_results: Vec<_> = results.iter().map(|(_, _, r)| r.clone()).collect();
+            names::add_addresses(
+                &mut rec.names,
+                nets.iter().map(|(l, _)| l.name.as_str()),
+                &cni_results,
+            );
+            let _lock = names::lock(&cache_dir)?;
+            rec.write(ctx.cni.cache(), &id)?;
+            let networks = nets.iter().map(|(l, _)| l.name.clone()).collect();
+            names::publish_over(
+                &cache_dir,
+                &hosts,
+                Some(&init),
+                &add_hosts,
+                &networks,
+                &rec.names,
+            )?;
         }
         Ok(())
     })();

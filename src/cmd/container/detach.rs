@@ -1,5 +1,6 @@
-//! `cnitool container detach`: undo a `container attach` (DEL in reverse, delete the named
-//! namespace), also when the container is gone already.
+//! `cnitool container detach`: undo a `container attach` (withdraw its names and cut our
+//! part off its /etc/hosts, DEL in reverse, delete the named namespace), also when the
+//! container is gone already.
 
 use std::process::ExitCode;
 

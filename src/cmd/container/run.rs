@@ -3,14 +3,17 @@
 //!
 //! Order: write a record, make the namespace (podman: a new named one; docker: a pause
 //! container with `--network none`, its namespace bind-mounted to a name so the path stays
-//! valid), ADD each network, run `<engine> run --network ns:PATH|container:PAUSE --cidfile F
-//! ARGS...` with the arguments exactly as given and stdio inherited, then DEL in reverse,
-//! delete the namespace, remove the pause container and the record. Signals during setup roll
+//! valid), ADD each network, write the hosts file and resolv.conf when the container gets
+//! cnitool's (`--name`, `--add-host`; `--dns*` or DNS in the results), run `<engine> run
+//! --network ns:PATH|container:PAUSE --cidfile F [--volume FILE:/etc/hosts] [--volume
+//! FILE:/etc/resolv.conf] ARGS...` with the arguments exactly as given and stdio inherited,
+//! then withdraw the names, DEL in reverse, delete the namespace, remove the pause container and the record. Signals during setup roll
 //! back; during the run they go to the engine client (which passes them to the container), and
 //! if the container has not ended `--stop-timeout` seconds later it is killed through the
 //! engine. If the wrapper itself is killed, `cnitool gc` finds the record and undoes the rest.
 
-use std::io;
+use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::AtomicI32;
@@ -30,8 +33,9 @@ use crate::cmd::{absolute, container_id_for, resolve_networks, Context, PluginAr
 use crate::container::engine::{read_cidfile, Engine, EngineArgs, EngineKind};
 use crate::container::record::{self, ContainerRecord, Kind};
 use crate::supervise::child::ChildEvent;
-use crate::supervise::names::{self, NameClaim};
+use crate::supervise::names;
 use crate::supervise::record::{Owner, PlannedAttachment};
+use crate::supervise::resolv::{self, DnsFlags};
 use crate::supervise::signals::Group;
 use crate::supervise::signals::{check_signal, start_signal_thread};
 use crate::supervise::wait::Event;
@@ -46,7 +50,10 @@ itself fails, e.g. image missing, name in use). If the client is killed by signa
 
 The container runs in the foreground: --detach (-d) is refused (use `container attach` for a
 container that outlives the command). --network (--net) and --cidfile are set by cnitool, and
-ports are published with cnitool's own -p (through portmap): the engine's are refused.";
+ports are published with cnitool's own -p (through portmap): the engine's are refused.
+With cnitool's --dns, --dns-search or --dns-option, or DNS settings in the CNI results, the
+container's /etc/resolv.conf is cnitool's (mounted over it); the engine's own DNS options
+keep the engine's file, and are refused together with cnitool's.";
 
 // Arguments of `container run`.
 #[derive(Debug, Args)]
@@ -114,12 +121,16 @@ fn run_inner(
     rx: &mpsc::Receiver<Event>,
     pending: &AtomicI32,
 ) -> Result<ExitCode> {
-    check_engine_args(&args.engine_args, args.engine.engine().kind).map_err(tool)?;
+    let engine_dns =
+        check_engine_args(&args.engine_args, args.engine.engine().kind).map_err(tool)?;
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    // The DNS flags are applied in the container's resolv.conf whether or not a plugin
+    // takes them too, as by `run`.
     args.plugin
-        .require_capabilities(&lists, &[])
+        .require_capabilities(&lists, &["dns"])
         .map_err(tool)?;
+    let dns = dns_of(args, engine_dns.as_deref()).map_err(tool)?;
     let cni_args = args.plugin.cni_args().map_err(tool)?;
     let capability_args = args.plugin.capability_args().map_err(tool)?;
     let (names, add_hosts) = names_of(args).map_err(tool)?;
@@ -155,18 +166,14 @@ fn run_inner(
         capability_args,
         names: Vec::new(),
         hosts: None,
+        init: None,
+        hosts_in_place: false,
+        // Written after the ADDs when the flags or the results give DNS settings.
+        resolv_conf: Some(
+            absolute(&record::dir(&cache_dir).join(format!("{name}.resolv.conf"))).map_err(tool)?,
+        ),
     };
-    if !names.is_empty() {
-        for (list, _) in &nets {
-            if !rec.names.iter().any(|c| c.network == list.name) {
-                rec.names.push(NameClaim {
-                    network: list.name.clone(),
-                    names: names.clone(),
-                    addresses: Vec::new(),
-                });
-            }
-        }
-    }
+    rec.names = names::claims_on(&names, nets.iter().map(|(l, _)| l.name.as_str()));
     if !names.is_empty() || !add_hosts.is_empty() {
         // Absolute: the engine mounts it.
         let hosts = record::dir(&cache_dir).join(format!("{name}.hosts"));
@@ -184,15 +191,20 @@ fn run_inner(
     .map_err(tool)?;
 
     let mut added = 0;
+    let mut resolv = false;
     let network = match setup(args, ctx, &mut rec, &nets, pending, &mut added).and_then(
         |(network, results)| {
+            // The engine's own DNS options, without ours, keep the engine's resolv.conf.
+            if engine_dns.is_none() {
+                resolv = write_resolv(ctx, &rec, &dns, &results)?;
+            }
             write_hosts(ctx, &mut rec, &name, &nets, &results, &names, &add_hosts)?;
             Ok(network)
         },
     ) {
         Ok(network) => network,
         Err(err) => {
-            let withdrawn = withdraw_names(ctx, &mut rec, &name);
+            let withdrawn = rec.withdraw_names(ctx.cni.cache(), &rec_path);
             let cleanup = rec.teardown(ctx, &rec_path, Some(added), false);
             let cleanup = withdrawn.and(cleanup);
             return crate::supervise::setup_failed(err, cleanup);
@@ -208,6 +220,10 @@ fn run_inner(
     if let Some(hosts) = &rec.hosts {
         cmd.arg("--volume")
             .arg(format!("{}:/etc/hosts", hosts.display()));
+    }
+    if let (true, Some(file)) = (resolv, &rec.resolv_conf) {
+        cmd.arg("--volume")
+            .arg(format!("{}:/etc/resolv.conf", file.display()));
     }
     cmd.args(&args.engine_args);
     let grace = Duration::from_secs(args.stop_timeout);
@@ -225,7 +241,7 @@ fn run_inner(
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
     let failed = matches!(outcome, Outcome::Failed(_));
-    let withdrawn = withdraw_names(ctx, &mut rec, &name);
+    let withdrawn = rec.withdraw_names(ctx.cni.cache(), &rec_path);
     let cleanup = rec.teardown(ctx, &rec_path, Some(added), interrupted || failed);
     let cleanup = withdrawn.and(cleanup);
     let code = match outcome {
@@ -305,26 +321,66 @@ fn setup(
     Ok((network, results))
 }
 
+/// The DNS flags, refused when an engine argument (`engine_dns`) sets the container's
+/// resolv.conf too.
+pub(crate) fn dns_of(args: &RunArgs, engine_dns: Option<&str>) -> Result<DnsFlags> {
+    let dns = args.plugin.dns_for_runtime();
+    if let (Some(arg), false) = (engine_dns, dns.is_empty()) {
+        return Err(crate::usage!(
+            "engine argument {arg:?}: cnitool's --dns, --dns-search and --dns-option (before \
+             --) write the container's /etc/resolv.conf; give the DNS settings there only"
+        ));
+    }
+    Ok(dns)
+}
+
 /// `--name` then the `--alias`es, and the `--add-host` entries, checked.
 #[allow(clippy::type_complexity)]
 pub(crate) fn names_of(args: &RunArgs) -> Result<(Vec<String>, Vec<(String, std::net::IpAddr)>)> {
-    let mut names = Vec::new();
-    if let Some(name) = &args.cni_name {
-        names::validate_label("--name", name)?;
-        names.push(name.clone());
-    }
-    for a in &args.alias {
-        names::validate_label("--alias", a)?;
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(a)) {
-            names.push(a.clone());
+    let names = names::names_and_aliases(args.cni_name.as_deref(), &args.alias)?;
+    Ok((names, crate::cmd::run::parse_add_hosts(&args.add_host)?))
+}
+
+/// After the ADDs: writes the container's resolv.conf (into `rec.resolv_conf`), as `run`
+/// writes its command's: the DNS of the CNI results, else (with DNS flags) the host's file,
+/// whose loopback stub resolver is replaced by the servers it forwards to; then the flags on
+/// top. Returns whether it wrote one: without flags and without DNS in the results, the
+/// container keeps the engine's.
+fn write_resolv(
+    ctx: &Context,
+    rec: &ContainerRecord,
+    dns: &DnsFlags,
+    results: &[libcni::CniResult],
+) -> Result<bool> {
+    let Some(path) = &rec.resolv_conf else {
+        return Ok(false);
+    };
+    let mut content = resolv::resolv_conf(results);
+    if content.is_none() && !dns.is_empty() {
+        let (base, note) = resolv::host_base(
+            Path::new("/etc/resolv.conf"),
+            Path::new(resolv::RESOLVED_UPSTREAM),
+        );
+        if let (Some(note), false) = (note, ctx.quiet) {
+            crate::diag!("cnitool: {note}");
         }
+        content = Some(base);
     }
-    let add_hosts = args
-        .add_host
-        .iter()
-        .map(|a| crate::cmd::run::parse_add_host(a))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((names, add_hosts))
+    let Some(mut content) = content else {
+        return Ok(false);
+    };
+    if !dns.is_empty() {
+        content = dns.apply(&content);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(content.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
 }
 
 /// After the ADDs: records the container's addresses with its names and writes its hosts
@@ -342,18 +398,11 @@ fn write_hosts(
     let Some(hosts) = rec.hosts.clone() else {
         return Ok(());
     };
-    let mut own = Vec::new();
-    for ((list, _), result) in nets.iter().zip(results) {
-        let addrs = names::addresses(result);
-        if let Some(claim) = rec.names.iter_mut().find(|c| c.network == list.name) {
-            for a in &addrs {
-                if !claim.addresses.contains(a) {
-                    claim.addresses.push(*a);
-                }
-            }
-        }
-        own.extend(addrs);
-    }
+    let own = names::add_addresses(
+        &mut rec.names,
+        nets.iter().map(|(l, _)| l.name.as_str()),
+        results,
+    );
     // The container's files are the image's, not the host's: a standard head.
     let base = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     let head = names::hosts_head(base, names.first().map(String::as_str), &own, add_hosts);
@@ -362,20 +411,6 @@ fn write_hosts(
     rec.write(ctx.cni.cache(), id)?;
     let nets = rec.attachments.iter().map(|a| a.network.clone()).collect();
     names::publish_file(cache_dir, &hosts, &nets, &rec.names, &head)
-}
-
-/// Takes the container's names out of its record and out of the live hosts files, first
-/// thing at the end (so they go even if a DEL then fails).
-fn withdraw_names(ctx: &Context, rec: &mut ContainerRecord, id: &str) -> Result<()> {
-    if rec.names.is_empty() {
-        return Ok(());
-    }
-    let cache_dir = ctx.cni.cache().dir();
-    let _lock = names::lock(cache_dir)?;
-    let claims = std::mem::take(&mut rec.names);
-    rec.write(ctx.cni.cache(), id)?;
-    let nets = claims.iter().map(|c| c.network.as_str()).collect();
-    names::refresh(cache_dir, Some(&nets), None)
 }
 
 /// The directory and the name of a named namespace path.
@@ -524,8 +559,12 @@ const ENGINE_BOOL_SHORTS: &[char] = &['d', 'i', 't', 'P', 'q'];
 /// detached container would lose its networks at once (the wrapper tears them down when the
 /// client returns), and the engine's own networking (`--network`, `--net`, its port
 /// publishing) and `--cidfile` are the wrapper's. Only the options before the image are
-/// looked at: what follows is the container's command.
-pub(crate) fn check_engine_args(engine_args: &[String], engine: EngineKind) -> Result<()> {
+/// looked at: what follows is the container's command. Returns the first option that sets
+/// the container's resolv.conf (the engine's `--dns*`, a volume or mount over it), if any.
+pub(crate) fn check_engine_args(
+    engine_args: &[String],
+    engine: EngineKind,
+) -> Result<Option<String>> {
     let engine = match engine {
         EngineKind::Docker => "docker",
         EngineKind::Podman => "podman",
@@ -548,11 +587,17 @@ pub(crate) fn check_engine_args(engine_args: &[String], engine: EngineKind) -> R
         };
         crate::usage!("engine argument {arg:?}: {why}")
     };
+    // A volume or mount whose target is the container's resolv.conf.
+    let over_resolv = |v: &str| {
+        v.split([':', ',', '='])
+            .any(|part| part.trim_end_matches('/') == "/etc/resolv.conf")
+    };
+    let mut dns = None;
     let mut args = engine_args.iter();
     while let Some(arg) = args.next() {
         if arg == "--" || !arg.starts_with('-') || arg == "-" {
             // The image: the rest is the container's command.
-            return Ok(());
+            return Ok(dns);
         }
         if let Some(long) = arg.strip_prefix("--") {
             let (name, value) = match long.split_once('=') {
@@ -569,8 +614,20 @@ pub(crate) fn check_engine_args(engine_args: &[String], engine: EngineKind) -> R
             if let Some(option) = option {
                 return Err(refuse(arg, option));
             }
-            if value.is_none() && !ENGINE_BOOL_FLAGS.contains(&arg.as_str()) {
-                args.next();
+            let value = match value {
+                Some(v) => Some(v),
+                None if !ENGINE_BOOL_FLAGS.contains(&arg.as_str()) => {
+                    args.next().map(String::as_str)
+                }
+                None => None,
+            };
+            let sets_dns = match name {
+                "dns" | "dns-search" | "dns-option" | "dns-opt" => true,
+                "volume" | "mount" => value.is_some_and(over_resolv),
+                _ => false,
+            };
+            if sets_dns && dns.is_none() {
+                dns = Some(arg.clone());
             }
             continue;
         }
@@ -582,15 +639,20 @@ pub(crate) fn check_engine_args(engine_args: &[String], engine: EngineKind) -> R
                 'p' | 'P' => return Err(refuse(arg, "--publish")),
                 c if ENGINE_BOOL_SHORTS.contains(&c) => {}
                 _ => {
-                    if i + c.len_utf8() == arg.len() {
-                        args.next();
+                    let rest = &arg[i + c.len_utf8()..];
+                    let value = match rest.is_empty() {
+                        true => args.next().map(String::as_str),
+                        false => Some(rest),
+                    };
+                    if c == 'v' && value.is_some_and(over_resolv) && dns.is_none() {
+                        dns = Some(arg.clone());
                     }
                     break;
                 }
             }
         }
     }
-    Ok(())
+    Ok(dns)
 }
 
 #[cfg(test)]
@@ -598,8 +660,41 @@ mod tests {
     use super::*;
 
     fn check(args: &[&str]) -> Result<(), String> {
+        sets_dns(args).map(drop)
+    }
+
+    fn sets_dns(args: &[&str]) -> Result<Option<String>, String> {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         check_engine_args(&args, EngineKind::Docker).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn engine_options_that_set_the_resolv_conf() {
+        for (args, want) in [
+            (&["--dns", "10.0.0.1", "busybox"][..], Some("--dns")),
+            (
+                &["--rm", "--dns-search=a.test", "busybox"],
+                Some("--dns-search=a.test"),
+            ),
+            (&["--dns-opt", "ndots:2", "busybox"], Some("--dns-opt")),
+            (&["-v", "/x:/etc/resolv.conf:ro", "busybox"], Some("-v")),
+            (
+                &["-itv/x:/etc/resolv.conf", "busybox"],
+                Some("-itv/x:/etc/resolv.conf"),
+            ),
+            (
+                &[
+                    "--mount",
+                    "type=bind,src=/x,dst=/etc/resolv.conf",
+                    "busybox",
+                ],
+                Some("--mount"),
+            ),
+            (&["-v", "/x:/etc/hosts", "-e", "A=--dns", "busybox"], None),
+            (&["busybox", "--dns", "10.0.0.1"], None),
+        ] {
+            assert_eq!(sets_dns(args).unwrap().as_deref(), want, "{args:?}");
+        }
     }
 
     #[test]
