@@ -132,7 +132,7 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         .arg(user.as_raw_fd().to_string())
         .arg("--")
         .arg(program)
-        .args(["--configure", "--mtu=65520"]);
+        .args(["--configure", "--mtu=65520", "--enable-ipv6"]);
     if !info.allow_host_loopback {
         cmd.arg("--disable-host-loopback");
     }
@@ -185,8 +185,73 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         };
         return Err(failure(gen, "slirp4netns", &why));
     }
+    // IPv6 comes by SLAAC after the byte (see `prepare_outer_netns`): an RS/RA round trip,
+    // well under a millisecond; the first run's command must not start before it.
+    if let Err(why) = wait_ipv6_default_route(h, READY_LIMIT) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(failure(gen, "slirp4netns", &why));
+    }
     thread::spawn(move || child.wait());
     Ok(proc?)
+}
+
+/// The outer netns's IPv6 settings for the uplink's `tap0`, written by the holder in its new
+/// netns before any uplink starts (`docs/ROOTLESS.md`, decision 17). slirp4netns's
+/// `--configure` sets up IPv4 only: `tap0` gets its IPv6 address (in fd00::/64) and its
+/// default route (via fe80::2) from libslirp's router advertisements. Interfaces created
+/// later take these defaults:
+///
+/// - `accept_dad = 0`: no duplicate address detection (no other host is on `tap0`), so the
+///   link-local address is usable at once, the router solicitation goes out at once, and
+///   so does the SLAAC address: IPv6 is ready within the uplink's start instead of about
+///   two seconds later.
+/// - `accept_ra = 2`: router advertisements are still taken when forwarding is on. The
+///   bridge plugin turns `net.ipv6.conf.all.forwarding` on at the first ADD with an IPv6
+///   gateway; with the default `accept_ra = 1` the kernel then drops the default route
+///   learnt from the advertisement at once, and ignores the next ones (the outer netns
+///   loses IPv6 outbound). The bridge plugin sets its bridges' `accept_ra` to 0 itself;
+///   veth ends enslaved to a bridge never see the packets.
+///
+/// A kernel without IPv6 has no `/proc/sys/net/ipv6`: nothing to do.
+pub fn prepare_outer_netns() -> Result<()> {
+    let conf = Path::new("/proc/sys/net/ipv6/conf/default");
+    if !conf.exists() {
+        return Ok(());
+    }
+    for (key, value) in [("accept_dad", "0"), ("accept_ra", "2")] {
+        let path = conf.join(key);
+        fs::write(&path, value).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Waits until the holder's netns (`/proc/H/net/ipv6_route`) has a default route through
+/// `tap0`; at once when its kernel has no IPv6.
+fn wait_ipv6_default_route(holder: i32, limit: Duration) -> Result<(), String> {
+    let path = format!("/proc/{holder}/net/ipv6_route");
+    let end = Instant::now() + limit;
+    loop {
+        match fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Ok(t) if has_ipv6_default_route(&t, "tap0") => return Ok(()),
+            _ => {}
+        }
+        if Instant::now() > end {
+            return Err(format!(
+                "no IPv6 default route on tap0 after {limit:?} (no router advertisement)"
+            ));
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `/proc/net/ipv6_route` text lists a default route (::/0) on `dev`.
+fn has_ipv6_default_route(text: &str, dev: &str) -> bool {
+    text.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() == 10 && f[0].bytes().all(|b| b == b'0') && f[1] == "00" && f[9] == dev
+    })
 }
 
 fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
