@@ -234,7 +234,7 @@ fn wait_ipv6_default_route(holder: i32, limit: Duration) -> Result<(), String> {
     loop {
         match fs::read_to_string(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Ok(t) if has_ipv6_default_route(&t, "tap0") => return Ok(()),
+            Ok(t) if has_ipv6_default_route(&t, Some("tap0")) => return Ok(()),
             _ => {}
         }
         if Instant::now() > end {
@@ -246,11 +246,15 @@ fn wait_ipv6_default_route(holder: i32, limit: Duration) -> Result<(), String> {
     }
 }
 
-/// Whether `/proc/net/ipv6_route` text lists a default route (::/0) on `dev`.
-fn has_ipv6_default_route(text: &str, dev: &str) -> bool {
+/// Whether `/proc/net/ipv6_route` text lists a default route (::/0) on `dev`, or on any
+/// device but `lo` (where the kernel keeps its unreachable routes).
+fn has_ipv6_default_route(text: &str, dev: Option<&str>) -> bool {
     text.lines().any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() == 10 && f[0].bytes().all(|b| b == b'0') && f[1] == "00" && f[9] == dev
+        f.len() == 10
+            && f[0].bytes().all(|b| b == b'0')
+            && f[1] == "00"
+            && dev.map_or(f[9] != "lo", |d| f[9] == d)
     })
 }
 
@@ -299,8 +303,17 @@ fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
     let proc = Proc::of(child.id() as i32)?;
     let end = Instant::now() + READY_LIMIT;
     let route = format!("/proc/{h}/net/route");
+    // pasta configures IPv6 (the host's address and gateway) only when the host has an IPv6
+    // default route; then the first run's command waits for it too.
+    let ipv6 = fs::read_to_string("/proc/thread-self/net/ipv6_route")
+        .is_ok_and(|t| has_ipv6_default_route(&t, None));
+    let route6 = format!("/proc/{h}/net/ipv6_route");
     loop {
-        if has_default_route(&route) {
+        if has_default_route(&route)
+            && (!ipv6
+                || fs::read_to_string(&route6)
+                    .is_ok_and(|t| has_ipv6_default_route(&t, Some("tap0"))))
+        {
             break;
         }
         if let Ok(Some(s)) = child.try_wait() {
@@ -355,7 +368,19 @@ impl std::fmt::Display for Forward {
 
 /// Binds the host port briefly, to turn slirp4netns's errno-less `add_hostfwd` failure into
 /// "in use" or "privileged".
+///
+/// An IPv6 host address is refused first: slirp4netns 1.2's `add_hostfwd` parses `host_addr`
+/// as IPv4 only (`bad arguments.host_addr` for `::1` and `::`: measured), and pasta takes no
+/// port at all in a shared namespace (decision 9).
 pub fn precheck(fwd: &Forward) -> Result<()> {
+    if fwd.host_addr.is_ipv6() {
+        return Err(crate::usage!(
+            "cannot publish host port {fwd}: slirp4netns publishes ports on IPv4 host addresses \
+             only; publish on an IPv4 one (e.g. -p 127.0.0.1:{port}:PORT) and connect to it \
+             over IPv4 (the command sees every client as 10.0.2.2 either way)",
+            port = fwd.host_port
+        ));
+    }
     let addr = SocketAddr::new(fwd.host_addr, fwd.host_port);
     let res = if fwd.proto == "udp" {
         UdpSocket::bind(addr).map(drop)
@@ -438,3 +463,42 @@ pub fn read_forwards(path: &Path) -> Vec<Forward> {
 
 /// The host address to listen on when `-p` gives none: loopback only.
 pub const DEFAULT_HOST_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_default_route() {
+        // Lines of /proc/net/ipv6_route: a prefix route, a default route learnt from an
+        // advertisement (via fe80::2), the kernel's unreachable default on lo.
+        let text = "\
+fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     tap0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000002 00000400 00000001 00000000 00450003     tap0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+";
+        assert!(has_ipv6_default_route(text, Some("tap0")));
+        assert!(!has_ipv6_default_route(text, Some("eth0")));
+        assert!(has_ipv6_default_route(text, None));
+        let lo_only = text.lines().nth(2).unwrap();
+        assert!(!has_ipv6_default_route(lo_only, None));
+        assert!(!has_ipv6_default_route(text.lines().next().unwrap(), Some("tap0")));
+    }
+
+    #[test]
+    fn ipv6_host_address_refused() {
+        let fwd = |a: &str| Forward {
+            proto: "tcp".into(),
+            host_addr: a.parse().unwrap(),
+            host_port: 8080,
+            id: None,
+        };
+        let err = precheck(&fwd("::1")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot publish host port [::1]:8080/tcp: slirp4netns publishes")
+                && err.contains("-p 127.0.0.1:8080:PORT"),
+            "{err}"
+        );
+        assert!(precheck(&fwd("::")).is_err());
+    }
+}
