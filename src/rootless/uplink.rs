@@ -482,7 +482,10 @@ fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
         assert!(has_ipv6_default_route(text, None));
         let lo_only = text.lines().nth(2).unwrap();
         assert!(!has_ipv6_default_route(lo_only, None));
-        assert!(!has_ipv6_default_route(text.lines().next().unwrap(), Some("tap0")));
+        assert!(!has_ipv6_default_route(
+            text.lines().next().unwrap(),
+            Some("tap0")
+        ));
     }
 
     #[test]

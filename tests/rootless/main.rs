@@ -6,5 +6,6 @@
 mod basics;
 mod bench;
 mod failures;
+mod ipv6;
 mod network;
 mod util;
