@@ -1,15 +1,19 @@
-//! The uplink (`docs/ROOTLESS.md`, decisions 1 and 9): slirp4netns (default) or pasta, started by the runner in
+//! The uplink (`docs/ROOTLESS.md`, decisions 1, 9 and 17): slirp4netns (default) or pasta, started by the runner in
 //! the host namespaces, attached to the holder's namespaces as `tap0`. Both get the same
-//! addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
+//! IPv4 addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
+//! IPv6: slirp4netns's fd00::/64 by SLAAC (host fd00::2), pasta's copy of the host's address
+//! and default route.
 //!
 //! slirp4netns: readiness is the byte `1` on an anonymous ready pipe (anything else, EOF
-//! included, is fatal: the shell prototype v1 silently ran with no uplink); its exit-fd is
+//! included, is fatal: the shell prototype v1 silently ran with no uplink), then the IPv6
+//! default route on `tap0`; its exit-fd is
 //! the generation's FIFO, whose write end only the holder keeps, so it exits with the holder.
-//! Port forwards go through its API socket.
+//! Port forwards go through its API socket (IPv4 host addresses only).
 //!
 //! pasta (this Debian build has neither ready-fd nor exit-fd): runs in the foreground,
 //! detached; readiness is the default route appearing in the outer netns
-//! (`/proc/<holder>/net/route`); the last run or the holder kills it.
+//! (`/proc/<holder>/net/route`, and `ipv6_route` when the host has an IPv6 default route);
+//! the last run or the holder kills it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};
