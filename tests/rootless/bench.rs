@@ -1,5 +1,6 @@
-//! Benchmark (scenario 15 of `docs/ROOTLESS.md`), not an assertion: `cargo test --release --test rootless
-//! -- --ignored --nocapture bench`. Prints the cold run (starts and ends the shared
+//! Benchmarks (scenario 15 of `docs/ROOTLESS.md`), not assertions. `bench_uplinks` compares
+//! slirp4netns and pasta (see its doc). `bench_rootless`: `cargo test --release --test
+//! rootless -- --ignored --nocapture bench_rootless`. Prints the cold run (starts and ends the shared
 //! namespace), the warm run (shared namespace kept up by a background run), and the tool's
 //! own time above the plugins (total minus the plugin calls `-v` reports), and the floor of
 //! the harness itself (`setpriv` exec'ing `/bin/true`, included in the overhead). The tool's
