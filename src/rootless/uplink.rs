@@ -189,13 +189,9 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         };
         return Err(failure(gen, "slirp4netns", &why));
     }
-    // IPv6 comes by SLAAC after the byte (see `prepare_outer_netns`): an RS/RA round trip,
-    // well under a millisecond; the first run's command must not start before it.
-    if let Err(why) = wait_ipv6_default_route(h, READY_LIMIT) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(failure(gen, "slirp4netns", &why));
-    }
+    // IPv6 comes by SLAAC after the byte (see `prepare_outer_netns`): an RS/RA round trip;
+    // the first run's command must not start before it.
+    wait_ipv6_default_route(h);
     thread::spawn(move || child.wait());
     Ok(proc?)
 }
@@ -217,34 +213,41 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
 ///   loses IPv6 outbound). The bridge plugin sets its bridges' `accept_ra` to 0 itself;
 ///   veth ends enslaved to a bridge never see the packets.
 ///
-/// A kernel without IPv6 has no `/proc/sys/net/ipv6`: nothing to do.
-pub fn prepare_outer_netns() -> Result<()> {
+/// Best effort: a kernel without IPv6 has no `/proc/sys/net/ipv6`, and a read-only
+/// `/proc/sys` (some containers) refuses the writes; IPv4 works either way, and the uplink's
+/// start then warns that IPv6 has no way out ([`wait_ipv6_default_route`]).
+pub fn prepare_outer_netns() {
     let conf = Path::new("/proc/sys/net/ipv6/conf/default");
-    if !conf.exists() {
-        return Ok(());
-    }
     for (key, value) in [("accept_dad", "0"), ("accept_ra", "2")] {
-        let path = conf.join(key);
-        fs::write(&path, value).with_context(|| format!("writing {}", path.display()))?;
+        let _ = fs::write(conf.join(key), value);
     }
-    Ok(())
 }
 
+/// How long slirp4netns's `tap0` may take to get its IPv6 default route (measured: 0.1-2.2
+/// ms, `docs/BENCHMARKS.md`, uplinks).
+const IPV6_LIMIT: Duration = Duration::from_secs(1);
+
 /// Waits until the holder's netns (`/proc/H/net/ipv6_route`) has a default route through
-/// `tap0`; at once when its kernel has no IPv6.
-fn wait_ipv6_default_route(holder: i32, limit: Duration) -> Result<(), String> {
+/// `tap0`; at once when `tap0` has no IPv6 (no line in `/proc/H/net/if_inet6`: a kernel
+/// without IPv6, or IPv6 disabled on new interfaces). Not fatal: after [`IPV6_LIMIT`] a
+/// warning says that the runs have no IPv6 way out.
+fn wait_ipv6_default_route(holder: i32) {
+    let has_ipv6 = fs::read_to_string(format!("/proc/{holder}/net/if_inet6")).is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().nth(5) == Some("tap0"))
+    });
+    if !has_ipv6 {
+        return;
+    }
     let path = format!("/proc/{holder}/net/ipv6_route");
-    let end = Instant::now() + limit;
-    loop {
-        match fs::read_to_string(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Ok(t) if has_ipv6_default_route(&t, Some("tap0")) => return Ok(()),
-            _ => {}
-        }
+    let end = Instant::now() + IPV6_LIMIT;
+    while !fs::read_to_string(&path).is_ok_and(|t| has_ipv6_default_route(&t, Some("tap0"))) {
         if Instant::now() > end {
-            return Err(format!(
-                "no IPv6 default route on tap0 after {limit:?} (no router advertisement)"
-            ));
+            crate::diag!(
+                "cnitool: warning: slirp4netns's tap0 got no IPv6 default route within \
+                 {IPV6_LIMIT:?} (no router advertisement): runs have IPv4 only outside"
+            );
+            return;
         }
         thread::sleep(Duration::from_millis(1));
     }
