@@ -107,8 +107,7 @@ impl Peer {
 
     /// Stops the server and returns the clients it saw; the veth pair goes.
     fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.end();
         let mut seen = Vec::new();
         let mut line = String::new();
         while self.out.read_line(&mut line).is_ok_and(|n| n > 0) {
@@ -119,6 +118,18 @@ impl Peer {
         }
         ip(&format!("link del {HOST_LINK}"));
         seen
+    }
+
+    fn end(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A failed test still ends the server (the veth pair goes with the throwaway host).
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
