@@ -1,8 +1,8 @@
 //! The uplink (`docs/ROOTLESS.md`, decisions 1, 9 and 17): slirp4netns (default) or pasta, started by the runner in
 //! the host namespaces, attached to the holder's namespaces as `tap0`. Both get the same
 //! IPv4 addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
-//! IPv6: slirp4netns's fd00::/64 by SLAAC (host fd00::2), pasta's copy of the host's address
-//! and default route.
+//! IPv6: slirp4netns's fd00::/64 by SLAAC (host fd00::2); pasta's copy of the host's address
+//! with the gateway fe80::2.
 //!
 //! slirp4netns: readiness is the byte `1` on an anonymous ready pipe (anything else, EOF
 //! included, is fatal: the shell prototype v1 silently ran with no uplink), then the IPv6
@@ -286,6 +286,11 @@ fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         "24",
         "-g",
         "10.0.2.2",
+        // The IPv6 gateway: a link-local address pasta answers for, so that its gateway
+        // mapping (`--allow-host-loopback`) takes no address a run can reach, and the gateway
+        // copied from the host stays that gateway (`docs/ROOTLESS.md`, decision 17).
+        "-g",
+        "fe80::2",
         "--dns-forward",
         "10.0.2.3",
         "--ns-ifname",

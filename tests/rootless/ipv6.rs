@@ -192,8 +192,10 @@ fn ipv6_slirp4netns() {
 }
 
 /// 16, with pasta: the throwaway host has IPv6 (and IPv4) default routes through the peer,
-/// which pasta copies into the outer netns with the host's address; the run reaches the
-/// peer, which sees the throwaway host's address.
+/// which pasta copies into the outer netns with the host's address (its gateway is fe80::2,
+/// see `uplink::start_pasta`); the run reaches the peer, which sees the throwaway host's
+/// address. With `--allow-host-loopback` too: the peer, the host's IPv6 gateway, is still the
+/// peer, not the host's `::1` on the same port (pasta maps its gateway address to the host).
 #[test]
 fn ipv6_pasta() {
     if !pasta_or_skip("ipv6_pasta") {
@@ -202,34 +204,37 @@ fn ipv6_pasta() {
     rl_test("ipv6_pasta", |rl| {
         dual_network(rl);
         let peer = Peer::start(true);
-        let (lo, lo_port) = loopback6();
-        let out = rl.run([
-            "run",
-            "--uplink",
-            "pasta",
-            "--net",
-            "dual",
-            "--",
-            "python3",
-            "-c",
-            &client(lo_port),
-        ]);
-        // pasta leaves with its generation; the link goes after it.
-        rl.wait_until("the generation to end", Duration::from_secs(20), || {
-            rl.generations().is_empty()
-        });
+        // On the peer's port: a connection mapped to the host would land here, and time
+        // out (nothing accepts it).
+        let lo = std::net::TcpListener::bind(("::1", PORT)).unwrap();
+        lo.set_nonblocking(true).unwrap();
+        let mut outs = Vec::new();
+        for flag in [None, Some("--allow-host-loopback")] {
+            let mut args = vec!["run", "--uplink", "pasta", "--net", "dual"];
+            args.extend(flag);
+            let script = client(PORT);
+            args.extend(["--", "python3", "-c", &script]);
+            outs.push(rl.run(args));
+            // pasta leaves with its generation (runs of the two flags cannot share one);
+            // the link goes after it.
+            rl.wait_until("the generation to end", Duration::from_secs(20), || {
+                rl.generations().is_empty()
+            });
+        }
         let seen = peer.stop();
-        let out = out.ok();
-        let lines: Vec<&str> = out.stdout.lines().collect();
-        assert!(lines[0].starts_with("fd42:cafe::"), "{out:#?}");
-        assert_eq!(lines[1], "OK hello6", "{out:#?}");
-        assert!(
-            lines[2].starts_with("ERR "),
-            "host ::1 unreachable: {out:#?}"
-        );
+        for out in outs {
+            let out = out.ok();
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert!(lines[0].starts_with("fd42:cafe::"), "{out:#?}");
+            assert_eq!(lines[1], "OK hello6", "{out:#?}");
+            assert!(
+                lines[2].starts_with("ERR "),
+                "fd00::2 is nothing with pasta: {out:#?}"
+            );
+        }
         assert_eq!(
             seen,
-            [HOST_V6],
+            [HOST_V6, HOST_V6],
             "the peer sees the throwaway host's address"
         );
         assert!(lo.accept().is_err(), "nothing reached the host's ::1");
