@@ -63,6 +63,7 @@ fn setup(gen_dir: &Path, userns_fd: Option<i32>) -> Result<File> {
     // Slave: host mounts made later still arrive where / is shared; nothing goes back.
     libcni::netns::make_mounts_slave()?;
     libcni::netns::set_link_up("lo").context("setting lo up")?;
+    super::uplink::prepare_outer_netns();
     OpenOptions::new()
         .read(true)
         .write(true)

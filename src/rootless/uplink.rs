@@ -1,15 +1,19 @@
-//! The uplink (`docs/ROOTLESS.md`, decisions 1 and 9): slirp4netns (default) or pasta, started by the runner in
+//! The uplink (`docs/ROOTLESS.md`, decisions 1, 9 and 17): slirp4netns (default) or pasta, started by the runner in
 //! the host namespaces, attached to the holder's namespaces as `tap0`. Both get the same
-//! addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
+//! IPv4 addressing: outer netns 10.0.2.100/24, host 10.0.2.2, DNS forwarder 10.0.2.3.
+//! IPv6: slirp4netns's fd00::/64 by SLAAC (host fd00::2); pasta's copy of the host's address
+//! with the gateway fe80::2.
 //!
 //! slirp4netns: readiness is the byte `1` on an anonymous ready pipe (anything else, EOF
-//! included, is fatal: the shell prototype v1 silently ran with no uplink); its exit-fd is
+//! included, is fatal: the shell prototype v1 silently ran with no uplink), then the IPv6
+//! default route on `tap0`; its exit-fd is
 //! the generation's FIFO, whose write end only the holder keeps, so it exits with the holder.
-//! Port forwards go through its API socket.
+//! Port forwards go through its API socket (IPv4 host addresses only).
 //!
 //! pasta (this Debian build has neither ready-fd nor exit-fd): runs in the foreground,
 //! detached; readiness is the default route appearing in the outer netns
-//! (`/proc/<holder>/net/route`); the last run or the holder kills it.
+//! (`/proc/<holder>/net/route`, and `ipv6_route` when the host has an IPv6 default route);
+//! the last run or the holder kills it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};
@@ -132,7 +136,7 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         .arg(user.as_raw_fd().to_string())
         .arg("--")
         .arg(program)
-        .args(["--configure", "--mtu=65520"]);
+        .args(["--configure", "--mtu=65520", "--enable-ipv6"]);
     if !info.allow_host_loopback {
         cmd.arg("--disable-host-loopback");
     }
@@ -185,8 +189,80 @@ fn start_slirp(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         };
         return Err(failure(gen, "slirp4netns", &why));
     }
+    // IPv6 comes by SLAAC after the byte (see `prepare_outer_netns`): an RS/RA round trip;
+    // the first run's command must not start before it.
+    wait_ipv6_default_route(h);
     thread::spawn(move || child.wait());
     Ok(proc?)
+}
+
+/// The outer netns's IPv6 settings for the uplink's `tap0`, written by the holder in its new
+/// netns before any uplink starts (`docs/ROOTLESS.md`, decision 17). slirp4netns's
+/// `--configure` sets up IPv4 only: `tap0` gets its IPv6 address (in fd00::/64) and its
+/// default route (via fe80::2) from libslirp's router advertisements. Interfaces created
+/// later take these defaults:
+///
+/// - `accept_dad = 0`: no duplicate address detection (no other host is on `tap0`), so the
+///   link-local address is usable at once, the router solicitation goes out at once, and
+///   so does the SLAAC address: IPv6 is ready within the uplink's start instead of about
+///   two seconds later.
+/// - `accept_ra = 2`: router advertisements are still taken when forwarding is on. The
+///   bridge plugin turns `net.ipv6.conf.all.forwarding` on at the first ADD with an IPv6
+///   gateway; with the default `accept_ra = 1` the kernel then drops the default route
+///   learnt from the advertisement at once, and ignores the next ones (the outer netns
+///   loses IPv6 outbound). The bridge plugin sets its bridges' `accept_ra` to 0 itself;
+///   veth ends enslaved to a bridge never see the packets.
+///
+/// Best effort: a kernel without IPv6 has no `/proc/sys/net/ipv6`, and a read-only
+/// `/proc/sys` (some containers) refuses the writes; IPv4 works either way, and the uplink's
+/// start then warns that IPv6 has no way out ([`wait_ipv6_default_route`]).
+pub fn prepare_outer_netns() {
+    let conf = Path::new("/proc/sys/net/ipv6/conf/default");
+    for (key, value) in [("accept_dad", "0"), ("accept_ra", "2")] {
+        let _ = fs::write(conf.join(key), value);
+    }
+}
+
+/// How long slirp4netns's `tap0` may take to get its IPv6 default route (measured: 0.1-2.2
+/// ms, `docs/BENCHMARKS.md`, uplinks).
+const IPV6_LIMIT: Duration = Duration::from_secs(1);
+
+/// Waits until the holder's netns (`/proc/H/net/ipv6_route`) has a default route through
+/// `tap0`; at once when `tap0` has no IPv6 (no line in `/proc/H/net/if_inet6`: a kernel
+/// without IPv6, or IPv6 disabled on new interfaces). Not fatal: after [`IPV6_LIMIT`] a
+/// warning says that the runs have no IPv6 way out.
+fn wait_ipv6_default_route(holder: i32) {
+    let has_ipv6 = fs::read_to_string(format!("/proc/{holder}/net/if_inet6")).is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split_whitespace().nth(5) == Some("tap0"))
+    });
+    if !has_ipv6 {
+        return;
+    }
+    let path = format!("/proc/{holder}/net/ipv6_route");
+    let end = Instant::now() + IPV6_LIMIT;
+    while !fs::read_to_string(&path).is_ok_and(|t| has_ipv6_default_route(&t, Some("tap0"))) {
+        if Instant::now() > end {
+            crate::diag!(
+                "cnitool: warning: slirp4netns's tap0 got no IPv6 default route within \
+                 {IPV6_LIMIT:?} (no router advertisement): runs have IPv4 only outside"
+            );
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `/proc/net/ipv6_route` text lists a default route (::/0) on `dev`, or on any
+/// device but `lo` (where the kernel keeps its unreachable routes).
+fn has_ipv6_default_route(text: &str, dev: Option<&str>) -> bool {
+    text.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() == 10
+            && f[0].bytes().all(|b| b == b'0')
+            && f[1] == "00"
+            && dev.map_or(f[9] != "lo", |d| f[9] == d)
+    })
 }
 
 fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
@@ -210,6 +286,11 @@ fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
         "24",
         "-g",
         "10.0.2.2",
+        // The IPv6 gateway: a link-local address pasta answers for, so that its gateway
+        // mapping (`--allow-host-loopback`) takes no address a run can reach, and the gateway
+        // copied from the host stays that gateway (`docs/ROOTLESS.md`, decision 17).
+        "-g",
+        "fe80::2",
         "--dns-forward",
         "10.0.2.3",
         "--ns-ifname",
@@ -234,8 +315,17 @@ fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
     let proc = Proc::of(child.id() as i32)?;
     let end = Instant::now() + READY_LIMIT;
     let route = format!("/proc/{h}/net/route");
+    // pasta configures IPv6 (the host's address and gateway) only when the host has an IPv6
+    // default route; then the first run's command waits for it too.
+    let ipv6 = fs::read_to_string("/proc/thread-self/net/ipv6_route")
+        .is_ok_and(|t| has_ipv6_default_route(&t, None));
+    let route6 = format!("/proc/{h}/net/ipv6_route");
     loop {
-        if has_default_route(&route) {
+        if has_default_route(&route)
+            && (!ipv6
+                || fs::read_to_string(&route6)
+                    .is_ok_and(|t| has_ipv6_default_route(&t, Some("tap0"))))
+        {
             break;
         }
         if let Ok(Some(s)) = child.try_wait() {
@@ -290,7 +380,19 @@ impl std::fmt::Display for Forward {
 
 /// Binds the host port briefly, to turn slirp4netns's errno-less `add_hostfwd` failure into
 /// "in use" or "privileged".
+///
+/// An IPv6 host address is refused first: slirp4netns 1.2's `add_hostfwd` parses `host_addr`
+/// as IPv4 only (`bad arguments.host_addr` for `::1` and `::`: measured), and pasta takes no
+/// port at all in a shared namespace (decision 9).
 pub fn precheck(fwd: &Forward) -> Result<()> {
+    if fwd.host_addr.is_ipv6() {
+        return Err(crate::usage!(
+            "cannot publish host port {fwd}: slirp4netns publishes ports on IPv4 host addresses \
+             only; publish on an IPv4 one (e.g. -p 127.0.0.1:{port}:PORT) and connect to it \
+             over IPv4 (the command sees every client as 10.0.2.2 either way)",
+            port = fwd.host_port
+        ));
+    }
     let addr = SocketAddr::new(fwd.host_addr, fwd.host_port);
     let res = if fwd.proto == "udp" {
         UdpSocket::bind(addr).map(drop)
@@ -373,3 +475,45 @@ pub fn read_forwards(path: &Path) -> Vec<Forward> {
 
 /// The host address to listen on when `-p` gives none: loopback only.
 pub const DEFAULT_HOST_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_default_route() {
+        // Lines of /proc/net/ipv6_route: a prefix route, a default route learnt from an
+        // advertisement (via fe80::2), the kernel's unreachable default on lo.
+        let text = "\
+fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     tap0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000002 00000400 00000001 00000000 00450003     tap0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+";
+        assert!(has_ipv6_default_route(text, Some("tap0")));
+        assert!(!has_ipv6_default_route(text, Some("eth0")));
+        assert!(has_ipv6_default_route(text, None));
+        let lo_only = text.lines().nth(2).unwrap();
+        assert!(!has_ipv6_default_route(lo_only, None));
+        assert!(!has_ipv6_default_route(
+            text.lines().next().unwrap(),
+            Some("tap0")
+        ));
+    }
+
+    #[test]
+    fn ipv6_host_address_refused() {
+        let fwd = |a: &str| Forward {
+            proto: "tcp".into(),
+            host_addr: a.parse().unwrap(),
+            host_port: 8080,
+            id: None,
+        };
+        let err = precheck(&fwd("::1")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot publish host port [::1]:8080/tcp: slirp4netns publishes")
+                && err.contains("-p 127.0.0.1:8080:PORT"),
+            "{err}"
+        );
+        assert!(precheck(&fwd("::")).is_err());
+    }
+}

@@ -6,6 +6,7 @@
 mod basics;
 mod bench;
 mod failures;
+mod ipv6;
 mod network;
 mod podman;
 mod util;
