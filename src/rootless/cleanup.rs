@@ -98,7 +98,7 @@ pub fn undo_run(
     }
     let _ = fs::remove_file(&ports);
     let _ = fs::remove_file(gen.dir.join(format!("{id}.resolv.conf")));
-    if let Some(c) = &rec.container {
+    if let Some(c) = rec.container.as_ref().filter(|c| c.attached.is_none()) {
         let _ = fs::remove_file(&c.cidfile);
     }
     let _ = fs::remove_file(crate::supervise::names::hosts_path(record));
@@ -147,7 +147,7 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
             }
             let id = run_id(&path);
             // The container of a dead `container run` wrapper runs on without it.
-            if let Some(c) = &rec.container {
+            if let Some(c) = rec.container.as_ref().filter(|c| c.attached.is_none()) {
                 if let Some(cid) = crate::container::engine::read_cidfile(&c.cidfile) {
                     c.engine.kill(&cid);
                     lines.push(format!(

@@ -26,7 +26,7 @@ use crate::cmd::container::run::{
     RunArgs,
 };
 use crate::cmd::Context;
-use crate::container::engine::{read_cidfile, EngineKind};
+use crate::container::engine::read_cidfile;
 use crate::supervise::signals::{handled_signals, Group};
 use crate::supervise::wait::{Event, Outcome};
 use crate::supervise::{tool, RunPlan};
@@ -40,14 +40,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         .thread_block()
         .context("blocking signals")
         .map_err(tool)?;
-    let engine = args.engine.engine();
-    if engine.kind == EngineKind::Docker {
-        return Err(tool(crate::usage!(
-            "container run --engine docker needs root: a rootless docker daemon keeps its \
-             containers in a network namespace of its own (rootlesskit), which cnitool cannot \
-             put on your rootless networks; use --engine podman"
-        )));
-    }
+    let engine = super::attach::podman(args.engine.engine(), "run").map_err(tool)?;
     // An engine argument that sets the resolv.conf keeps the engine's (then ours is not
     // mounted, and cnitool's --dns flags are refused).
     let engine_dns = check_engine_args(&args.engine_args, engine.kind).map_err(tool)?;

@@ -21,6 +21,7 @@
 //! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`): [`generation`] joins or starts the shared
 //!   namespace, [`cleanup`] undoes runs and garbage-collects.
 
+pub mod attach;
 pub mod cleanup;
 pub mod command;
 pub mod container;

@@ -35,7 +35,7 @@ pub const DNS_FORWARDER: &str = "10.0.2.3";
 /// Splits the port mappings of the capability arguments: portmap gets them without `hostIP`
 /// (it DNATs the host port in the outer netns, where traffic arrives from the uplink), the
 /// uplink listens on `hostIP` (127.0.0.1 when none is given).
-fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>> {
+pub(super) fn split_ports(caps: &mut serde_json::Map<String, Value>) -> Result<Vec<Forward>> {
     let Some(Value::Array(maps)) = caps.get_mut("portMappings") else {
         return Ok(Vec::new());
     };
@@ -215,6 +215,7 @@ pub(crate) fn run_body(
                 engine: engine.clone(),
                 cidfile: att.gen.dir.join(format!("{id}.cid")),
                 netns: None,
+                attached: None,
             }),
         },
     };
@@ -544,13 +545,20 @@ fn add_networks(
     if !errors.is_empty() {
         bail!("{}", errors.join("; "));
     }
-    let mut fwds = forwards.to_vec();
-    for i in 0..fwds.len() {
-        fwds[i].id = Some(uplink::add_forward(&att.gen, &fwds[i])?);
-        super::state::write_atomic(&att.gen.ports_file(id), &serde_json::to_vec(&fwds)?)?;
-    }
+    publish_forwards(&att.gen, id, forwards)?;
     check_signal(pending)?;
     Ok((results, netns))
+}
+
+/// Publishes a run's ports on the uplink, each recorded in the run's ports file as soon as
+/// it is added (so that the run's undo or gc removes exactly those).
+pub(super) fn publish_forwards(gen: &Gen, id: &str, forwards: &[Forward]) -> Result<()> {
+    let mut fwds = forwards.to_vec();
+    for i in 0..fwds.len() {
+        fwds[i].id = Some(uplink::add_forward(gen, &fwds[i])?);
+        super::state::write_atomic(&gen.ports_file(id), &serde_json::to_vec(&fwds)?)?;
+    }
+    Ok(())
 }
 
 /// Starts the command through the run's executor (`spec`), or, when the executor started it
@@ -634,7 +642,7 @@ fn run_keeper(
 
 /// Ends a generation that has no live run left (kills the holder and the uplink, removes
 /// its directory). Called under the lock.
-fn finish_gen(root: &Root, gen: &Gen) {
+pub(super) fn finish_gen(root: &Root, gen: &Gen) {
     if gen.live_runs().is_empty() {
         gen.destroy();
         root.clear_current(&gen.name);

@@ -179,6 +179,10 @@ pub struct EngineContainer {
     /// container runs on it, and the run is not over, even when its runner is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<(u64, u64)>,
+    /// `container attach`: the container's name. The container was not started by the run,
+    /// which only attached it: gc never kills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<String>,
 }
 
 impl EngineContainer {

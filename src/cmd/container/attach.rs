@@ -65,6 +65,9 @@ pub fn record_id(container_id: &str) -> String {
 
 /// Runs `container attach`.
 pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
+    if !nix::unistd::geteuid().is_root() {
+        return crate::rootless::attach::attach(&args, ctx);
+    }
     let nets = resolve_networks(&args.nets, ctx)?;
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
     args.plugin.require_capabilities(&lists, &[])?;
@@ -207,6 +210,17 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         });
     }
 
+    print_attached(ctx, &info, &netns_path, &results)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `container attach` prints: per network, the result (a table, or one JSON document).
+pub(crate) fn print_attached(
+    ctx: &Context,
+    info: &crate::container::engine::ContainerInfo,
+    netns_path: &std::path::Path,
+    results: &[(String, String, libcni::CniResult)],
+) -> Result<()> {
     match ctx.output {
         Some(Output::Json) => {
             let items: Vec<_> = results
@@ -224,11 +238,11 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         Some(Output::None) => {}
         Some(Output::Table) | None if ctx.quiet => {}
         Some(Output::Table) | None => {
-            for (net, ifname, r) in &results {
+            for (net, ifname, r) in results {
                 crate::outln!("{} {net} as {ifname}:", info.name)?;
                 crate::out!("{}", crate::output::result_table(r))?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -24,6 +24,9 @@ pub struct DetachArgs {
 
 /// Runs `container detach`.
 pub fn run(args: DetachArgs, ctx: &Context) -> Result<ExitCode> {
+    if !nix::unistd::geteuid().is_root() {
+        return crate::rootless::attach::detach(&args, ctx);
+    }
     let engine = args.engine.engine();
     let cache_dir = ctx.cni.cache().dir();
     // The engine knows the container's ID; when it is gone (or the engine cannot answer), the

@@ -36,6 +36,10 @@ pub struct Request {
     pub gen: PathBuf,
     /// Create this run netns.
     pub create_netns: Option<PathBuf>,
+    /// Bind an existing network namespace (the first path: a container's
+    /// `/proc/PID/ns/net`) at the second, as a run netns (`container attach`).
+    #[serde(default)]
+    pub attach_netns: Option<(PathBuf, PathBuf)>,
     /// Remove this run netns (after the DELs when there are any: back in the holder's mount
     /// namespace, saving a second executor; see [`Response::removed_netns`]).
     pub remove_netns: Option<PathBuf>,

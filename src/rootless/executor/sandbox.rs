@@ -90,6 +90,17 @@ impl Exec {
             resp.netns = Some((m.dev(), m.ino()));
             self.run_net = Some(run_net.into());
         }
+        if let Some((source, path)) = &req.attach_netns {
+            self.enter_holder()?;
+            let (dir, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+                (Some(dir), Some(name)) => (dir, name),
+                _ => bail!("{}: not a run netns path", path.display()),
+            };
+            libcni::netns::attach(dir, name, source)
+                .with_context(|| format!("binding the network namespace {}", source.display()))?;
+            let m = fs::metadata(path)?;
+            resp.netns = Some((m.dev(), m.ino()));
+        }
         let remove_later = req.remove_netns.as_ref().filter(|_| !req.del.is_empty());
         if let (Some(path), None) = (&req.remove_netns, remove_later) {
             self.enter_holder()?;

@@ -1,0 +1,250 @@
+//! `cnitool container attach` and `detach` for a plain user: a running rootless podman
+//! container on the user's rootless networks, until `detach`, or until it stops (then the
+//! holder, the next rootless run or `cnitool gc` undoes the attachment).
+//!
+//! The attachment is a run of the shared namespace (in podman's user namespace, see
+//! [`super::podman`]) without a command: its record's owner is the container's first
+//! process (PID and start time), its run netns is the container's network namespace bound
+//! in the holder's mount namespace (so that DEL still finds it after the container is gone),
+//! and its CNI container ID is the container's full ID. `-p` is published as for a run.
+
+use std::fs;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use libcni::cache::Cache;
+
+use super::cleanup::{attaches, gc_locked, undo_run};
+use super::executor::{self, NsFds, Request};
+use super::generation::{attach as join_generation, preflight};
+use super::run::{finish_gen, publish_forwards, split_ports, user_first};
+use super::state::{Root, UplinkKind};
+use super::{dirs, uplink, Options};
+use crate::cmd::container::attach::{print_attached, AttachArgs};
+use crate::cmd::container::detach::DetachArgs;
+use crate::cmd::Context;
+use crate::container::engine::{Engine, EngineError, EngineKind};
+use crate::supervise::record::{EngineContainer, Owner, PlannedAttachment, RunRecord};
+
+/// The record and run netns name of a container's attachment.
+fn record_id(container_id: &str) -> String {
+    format!("c{}", &container_id[..container_id.len().min(12)])
+}
+
+/// The engine, refused unless podman.
+pub(super) fn podman(engine: Engine, verb: &str) -> Result<Engine> {
+    if engine.kind == EngineKind::Docker {
+        return Err(crate::usage!(
+            "container {verb} --engine docker needs root: a rootless docker daemon keeps its \
+             containers in a network namespace of its own (rootlesskit), which cnitool cannot \
+             put on your rootless networks; use --engine podman"
+        ));
+    }
+    Ok(engine)
+}
+
+/// Runs `container attach` as a plain user.
+pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
+    let engine = podman(args.engine.engine(), "attach")?;
+    if args.cni_name.is_some() || !args.add_host.is_empty() {
+        return Err(crate::usage!(
+            "container attach --name/--add-host: not available rootless (the engine's /etc/hosts \
+             of a rootless container is not rewritten); use `container run --name` for a \
+             container that others resolve by name"
+        ));
+    }
+    let ctx = user_first(ctx);
+    let nets = super::run::resolve_networks(&args.nets, &ctx)?;
+    let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
+    args.plugin.require_capabilities(&lists, &[])?;
+    let mut caps = args.plugin.capability_args()?;
+    let forwards = split_ports(&mut caps)?;
+    let info = engine
+        .inspect_container(&args.container)
+        .map_err(|e| match e {
+            EngineError::Missing(m) => anyhow!("container {:?} not found: {m}", args.container),
+            e => e.into(),
+        })?;
+    let source = info
+        .netns()
+        .ok_or_else(|| crate::conflict!("container {} is not running", info.name))?;
+    let opts = Options {
+        uplink: UplinkKind::Auto,
+        allow_host_loopback: false,
+        require_uplink: false,
+        userns: Some(super::podman::userns(&engine)?),
+    };
+    let (kind, program) = preflight(&opts)?;
+    for f in &forwards {
+        uplink::precheck(f)?;
+    }
+    let rt_dir = dirs::resolve(true)?;
+    let root = Root::new(&rt_dir.state, true)?;
+
+    let _lock = root.lock()?;
+    for line in gc_locked(&ctx, &root, false, None) {
+        if !ctx.quiet {
+            crate::diag!("cnitool: {line}");
+        }
+    }
+    let att = join_generation(&root, kind, &program, &opts)?;
+    let id = record_id(&info.id);
+    if let Some((_, rec)) = att
+        .gen
+        .live_runs()
+        .into_iter()
+        .find(|(p, _)| super::cleanup::run_id(p) == id)
+    {
+        return Err(crate::conflict!(
+            "container {} is already attached (networks: {}); detach it first",
+            info.name,
+            rec.attachments
+                .iter()
+                .map(|a| a.network.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let netns_path = att.gen.netns(&id);
+    let mut record = RunRecord {
+        owner: Owner::of(info.pid)?,
+        netns: netns_path.clone(),
+        owns_netns: true,
+        container_id: info.id.clone(),
+        attachments: nets
+            .iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
+            .collect(),
+        cni_args: args.plugin.cni_args()?,
+        capability_args: caps,
+        names: Vec::new(),
+        container: Some(EngineContainer {
+            engine: engine.clone(),
+            cidfile: Default::default(),
+            netns: None,
+            attached: Some(info.name.clone()),
+        }),
+    };
+    let cache = Cache::new(&att.gen.dir);
+    let record_path = record.write(&cache, &id)?;
+    let req = Request {
+        state: rt_dir.state.clone(),
+        gen: att.gen.dir.clone(),
+        attach_netns: Some((source, netns_path.clone())),
+        add: attaches(&record),
+        ..Request::default()
+    };
+    let added = (|| -> Result<Vec<(String, String, libcni::CniResult)>> {
+        let resp = executor::call(&ctx, &att.fds, &req)?;
+        if let Some(e) = resp.error {
+            bail!("{e}");
+        }
+        let netns = resp
+            .netns
+            .context("the plugin executor did not report the container's netns")?;
+        // The PID was read before the bind: make sure it still is the same container's.
+        if engine.inspect_container(&info.id)?.pid != info.pid {
+            bail!("container {} restarted while attaching", info.name);
+        }
+        let mut results = Vec::new();
+        let mut errors = Vec::new();
+        for ((list, ifname), o) in nets.iter().zip(resp.outcomes) {
+            match o {
+                Ok(v) => results.push((
+                    list.name.clone(),
+                    ifname.clone(),
+                    libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
+                        .map_err(|e| anyhow!("a plugin result: {e}"))?,
+                )),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("; "));
+        }
+        publish_forwards(&att.gen, &id, &forwards)?;
+        if let Some(c) = record.container.as_mut() {
+            c.netns = Some(netns);
+        }
+        record.write(&cache, &id)?;
+        Ok(results)
+    })();
+    let results = match added {
+        Ok(r) => r,
+        Err(err) => {
+            let cleanup = undo_run(&ctx, &att.gen, &att.fds, &record_path, &record, None);
+            finish_gen(&root, &att.gen);
+            return Err(match cleanup {
+                Ok(()) => err.context(format!("attaching {} (rolled back)", info.name)),
+                Err(c) => err.context(format!("attaching {}: {c:#}", info.name)),
+            });
+        }
+    };
+    print_attached(&ctx, &info, &netns_path, &results)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `container detach` as a plain user: finds the attachment in the shared namespace's
+/// generations (by the container's ID, or, when the engine no longer knows it, by the name
+/// or ID given), undoes it, and ends the generation when nothing else uses it.
+pub fn detach(args: &DetachArgs, ctx: &Context) -> Result<ExitCode> {
+    let engine = podman(args.engine.engine(), "detach")?;
+    let inspected = engine.inspect_container(&args.container);
+    let wanted = |r: &RunRecord| {
+        let Some(name) = r.container.as_ref().and_then(|c| c.attached.as_deref()) else {
+            return false;
+        };
+        match &inspected {
+            Ok(info) => r.container_id == info.id,
+            Err(_) => {
+                r.container_id == args.container
+                    || name == args.container
+                    || (args.container.len() >= 12 && r.container_id.starts_with(&args.container))
+            }
+        }
+    };
+    let rt_dir = dirs::resolve(false)?;
+    let root = Root::new(&rt_dir.state, false)?;
+    let not_attached = || match &inspected {
+        Err(EngineError::Failed(m)) => anyhow!("{m}"),
+        _ => crate::conflict!("container {:?} is not attached", args.container),
+    };
+    if !root.dir.exists() {
+        return Err(not_attached());
+    }
+    let _lock = root.lock()?;
+    let found = root.generations().into_iter().find_map(|gen| {
+        let (path, rec) = gen.runs().into_iter().find(|(_, r)| wanted(r))?;
+        Some((gen, path, rec))
+    });
+    let Some((gen, path, rec)) = found else {
+        return Err(not_attached());
+    };
+    let name = rec
+        .container
+        .as_ref()
+        .and_then(|c| c.attached.clone())
+        .unwrap_or_default();
+    match gen
+        .info()
+        .filter(|i| i.holder_alive())
+        .and_then(|i| NsFds::open(i.holder.pid).ok())
+    {
+        Some(fds) => undo_run(ctx, &gen, &fds, &path, &rec, None)?,
+        // The namespaces are gone: nothing is left to DEL in them.
+        None => {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    let _ = gc_locked(ctx, &root, false, Some(&gen.name));
+    match ctx.output {
+        Some(crate::output::Output::Json) => crate::outln!(
+            "{}",
+            serde_json::json!({"detached": rec.container_id, "name": name})
+        )?,
+        Some(crate::output::Output::None) => {}
+        _ if ctx.quiet => {}
+        _ => crate::outln!("detached podman container {name} ({})", rec.netns.display())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
