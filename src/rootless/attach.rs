@@ -20,7 +20,7 @@ use super::generation::{attach as join_generation, preflight};
 use super::run::{finish_gen, publish_forwards, split_ports, user_first};
 use super::state::{Root, UplinkKind};
 use super::{dirs, uplink, Options};
-use crate::cmd::container::attach::{print_attached, AttachArgs};
+use crate::cmd::container::attach::{print_attached, running_container, AttachArgs};
 use crate::cmd::container::detach::DetachArgs;
 use crate::cmd::Context;
 use crate::container::engine::{Engine, EngineError, EngineKind};
@@ -59,15 +59,7 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
     args.plugin.require_capabilities(&lists, &[])?;
     let mut caps = args.plugin.capability_args()?;
     let forwards = split_ports(&mut caps)?;
-    let info = engine
-        .inspect_container(&args.container)
-        .map_err(|e| match e {
-            EngineError::Missing(m) => anyhow!("container {:?} not found: {m}", args.container),
-            e => e.into(),
-        })?;
-    let source = info
-        .netns()
-        .ok_or_else(|| crate::conflict!("container {} is not running", info.name))?;
+    let (info, source) = running_container(&engine, &args.container)?;
     let opts = Options {
         uplink: UplinkKind::Auto,
         allow_host_loopback: false,

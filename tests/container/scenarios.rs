@@ -369,16 +369,7 @@ pub fn attach_detach_and_gc(e: &Engine<'_>) {
 /// container's name, which goes when it ends; the container resolves a named run on its
 /// network (its hosts file, mounted over /etc/hosts, lists it, with --add-host entries).
 pub fn names_between_a_container_and_a_run(e: &Engine<'_>) {
-    let names = |name: &str| -> String {
-        let out = e.env.run(&["-o", "json", "names", "tnet"]);
-        let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        all.as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["name"] == name)
-            .map(|x| x["addresses"][0].as_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
+    let names = |name: &str| name_address(e, name);
     // The container's name, resolved by a run while it runs (the container is the only
     // attachment then).
     let child = start_sleeper(e, &["--name", "box", "--stop-timeout", "1"]);
@@ -455,13 +446,7 @@ pub fn names_between_a_container_and_a_run(e: &Engine<'_>) {
 fn name_address(e: &Engine<'_>, name: &str) -> String {
     let out = e.env.run(&["-o", "json", "names", "tnet"]);
     assert!(out.status.success(), "{}", show(&out));
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    all.as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == name)
-        .map(|x| x["addresses"][0].as_str().unwrap().to_owned())
-        .unwrap_or_default()
+    testsupport::image::name_address(&out.stdout, name)
 }
 
 /// `cnitool run --net tnet -- getent hosts NAME`: the first address, or "" when unknown.

@@ -3,7 +3,6 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
@@ -16,7 +15,7 @@ use testsupport::isolate;
 /// The real plugins.
 pub const PLUGIN_DIR: &str = "/usr/lib/cni";
 /// Debian's busybox-static.
-const BUSYBOX: &str = "/bin/busybox";
+use testsupport::image::BUSYBOX;
 /// The busybox applets the tests use in containers.
 const APPLETS: &[&str] = &["sh", "sleep", "ip", "nc", "printf", "echo", "cat", "true"];
 
@@ -178,26 +177,7 @@ exit 0
 
     /// A tarball of a root file system with busybox and the applets the tests use.
     pub fn busybox_tarball(&self) -> PathBuf {
-        let root = self.base.join("rootfs");
-        fs::create_dir_all(root.join("bin")).unwrap();
-        for d in ["etc", "proc", "sys", "dev", "tmp"] {
-            fs::create_dir_all(root.join(d)).unwrap();
-        }
-        fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
-        for a in APPLETS {
-            symlink("busybox", root.join("bin").join(a)).unwrap();
-        }
-        let tar = self.base.join("rootfs.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(&root)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success());
-        tar
+        testsupport::image::busybox_tarball(&self.base, APPLETS, &[])
     }
 
     /// The engine client with its global options.

@@ -10,7 +10,6 @@
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -189,46 +188,14 @@ impl Pod {
 /// A root file system with busybox, its applets and a CGI script that prints the client's
 /// address (`/www/cgi-bin/peer`), as a tarball for `podman import`.
 fn image_tarball(dir: &Path) -> PathBuf {
-    let root = dir.join("image");
-    fs::create_dir_all(root.join("bin")).unwrap();
-    fs::create_dir_all(root.join("www/cgi-bin")).unwrap();
-    fs::create_dir_all(root.join("etc")).unwrap();
-    fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    for a in APPLETS {
-        symlink("busybox", root.join("bin").join(a)).unwrap();
-    }
-    let cgi = root.join("www/cgi-bin/peer");
-    fs::write(
-        &cgi,
-        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"peer=$REMOTE_ADDR\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    fs::set_permissions(&cgi, fs::Permissions::from_mode(0o755)).unwrap();
-    let tar = dir.join("image.tar");
-    let st = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
-    fs::set_permissions(&tar, fs::Permissions::from_mode(0o644)).unwrap();
-    tar
+    let cgi = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"peer=$REMOTE_ADDR\"\n";
+    testsupport::image::busybox_tarball(dir, APPLETS, &[("/www/cgi-bin/peer", cgi, 0o755)])
 }
 
 /// The address of `name` on `net` in `cnitool names -o json` as the user ("" if none).
 fn name_addr(rl: &Rl, net: &str, name: &str) -> String {
     let out = rl.run(["-o", "json", "names", net]).ok();
-    let all: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    all.as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == name)
-        .map(|x| x["addresses"][0].as_str().unwrap().to_owned())
-        .unwrap_or_default()
+    testsupport::image::name_address(out.stdout.as_bytes(), name)
 }
 
 /// A container on the built-in network next to a rootless run: each resolves the other by

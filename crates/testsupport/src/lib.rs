@@ -3,6 +3,7 @@
 //! the runner of the real binary ([`cnitool`]) and the leak snapshot ([`snapshot`]).
 
 pub mod cnitool;
+pub mod image;
 pub mod isolate;
 pub mod snapshot;
 

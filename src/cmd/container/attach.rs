@@ -63,6 +63,24 @@ pub fn record_id(container_id: &str) -> String {
     format!("cnitool-{}", &container_id[..container_id.len().min(12)])
 }
 
+/// The running container `name` (by name or ID) and its network namespace's path.
+///
+/// # Errors
+/// No such container (a one-line message), it does not run, or the engine fails.
+pub(crate) fn running_container(
+    engine: &crate::container::engine::Engine,
+    name: &str,
+) -> Result<(crate::container::engine::ContainerInfo, std::path::PathBuf)> {
+    let info = engine.inspect_container(name).map_err(|e| match e {
+        EngineError::Missing(m) => anyhow!("container {name:?} not found: {m}"),
+        e => e.into(),
+    })?;
+    let source = info
+        .netns()
+        .ok_or_else(|| crate::conflict!("container {} is not running", info.name))?;
+    Ok((info, source))
+}
+
 /// Runs `container attach`.
 pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
     if !nix::unistd::geteuid().is_root() {
@@ -76,15 +94,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
     let names = names::names_and_aliases(args.cni_name.as_deref(), &args.alias)?;
     let add_hosts = crate::cmd::run::parse_add_hosts(&args.add_host)?;
     let engine = args.engine.engine();
-    let info = engine
-        .inspect_container(&args.container)
-        .map_err(|e| match e {
-            EngineError::Missing(m) => anyhow!("container {:?} not found: {m}", args.container),
-            e => e.into(),
-        })?;
-    let source = info
-        .netns()
-        .ok_or_else(|| crate::conflict!("container {} is not running", info.name))?;
+    let (info, source) = running_container(&engine, &args.container)?;
 
     let cache_dir = ctx.cni.cache().dir().to_path_buf();
     let id = record_id(&info.id);
