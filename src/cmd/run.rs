@@ -97,6 +97,12 @@ pub struct RootlessOpts {
     /// Rootless: let the command reach the host's loopback as 10.0.2.2.
     #[arg(long)]
     pub allow_host_loopback: bool,
+    /// Rootless: the namespace the run's networks live in: shared by your rootless runs
+    /// (runs reach each other; started by the first, ended after the last), or private to
+    /// this run (its own holder and uplink, started for it and ended with it: slower; no
+    /// other run reaches it; -p with --uplink pasta works only here).
+    #[arg(long, value_enum, default_value = "shared", value_name = "MODE")]
+    pub rootless_netns: crate::rootless::NetnsMode,
     /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
     /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
     #[arg(long)]
@@ -145,7 +151,15 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
         // The rootless runner starts the signal thread itself, after it forked its plugin
         // executor (a fork without exec needs a single-threaded process); signals stay
         // queued until then.
-        return crate::rootless::run::run(&plan, &ctx, &args.rootless.options(), tx, &rx, &pending);
+        return crate::rootless::run::run(
+            &plan,
+            &ctx,
+            &args.rootless.options(),
+            args.rootless.rootless_netns,
+            tx,
+            &rx,
+            &pending,
+        );
     }
     start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;

@@ -147,12 +147,14 @@ fn locate(gen_dir: &Path) -> Option<(Root, Gen)> {
 }
 
 /// Creates a new generation: its directory and its holder (not yet the uplink), in a user
-/// namespace of its own or, with `userns`, in that one.
+/// namespace of its own or, with `userns`, in that one; `private`: one run's (see
+/// [`GenInfo::private`]).
 pub fn start(
     root: &Root,
     kind: UplinkKind,
     allow_host_loopback: bool,
     userns: Option<super::podman::Userns>,
+    private: bool,
 ) -> Result<(Gen, GenInfo)> {
     let gen = root.gen(&format!("g{}", crate::supervise::random_hex()));
     let mut dirs = DirBuilder::new();
@@ -203,6 +205,7 @@ pub fn start(
             uplink_kind: kind,
             uplink: None,
             allow_host_loopback,
+            private,
         };
         // Reaped here while this runner lives; by init (or a subreaper) afterwards.
         thread::spawn(move || child.wait());
