@@ -105,10 +105,20 @@ fn watch(gen_dir: &Path) {
     let Some((root, gen)) = locate(gen_dir) else {
         return;
     };
+    // The uplink last recorded: pasta has no exit FIFO, so it would outlive this holder when
+    // the directory goes without a `rootless stop` (the runtime directory removed).
+    let mut uplink: Option<Proc> = None;
     loop {
         thread::sleep(WATCH_EVERY);
         if !gen.dir.exists() {
-            return; // `rootless stop` removed it.
+            // `rootless stop` removed it (the uplink is gone then), or someone else did.
+            if let Some(up) = uplink {
+                up.kill_and_wait(Duration::from_secs(2));
+            }
+            return;
+        }
+        if let Some(up) = gen.info().and_then(|i| i.uplink) {
+            uplink = Some(up);
         }
         if !gen.live_runs().is_empty() {
             continue;

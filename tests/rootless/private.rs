@@ -224,9 +224,9 @@ impl Drop for ExtLink {
     }
 }
 
-/// Serves one connection on 8080: prints `listening`, then the peer's address, and sends
-/// `hi`.
-const SERVE: &str = "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',8080))\ns.listen()\nprint('listening',flush=True)\nc,a=s.accept()\nprint('peer',a[0],flush=True)\nc.sendall(b'hi')\nc.close()\n";
+/// Serves one connection on 8080: prints `listening`, then the peer's address, sends `hi`
+/// and reads until the client closes.
+const SERVE: &str = "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',8080))\ns.listen()\nprint('listening',flush=True)\nc,a=s.accept()\nprint('peer',a[0],flush=True)\nc.sendall(b'hi')\nwhile c.recv(16): pass\nprint('closed',flush=True)\n";
 
 /// pasta and -p: refused in shared mode with a message naming the private mode (exit 125,
 /// nothing started); in a private run a client on the throwaway host's 127.0.0.1 reaches
@@ -272,10 +272,12 @@ fn pasta_publish_private() {
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         c.write_all(b"x").unwrap();
-        let mut got = String::new();
-        c.read_to_string(&mut got).unwrap();
-        assert_eq!(got, "hi");
+        let mut got = [0u8; 2];
+        let read = c.read_exact(&mut got);
         let peer = a.expect_line();
+        assert!(read.is_ok() && &got == b"hi", "{read:?} {got:?}, {peer}");
+        drop(c);
+        assert_eq!(a.expect_line(), "closed");
         // The run is 10.231.0.2 on the bridge whose gateway is 10.231.0.1.
         assert!(eth0.contains(" 10.231.0.2/"), "{eth0}");
         assert_eq!(peer, "peer 10.231.0.1", "the source the command sees");
