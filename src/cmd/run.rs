@@ -97,10 +97,8 @@ pub struct RootlessOpts {
     /// Rootless: let the command reach the host's loopback as 10.0.2.2.
     #[arg(long)]
     pub allow_host_loopback: bool,
-    /// Rootless: the namespace the run's networks live in: shared by your rootless runs
-    /// (runs reach each other; started by the first, ended after the last), or private to
-    /// this run (its own holder and uplink, started for it and ended with it: slower; no
-    /// other run reaches it; -p with --uplink pasta works only here).
+    /// Rootless: the namespace the run's networks live in, shared by your rootless runs or
+    /// private to this run.
     #[arg(long, value_enum, default_value = "shared", value_name = "MODE")]
     pub rootless_netns: crate::rootless::NetnsMode,
     /// Rootless: if the shared namespace's uplink or holder dies while the command runs,

@@ -59,12 +59,12 @@ pub struct Options {
 /// `docs/ROOTLESS.md`, decision 10).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum NetnsMode {
-    /// The namespace shared by all your rootless runs: joined, or started by the first run
-    /// and ended after the last.
+    /// Shared by all your rootless runs (they reach each other): joined, or started by the
+    /// first run and ended after the last.
     #[default]
     Shared,
-    /// A namespace of the run's own (own holder and uplink): no other run joins it, it ends
-    /// with the run; slower to start; `-p` works with pasta here.
+    /// The run's own, with its own holder and uplink, started for it and ended with it:
+    /// slower to start, reached by no other run; -p works with --uplink pasta only here.
     Private,
 }
 
