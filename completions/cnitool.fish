@@ -428,9 +428,9 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sync-cache -d 'F
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Print each network\'s plugin calls (CNI_* environment and exact stdin) and run nothing'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs, with slirp4netns or pasta as the uplink'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs (see --rootless-netns), with slirp4netns or pasta as the uplink'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the shared namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the rootless namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r

@@ -26,8 +26,8 @@ Exit status: the command's own. If the command is killed by signal N: 128+N.
        `cnitool gc` that finishes the cleanup
   126  the command could not be executed
   127  the command was not found
-  124  rootless, with --require-uplink: the shared namespace's uplink or holder died during
-       the run; the command was ended (SIGTERM, then SIGKILL 10 s later)";
+  124  rootless, with --require-uplink: the rootless namespace's uplink or holder died
+       during the run; the command was ended (SIGTERM, then SIGKILL 10 s later)";
 
 // Arguments of `run`.
 #[derive(Debug, Args)]
@@ -88,7 +88,8 @@ pub struct RunArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RootlessOpts {
     /// Run rootless even as root (implied when not root): the networks live in a user
-    /// namespace shared by your runs, with slirp4netns or pasta as the uplink.
+    /// namespace shared by your runs (see --rootless-netns), with slirp4netns or pasta as
+    /// the uplink.
     #[arg(long)]
     pub rootless: bool,
     /// Rootless uplink helper (auto: slirp4netns if installed, else pasta).
@@ -101,7 +102,7 @@ pub struct RootlessOpts {
     /// private to this run.
     #[arg(long, value_enum, default_value = "shared", value_name = "MODE")]
     pub rootless_netns: crate::rootless::NetnsMode,
-    /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
+    /// Rootless: if the rootless namespace's uplink or holder dies while the command runs,
     /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
     #[arg(long)]
     pub require_uplink: bool,
