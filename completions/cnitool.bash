@@ -1420,7 +1420,7 @@ _cnitool() {
             return 0
             ;;
         cnitool__subcmd__run)
-            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --name --alias --add-host --dry-run --arg --cap --publish --ip --mac --dns --dns-search --dns-option --rootless --uplink --allow-host-loopback --require-uplink --help"
+            opts="-o -v -q -p -h --netconf-dir --plugin-dir --cache-dir --sync-cache --netns-dir --timeout --output --trace --verbose --quiet --net --netns --hostname --name --alias --add-host --dry-run --arg --cap --publish --ip --mac --dns --dns-search --dns-option --rootless --uplink --allow-host-loopback --rootless-netns --require-uplink --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1520,6 +1520,10 @@ _cnitool() {
                     ;;
                 --uplink)
                     COMPREPLY=($(compgen -W "auto slirp4netns pasta" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless-netns)
+                    COMPREPLY=($(compgen -W "shared private" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1794,7 +1798,7 @@ _cnitool_with_names() {
             break
         fi
         case "$word" in
-            --add-host|--alias|--arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-option|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--name|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
+            --add-host|--alias|--arg|--attach|--cache-dir|--cap|--container-id|--dns|--dns-option|--dns-search|--engine|--engine-bin|--engine-opt|--hostname|--ifname|--ip|--junit|--mac|--name|--net|--netconf-dir|--netns|--netns-dir|--output|--pause-image|--pid|--plugin-dir|--publish|--result-version|--rootless-netns|--stop-timeout|--timeout|--trace|--uplink|-i|-o|-p) (( i++ )) ;;
             -*) ;;
             *)
                 if [[ -z "$sub" ]]; then sub="$word"

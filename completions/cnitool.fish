@@ -421,14 +421,16 @@ complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-search -d 'D
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dns-option -d 'DNS resolver option for the container, e.g. ndots:2 (dns capability; repeatable; as --dns in `run` and `container run`)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l uplink -d 'Rootless uplink helper (auto: slirp4netns if installed, else pasta)' -r -f -a "auto\t'slirp4netns if installed, else pasta'
 slirp4netns\t'slirp4netns (default): ready-fd, exit-fd, API socket for port forwards'
-pasta\t'pasta (passt): no published ports in shared mode'"
+pasta\t'pasta (passt): published ports (-p) only with --rootless-netns private'"
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless-netns -d 'Rootless: the namespace the run\'s networks live in, shared by your rootless runs or private to this run' -r -f -a "shared\t'Shared by all your rootless runs (they reach each other): joined, or started by the first run and ended after the last'
+private\t'The run\'s own, with its own holder and uplink, started for it and ended with it: slower to start, reached by no other run; -p works with --uplink pasta only here'"
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l sync-cache -d 'Flush every cache and record write to disk (fsync) before going on. Without it writes are atomic and their write-back is started, not waited for'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s v -l verbose -d 'Show each plugin call and its duration on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s q -l quiet -d 'Print nothing but errors on stderr'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l dry-run -d 'Print each network\'s plugin calls (CNI_* environment and exact stdin) and run nothing'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs, with slirp4netns or pasta as the uplink'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l rootless -d 'Run rootless even as root (implied when not root): the networks live in a user namespace shared by your runs (see --rootless-netns), with slirp4netns or pasta as the uplink'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l allow-host-loopback -d 'Rootless: let the command reach the host\'s loopback as 10.0.2.2'
-complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the shared namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
+complete -c cnitool -n "__fish_cnitool_using_subcommand run" -l require-uplink -d 'Rootless: if the rootless namespace\'s uplink or holder dies while the command runs, end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124'
 complete -c cnitool -n "__fish_cnitool_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l netconf-dir -d 'Netconf directories, searched in order (\':\'-separated)' -r
 complete -c cnitool -n "__fish_cnitool_using_subcommand container; and not __fish_seen_subcommand_from run attach detach" -l plugin-dir -d 'Plugin directories, searched in order (\':\'-separated)' -r

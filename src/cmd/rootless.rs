@@ -72,6 +72,7 @@ fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
         gens.push(json!({
             "generation": gen.name,
             "current": current.as_deref() == Some(gen.name.as_str()),
+            "private": info.as_ref().is_some_and(|i| i.private),
             "holderPid": info.as_ref().map(|i| i.holder.pid),
             "holderAlive": info.as_ref().is_some_and(|i| i.holder_alive()),
             "uplink": info.as_ref().map(|i| i.uplink_kind),
@@ -96,6 +97,8 @@ fn status(root: &Root, ctx: &Context) -> Result<ExitCode> {
             g["generation"].as_str().unwrap_or(""),
             if g["current"] == true {
                 " (current)"
+            } else if g["private"] == true {
+                " (private)"
             } else {
                 ""
             },

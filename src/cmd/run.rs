@@ -26,8 +26,8 @@ Exit status: the command's own. If the command is killed by signal N: 128+N.
        `cnitool gc` that finishes the cleanup
   126  the command could not be executed
   127  the command was not found
-  124  rootless, with --require-uplink: the shared namespace's uplink or holder died during
-       the run; the command was ended (SIGTERM, then SIGKILL 10 s later)";
+  124  rootless, with --require-uplink: the rootless namespace's uplink or holder died
+       during the run; the command was ended (SIGTERM, then SIGKILL 10 s later)";
 
 // Arguments of `run`.
 #[derive(Debug, Args)]
@@ -88,7 +88,8 @@ pub struct RunArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RootlessOpts {
     /// Run rootless even as root (implied when not root): the networks live in a user
-    /// namespace shared by your runs, with slirp4netns or pasta as the uplink.
+    /// namespace shared by your runs (see --rootless-netns), with slirp4netns or pasta as
+    /// the uplink.
     #[arg(long)]
     pub rootless: bool,
     /// Rootless uplink helper (auto: slirp4netns if installed, else pasta).
@@ -97,7 +98,11 @@ pub struct RootlessOpts {
     /// Rootless: let the command reach the host's loopback as 10.0.2.2.
     #[arg(long)]
     pub allow_host_loopback: bool,
-    /// Rootless: if the shared namespace's uplink or holder dies while the command runs,
+    /// Rootless: the namespace the run's networks live in, shared by your rootless runs or
+    /// private to this run.
+    #[arg(long, value_enum, default_value = "shared", value_name = "MODE")]
+    pub rootless_netns: crate::rootless::NetnsMode,
+    /// Rootless: if the rootless namespace's uplink or holder dies while the command runs,
     /// end the command (SIGTERM, then SIGKILL 10 s later) and exit with 124.
     #[arg(long)]
     pub require_uplink: bool,
@@ -145,7 +150,15 @@ pub fn run(args: RunArgs, ctx: &Context) -> Result<ExitCode> {
         // The rootless runner starts the signal thread itself, after it forked its plugin
         // executor (a fork without exec needs a single-threaded process); signals stay
         // queued until then.
-        return crate::rootless::run::run(&plan, &ctx, &args.rootless.options(), tx, &rx, &pending);
+        return crate::rootless::run::run(
+            &plan,
+            &ctx,
+            &args.rootless.options(),
+            args.rootless.rootless_netns,
+            tx,
+            &rx,
+            &pending,
+        );
     }
     start_signal_thread(tx.clone(), Event::Signal, Arc::clone(&pending)).map_err(tool)?;
     let nets = resolve_networks(&args.nets, ctx).map_err(tool)?;

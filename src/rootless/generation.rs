@@ -1,6 +1,8 @@
 //! Joining the shared rootless namespace: the pre-flight checks, then, under the lock, the
 //! live generation (or a new one, with its holder and uplink; a dead uplink restarted and
-//! the live runs' ports published again) and the holder's namespaces opened once.
+//! the live runs' ports published again) and the holder's namespaces opened once. A private
+//! run (`--rootless-netns private`) always starts a generation of its own, never made
+//! `current`, so no other run finds it.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -11,8 +13,8 @@ use anyhow::{bail, Context as _, Result};
 use super::cleanup::run_id;
 use super::executor::NsFds;
 use super::state::{Gen, GenInfo, Root, UplinkKind};
-use super::uplink;
-use super::{holder, Options};
+use super::uplink::{self, Forward};
+use super::{holder, NetnsMode, Options};
 
 /// Where the shared namespace is, for one runner: generation, identity, held descriptors.
 #[derive(Debug)]
@@ -49,8 +51,19 @@ pub fn preflight(opts: &Options) -> Result<(UplinkKind, std::path::PathBuf)> {
 }
 
 /// Finds the live generation or starts one (with its uplink), restarting a dead uplink;
-/// opens the holder's namespaces. Called under the lock.
-pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> Result<Attached> {
+/// opens the holder's namespaces; with [`NetnsMode::Private`], starts one for this run only
+/// ([`start_private`]). Called under the lock.
+pub fn attach(
+    root: &Root,
+    kind: UplinkKind,
+    program: &Path,
+    opts: &Options,
+    mode: NetnsMode,
+    forwards: &[Forward],
+) -> Result<Attached> {
+    if mode == NetnsMode::Private {
+        return start_private(root, kind, program, opts, forwards);
+    }
     let mut started = Vec::new();
     let mut live = root
         .current()
@@ -109,6 +122,7 @@ pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> 
                 opts.allow_host_loopback,
                 // Podman's, if it runs: its containers can then join this generation.
                 opts.userns.or_else(super::podman::running_pause),
+                false,
             )?;
             started.push(info.holder.pid);
             (gen, info)
@@ -126,7 +140,8 @@ pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> 
             k if k == kind => program.to_path_buf(),
             k => uplink::resolve(k)?.1,
         };
-        if let Err(e) = uplink::start(&gen, &mut info, &program) {
+        // Shared: pasta takes no port (refused before), slirp4netns's come through its API.
+        if let Err(e) = uplink::start(&gen, &mut info, &program, &[]) {
             if fresh {
                 gen.destroy();
             }
@@ -139,6 +154,34 @@ pub fn attach(root: &Root, kind: UplinkKind, program: &Path, opts: &Options) -> 
             replay_forwards(&gen);
         }
     }
+    open(gen, info, started)
+}
+
+/// Starts a generation for one run (`--rootless-netns private`): its own holder and uplink
+/// (pasta with the run's ports, `forwards`), never made `current`. Its end is a shared
+/// generation's: the runner's gc at the end of the run, the holder when its run is gone, or
+/// any later gc (no live run, not current).
+fn start_private(
+    root: &Root,
+    kind: UplinkKind,
+    program: &Path,
+    opts: &Options,
+    forwards: &[Forward],
+) -> Result<Attached> {
+    // Its own user namespace unless one is asked for: no container joins a private run.
+    let (gen, mut info) = holder::start(root, kind, opts.allow_host_loopback, opts.userns, true)?;
+    let mut started = vec![info.holder.pid];
+    if let Err(e) = uplink::start(&gen, &mut info, program, forwards) {
+        gen.destroy();
+        return Err(e);
+    }
+    started.extend(info.uplink.as_ref().map(|p| p.pid));
+    // Nobody else knows it: it goes with a failure.
+    open(gen.clone(), info, started).inspect_err(|_| gen.destroy())
+}
+
+/// Opens the holder's namespaces of `gen`, checked against its recorded user namespace.
+fn open(gen: Gen, info: GenInfo, started: Vec<i32>) -> Result<Attached> {
     let fds = NsFds::open(info.holder.pid).context("opening the holder's namespaces")?;
     // The PID could have been reused between the check and the open.
     if fds.user.metadata()?.ino() != info.userns_ino {

@@ -105,10 +105,20 @@ fn watch(gen_dir: &Path) {
     let Some((root, gen)) = locate(gen_dir) else {
         return;
     };
+    // The uplink last recorded: pasta has no exit FIFO, so it would outlive this holder when
+    // the directory goes without a `rootless stop` (the runtime directory removed).
+    let mut uplink: Option<Proc> = None;
     loop {
         thread::sleep(WATCH_EVERY);
         if !gen.dir.exists() {
-            return; // `rootless stop` removed it.
+            // `rootless stop` removed it (the uplink is gone then), or someone else did.
+            if let Some(up) = uplink {
+                up.kill_and_wait(Duration::from_secs(2));
+            }
+            return;
+        }
+        if let Some(up) = gen.info().and_then(|i| i.uplink) {
+            uplink = Some(up);
         }
         if !gen.live_runs().is_empty() {
             continue;
@@ -147,12 +157,14 @@ fn locate(gen_dir: &Path) -> Option<(Root, Gen)> {
 }
 
 /// Creates a new generation: its directory and its holder (not yet the uplink), in a user
-/// namespace of its own or, with `userns`, in that one.
+/// namespace of its own or, with `userns`, in that one; `private`: one run's (see
+/// [`GenInfo::private`]).
 pub fn start(
     root: &Root,
     kind: UplinkKind,
     allow_host_loopback: bool,
     userns: Option<super::podman::Userns>,
+    private: bool,
 ) -> Result<(Gen, GenInfo)> {
     let gen = root.gen(&format!("g{}", crate::supervise::random_hex()));
     let mut dirs = DirBuilder::new();
@@ -203,6 +215,7 @@ pub fn start(
             uplink_kind: kind,
             uplink: None,
             allow_host_loopback,
+            private,
         };
         // Reaped here while this runner lives; by init (or a subreaper) afterwards.
         thread::spawn(move || child.wait());

@@ -19,7 +19,8 @@
 //! - [`watch`]: the holder and uplink watched through pidfds while the command runs;
 //! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
 //! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`): [`generation`] joins or starts the shared
-//!   namespace, [`cleanup`] undoes runs and garbage-collects.
+//!   namespace (or, with `--rootless-netns private`, starts one of the run's own), [`cleanup`]
+//!   undoes runs and garbage-collects.
 
 pub mod attach;
 pub mod cleanup;
@@ -53,6 +54,19 @@ pub struct Options {
     /// The user namespace the shared namespace must live in (rootless podman's, for its
     /// containers to join the run netns); `None`: any, a new one of its own when none lives.
     pub userns: Option<podman::Userns>,
+}
+
+/// Which namespace a rootless run's networks live in (`run --rootless-netns`;
+/// `docs/ROOTLESS.md`, decision 10).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetnsMode {
+    /// Shared by all your rootless runs (they reach each other): joined, or started by the
+    /// first run and ended after the last.
+    #[default]
+    Shared,
+    /// The run's own, with its own holder and uplink, started for it and ended with it:
+    /// slower to start, reached by no other run; -p works with --uplink pasta only here.
+    Private,
 }
 
 // Hidden helper: the namespace holder.

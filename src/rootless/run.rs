@@ -19,7 +19,7 @@ use super::executor::{self, CommandSpec, Executor, Request};
 use super::generation::{attach, preflight, Attached};
 use super::state::{Gen, Root, UplinkKind};
 use super::uplink::{self, Forward};
-use super::{dirs, Options};
+use super::{dirs, NetnsMode, Options};
 use crate::cmd::{container_id_for, default_netconf_dirs, Context};
 use crate::supervise::child::ChildEvent;
 use crate::supervise::names;
@@ -156,24 +156,37 @@ pub(crate) struct Spot {
     pub cidfile: std::path::PathBuf,
 }
 
-/// Runs `cnitool run` rootless: `plan` in a run netns of the shared namespace, with `ctx`
-/// from [`user_first`].
+/// Runs `cnitool run` rootless: `plan` in a run netns of the shared namespace (or, with
+/// [`NetnsMode::Private`], of a namespace of its own), with `ctx` from [`user_first`].
 pub fn run(
     plan: &RunPlan,
     ctx: &Context,
     opts: &Options,
+    mode: NetnsMode,
     tx: Sender<Event>,
     rx: &Receiver<Event>,
     pending: &Arc<AtomicI32>,
 ) -> Result<ExitCode> {
-    run_body(plan, ctx, opts, (tx, rx, pending), Body::Command)
+    run_in(plan, ctx, opts, mode, (tx, rx, pending), Body::Command)
 }
 
-/// Runs a rootless run whose body is `body` (see [`run`]).
+/// Runs a rootless run whose body is `body` in the shared namespace (see [`run`]).
 pub(crate) fn run_body(
     plan: &RunPlan,
     ctx: &Context,
     opts: &Options,
+    chans: (Sender<Event>, &Receiver<Event>, &Arc<AtomicI32>),
+    body: Body<'_>,
+) -> Result<ExitCode> {
+    run_in(plan, ctx, opts, NetnsMode::Shared, chans, body)
+}
+
+/// Runs a rootless run whose body is `body` in the namespace `mode` says (see [`run`]).
+fn run_in(
+    plan: &RunPlan,
+    ctx: &Context,
+    opts: &Options,
+    mode: NetnsMode,
     (tx, rx, pending): (Sender<Event>, &Receiver<Event>, &Arc<AtomicI32>),
     mut body: Body<'_>,
 ) -> Result<ExitCode> {
@@ -184,7 +197,7 @@ pub(crate) fn run_body(
         program,
         state,
         root,
-    } = prepare(plan, ctx, opts).map_err(tool)?;
+    } = prepare(plan, ctx, opts, mode).map_err(tool)?;
 
     // Section 1 under the lock: GC, attach, register, netns, ADD, forwards.
     let lock = root.lock().map_err(tool)?;
@@ -193,7 +206,12 @@ pub(crate) fn run_body(
             crate::diag!("cnitool: {line}");
         }
     }
-    let att = attach(&root, kind, &program, opts).map_err(tool)?;
+    let att = attach(&root, kind, &program, opts, mode, &forwards).map_err(tool)?;
+    // pasta took the ports at its start (a private run): nothing left to publish.
+    let forwards = match att.info.uplink_kind {
+        UplinkKind::Pasta => Vec::new(),
+        _ => forwards,
+    };
     let id = format!("r{}", crate::supervise::random_hex());
     let netns_path = att.gen.netns(&id);
     let mut record = RunRecord {
@@ -470,14 +488,15 @@ struct Prepared {
 
 /// The checks that need no lock (ports, uplink helper, user namespaces, tun, the runtime
 /// directory), and the state root.
-fn prepare(plan: &RunPlan, ctx: &Context, opts: &Options) -> Result<Prepared> {
+fn prepare(plan: &RunPlan, ctx: &Context, opts: &Options, mode: NetnsMode) -> Result<Prepared> {
     let mut caps = plan.capability_args.clone();
     let forwards = split_ports(&mut caps)?;
     let (kind, program) = preflight(opts)?;
-    if kind == UplinkKind::Pasta && !forwards.is_empty() {
+    if kind == UplinkKind::Pasta && !forwards.is_empty() && mode == NetnsMode::Shared {
         return Err(crate::usage!(
-            "-p needs --uplink slirp4netns: pasta takes its ports only at start, and the \
-             rootless namespace is shared by all runs"
+            "-p with pasta needs --rootless-netns private: pasta takes its ports only at its \
+             start, and the shared rootless namespace serves all your runs (or use --uplink \
+             slirp4netns)"
         ));
     }
     for f in &forwards {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <state>/rootless-netns/lock            flock(2) target, never deleted
-//! <state>/rootless-netns/current         name of the live generation
+//! <state>/rootless-netns/current         name of the live shared generation (never a private one)
 //! <state>/rootless-netns/gen/<G>/info.json   holder pid + start time + userns inode, uplink
 //! <state>/rootless-netns/gen/<G>/exit.fifo   held open by the holder: slirp4netns --exit-fd
 //! <state>/rootless-netns/gen/<G>/cni/        /var/lib/cni of the plugin sandbox
@@ -130,7 +130,7 @@ pub enum UplinkKind {
     Auto,
     /// slirp4netns (default): ready-fd, exit-fd, API socket for port forwards.
     Slirp4netns,
-    /// pasta (passt): no published ports in shared mode.
+    /// pasta (passt): published ports (-p) only with --rootless-netns private.
     Pasta,
 }
 
@@ -206,6 +206,10 @@ pub struct GenInfo {
     pub uplink: Option<Proc>,
     /// Whether the uplink lets runs reach the host's loopback (10.0.2.2).
     pub allow_host_loopback: bool,
+    /// A generation of one run (`--rootless-netns private`): never `current`, joined by no
+    /// other run.
+    #[serde(default)]
+    pub private: bool,
 }
 
 impl GenInfo {

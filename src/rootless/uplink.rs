@@ -13,7 +13,8 @@
 //! pasta (this Debian build has neither ready-fd nor exit-fd): runs in the foreground,
 //! detached; readiness is the default route appearing in the outer netns
 //! (`/proc/<holder>/net/route`, and `ipv6_route` when the host has an IPv6 default route);
-//! the last run or the holder kills it.
+//! the last run or the holder kills it. It takes its port forwards only at its start
+//! (`-t`/`-u`), so it publishes ports only for a private run's generation.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};
@@ -85,10 +86,11 @@ pub fn check_tun() -> Result<()> {
     .map_err(|e| anyhow!("cannot open /dev/net/tun ({e}): {TUN_HINT}"))
 }
 
-/// Starts the generation's uplink and records it in `info`.
-pub fn start(gen: &Gen, info: &mut GenInfo, program: &Path) -> Result<()> {
+/// Starts the generation's uplink and records it in `info`. pasta publishes `forwards` from
+/// its start (a private run's ports); slirp4netns takes them later ([`add_forward`]).
+pub fn start(gen: &Gen, info: &mut GenInfo, program: &Path, forwards: &[Forward]) -> Result<()> {
     let proc = match info.uplink_kind {
-        UplinkKind::Pasta => start_pasta(gen, info, program)?,
+        UplinkKind::Pasta => start_pasta(gen, info, program, forwards)?,
         _ => start_slirp(gen, info, program)?,
     };
     info.uplink = Some(proc);
@@ -265,17 +267,34 @@ fn has_ipv6_default_route(text: &str, dev: Option<&str>) -> bool {
     })
 }
 
-fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path) -> Result<Proc> {
+/// pasta's arguments that publish `forwards`: `-t ADDR/PORT` (TCP) and `-u ADDR/PORT` (UDP),
+/// each host port forwarded to the same port in the outer netns, where portmap DNATs it to
+/// the run; `none` for a protocol without forwards (pasta's default, `auto`, would follow
+/// the ports bound in the outer netns).
+fn pasta_port_args(forwards: &[Forward]) -> Vec<String> {
+    let mut args = Vec::new();
+    for (flag, proto) in [("-t", "tcp"), ("-u", "udp")] {
+        let specs: Vec<String> = forwards
+            .iter()
+            .filter(|f| f.proto == proto)
+            .map(|f| format!("{}/{}", f.host_addr, f.host_port))
+            .collect();
+        if specs.is_empty() {
+            args.extend([flag.to_owned(), "none".to_owned()]);
+        }
+        for spec in specs {
+            args.extend([flag.to_owned(), spec]);
+        }
+    }
+    args
+}
+
+fn start_pasta(gen: &Gen, info: &GenInfo, program: &Path, forwards: &[Forward]) -> Result<Proc> {
     let h = info.holder.pid;
     let mut cmd = Command::new(program);
+    cmd.args(["--config-net", "--quiet", "--foreground"])
+        .args(pasta_port_args(forwards));
     cmd.args([
-        "--config-net",
-        "--quiet",
-        "--foreground",
-        "-t",
-        "none",
-        "-u",
-        "none",
         "-T",
         "none",
         "-U",
@@ -382,8 +401,9 @@ impl std::fmt::Display for Forward {
 /// "in use" or "privileged".
 ///
 /// An IPv6 host address is refused first: slirp4netns 1.2's `add_hostfwd` parses `host_addr`
-/// as IPv4 only (`bad arguments.host_addr` for `::1` and `::`: measured), and pasta takes no
-/// port at all in a shared namespace (decision 9).
+/// as IPv4 only (`bad arguments.host_addr` for `::1` and `::`: measured); pasta takes ports
+/// only for a private run (decision 9), where the same rule holds (IPv6 forwards through pasta
+/// are not tried).
 pub fn precheck(fwd: &Forward) -> Result<()> {
     if fwd.host_addr.is_ipv6() {
         return Err(crate::usage!(
@@ -498,6 +518,33 @@ fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
             text.lines().next().unwrap(),
             Some("tap0")
         ));
+    }
+
+    #[test]
+    fn pasta_ports() {
+        let fwd = |proto: &str, a: &str, port| Forward {
+            proto: proto.into(),
+            host_addr: a.parse().unwrap(),
+            host_port: port,
+            id: None,
+        };
+        assert_eq!(pasta_port_args(&[]), ["-t", "none", "-u", "none"]);
+        let fwds = [
+            fwd("tcp", "127.0.0.1", 8080),
+            fwd("udp", "0.0.0.0", 5353),
+            fwd("tcp", "10.1.2.3", 9090),
+        ];
+        assert_eq!(
+            pasta_port_args(&fwds),
+            [
+                "-t",
+                "127.0.0.1/8080",
+                "-t",
+                "10.1.2.3/9090",
+                "-u",
+                "0.0.0.0/5353"
+            ]
+        );
     }
 
     #[test]

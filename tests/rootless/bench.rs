@@ -6,6 +6,7 @@
 //! the harness itself (`setpriv` exec'ing `/bin/true`, included in the overhead). The tool's
 //! own overhead is also printed with that floor subtracted: what is left is `cnitool`'s own
 //! time, with the exec of the command `true` standing in for the floor's `/bin/true`.
+//! Then `--rootless-netns private` against the warm run, interleaved (this build only).
 //! `RL_BENCH_N` sets the number of runs per figure (default 8).
 //!
 //! The runtime directory (`XDG_RUNTIME_DIR`, where the generation, the run records and the
@@ -165,6 +166,7 @@ fn bench_rootless() {
         let bg = Bg::spawn(rl.cmd(["run", "--", "sh", "-c", "echo up; sleep 120"]));
         assert_eq!(bg.line(), "up");
         measure("warm");
+        private_against_warm(rl, n);
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(bg.pid()),
             nix::sys::signal::Signal::SIGTERM,
@@ -178,6 +180,64 @@ fn bench_rootless() {
                 .expect("unmounting the runtime dir's tmpfs");
         }
     });
+}
+
+/// `--rootless-netns private` against a warm shared run (the caller keeps the shared
+/// namespace up), `n` of each, alternating which goes first per round: total wall time of
+/// `cnitool run -- true` and the tool's own time above the plugins, medians, and the median
+/// of the paired differences (private minus warm) of the total.
+fn private_against_warm(rl: &crate::util::Rl, n: usize) {
+    let run = |private: bool| {
+        let mut args = vec!["-v", "run"];
+        if private {
+            args.extend(["--rootless-netns", "private"]);
+        }
+        args.extend(["--", "true"]);
+        let t = Instant::now();
+        let out = wait_out(rl.cmd(args).spawn().unwrap()).ok();
+        let el = t.elapsed();
+        (el, el.saturating_sub(plugin_time(&out.stderr)))
+    };
+    let (mut warm, mut private) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let order = if i % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for p in order {
+            let r = run(p);
+            if p {
+                private.push(r);
+            } else {
+                warm.push(r);
+            }
+        }
+    }
+    for (label, v) in [("warm shared", &warm), ("private", &private)] {
+        let totals: Vec<Duration> = v.iter().map(|r| r.0).collect();
+        println!(
+            "rootless {label:<11} run: median {} (min {}, max {}); tool overhead above the \
+             plugins: median {}",
+            ms(median(totals.clone())),
+            ms(*totals.iter().min().unwrap()),
+            ms(*totals.iter().max().unwrap()),
+            ms(median(v.iter().map(|r| r.1).collect())),
+        );
+    }
+    let mut diffs: Vec<f64> = warm
+        .iter()
+        .zip(&private)
+        .map(|(w, p)| (p.0.as_secs_f64() - w.0.as_secs_f64()) * 1e3)
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    println!(
+        "rootless private run minus warm shared run, paired: median {:.1} ms (min {:.1}, max \
+         {:.1})",
+        diffs[diffs.len() / 2],
+        diffs[0],
+        diffs[diffs.len() - 1]
+    );
 }
 
 /// The bulk size of the uplink benchmark: 100 MiB each way.

@@ -9,4 +9,5 @@ mod failures;
 mod ipv6;
 mod network;
 mod podman;
+mod private;
 mod util;
