@@ -19,7 +19,7 @@ use super::executor::{self, NsFds, Request};
 use super::generation::{attach as join_generation, preflight};
 use super::run::{finish_gen, publish_forwards, split_ports, user_first};
 use super::state::{Root, UplinkKind};
-use super::{dirs, uplink, Options};
+use super::{dirs, uplink, NetnsMode, Options};
 use crate::cmd::container::attach::{print_attached, running_container, AttachArgs};
 use crate::cmd::container::detach::DetachArgs;
 use crate::cmd::Context;
@@ -67,6 +67,12 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
         userns: Some(super::podman::userns(&engine)?),
     };
     let (kind, program) = preflight(&opts)?;
+    if kind == UplinkKind::Pasta && !forwards.is_empty() {
+        return Err(crate::usage!(
+            "-p needs slirp4netns as the rootless uplink: pasta takes its ports only at its \
+             start, and the namespace is shared (install slirp4netns)"
+        ));
+    }
     for f in &forwards {
         uplink::precheck(f)?;
     }
@@ -79,7 +85,7 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
             crate::diag!("cnitool: {line}");
         }
     }
-    let att = join_generation(&root, kind, &program, &opts)?;
+    let att = join_generation(&root, kind, &program, &opts, NetnsMode::Shared, &forwards)?;
     let id = record_id(&info.id);
     if let Some((_, rec)) = att
         .gen
