@@ -11,10 +11,10 @@ use crate::util::{pasta_or_skip, rl_test, Rl, Server};
 
 /// The throwaway host's end of the veth pair, and its addresses.
 const HOST_LINK: &str = "rl6h0";
-const HOST_V6: &str = "fd99::1";
-const PEER_V6: &str = "fd99::2";
+pub(crate) const HOST_V6: &str = "fd99::1";
+pub(crate) const PEER_V6: &str = "fd99::2";
 /// The peer's port.
-const PORT: u16 = 9000;
+pub(crate) const PORT: u16 = 9000;
 
 /// A dual-stack network of the user (bridge with masquerade, both families).
 const DUAL: &str = r#"{
@@ -38,7 +38,7 @@ const DUAL: &str = r#"{
 "#;
 
 /// Writes the dual-stack network into the user's netconf directory.
-fn dual_network(rl: &Rl) {
+pub(crate) fn dual_network(rl: &Rl) {
     let dir = rl.home.join(".config/cni/net.d");
     for d in [
         rl.home.join(".config"),
@@ -60,7 +60,7 @@ fn ip(args: &str) {
 /// reached from the throwaway host over a veth pair; it prints each client's address.
 /// With `routes`, the throwaway host also routes both families' default through the peer
 /// (pasta copies the host's addresses and default routes, and wants an IPv4 one).
-struct Peer {
+pub(crate) struct Peer {
     child: Child,
     out: BufReader<ChildStdout>,
 }
@@ -68,7 +68,7 @@ struct Peer {
 const PEER_SERVER: &str = "import socket\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('::',9000))\ns.listen()\nprint('ready',flush=True)\nwhile True:\n c,a=s.accept()\n print('peer',a[0],flush=True)\n c.sendall(b'hello6\\n')\n c.close()\n";
 
 impl Peer {
-    fn start(routes: bool) -> Peer {
+    pub(crate) fn start(routes: bool) -> Peer {
         let mut child = Command::new("unshare")
             .args(["--net", "--", "python3", "-c", PEER_SERVER])
             .stdin(Stdio::null())
@@ -106,7 +106,7 @@ impl Peer {
     }
 
     /// Stops the server and returns the clients it saw; the veth pair goes.
-    fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         self.end();
         let mut seen = Vec::new();
         let mut line = String::new();

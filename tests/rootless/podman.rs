@@ -22,7 +22,7 @@ use crate::util::{rl_test, Bg, Rl};
 
 /// The busybox applets the containers use.
 const APPLETS: &[&str] = &[
-    "sh", "cat", "grep", "ip", "ping", "httpd", "sleep", "echo", "read",
+    "sh", "cat", "grep", "ip", "ping", "httpd", "sleep", "echo", "read", "nc",
 ];
 
 /// Rootless podman for the test user.
@@ -500,5 +500,38 @@ fn attach_and_detach_a_running_container() {
             Duration::from_secs(10),
             || rl.generations().is_empty(),
         );
+    });
+}
+
+/// A container on a dual-stack network of the user gets an address of its IPv6 range and
+/// reaches an IPv6 server outside the rootless namespace through slirp4netns (a peer
+/// namespace of the test's, behind a veth pair from the throwaway host), masqueraded: the
+/// server sees the throwaway host's address.
+#[test]
+fn container_reaches_an_ipv6_peer() {
+    pod_test("container_reaches_an_ipv6_peer", |rl, pod| {
+        crate::ipv6::dual_network(rl);
+        let peer = crate::ipv6::Peer::start(false);
+        let script = format!(
+            "ip -6 -o addr show eth0 scope global | grep -o 'inet6 [0-9a-f:]*'; \
+             nc {} {} </dev/null",
+            crate::ipv6::PEER_V6,
+            crate::ipv6::PORT
+        );
+        let out = crate::util::wait_out(
+            pod.run(
+                rl,
+                &["--net", "dual"],
+                &["--rm", "localhost/busybox", "sh", "-c", &script],
+            )
+            .spawn()
+            .unwrap(),
+        );
+        let seen = peer.stop();
+        assert_eq!(out.code(), 0, "{out:#?}");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(lines[0].starts_with("inet6 fd42:cafe::"), "{out:#?}");
+        assert_eq!(lines.get(1), Some(&"hello6"), "{out:#?}");
+        assert_eq!(seen, [crate::ipv6::HOST_V6], "{out:#?}");
     });
 }
