@@ -482,8 +482,14 @@ fn attach_and_detach_a_running_container() {
         );
         detach("web").fails_with("container \"web\" is not attached");
 
-        // Attached again, then the container removed: gc undoes the attachment.
+        // Attached again, then the container removed: gc undoes the attachment. A run keeps
+        // the shared namespace alive meanwhile (alone, the attachment would end with the
+        // namespace as soon as the holder sees the container's process gone).
         assert_eq!(attach(&[]).code(), 0);
+        let mut keep = rl.cmd(["run", "--", "sh", "-c", "echo up; read x || true"]);
+        keep.stdin(Stdio::piped());
+        let mut keep = Bg::spawn(keep);
+        assert_eq!(keep.expect_line(), "up");
         let rm = crate::util::wait_out(
             pod.podman(rl, &["rm", "-f", "-t", "0", "web"])
                 .spawn()
@@ -495,6 +501,8 @@ fn attach_and_detach_a_running_container() {
             format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
             "{out:#?}"
         );
+        drop(keep.child.stdin.take());
+        keep.finish_code(0);
         rl.wait_until(
             "the shared namespace to end",
             Duration::from_secs(10),
