@@ -26,6 +26,7 @@ pub mod cleanup;
 pub mod command;
 pub mod container;
 pub mod dirs;
+pub mod docker;
 pub mod executor;
 pub mod generation;
 pub mod holder;
