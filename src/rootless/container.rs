@@ -48,7 +48,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     // mounted, and cnitool's --dns flags are refused).
     let engine_dns = check_engine_args(&args.engine_args, engine.kind).map_err(tool)?;
     let ctx = &super::run::user_first(ctx);
-    let nets = super::run::resolve_networks(&args.nets, &ctx).map_err(tool)?;
+    let nets = super::run::resolve_networks(&args.nets, ctx).map_err(tool)?;
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
     args.plugin
         .require_capabilities(&lists, &["dns"])
@@ -69,7 +69,15 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         nets,
     };
     if engine.kind == EngineKind::Podman {
-        return run_with(args, ctx, &plan, &engine, engine_dns.as_deref(), None, (tx, rx));
+        return run_with(
+            args,
+            ctx,
+            &plan,
+            &engine,
+            engine_dns.as_deref(),
+            None,
+            (tx, rx),
+        );
     }
     // docker: before anything is created, also tells whether the daemon is reachable.
     engine.require_image(&args.pause_image).map_err(tool)?;
@@ -80,7 +88,15 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         .map_err(tool)
         .and_then(|pause| {
             let pause = Some(pause);
-            run_with(args, ctx, &plan, &engine, engine_dns.as_deref(), pause, (tx, rx))
+            run_with(
+                args,
+                ctx,
+                &plan,
+                &engine,
+                engine_dns.as_deref(),
+                pause,
+                (tx, rx),
+            )
         });
     // Whatever became of the run (the run netns is unmounted by now, or was never made).
     if let Err(e) = engine.remove(&name) {

@@ -46,6 +46,21 @@ pub fn userns_of(info: &ContainerInfo) -> Result<Userns> {
     if owner != nix::unistd::getuid().as_raw() {
         return Err(rootful());
     }
+    // The PID docker reports must be the container's first process as seen here: the first
+    // process of a PID namespace right below this one. A daemon in a PID namespace of its
+    // own (rootlesskit --pidns) reports PIDs of that namespace, which name other processes
+    // here.
+    let status = fs::read_to_string(format!("{proc_dir}/status")).unwrap_or_default();
+    if !is_container_init(&status, info.pid) {
+        return Err(anyhow!(
+            "docker container {}: PID {} as docker reports it is not the container's first \
+             process here (a daemon in a PID namespace of its own, such as rootlesskit \
+             --pidns, or a container in another's PID namespace, such as --pid=host): not \
+             supported rootless",
+            info.name,
+            info.pid
+        ));
+    }
     let ns = fs::metadata(format!("{proc_dir}/ns/user"))
         .map_err(|e| anyhow!("container {}: {proc_dir}/ns/user: {e}", info.name))?
         .ino();
@@ -54,4 +69,30 @@ pub fn userns_of(info: &ContainerInfo) -> Result<Userns> {
         return Err(rootful());
     }
     Ok(Userns { ino: ns })
+}
+
+/// Whether `/proc/PID/status` says that `pid` is the first process of a PID namespace right
+/// below this one (`NSpid:\tPID\t1`).
+fn is_container_init(status: &str, pid: i32) -> bool {
+    let Some(line) = status.lines().find_map(|l| l.strip_prefix("NSpid:")) else {
+        return false;
+    };
+    let ids: Vec<&str> = line.split_whitespace().collect();
+    ids == [pid.to_string().as_str(), "1"]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_init() {
+        let status = |nspid: &str| format!("Name:\tsleep\nNSpid:\t{nspid}\nNSsid:\t1\n");
+        assert!(is_container_init(&status("4242\t1"), 4242));
+        // In this PID namespace itself (--pid=host), or two levels below (rootlesskit --pidns).
+        assert!(!is_container_init(&status("4242"), 4242));
+        assert!(!is_container_init(&status("4242\t35\t1"), 4242));
+        assert!(!is_container_init(&status("4243\t1"), 4242));
+        assert!(!is_container_init("Name:\tsleep\n", 4242));
+    }
 }
