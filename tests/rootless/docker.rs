@@ -436,6 +436,9 @@ fn docker_attach_and_detach_a_running_container() {
             );
             detach().fails_with("container \"web\" is not attached");
 
+            // A run keeps the shared namespace live meanwhile: alone, the idle namespace
+            // would be ended by its holder as soon as the container is gone, racing gc.
+            let mut keep = crate::util::live_run(rl);
             assert_eq!(attach().code(), 0);
             assert_eq!(dock.docker(rl, &["rm", "-f", "web"]).code(), 0);
             let out = rl.run(["gc"]).ok();
@@ -443,6 +446,8 @@ fn docker_attach_and_detach_a_running_container() {
                 format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
                 "{out:#?}"
             );
+            drop(keep.child.stdin.take());
+            keep.finish_code(0);
             rl.wait_until(
                 "the shared namespace to end",
                 Duration::from_secs(10),

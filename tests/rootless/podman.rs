@@ -435,7 +435,10 @@ fn attach_and_detach_a_running_container() {
         );
         detach("web").fails_with("container \"web\" is not attached");
 
-        // Attached again, then the container removed: gc undoes the attachment.
+        // Attached again, then the container removed: gc undoes the attachment. A run keeps
+        // the shared namespace live meanwhile: alone, the idle namespace would be ended by
+        // its holder as soon as the container is gone, racing gc.
+        let mut keep = crate::util::live_run(rl);
         assert_eq!(attach(&[]).code(), 0);
         let rm = crate::util::wait_out(
             pod.podman(rl, &["rm", "-f", "-t", "0", "web"])
@@ -448,6 +451,8 @@ fn attach_and_detach_a_running_container() {
             format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
             "{out:#?}"
         );
+        drop(keep.child.stdin.take());
+        keep.finish_code(0);
         rl.wait_until(
             "the shared namespace to end",
             Duration::from_secs(10),

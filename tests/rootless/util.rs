@@ -607,3 +607,13 @@ pub fn drop_passwd(rl: &Rl) {
             .unwrap_or_else(|e| panic!("unmounting {point}: {e}"));
     }
 }
+
+/// A rootless run that keeps the shared namespace live (its holder ends an idle one by itself)
+/// until its stdin is closed: `drop(bg.child.stdin.take())`, then `bg.finish_code(0)`.
+pub fn live_run(rl: &Rl) -> Bg {
+    let mut cmd = rl.cmd(["run", "--", "sh", "-c", "echo up; read x || true"]);
+    cmd.stdin(Stdio::piped());
+    let mut bg = Bg::spawn(cmd);
+    assert_eq!(bg.expect_line(), "up");
+    bg
+}
