@@ -3,10 +3,11 @@
 //! the holder, the next rootless run or `cnitool gc` undoes the attachment).
 //!
 //! The attachment is a run of the shared namespace (in the engine's user namespace, see
-//! [`super::podman`] and [`super::docker`]) without a command: its record's owner is the container's first
-//! process (PID and start time), its run netns is the container's network namespace bound
-//! in the holder's mount namespace (so that DEL still finds it after the container is gone),
-//! and its CNI container ID is the container's full ID. `-p` is published as for a run.
+//! [`super::podman`] and [`super::docker`]) without a command: its record's owner is the
+//! container's first process (PID and start time), its run netns is the container's network
+//! namespace bound in the holder's mount namespace (so that DEL still finds it after the
+//! container is gone), and its CNI container ID is the container's full ID. `-p` is
+//! published as for a run.
 
 use std::fs;
 use std::process::ExitCode;

@@ -9,10 +9,11 @@
 //! netns is the pause container's (bound and ADDed as by `container attach`), and `docker run
 //! --network container:PAUSE` starts the container in it; the pause container is removed at
 //! the end. Both get the run's hosts file and resolv.conf mounted over their own (names,
-//! `--add-host`, `--dns*`). Ports (`-p`) are published as for a rootless run: portmap in the outer netns,
-//! the uplink on the host. When the client ends, the keeper is killed and the run undone as
-//! any rootless run; a wrapper killed meanwhile leaves a record that names the container, which
-//! the next rootless run or `cnitool gc` kills before it undoes the run.
+//! `--add-host`, `--dns*`). Ports (`-p`) are published as for a rootless run: portmap in the
+//! outer netns, the uplink on the host. When the client ends, the keeper is killed and the
+//! run undone as any rootless run; a wrapper killed meanwhile leaves a record that names the
+//! container (and the pause container), which the next rootless run or `cnitool gc` kills
+//! before it undoes the run.
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
