@@ -47,8 +47,24 @@ pub struct EngineArgs {
     pub engine_opt: Vec<String>,
 }
 
+/// The environment variables that choose which daemon or storage an engine's client talks to
+/// (docker's `DOCKER_HOST`: a rootless daemon's socket; podman's configuration files).
+const ENGINE_ENV: &[&str] = &[
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+    "CONTAINER_HOST",
+    "CONTAINER_CONNECTION",
+    "CONTAINERS_CONF",
+    "CONTAINERS_STORAGE_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+];
+
 impl EngineArgs {
-    /// The engine to call.
+    /// The engine to call, with the engine's environment variables of this process (so that
+    /// a later `gc`, run without them, calls the same daemon).
     pub fn engine(&self) -> Engine {
         Engine {
             kind: self.engine,
@@ -57,6 +73,10 @@ impl EngineArgs {
                 .clone()
                 .unwrap_or_else(|| self.engine.command_name().into()),
             opts: self.engine_opt.clone(),
+            env: ENGINE_ENV
+                .iter()
+                .filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)))
+                .collect(),
         }
     }
 }
@@ -72,6 +92,9 @@ pub struct Engine {
     /// Global options put before every subcommand.
     #[serde(default)]
     pub opts: Vec<String>,
+    /// The engine's environment variables when it was chosen (see [`EngineArgs::engine`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
 }
 
 /// A failed engine call.
@@ -122,7 +145,8 @@ impl Engine {
     /// The client with the global options, ready for a subcommand.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(&self.opts);
+        cmd.args(&self.opts)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -1,12 +1,13 @@
-//! `cnitool container attach` and `detach` for a plain user: a running rootless podman
-//! container on the user's rootless networks, until `detach`, or until it stops (then the
-//! holder, the next rootless run or `cnitool gc` undoes the attachment).
+//! `cnitool container attach` and `detach` for a plain user: a running rootless podman or
+//! docker container on the user's rootless networks, until `detach`, or until it stops (then
+//! the holder, the next rootless run or `cnitool gc` undoes the attachment).
 //!
-//! The attachment is a run of the shared namespace (in podman's user namespace, see
-//! [`super::podman`]) without a command: its record's owner is the container's first
-//! process (PID and start time), its run netns is the container's network namespace bound
-//! in the holder's mount namespace (so that DEL still finds it after the container is gone),
-//! and its CNI container ID is the container's full ID. `-p` is published as for a run.
+//! The attachment is a run of the shared namespace (in the engine's user namespace, see
+//! [`super::podman`] and [`super::docker`]) without a command: its record's owner is the
+//! container's first process (PID and start time), its run netns is the container's network
+//! namespace bound in the holder's mount namespace (so that DEL still finds it after the
+//! container is gone), and its CNI container ID is the container's full ID. `-p` is
+//! published as for a run.
 
 use std::fs;
 use std::process::ExitCode;
@@ -17,13 +18,14 @@ use libcni::cache::Cache;
 use super::cleanup::{attaches, gc_locked, undo_run};
 use super::executor::{self, NsFds, Request};
 use super::generation::{attach as join_generation, preflight};
+use super::podman::Userns;
 use super::run::{finish_gen, publish_forwards, split_ports, user_first};
 use super::state::{Root, UplinkKind};
 use super::{dirs, uplink, NetnsMode, Options};
 use crate::cmd::container::attach::{print_attached, running_container, AttachArgs};
 use crate::cmd::container::detach::DetachArgs;
 use crate::cmd::Context;
-use crate::container::engine::{Engine, EngineError, EngineKind};
+use crate::container::engine::{ContainerInfo, Engine, EngineError, EngineKind};
 use crate::supervise::record::{EngineContainer, Owner, PlannedAttachment, RunRecord};
 
 /// The record and run netns name of a container's attachment.
@@ -31,21 +33,19 @@ fn record_id(container_id: &str) -> String {
     format!("c{}", &container_id[..container_id.len().min(12)])
 }
 
-/// The engine, refused unless podman.
-pub(super) fn podman(engine: Engine, verb: &str) -> Result<Engine> {
-    if engine.kind == EngineKind::Docker {
-        return Err(crate::usage!(
-            "container {verb} --engine docker needs root: a rootless docker daemon keeps its \
-             containers in a network namespace of its own (rootlesskit), which cnitool cannot \
-             put on your rootless networks; use --engine podman"
-        ));
+/// The user namespace the engine's containers live in, which the shared namespace must live
+/// in: podman's (its pause process), or for docker the one of `container` (a running
+/// container of a rootless daemon: rootlesskit's).
+pub(super) fn engine_userns(engine: &Engine, container: &ContainerInfo) -> Result<Userns> {
+    match engine.kind {
+        EngineKind::Podman => super::podman::userns(engine),
+        EngineKind::Docker => super::docker::userns_of(container),
     }
-    Ok(engine)
 }
 
 /// Runs `container attach` as a plain user.
 pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
-    let engine = podman(args.engine.engine(), "attach")?;
+    let engine = args.engine.engine();
     if args.cni_name.is_some() || !args.add_host.is_empty() {
         return Err(crate::usage!(
             "container attach --name/--add-host: not available rootless (the engine's /etc/hosts \
@@ -64,7 +64,7 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
         uplink: UplinkKind::Auto,
         allow_host_loopback: false,
         require_uplink: false,
-        userns: Some(super::podman::userns(&engine)?),
+        userns: Some(engine_userns(&engine, &info)?),
     };
     let (kind, program) = preflight(&opts)?;
     if kind == UplinkKind::Pasta && !forwards.is_empty() {
@@ -121,6 +121,7 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
             cidfile: Default::default(),
             netns: None,
             attached: Some(info.name.clone()),
+            pause: None,
         }),
     };
     let cache = Cache::new(&att.gen.dir);
@@ -186,7 +187,7 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
 /// generations (by the container's ID, or, when the engine no longer knows it, by the name
 /// or ID given), undoes it, and ends the generation when nothing else uses it.
 pub fn detach(args: &DetachArgs, ctx: &Context) -> Result<ExitCode> {
-    let engine = podman(args.engine.engine(), "detach")?;
+    let engine = args.engine.engine();
     let inspected = engine.inspect_container(&args.container);
     let wanted = |r: &RunRecord| {
         let Some(name) = r.container.as_ref().and_then(|c| c.attached.as_deref()) else {
@@ -242,7 +243,11 @@ pub fn detach(args: &DetachArgs, ctx: &Context) -> Result<ExitCode> {
         )?,
         Some(crate::output::Output::None) => {}
         _ if ctx.quiet => {}
-        _ => crate::outln!("detached podman container {name} ({})", rec.netns.display())?,
+        _ => crate::outln!(
+            "detached {} container {name} ({})",
+            engine.kind.command_name(),
+            rec.netns.display()
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -146,13 +146,22 @@ pub fn gc_locked(ctx: &Context, root: &Root, all: bool, mine: Option<&str>) -> V
                 continue;
             }
             let id = run_id(&path);
-            // The container of a dead `container run` wrapper runs on without it.
+            // The container of a dead `container run` wrapper runs on without it (and with
+            // docker, its pause container).
             if let Some(c) = rec.container.as_ref().filter(|c| c.attached.is_none()) {
                 if let Some(cid) = crate::container::engine::read_cidfile(&c.cidfile) {
                     c.engine.kill(&cid);
                     lines.push(format!(
                         "gc: runner of {id} is gone: killed its container {cid:.12}"
                     ));
+                }
+                if let Some(pause) = &c.pause {
+                    match c.engine.remove(pause) {
+                        Ok(()) => lines.push(format!(
+                            "gc: runner of {id} is gone: removed its pause container {pause:.12}"
+                        )),
+                        Err(e) => lines.push(format!("gc: {id}: {e}")),
+                    }
                 }
             }
             if fds.is_none() {

@@ -1,18 +1,23 @@
-//! `cnitool container run` for a plain user: a rootless podman container on the user's
-//! rootless networks.
+//! `cnitool container run` for a plain user: a rootless podman or docker container on the
+//! user's rootless networks.
 //!
-//! It is a rootless run ([`super::run::run_body`]) whose shared namespace lives in podman's
+//! podman: a rootless run ([`super::run::run_body`]) whose shared namespace lives in podman's
 //! user namespace ([`super::podman`]) and whose command is a keeper holding the run netns;
-//! while it runs, `podman run --network ns:/proc/KEEPER/ns/net` starts the container there,
-//! with the run's hosts file and resolv.conf mounted over its own (names, `--add-host`,
-//! `--dns*`). Ports (`-p`) are published as for a rootless run: portmap in the outer netns,
-//! the uplink on the host. When the client ends, the keeper is killed and the run undone as
-//! any rootless run; a wrapper killed meanwhile leaves a record that names the container, which
-//! the next rootless run or `cnitool gc` kills before it undoes the run.
+//! while it runs, `podman run --network ns:/proc/KEEPER/ns/net` starts the container there.
+//! docker (a rootless daemon: [`super::docker`]): a pause container is started first with
+//! `--network none`; the shared namespace lives in its user namespace (rootlesskit's), the run
+//! netns is the pause container's (bound and ADDed as by `container attach`), and `docker run
+//! --network container:PAUSE` starts the container in it; the pause container is removed at
+//! the end. Both get the run's hosts file and resolv.conf mounted over their own (names,
+//! `--add-host`, `--dns*`). Ports (`-p`) are published as for a rootless run: portmap in the
+//! outer netns, the uplink on the host. When the client ends, the keeper is killed and the
+//! run undone as any rootless run; a wrapper killed meanwhile leaves a record that names the
+//! container (and the pause container), which the next rootless run or `cnitool gc` kills
+//! before it undoes the run.
 
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +31,7 @@ use crate::cmd::container::run::{
     RunArgs,
 };
 use crate::cmd::Context;
-use crate::container::engine::read_cidfile;
+use crate::container::engine::{read_cidfile, ContainerInfo, Engine, EngineKind};
 use crate::supervise::signals::{handled_signals, Group};
 use crate::supervise::wait::{Event, Outcome};
 use crate::supervise::{tool, RunPlan};
@@ -34,18 +39,17 @@ use crate::supervise::{tool, RunPlan};
 /// Runs `container run` as a plain user.
 pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel();
-    let pending = Arc::new(AtomicI32::new(0));
     // Blocked before any other thread exists (the runner forks its plugin executor).
     handled_signals()
         .thread_block()
         .context("blocking signals")
         .map_err(tool)?;
-    let engine = super::attach::podman(args.engine.engine(), "run").map_err(tool)?;
+    let engine = args.engine.engine();
     // An engine argument that sets the resolv.conf keeps the engine's (then ours is not
     // mounted, and cnitool's --dns flags are refused).
     let engine_dns = check_engine_args(&args.engine_args, engine.kind).map_err(tool)?;
-    let ctx = super::run::user_first(ctx);
-    let nets = super::run::resolve_networks(&args.nets, &ctx).map_err(tool)?;
+    let ctx = &super::run::user_first(ctx);
+    let nets = super::run::resolve_networks(&args.nets, ctx).map_err(tool)?;
     let lists: Vec<_> = nets.iter().map(|(list, _)| list).collect();
     args.plugin
         .require_capabilities(&lists, &["dns"])
@@ -65,7 +69,61 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         sequential: false,
         nets,
     };
-    let userns = super::podman::userns(&engine).map_err(tool)?;
+    if engine.kind == EngineKind::Podman {
+        return run_with(
+            args,
+            ctx,
+            &plan,
+            &engine,
+            engine_dns.as_deref(),
+            None,
+            (tx, rx),
+        );
+    }
+    // docker: before anything is created, also tells whether the daemon is reachable.
+    engine.require_image(&args.pause_image).map_err(tool)?;
+    let name = format!("cnitool-{}-pause", crate::supervise::random_hex());
+    let result = engine
+        .start_pause(&name, &args.pause_image)
+        .context("starting the pause container")
+        .map_err(tool)
+        .and_then(|pause| {
+            let pause = Some(pause);
+            run_with(
+                args,
+                ctx,
+                &plan,
+                &engine,
+                engine_dns.as_deref(),
+                pause,
+                (tx, rx),
+            )
+        });
+    // Whatever became of the run (the run netns is unmounted by now, or was never made).
+    if let Err(e) = engine.remove(&name) {
+        if !ctx.quiet {
+            crate::diag!("cnitool: warning: removing the pause container {name}: {e}");
+        }
+    }
+    result
+}
+
+/// The run of [`run`], once the engine (and docker's pause container) is known.
+fn run_with(
+    args: &RunArgs,
+    ctx: &Context,
+    plan: &RunPlan,
+    engine: &Engine,
+    engine_dns: Option<&str>,
+    pause: Option<ContainerInfo>,
+    (tx, rx): (Sender<Event>, Receiver<Event>),
+) -> Result<ExitCode> {
+    let pending = Arc::new(AtomicI32::new(0));
+    let userns = match &pause {
+        Some(p) => super::docker::userns_of(p),
+        None => super::podman::userns(engine),
+    }
+    .map_err(tool)?;
     let opts = Options {
         uplink: UplinkKind::Auto,
         allow_host_loopback: false,
@@ -78,10 +136,14 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     let group = Group::for_command();
     let client_tx = tx.clone();
     let mut client = |spot: &Spot, rx: &Receiver<Event>| -> Outcome {
+        let network = match &pause {
+            Some(p) => format!("container:{}", p.id),
+            None => format!("ns:/proc/{}/ns/net", spot.keeper),
+        };
         let mut cmd = engine.command();
         cmd.arg("run")
             .arg("--network")
-            .arg(format!("ns:/proc/{}/ns/net", spot.keeper))
+            .arg(network)
             .arg("--cidfile")
             .arg(&spot.cidfile)
             .arg("--volume")
@@ -95,7 +157,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }
         let (outcome, interrupted) = match spawn_client(cmd, client_tx.clone()) {
-            Ok(()) => wait_for_client(rx, &engine, &spot.cidfile, grace, group),
+            Ok(()) => wait_for_client(rx, engine, &spot.cidfile, grace, group),
             Err(e) => (ClientOutcome::Failed(e), false),
         };
         let failed = matches!(outcome, ClientOutcome::Failed(_));
@@ -110,12 +172,13 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         }
     };
     run_body(
-        &plan,
-        &ctx,
+        plan,
+        ctx,
         &opts,
         (tx, &rx, &pending),
         Body::Engine {
             engine: engine.clone(),
+            pause: pause.clone(),
             client: &mut client,
         },
     )

@@ -74,9 +74,10 @@ pub fn attach(
         if info.userns_ino != want.ino {
             if !gen.live_runs().is_empty() {
                 bail!(
-                    "the shared rootless namespace lives in another user namespace than podman's \
-                     containers (user:[{}], podman's is user:[{}]: podman's pause process was \
-                     restarted since, or the runs started before any container): wait for its \
+                    "the shared rootless namespace lives in another user namespace than the \
+                     engine's containers (user:[{}], the engine's is user:[{}]: podman's pause \
+                     process or the rootless docker daemon was restarted since, the runs \
+                     started before any container, or they are another engine's): wait for its \
                      runs to end, or `cnitool rootless stop`",
                     info.userns_ino,
                     want.ino
@@ -120,8 +121,9 @@ pub fn attach(
                 root,
                 kind,
                 opts.allow_host_loopback,
-                // Podman's, if it runs: its containers can then join this generation.
-                opts.userns.or_else(super::podman::running_pause),
+                // Podman's or rootless docker's, if one runs: its containers can then join
+                // this generation.
+                opts.userns.or_else(super::podman::running_engine),
                 false,
             )?;
             started.push(info.holder.pid);

@@ -20,13 +20,17 @@
 //! - [`state`]: the files, the lock, identities; [`dirs`]: the runtime directory;
 //! - [`run`]: the runner (`cnitool run` when not root, or with `--rootless`): [`generation`] joins or starts the shared
 //!   namespace (or, with `--rootless-netns private`, starts one of the run's own), [`cleanup`]
-//!   undoes runs and garbage-collects.
+//!   undoes runs and garbage-collects;
+//! - [`container`], [`attach`]: `cnitool container run|attach|detach` as a plain user, in
+//!   the user namespace of rootless podman ([`podman`]) or of a rootless docker daemon
+//!   ([`docker`]).
 
 pub mod attach;
 pub mod cleanup;
 pub mod command;
 pub mod container;
 pub mod dirs;
+pub mod docker;
 pub mod executor;
 pub mod generation;
 pub mod holder;
@@ -51,8 +55,9 @@ pub struct Options {
     pub allow_host_loopback: bool,
     /// End the command if the uplink or the holder dies while it runs (exit 124).
     pub require_uplink: bool,
-    /// The user namespace the shared namespace must live in (rootless podman's, for its
-    /// containers to join the run netns); `None`: any, a new one of its own when none lives.
+    /// The user namespace the shared namespace must live in (rootless podman's or rootless
+    /// docker's, for their containers to join the run netns); `None`: any, a new one of its
+    /// own when none lives.
     pub userns: Option<podman::Userns>,
 }
 
@@ -74,8 +79,8 @@ pub enum NetnsMode {
 pub struct HolderArgs {
     /// The generation directory.
     pub gen: PathBuf,
-    /// Descriptor of a user namespace to join instead of creating one (podman's: see
-    /// [`podman`]).
+    /// Descriptor of a user namespace to join instead of creating one (podman's or rootless
+    /// docker's: see [`podman`] and [`docker`]).
     #[arg(long, value_name = "FD")]
     pub userns_fd: Option<i32>,
 }

@@ -53,13 +53,14 @@ pub fn userns(engine: &Engine) -> Result<Userns> {
         })
 }
 
-/// The user namespace of this user's running `podman pause` process, if one runs: a new
-/// shared namespace is made in it even for a plain run, so that the user's containers can
-/// join the runs' networks later (a generation in a namespace of its own would have to end
-/// first). With several (podman with several run roots), the newest: the one podman started
-/// last.
-pub fn running_pause() -> Option<Userns> {
+/// The user namespace of this user's running `podman pause` process or rootless `dockerd`
+/// (under rootlesskit), if one runs: a new shared namespace is made in it even for a plain
+/// run, so that the user's containers can join the runs' networks later (a generation in a
+/// namespace of its own would have to end first). With several (podman with several run
+/// roots, podman and docker), the newest: the one started last.
+pub fn running_engine() -> Option<Userns> {
     let uid = nix::unistd::getuid().as_raw();
+    let own = fs::metadata("/proc/self/ns/user").ok()?.ino();
     let mut newest: Option<(u64, Userns)> = None;
     for entry in fs::read_dir("/proc").ok()?.flatten() {
         let name = entry.file_name();
@@ -70,12 +71,16 @@ pub fn running_pause() -> Option<Userns> {
             continue;
         }
         let comm = fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() != "podman pause" {
+        if !matches!(comm.trim_end(), "podman pause" | "dockerd") {
             continue;
         }
         let Ok(ns) = fs::metadata(entry.path().join("ns/user")) else {
             continue;
         };
+        // A dockerd of the user in the user's own namespace is not rootless.
+        if ns.ino() == own {
+            continue;
+        }
         let started = start_time(&entry.path()).unwrap_or(0);
         if newest.is_none_or(|(t, _)| started > t) {
             newest = Some((started, Userns { ino: ns.ino() }));
@@ -101,7 +106,8 @@ fn parse_ns_link(text: &str) -> Option<u64> {
 }
 
 /// A descriptor of the user namespace `ns`, opened through one of this user's processes in
-/// it (podman's pause process while podman's namespace lives).
+/// it (podman's pause process while podman's namespace lives, or rootless docker's daemon
+/// and containers).
 ///
 /// # Errors
 /// No process of this user is in it any more.
@@ -124,8 +130,8 @@ pub fn open(ns: Userns) -> Result<OwnedFd> {
         }
     }
     bail!(
-        "podman's user namespace (user:[{}]) has no process left to join it through; run the \
-         command again (podman starts a new one)",
+        "the engine's user namespace (user:[{}]) has no process left to join it through; run \
+         the command again (podman starts a new one; a rootless docker daemon must be running)",
         ns.ino
     )
 }

@@ -132,12 +132,16 @@ pub(crate) enum Body<'a> {
     /// `cnitool run`: the plan's command, waited for with the signals forwarded to it.
     Command,
     /// `cnitool container run`: the plan's command is a keeper that only holds the run netns
-    /// (in a process group of its own: no terminal signal reaches it); `client` starts the
-    /// engine's client on it and waits for it (the signals come on the receiver). The
-    /// container is recorded with the run, so that gc kills it when the runner is gone.
+    /// (in a process group of its own: no terminal signal reaches it), or with `pause`
+    /// (docker), the run netns is the pause container's and there is no command; `client`
+    /// starts the engine's client on it and waits for it (the signals come on the receiver).
+    /// The container is recorded with the run, so that gc kills it when the runner is gone.
     Engine {
         /// The engine.
         engine: crate::container::engine::Engine,
+        /// docker: the running pause container (`--network none`) whose network namespace
+        /// the executor binds as the run netns and ADDs in (as for `container attach`).
+        pause: Option<crate::container::engine::ContainerInfo>,
         /// Runs the engine client.
         client: &'a mut dyn FnMut(&Spot, &Receiver<Event>) -> Outcome,
     },
@@ -146,7 +150,8 @@ pub(crate) enum Body<'a> {
 /// Where an engine client finds the run (see [`Body::Engine`]).
 #[derive(Debug)]
 pub(crate) struct Spot {
-    /// The keeper's PID: the run netns is `/proc/PID/ns/net`.
+    /// The keeper's PID (the pause container's with docker): the run netns is
+    /// `/proc/PID/ns/net`.
     pub keeper: i32,
     /// The run's hosts file (its names and the names on its networks, kept current).
     pub hosts: std::path::PathBuf,
@@ -229,11 +234,12 @@ fn run_in(
         names: crate::supervise::run::claims(plan),
         container: match &body {
             Body::Command => None,
-            Body::Engine { engine, .. } => Some(EngineContainer {
+            Body::Engine { engine, pause, .. } => Some(EngineContainer {
                 engine: engine.clone(),
                 cidfile: att.gen.dir.join(format!("{id}.cid")),
                 netns: None,
                 attached: None,
+                pause: pause.as_ref().map(|p| p.id.clone()),
             }),
         },
     };
@@ -276,14 +282,23 @@ fn run_in(
         hosts: Some(hosts.clone()),
     };
     let add = attaches(&record);
+    // docker's pause container: its network namespace is the run netns, and nothing is
+    // started in it.
+    let pause = match &body {
+        Body::Engine { pause, .. } => pause.clone(),
+        Body::Command => None,
+    };
     // Without ports to publish between the ADDs and the command, the executor starts the
     // command right after the ADDs (and writes its resolv.conf): one round trip less.
     // DNS flags no plugin takes are applied here, after the ADDs: not merged then.
-    let merged = forwards.is_empty() && !add.is_empty() && plan.dns.is_empty();
+    let merged = forwards.is_empty() && !add.is_empty() && plan.dns.is_empty() && pause.is_none();
     let req = Request {
         state,
         gen: att.gen.dir.clone(),
-        create_netns: Some(netns_path.clone()),
+        create_netns: pause.is_none().then(|| netns_path.clone()),
+        attach_netns: pause
+            .as_ref()
+            .and_then(|p| Some((p.netns()?, netns_path.clone()))),
         add,
         sequential: plan.sequential,
         command: merged.then(|| CommandSpec {
@@ -334,7 +349,8 @@ fn run_in(
     );
     let wrote = wrote
         .and(published.map_err(std::io::Error::other))
-        .and(noted.map_err(std::io::Error::other));
+        .and(noted.map_err(std::io::Error::other))
+        .and(same_pause(pause.as_ref(), netns));
     drop(lock);
 
     // The command, without the lock; the holder and the uplink watched meanwhile.
@@ -350,9 +366,9 @@ fn run_in(
             Body::Command => {
                 run_command(&mut exec, (!merged).then_some(spec), tx, rx, on_lost, group)
             }
-            Body::Engine { client, .. } => {
+            Body::Engine { client, pause, .. } => {
                 let spot = Spot {
-                    keeper: 0,
+                    keeper: pause.as_ref().map_or(0, |p| p.pid),
                     hosts: hosts.clone(),
                     resolv: resolv.clone(),
                     cidfile: record
@@ -361,13 +377,16 @@ fn run_in(
                         .map(|c| c.cidfile.clone())
                         .unwrap_or_default(),
                 };
-                run_keeper(
-                    &mut exec,
-                    (!merged).then_some(spec),
-                    spot,
-                    &mut **client,
-                    rx,
-                )
+                match pause {
+                    Some(_) => (client(&spot, rx), None),
+                    None => run_keeper(
+                        &mut exec,
+                        (!merged).then_some(spec),
+                        spot,
+                        &mut **client,
+                        rx,
+                    ),
+                }
             }
         },
     };
@@ -397,6 +416,24 @@ fn run_in(
         );
     }
     exit_status(outcome, cleanup, lost.or(late), opts.require_uplink)
+}
+
+/// After the ADDs of a docker run: the pause container's first process still is the one
+/// whose network namespace was bound (its PID was read before the bind).
+fn same_pause(
+    pause: Option<&crate::container::engine::ContainerInfo>,
+    netns: NetnsId,
+) -> std::io::Result<()> {
+    let Some(p) = pause else {
+        return Ok(());
+    };
+    match libcni::netns::identify(format!("/proc/{}/ns/net", p.pid)) {
+        Ok(id) if id == netns => Ok(()),
+        _ => Err(std::io::Error::other(format!(
+            "pause container {} stopped while its network namespace was set up",
+            p.name
+        ))),
+    }
 }
 
 /// After the ADDs: the run's addresses into its claims (the record rewritten) and its hosts

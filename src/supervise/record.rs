@@ -183,6 +183,10 @@ pub struct EngineContainer {
     /// which only attached it: gc never kills it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attached: Option<String>,
+    /// docker: the ID of the pause container whose network namespace is the run netns (the
+    /// container joins it with `--network container:ID`); removed when the run is undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
 }
 
 impl EngineContainer {

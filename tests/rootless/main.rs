@@ -5,6 +5,7 @@
 
 mod basics;
 mod bench;
+mod docker;
 mod failures;
 mod ipv6;
 mod network;

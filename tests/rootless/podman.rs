@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use testsupport::isolate::{private_etc, PrivatePodman};
+use testsupport::isolate::PrivatePodman;
 
 use crate::util::{rl_test, Bg, Rl};
 
@@ -69,37 +69,13 @@ fn pod_test(test: &str, f: impl FnOnce(&Rl, &Pod) + Send) {
             std::panic::resume_unwind(p);
         }
         pod.stop(rl);
-        // The overlay's layer is a mount point in the temp dir, which could not be removed.
-        for point in ["/etc", rl.tmp.path().join("etc-layer").to_str().unwrap()] {
-            nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH)
-                .unwrap_or_else(|e| panic!("unmounting {point}: {e}"));
-        }
+        crate::util::drop_passwd(rl);
     });
 }
 
 impl Pod {
     fn new(rl: &Rl) -> Pod {
-        let layer = rl.tmp.path().join("etc-layer");
-        fs::create_dir(&layer).unwrap();
-        private_etc(&layer);
-        let name = "cnitool-rlpod";
-        let append = |file: &str, line: String| {
-            let mut f = fs::OpenOptions::new().append(true).open(file).unwrap();
-            f.write_all(line.as_bytes()).unwrap();
-        };
-        append(
-            "/etc/passwd",
-            format!(
-                "{name}:x:{}:{}::{}:/bin/sh\n",
-                rl.uid,
-                rl.gid,
-                rl.home.display()
-            ),
-        );
-        append("/etc/group", format!("{name}:x:{}:\n", rl.gid));
-        for f in ["/etc/subuid", "/etc/subgid"] {
-            fs::write(f, format!("{name}:100000:65536\n")).unwrap();
-        }
+        crate::util::with_passwd(rl, "cnitool-rlpod");
         let base = rl.tmp.path().join("pod");
         rl.user_dir(&base, 0o755);
         let private = PrivatePodman::new(&base, &[]);
@@ -187,13 +163,13 @@ impl Pod {
 
 /// A root file system with busybox, its applets and a CGI script that prints the client's
 /// address (`/www/cgi-bin/peer`), as a tarball for `podman import`.
-fn image_tarball(dir: &Path) -> PathBuf {
+pub(crate) fn image_tarball(dir: &Path) -> PathBuf {
     let cgi = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"peer=$REMOTE_ADDR\"\n";
     testsupport::image::busybox_tarball(dir, APPLETS, &[("/www/cgi-bin/peer", cgi, 0o755)])
 }
 
 /// The address of `name` on `net` in `cnitool names -o json` as the user ("" if none).
-fn name_addr(rl: &Rl, net: &str, name: &str) -> String {
+pub(crate) fn name_addr(rl: &Rl, net: &str, name: &str) -> String {
     let out = rl.run(["-o", "json", "names", net]).ok();
     testsupport::image::name_address(out.stdout.as_bytes(), name)
 }
@@ -356,29 +332,6 @@ fn killed_wrapper_is_cleaned_up_by_gc() {
     });
 }
 
-/// Docker as a plain user is refused with the reason, before anything is made.
-#[test]
-fn rootless_docker_is_refused() {
-    crate::util::rl_test("rootless_docker_is_refused", |rl| {
-        let out = rl.run([
-            "container",
-            "run",
-            "--engine",
-            "docker",
-            "--",
-            "busybox",
-            "true",
-        ]);
-        assert_eq!(out.code(), 125, "{out:#?}");
-        assert!(
-            out.stderr
-                .contains("container run --engine docker needs root"),
-            "{out:#?}"
-        );
-        assert!(rl.generations().is_empty());
-    });
-}
-
 /// `container attach` of a running rootless container (started by podman with `--network
 /// none`): it gets an address on the shared network, a rootless run reaches its server (which
 /// sees the run's own address: same bridge, no NAT); `detach` takes its interface away; a
@@ -483,13 +436,10 @@ fn attach_and_detach_a_running_container() {
         detach("web").fails_with("container \"web\" is not attached");
 
         // Attached again, then the container removed: gc undoes the attachment. A run keeps
-        // the shared namespace alive meanwhile (alone, the attachment would end with the
-        // namespace as soon as the holder sees the container's process gone).
+        // the shared namespace live meanwhile: alone, the idle namespace would be ended by
+        // its holder as soon as the container is gone, racing gc.
+        let mut keep = crate::util::live_run(rl);
         assert_eq!(attach(&[]).code(), 0);
-        let mut keep = rl.cmd(["run", "--", "sh", "-c", "echo up; read x || true"]);
-        keep.stdin(Stdio::piped());
-        let mut keep = Bg::spawn(keep);
-        assert_eq!(keep.expect_line(), "up");
         let rm = crate::util::wait_out(
             pod.podman(rl, &["rm", "-f", "-t", "0", "web"])
                 .spawn()

@@ -570,3 +570,50 @@ pub fn connect_py(host: &str, port: u16) -> String {
         "import socket,time\nt=time.time()\ntry:\n s=socket.create_connection(('{host}',{port}),timeout=3)\n print('OK',s.recv(10).decode().strip(),flush=True)\nexcept Exception as e:\n print('ERR',getattr(e,'errno',None),int((time.time()-t)*1000),flush=True)\n"
     )
 }
+
+/// Gives the test user a passwd and group entry named `name` and the subordinate IDs
+/// 100000-165535, in a private overlay of `/etc` in the throwaway mount namespace (the
+/// machine's files are never touched): `newuidmap`, which rootless podman and rootlesskit
+/// use, needs them. [`drop_passwd`] removes the overlay.
+pub fn with_passwd(rl: &Rl, name: &str) {
+    use std::io::Write as _;
+    let layer = rl.tmp.path().join("etc-layer");
+    fs::create_dir(&layer).unwrap();
+    testsupport::isolate::private_etc(&layer);
+    let append = |file: &str, line: String| {
+        let mut f = fs::OpenOptions::new().append(true).open(file).unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    };
+    append(
+        "/etc/passwd",
+        format!(
+            "{name}:x:{}:{}::{}:/bin/sh\n",
+            rl.uid,
+            rl.gid,
+            rl.home.display()
+        ),
+    );
+    append("/etc/group", format!("{name}:x:{}:\n", rl.gid));
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        fs::write(f, format!("{name}:100000:65536\n")).unwrap();
+    }
+}
+
+/// Removes the overlay of [`with_passwd`] (its layer is a mount point in the temp dir, which
+/// could not be removed otherwise).
+pub fn drop_passwd(rl: &Rl) {
+    for point in ["/etc", rl.tmp.path().join("etc-layer").to_str().unwrap()] {
+        nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH)
+            .unwrap_or_else(|e| panic!("unmounting {point}: {e}"));
+    }
+}
+
+/// A rootless run that keeps the shared namespace live (its holder ends an idle one by itself)
+/// until its stdin is closed: `drop(bg.child.stdin.take())`, then `bg.finish_code(0)`.
+pub fn live_run(rl: &Rl) -> Bg {
+    let mut cmd = rl.cmd(["run", "--", "sh", "-c", "echo up; read x || true"]);
+    cmd.stdin(Stdio::piped());
+    let mut bg = Bg::spawn(cmd);
+    assert_eq!(bg.expect_line(), "up");
+    bg
+}

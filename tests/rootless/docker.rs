@@ -1,0 +1,490 @@
+//! Rootless docker containers on the user's rootless networks (`docs/ROOTLESS.md`, decision
+//! 23): `cnitool container run|attach|detach --engine docker` as the test user, with a real
+//! rootless docker daemon of that user (dockerd under rootlesskit, slirp4netns as its own
+//! network, vfs, its data root, exec root, pidfile and socket in the test's directory,
+//! `DOCKER_HOST` naming the socket, a busybox image imported from a tarball; nothing is
+//! pulled).
+//!
+//! rootlesskit maps the user's subordinate IDs with `newuidmap`, which needs a passwd entry:
+//! the test user gets one in a private overlay of `/etc` (see [`crate::util::with_passwd`]).
+//! Each test removes its containers and stops the daemon (its mounts live in rootlesskit's
+//! mount namespace and go with it), then the usual leak checks run.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::podman::{image_tarball, name_addr};
+use crate::util::{rl_test, wait_out, Bg, Out, Rl};
+
+/// What a rootless docker daemon needs here.
+const NEEDED: &[&str] = &[
+    "/usr/bin/rootlesskit",
+    "/usr/sbin/dockerd",
+    "/usr/bin/newuidmap",
+    "/bin/busybox",
+];
+
+/// The test user's rootless docker daemon.
+struct Dock {
+    /// rootlesskit (the daemon's parent).
+    kit: Child,
+    /// `DOCKER_HOST`.
+    host: String,
+    /// The daemon's log, shown when it does not start.
+    log: PathBuf,
+}
+
+/// Whether rootless docker can run here; see [`testsupport::prerequisite`].
+fn docker_or_skip(test: &str) -> bool {
+    let mut missing: Vec<&str> = NEEDED
+        .iter()
+        .copied()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
+    if testsupport::find_in(&["/usr/bin", "/usr/local/bin", "/bin"], "docker").is_none() {
+        missing.push("docker");
+    }
+    testsupport::prerequisite(
+        test,
+        "containers",
+        (!missing.is_empty())
+            .then(|| format!("{missing:?} (rootlesskit, docker.io, uidmap, busybox-static)")),
+    )
+}
+
+/// Runs `f` as a rootless docker test: the user's passwd entry and subordinate IDs, the
+/// daemon, the image; afterwards the containers are removed and the daemon stopped.
+fn dock_test(test: &str, f: impl FnOnce(&Rl, &Dock) + Send) {
+    if !docker_or_skip(test) {
+        return;
+    }
+    rl_test(test, |rl| {
+        crate::util::with_passwd(rl, "cnitool-rldock");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut dock = Dock::start(rl);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(rl, &dock)));
+            dock.stop(rl);
+            result
+        }))
+        .and_then(|r| r);
+        if let Err(p) = result {
+            // Whatever the failed test left: the next test gets a clean user, and the
+            // overlay goes (the temp dir could not be removed under it).
+            for (pid, _) in rl.processes() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            crate::util::drop_passwd(rl);
+            std::panic::resume_unwind(p);
+        }
+        crate::util::drop_passwd(rl);
+    });
+}
+
+impl Dock {
+    /// Starts the daemon as the user and imports the image.
+    fn start(rl: &Rl) -> Dock {
+        let base = rl.tmp.path().join("docker");
+        rl.user_dir(&base, 0o700);
+        let log = base.join("dockerd.log");
+        let p = |name: &str| base.join(name).display().to_string();
+        let sock = p("docker.sock");
+        // As dockerd-rootless.sh does it: rootlesskit makes the user, mount and network
+        // namespaces (slirp4netns), and /run/docker & co. are the daemon's own.
+        let mut cmd = rl.cmd_bin(
+            Path::new("/usr/bin/rootlesskit"),
+            [
+                "--net=slirp4netns",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                "--copy-up=/etc",
+                "--copy-up=/run",
+                "--propagation=rslave",
+                &format!("--state-dir={}", p("rootlesskit")),
+                "/bin/sh",
+                "-c",
+                "rm -f /run/docker /run/containerd /run/xtables.lock; exec dockerd \"$@\"",
+                "dockerd",
+                &format!("--data-root={}", p("root")),
+                &format!("--exec-root={}", p("exec")),
+                &format!("--pidfile={}", p("dockerd.pid")),
+                &format!("--host=unix://{sock}"),
+                "--storage-driver=vfs",
+            ],
+            &[],
+        );
+        let out = fs::File::create(&log).unwrap();
+        cmd.stdout(out.try_clone().unwrap()).stderr(out);
+        let dock = Dock {
+            kit: cmd.spawn().expect("starting rootlesskit"),
+            host: format!("unix://{sock}"),
+            log,
+        };
+        let start = std::time::Instant::now();
+        rl.wait_until(
+            "the docker daemon to answer",
+            Duration::from_secs(90),
+            || {
+                let up = Path::new(&sock).exists() && dock.docker(rl, &["info"]).code() == 0;
+                // With its log: why it did not come up.
+                assert!(
+                    up || start.elapsed() < Duration::from_secs(60),
+                    "the docker daemon did not answer in 60 s: {}",
+                    fs::read_to_string(&dock.log).unwrap_or_default()
+                );
+                up
+            },
+        );
+        let tar = image_tarball(rl.tmp.path());
+        let out = dock.docker(rl, &["import", tar.to_str().unwrap(), "busybox:latest"]);
+        assert_eq!(out.code(), 0, "importing the image: {out:#?}");
+        dock
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("DOCKER_HOST", self.host.as_str())]
+    }
+
+    /// `docker ARGS` as the user, waited for.
+    fn docker(&self, rl: &Rl, args: &[&str]) -> Out {
+        let bin = testsupport::find_in(&["/usr/bin", "/usr/local/bin", "/bin"], "docker")
+            .expect("docker");
+        wait_out(rl.cmd_bin(&bin, args, &self.env()).spawn().unwrap())
+    }
+
+    /// `cnitool ARGS` as the user, with `DOCKER_HOST`.
+    fn cnitool(&self, rl: &Rl, args: &[&str]) -> std::process::Command {
+        rl.cmd_env(args, &self.env())
+    }
+
+    /// `cnitool container run --engine docker CNITOOL_ARGS -- DOCKER_RUN_ARGS` as the user.
+    fn run(&self, rl: &Rl, cnitool: &[&str], engine: &[&str]) -> std::process::Command {
+        let mut args: Vec<&str> = vec!["container", "run", "--engine", "docker"];
+        args.extend(cnitool);
+        args.push("--");
+        args.extend(engine);
+        self.cnitool(rl, &args)
+    }
+
+    /// The containers, running or not (`docker ps -aq`).
+    fn containers(&self, rl: &Rl) -> Vec<String> {
+        let out = self.docker(rl, &["ps", "-aq"]);
+        assert_eq!(out.code(), 0, "{out:#?}");
+        out.stdout.lines().map(str::to_owned).collect()
+    }
+
+    /// Removes the containers, stops the daemon (SIGTERM to rootlesskit, which passes it on)
+    /// and waits for the user's processes to end.
+    fn stop(&mut self, rl: &Rl) {
+        let all = self.containers(rl);
+        if !all.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(all.iter().map(String::as_str));
+            assert_eq!(self.docker(rl, &args).code(), 0);
+        }
+        let _ = kill(Pid::from_raw(self.kit.id() as i32), Signal::SIGTERM);
+        let _ = self.kit.wait();
+        // The daemon, containerd and the shims end by themselves.
+        rl.wait_until(
+            "the user's processes to end",
+            Duration::from_secs(30),
+            || rl.processes().is_empty(),
+        );
+    }
+}
+
+/// A docker container on the built-in network next to a rootless run: each resolves the
+/// other by name, the container's address is on the shared network and it reaches the
+/// uplink's host address; afterwards no container (the pause container included) is left.
+#[test]
+fn docker_container_and_run_share_the_network_and_names() {
+    dock_test(
+        "docker_container_and_run_share_the_network_and_names",
+        |rl, dock| {
+            let mut web = rl.cmd([
+                "run",
+                "--name",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                "echo up; read x || true",
+            ]);
+            web.stdin(Stdio::piped());
+            let mut web = Bg::spawn(web);
+            assert_eq!(web.expect_line(), "up");
+            let web_addr = name_addr(rl, "cnitool", "web");
+            assert!(web_addr.starts_with("10.231."), "{web_addr:?}");
+
+            let mut boxed = dock.run(
+                rl,
+                &["--name", "box"],
+                &[
+                    "--rm",
+                    "-i",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "grep -v '^#' /etc/hosts | grep web; ip -4 -o addr show eth0 | \
+                     grep -o 'inet [0-9.]*'; ping -c 1 -W 5 web >/dev/null && echo pinged; \
+                     echo ready; read x; echo bye",
+                ],
+            );
+            boxed.stdin(Stdio::piped());
+            let mut boxed = Bg::spawn(boxed);
+            assert_eq!(boxed.expect_line(), format!("{web_addr}\tweb.cnitool web"));
+            let box_addr = boxed.expect_line();
+            let box_addr = box_addr
+                .strip_prefix("inet ")
+                .unwrap_or(&box_addr)
+                .to_owned();
+            assert!(box_addr.starts_with("10.231."), "{box_addr:?}");
+            assert_eq!(boxed.expect_line(), "pinged");
+            assert_eq!(boxed.expect_line(), "ready");
+            assert_eq!(name_addr(rl, "cnitool", "box"), box_addr);
+            // The container and its pause container.
+            assert_eq!(dock.containers(rl).len(), 2);
+
+            let out = rl
+                .run(["run", "--", "sh", "-c", "grep -w box /etc/hosts"])
+                .ok();
+            assert_eq!(out.stdout, format!("{box_addr}\tbox.cnitool box\n"));
+
+            drop(boxed.child.stdin.take());
+            assert_eq!(boxed.expect_line(), "bye");
+            boxed.finish_code(0);
+            assert_eq!(name_addr(rl, "cnitool", "box"), "");
+            assert_eq!(dock.containers(rl), Vec::<String>::new());
+            drop(web.child.stdin.take());
+            web.finish_code(0);
+        },
+    );
+}
+
+/// `-p 18080:80`: a client on the host's loopback reaches the docker container's server
+/// through cnitool's uplink and portmap (not docker's own port driver); the server sees
+/// 10.0.2.2.
+#[test]
+fn docker_published_port_reaches_the_container() {
+    dock_test("docker_published_port_reaches_the_container", |rl, dock| {
+        let mut server = dock.run(
+            rl,
+            &["-p", "18080:80"],
+            &[
+                "--rm",
+                "-i",
+                "busybox",
+                "sh",
+                "-c",
+                "httpd -p 80 -h /www && echo ready; read x || true",
+            ],
+        );
+        server.stdin(Stdio::piped());
+        let mut server = Bg::spawn(server);
+        assert_eq!(server.expect_line(), "ready");
+        let mut c = TcpStream::connect(("127.0.0.1", 18080)).expect("connecting to the port");
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"GET /cgi-bin/peer HTTP/1.0\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        c.read_to_string(&mut reply).unwrap();
+        assert!(reply.ends_with("peer=[::ffff:10.0.2.2]\n"), "{reply:?}");
+        drop(server.child.stdin.take());
+        server.finish_code(0);
+        assert_eq!(dock.containers(rl), Vec::<String>::new());
+    });
+}
+
+/// The wrapper SIGKILLed while its container runs: the container and the pause container
+/// run on, and so does the shared namespace; `cnitool gc` kills the container, removes the
+/// pause container and undoes the run, and the namespace ends.
+#[test]
+fn docker_killed_wrapper_is_cleaned_up_by_gc() {
+    dock_test("docker_killed_wrapper_is_cleaned_up_by_gc", |rl, dock| {
+        let mut wrapper = Bg::spawn(dock.run(
+            rl,
+            &["--name", "orphan"],
+            &["busybox", "sh", "-c", "echo ready; sleep 1000"],
+        ));
+        assert_eq!(wrapper.expect_line(), "ready");
+        kill(Pid::from_raw(wrapper.pid()), Signal::SIGKILL).unwrap();
+        let st = wrapper.child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(st.signal(), Some(Signal::SIGKILL as i32));
+        let running = dock.docker(rl, &["ps", "-q"]);
+        assert_eq!(running.stdout.lines().count(), 2, "{running:#?}");
+        assert_eq!(rl.generations().len(), 1, "the shared namespace stays");
+        assert_eq!(name_addr(rl, "cnitool", "orphan"), "");
+
+        let out = rl.run(["gc"]).ok();
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(said.contains("killed its container"), "{out:#?}");
+        assert!(said.contains("removed its pause container"), "{out:#?}");
+        assert!(said.contains("removed its attachments"), "{out:#?}");
+        // The container (no --rm) stays, stopped; the pause container is gone.
+        rl.wait_until("the container to stop", Duration::from_secs(30), || {
+            dock.docker(rl, &["ps", "-q"]).stdout.is_empty()
+        });
+        assert_eq!(dock.containers(rl).len(), 1);
+        rl.wait_until(
+            "the shared namespace to end",
+            Duration::from_secs(10),
+            || rl.generations().is_empty(),
+        );
+    });
+}
+
+/// `container attach` of a running rootless docker container (`--network none`): a run
+/// reaches its server, which sees the run's own address; `detach` takes its interface away;
+/// attached again and removed, `gc` undoes the attachment.
+#[test]
+fn docker_attach_and_detach_a_running_container() {
+    dock_test(
+        "docker_attach_and_detach_a_running_container",
+        |rl, dock| {
+            let started = dock.docker(
+                rl,
+                &[
+                    "run",
+                    "-d",
+                    "--network",
+                    "none",
+                    "--name",
+                    "web",
+                    "busybox",
+                    "httpd",
+                    "-f",
+                    "-p",
+                    "80",
+                    "-h",
+                    "/www",
+                ],
+            );
+            assert_eq!(started.code(), 0, "{started:#?}");
+            let attach = || {
+                let args = [
+                    "-o",
+                    "json",
+                    "container",
+                    "attach",
+                    "--engine",
+                    "docker",
+                    "web",
+                ];
+                wait_out(dock.cnitool(rl, &args).spawn().unwrap())
+            };
+            let out = attach();
+            assert_eq!(out.code(), 0, "{out:#?}");
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+            let addr = v["attachments"][0]["result"]["ips"][0]["address"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            assert!(addr.starts_with("10.231."), "{out:#?}");
+            attach().fails_with("container web is already attached");
+
+            let out = rl
+                .run([
+                    "run",
+                    "--",
+                    "sh",
+                    "-c",
+                    &format!(
+                        "ip -4 -o addr show eth0 | grep -o 'inet [0-9.]*'; \
+                     busybox wget -q -O - http://{addr}/cgi-bin/peer"
+                    ),
+                ])
+                .ok();
+            let mut lines = out.stdout.lines();
+            let me = lines
+                .next()
+                .unwrap()
+                .strip_prefix("inet ")
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                lines.next(),
+                Some(format!("peer=[::ffff:{me}]").as_str()),
+                "{out:#?}"
+            );
+
+            let detach = || {
+                let args = ["container", "detach", "--engine", "docker", "web"];
+                wait_out(dock.cnitool(rl, &args).spawn().unwrap())
+            };
+            let out = detach();
+            assert_eq!(out.code(), 0, "{out:#?}");
+            assert!(
+                out.stdout.starts_with("detached docker container web ("),
+                "{out:#?}"
+            );
+            let links = dock.docker(rl, &["exec", "web", "ip", "-o", "link"]);
+            assert_eq!(links.code(), 0, "{links:#?}");
+            assert!(!links.stdout.contains("eth0"), "{links:#?}");
+            rl.wait_until(
+                "the shared namespace to end",
+                Duration::from_secs(10),
+                || rl.generations().is_empty(),
+            );
+            detach().fails_with("container \"web\" is not attached");
+
+            // A run keeps the shared namespace live meanwhile: alone, the idle namespace
+            // would be ended by its holder as soon as the container is gone, racing gc.
+            let mut keep = crate::util::live_run(rl);
+            assert_eq!(attach().code(), 0);
+            assert_eq!(dock.docker(rl, &["rm", "-f", "web"]).code(), 0);
+            let out = rl.run(["gc"]).ok();
+            assert!(
+                format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
+                "{out:#?}"
+            );
+            drop(keep.child.stdin.take());
+            keep.finish_code(0);
+            rl.wait_until(
+                "the shared namespace to end",
+                Duration::from_secs(10),
+                || rl.generations().is_empty(),
+            );
+        },
+    );
+}
+
+/// Without a reachable docker daemon, `container run --engine docker` as a plain user fails
+/// with the engine's message before anything is made.
+#[test]
+fn docker_without_a_daemon_fails_cleanly() {
+    rl_test("docker_without_a_daemon_fails_cleanly", |rl| {
+        let sock = rl.tmp.path().join("no-such.sock");
+        let host = format!("unix://{}", sock.display());
+        let out = wait_out(
+            rl.cmd_env(
+                [
+                    "container",
+                    "run",
+                    "--engine",
+                    "docker",
+                    "--",
+                    "busybox",
+                    "true",
+                ],
+                &[("DOCKER_HOST", &host)],
+            )
+            .spawn()
+            .unwrap(),
+        );
+        assert_eq!(out.code(), 125, "{out:#?}");
+        assert!(
+            out.stderr.contains("Cannot connect to the Docker daemon"),
+            "{out:#?}"
+        );
+        assert!(rl.generations().is_empty());
+    });
+}
