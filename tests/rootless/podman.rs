@@ -66,6 +66,8 @@ fn pod_test(test: &str, f: impl FnOnce(&Rl, &Pod) + Send) {
             for (pid, _) in rl.processes() {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
+            // And its temp dir can be removed (the overlay's layer is a mount point in it).
+            crate::util::drop_passwd(rl);
             std::panic::resume_unwind(p);
         }
         pod.stop(rl);
