@@ -258,6 +258,9 @@ impl Rl {
         .arg(format!("/proc/self/fd/{}", self.exe_fd(bin)))
         .args(args)
         .env_clear()
+        // The user's own directory: the checkout may be one the user cannot enter (a 0700
+        // home), and podman's client changes into its working directory when it starts.
+        .current_dir(&self.home)
         .env("PATH", PATH)
         .env("HOME", &self.home)
         .env("XDG_RUNTIME_DIR", &self.run)
