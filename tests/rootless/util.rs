@@ -104,6 +104,14 @@ pub struct Rl {
     pub gid: u32,
 }
 
+/// Whatever a test left mounted in its temp dir (the `/etc` overlay's layer when it
+/// panicked midway, the tun node) is detached first, so that the dir can be removed.
+impl Drop for Rl {
+    fn drop(&mut self) {
+        testsupport::unmount_all_under(self.tmp.path());
+    }
+}
+
 /// What one `cnitool` did.
 #[derive(Debug)]
 pub struct Out {
