@@ -1,5 +1,8 @@
 //! `cnitool validate`: check netconfs against the installed plugins, the reference plugins'
 //! rules ([`crate::lint`]) and this host; usable as a CI gate.
+//!
+//! Length: about 500 lines of code (the plugin rules themselves are in `src/lint/`): loading,
+//! the checks of this host, and the report.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

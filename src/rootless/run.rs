@@ -2,6 +2,10 @@
 //! register the run, create its netns and ADD through the plugin executor, publish ports on
 //! the uplink; release the lock while the command runs; then take it again to undo all of
 //! it and end the generation when this was its last run.
+//!
+//! Length: over 700 lines: the runner's two locked sections and the command between them,
+//! shared by `run`, rootless `container run` and private runs (`Body`, `run_in`); the steps are
+//! functions of their own in the order a run takes them.
 use std::fs;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicI32;

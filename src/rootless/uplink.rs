@@ -15,6 +15,9 @@
 //! (`/proc/<holder>/net/route`, and `ipv6_route` when the host has an IPv6 default route);
 //! the last run or the holder kills it. It takes its port forwards only at its start
 //! (`-t`/`-u`), so it publishes ports only for a private run's generation.
+//!
+//! Length: about 500 lines of code: two helpers (slirp4netns, pasta), each with its start,
+//! readiness, port forwards and IPv6 setup.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Write as _};

@@ -11,6 +11,10 @@
 //! back; during the run they go to the engine client (which passes them to the container), and
 //! if the container has not ended `--stop-timeout` seconds later it is killed through the
 //! engine. If the wrapper itself is killed, `cnitool gc` finds the record and undoes the rest.
+//!
+//! Length: about 650 lines of code: the verb's whole lifecycle (setup, the client's wait,
+//! teardown), the checks of the engine's arguments, the container's hosts file and resolv.conf,
+//! and the parts the rootless `container run` shares (`names_of`, `dns_of`, the client's wait).
 
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;

@@ -5,6 +5,9 @@
 //! addresses, the gateway, TCP and UDP both ways between the runs, a published port (portmap)
 //! from the host side, IPv6 and the MTU are checked with the tool's own sockets. Everything
 //! is torn down, and the host is compared with how it was before.
+//!
+//! Length: about 800 lines of code: the smoke run's steps and their report (the traffic probe
+//! and the leak snapshot are in `probe.rs` and `snapshot.rs`).
 
 mod probe;
 mod snapshot;
