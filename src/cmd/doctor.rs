@@ -6,8 +6,7 @@
 //! `iptables-legacy-save` of tables that already exist, `nft list tables`, `--version`), never
 //! one that would load a table or module (`iptables -L` creates the table it lists).
 //!
-//! Length: about 950 lines of code, one small function per host check, kept in one file so that
-//! the report's order is the file's order.
+//! Length: about 950 lines of code, mostly one small function per host check.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
