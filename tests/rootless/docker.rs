@@ -11,10 +11,8 @@
 //! mount namespace and go with it), then the usual leak checks run.
 
 use std::fs;
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -85,6 +83,24 @@ fn dock_test(test: &str, f: impl FnOnce(&Rl, &Dock) + Send) {
         }
         crate::util::drop_passwd(rl);
     });
+}
+
+impl crate::scenarios::Engine for Dock {
+    fn image(&self) -> &str {
+        "busybox"
+    }
+
+    fn run(&self, rl: &Rl, cnitool: &[&str], engine: &[&str]) -> std::process::Command {
+        Dock::run(self, rl, cnitool, engine)
+    }
+
+    fn containers(&self, rl: &Rl) -> Vec<String> {
+        Dock::containers(self, rl)
+    }
+
+    fn per_run(&self) -> usize {
+        2
+    }
 }
 
 impl Dock {
@@ -199,104 +215,20 @@ impl Dock {
     }
 }
 
-/// A docker container on the built-in network next to a rootless run: each resolves the
-/// other by name, the container's address is on the shared network and it reaches the
-/// uplink's host address; afterwards no container (the pause container included) is left.
+/// See [`crate::scenarios::names_with_a_run`]; the pause container is gone too.
 #[test]
 fn docker_container_and_run_share_the_network_and_names() {
     dock_test(
         "docker_container_and_run_share_the_network_and_names",
-        |rl, dock| {
-            let mut web = rl.cmd([
-                "run",
-                "--name",
-                "web",
-                "--",
-                "sh",
-                "-c",
-                "echo up; read x || true",
-            ]);
-            web.stdin(Stdio::piped());
-            let mut web = Bg::spawn(web);
-            assert_eq!(web.expect_line(), "up");
-            let web_addr = name_addr(rl, "cnitool", "web");
-            assert!(web_addr.starts_with("10.231."), "{web_addr:?}");
-
-            let mut boxed = dock.run(
-                rl,
-                &["--name", "box"],
-                &[
-                    "--rm",
-                    "-i",
-                    "busybox",
-                    "sh",
-                    "-c",
-                    "grep -v '^#' /etc/hosts | grep web; ip -4 -o addr show eth0 | \
-                     grep -o 'inet [0-9.]*'; ping -c 1 -W 5 web >/dev/null && echo pinged; \
-                     echo ready; read x; echo bye",
-                ],
-            );
-            boxed.stdin(Stdio::piped());
-            let mut boxed = Bg::spawn(boxed);
-            assert_eq!(boxed.expect_line(), format!("{web_addr}\tweb.cnitool web"));
-            let box_addr = boxed.expect_line();
-            let box_addr = box_addr
-                .strip_prefix("inet ")
-                .unwrap_or(&box_addr)
-                .to_owned();
-            assert!(box_addr.starts_with("10.231."), "{box_addr:?}");
-            assert_eq!(boxed.expect_line(), "pinged");
-            assert_eq!(boxed.expect_line(), "ready");
-            assert_eq!(name_addr(rl, "cnitool", "box"), box_addr);
-            // The container and its pause container.
-            assert_eq!(dock.containers(rl).len(), 2);
-
-            let out = rl
-                .run(["run", "--", "sh", "-c", "grep -w box /etc/hosts"])
-                .ok();
-            assert_eq!(out.stdout, format!("{box_addr}\tbox.cnitool box\n"));
-
-            drop(boxed.child.stdin.take());
-            assert_eq!(boxed.expect_line(), "bye");
-            boxed.finish_code(0);
-            assert_eq!(name_addr(rl, "cnitool", "box"), "");
-            assert_eq!(dock.containers(rl), Vec::<String>::new());
-            drop(web.child.stdin.take());
-            web.finish_code(0);
-        },
+        |rl, dock| crate::scenarios::names_with_a_run(rl, dock),
     );
 }
 
-/// `-p 18080:80`: a client on the host's loopback reaches the docker container's server
-/// through cnitool's uplink and portmap (not docker's own port driver); the server sees
-/// 10.0.2.2.
+/// See [`crate::scenarios::published_port`] (docker's own port driver is not used).
 #[test]
 fn docker_published_port_reaches_the_container() {
     dock_test("docker_published_port_reaches_the_container", |rl, dock| {
-        let mut server = dock.run(
-            rl,
-            &["-p", "18080:80"],
-            &[
-                "--rm",
-                "-i",
-                "busybox",
-                "sh",
-                "-c",
-                "httpd -p 80 -h /www && echo ready; read x || true",
-            ],
-        );
-        server.stdin(Stdio::piped());
-        let mut server = Bg::spawn(server);
-        assert_eq!(server.expect_line(), "ready");
-        let mut c = TcpStream::connect(("127.0.0.1", 18080)).expect("connecting to the port");
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        c.write_all(b"GET /cgi-bin/peer HTTP/1.0\r\n\r\n").unwrap();
-        let mut reply = String::new();
-        c.read_to_string(&mut reply).unwrap();
-        assert!(reply.ends_with("peer=[::ffff:10.0.2.2]\n"), "{reply:?}");
-        drop(server.child.stdin.take());
-        server.finish_code(0);
-        assert_eq!(dock.containers(rl), Vec::<String>::new());
+        crate::scenarios::published_port(rl, dock)
     });
 }
 

@@ -11,4 +11,5 @@ mod ipv6;
 mod network;
 mod podman;
 mod private;
+mod scenarios;
 mod util;

@@ -8,10 +8,7 @@
 //! pause process, then the usual leak checks run.
 
 use std::fs;
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -73,6 +70,26 @@ fn pod_test(test: &str, f: impl FnOnce(&Rl, &Pod) + Send) {
         pod.stop(rl);
         crate::util::drop_passwd(rl);
     });
+}
+
+impl crate::scenarios::Engine for Pod {
+    fn image(&self) -> &str {
+        "localhost/busybox"
+    }
+
+    fn run(&self, rl: &Rl, cnitool: &[&str], engine: &[&str]) -> std::process::Command {
+        Pod::run(self, rl, cnitool, engine)
+    }
+
+    fn containers(&self, rl: &Rl) -> Vec<String> {
+        let out = crate::util::wait_out(self.podman(rl, &["ps", "-aq"]).spawn().unwrap());
+        assert_eq!(out.code(), 0, "{out:#?}");
+        out.stdout.lines().map(str::to_owned).collect()
+    }
+
+    fn per_run(&self) -> usize {
+        1
+    }
 }
 
 impl Pod {
@@ -176,108 +193,22 @@ pub(crate) fn name_addr(rl: &Rl, net: &str, name: &str) -> String {
     testsupport::image::name_address(out.stdout.as_bytes(), name)
 }
 
-/// A container on the built-in network next to a rootless run: each resolves the other by
-/// name (hosts files kept current), the container reaches the run by name; the container's
-/// address is on the shared network; nothing is left afterwards.
+/// See [`crate::scenarios::names_with_a_run`].
 #[test]
 fn container_and_run_share_the_network_and_names() {
     pod_test(
         "container_and_run_share_the_network_and_names",
         |rl, pod| {
-            // The run "web": says it is up, then waits for its stdin to close.
-            let mut web = rl.cmd([
-                "run",
-                "--name",
-                "web",
-                "--",
-                "sh",
-                "-c",
-                "echo up; read x || true",
-            ]);
-            web.stdin(Stdio::piped());
-            let mut web = Bg::spawn(web);
-            assert_eq!(web.expect_line(), "up");
-            let web_addr = name_addr(rl, "cnitool", "web");
-            assert!(web_addr.starts_with("10.231."), "{web_addr:?}");
-
-            // The container "box": its hosts file shows web, it pings web by name, then
-            // waits for its stdin (-i passes ours) to close.
-            let mut boxed = pod.run(
-                rl,
-                &["--name", "box"],
-                &[
-                    "--rm",
-                    "-i",
-                    "localhost/busybox",
-                    "sh",
-                    "-c",
-                    "grep -v '^#' /etc/hosts | grep web; ip -4 -o addr show eth0 | \
-                     grep -o 'inet [0-9.]*'; ping -c 1 -W 5 web >/dev/null && echo pinged; \
-                     echo ready; read x; echo bye",
-                ],
-            );
-            boxed.stdin(Stdio::piped());
-            let mut boxed = Bg::spawn(boxed);
-            assert_eq!(boxed.expect_line(), format!("{web_addr}\tweb.cnitool web"));
-            let box_addr = boxed.expect_line();
-            let box_addr = box_addr
-                .strip_prefix("inet ")
-                .unwrap_or(&box_addr)
-                .to_owned();
-            assert!(box_addr.starts_with("10.231."), "{box_addr:?}");
-            assert_eq!(boxed.expect_line(), "pinged");
-            assert_eq!(boxed.expect_line(), "ready");
-            assert_eq!(name_addr(rl, "cnitool", "box"), box_addr);
-
-            // The run sees the container's name in its hosts file, updated in place.
-            let out = rl
-                .run(["run", "--", "sh", "-c", "grep -w box /etc/hosts"])
-                .ok();
-            assert_eq!(out.stdout, format!("{box_addr}\tbox.cnitool box\n"));
-
-            drop(boxed.child.stdin.take());
-            assert_eq!(boxed.expect_line(), "bye");
-            boxed.finish_code(0);
-            assert_eq!(name_addr(rl, "cnitool", "box"), "");
-            drop(web.child.stdin.take());
-            web.finish_code(0);
-            // The containers are gone (--rm).
-            let ps = crate::util::wait_out(pod.podman(rl, &["ps", "-aq"]).spawn().unwrap());
-            assert_eq!((ps.code(), ps.stdout.as_str()), (0, ""), "{ps:#?}");
+            crate::scenarios::names_with_a_run(rl, pod);
         },
     );
 }
 
-/// `-p 8080:80`: a client on the host's loopback reaches the container's server through the
-/// uplink and portmap; the server sees 10.0.2.2 (slirp4netns's host address), never
-/// 127.0.0.1.
+/// See [`crate::scenarios::published_port`].
 #[test]
 fn published_port_reaches_the_container() {
     pod_test("published_port_reaches_the_container", |rl, pod| {
-        let mut server = pod.run(
-            rl,
-            &["-p", "18080:80"],
-            &[
-                "--rm",
-                "-i",
-                "localhost/busybox",
-                "sh",
-                "-c",
-                "httpd -p 80 -h /www && echo ready; read x || true",
-            ],
-        );
-        server.stdin(Stdio::piped());
-        let mut server = Bg::spawn(server);
-        assert_eq!(server.expect_line(), "ready");
-        let mut c = TcpStream::connect(("127.0.0.1", 18080)).expect("connecting to the port");
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        c.write_all(b"GET /cgi-bin/peer HTTP/1.0\r\n\r\n").unwrap();
-        let mut reply = String::new();
-        c.read_to_string(&mut reply).unwrap();
-        // httpd listens on both families: the IPv4 client as a mapped address.
-        assert!(reply.ends_with("peer=[::ffff:10.0.2.2]\n"), "{reply:?}");
-        drop(server.child.stdin.take());
-        server.finish_code(0);
+        crate::scenarios::published_port(rl, pod);
     });
 }
 
