@@ -101,6 +101,25 @@ impl crate::scenarios::Engine for Dock {
     fn per_run(&self) -> usize {
         2
     }
+
+    fn name(&self) -> &str {
+        "docker"
+    }
+
+    fn engine(&self, rl: &Rl, args: &[&str]) -> Out {
+        self.docker(rl, args)
+    }
+
+    fn container(&self, rl: &Rl, verb: &[&str], args: &[&str]) -> std::process::Command {
+        let mut all: Vec<&str> = verb.to_vec();
+        all.extend(["--engine", "docker"]);
+        all.extend(args);
+        self.cnitool(rl, &all)
+    }
+
+    fn remove(&self) -> Vec<&'static str> {
+        vec!["rm", "-f"]
+    }
 }
 
 impl Dock {
@@ -271,121 +290,12 @@ fn docker_killed_wrapper_is_cleaned_up_by_gc() {
     });
 }
 
-/// `container attach` of a running rootless docker container (`--network none`): a run
-/// reaches its server, which sees the run's own address; `detach` takes its interface away;
-/// attached again and removed, `gc` undoes the attachment.
+/// See [`crate::scenarios::attach_and_detach`].
 #[test]
 fn docker_attach_and_detach_a_running_container() {
     dock_test(
         "docker_attach_and_detach_a_running_container",
-        |rl, dock| {
-            let started = dock.docker(
-                rl,
-                &[
-                    "run",
-                    "-d",
-                    "--network",
-                    "none",
-                    "--name",
-                    "web",
-                    "busybox",
-                    "httpd",
-                    "-f",
-                    "-p",
-                    "80",
-                    "-h",
-                    "/www",
-                ],
-            );
-            assert_eq!(started.code(), 0, "{started:#?}");
-            let attach = || {
-                let args = [
-                    "-o",
-                    "json",
-                    "container",
-                    "attach",
-                    "--engine",
-                    "docker",
-                    "web",
-                ];
-                wait_out(dock.cnitool(rl, &args).spawn().unwrap())
-            };
-            let out = attach();
-            assert_eq!(out.code(), 0, "{out:#?}");
-            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-            let addr = v["attachments"][0]["result"]["ips"][0]["address"]
-                .as_str()
-                .unwrap()
-                .split('/')
-                .next()
-                .unwrap()
-                .to_owned();
-            assert!(addr.starts_with("10.231."), "{out:#?}");
-            attach().fails_with("container web is already attached");
-
-            let out = rl
-                .run([
-                    "run",
-                    "--",
-                    "sh",
-                    "-c",
-                    &format!(
-                        "ip -4 -o addr show eth0 | grep -o 'inet [0-9.]*'; \
-                     busybox wget -q -O - http://{addr}/cgi-bin/peer"
-                    ),
-                ])
-                .ok();
-            let mut lines = out.stdout.lines();
-            let me = lines
-                .next()
-                .unwrap()
-                .strip_prefix("inet ")
-                .unwrap()
-                .to_owned();
-            assert_eq!(
-                lines.next(),
-                Some(format!("peer=[::ffff:{me}]").as_str()),
-                "{out:#?}"
-            );
-
-            let detach = || {
-                let args = ["container", "detach", "--engine", "docker", "web"];
-                wait_out(dock.cnitool(rl, &args).spawn().unwrap())
-            };
-            let out = detach();
-            assert_eq!(out.code(), 0, "{out:#?}");
-            assert!(
-                out.stdout.starts_with("detached docker container web ("),
-                "{out:#?}"
-            );
-            let links = dock.docker(rl, &["exec", "web", "ip", "-o", "link"]);
-            assert_eq!(links.code(), 0, "{links:#?}");
-            assert!(!links.stdout.contains("eth0"), "{links:#?}");
-            rl.wait_until(
-                "the shared namespace to end",
-                Duration::from_secs(10),
-                || rl.generations().is_empty(),
-            );
-            detach().fails_with("container \"web\" is not attached");
-
-            // A run keeps the shared namespace live meanwhile: alone, the idle namespace
-            // would be ended by its holder as soon as the container is gone, racing gc.
-            let mut keep = crate::util::live_run(rl);
-            assert_eq!(attach().code(), 0);
-            assert_eq!(dock.docker(rl, &["rm", "-f", "web"]).code(), 0);
-            let out = rl.run(["gc"]).ok();
-            assert!(
-                format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
-                "{out:#?}"
-            );
-            drop(keep.child.stdin.take());
-            keep.finish_code(0);
-            rl.wait_until(
-                "the shared namespace to end",
-                Duration::from_secs(10),
-                || rl.generations().is_empty(),
-            );
-        },
+        |rl, dock| crate::scenarios::attach_and_detach(rl, dock),
     );
 }
 

@@ -90,6 +90,26 @@ impl crate::scenarios::Engine for Pod {
     fn per_run(&self) -> usize {
         1
     }
+
+    fn name(&self) -> &str {
+        "podman"
+    }
+
+    fn engine(&self, rl: &Rl, args: &[&str]) -> crate::util::Out {
+        crate::util::wait_out(self.podman(rl, args).spawn().unwrap())
+    }
+
+    fn container(&self, rl: &Rl, verb: &[&str], args: &[&str]) -> std::process::Command {
+        let mut all: Vec<&str> = verb.to_vec();
+        all.extend(self.engine.iter().map(String::as_str));
+        all.extend(args);
+        rl.cmd_env(all, &self.env())
+    }
+
+    fn remove(&self) -> Vec<&'static str> {
+        // Without -t 0, podman gives the container 10 s for SIGTERM first.
+        vec!["rm", "-f", "-t", "0"]
+    }
 }
 
 impl Pod {
@@ -265,132 +285,11 @@ fn killed_wrapper_is_cleaned_up_by_gc() {
     });
 }
 
-/// `container attach` of a running rootless container (started by podman with `--network
-/// none`): it gets an address on the shared network, a rootless run reaches its server (which
-/// sees the run's own address: same bridge, no NAT); `detach` takes its interface away; a
-/// second attachment is undone by `gc` once the container is gone.
+/// See [`crate::scenarios::attach_and_detach`].
 #[test]
 fn attach_and_detach_a_running_container() {
     pod_test("attach_and_detach_a_running_container", |rl, pod| {
-        let started = crate::util::wait_out(
-            pod.podman(
-                rl,
-                &[
-                    "run",
-                    "-d",
-                    "--network",
-                    "none",
-                    "--name",
-                    "web",
-                    "localhost/busybox",
-                    "httpd",
-                    "-f",
-                    "-p",
-                    "80",
-                    "-h",
-                    "/www",
-                ],
-            )
-            .spawn()
-            .unwrap(),
-        );
-        assert_eq!(started.code(), 0, "{started:#?}");
-        let attach = |extra: &[&str]| {
-            let mut args = vec!["-o", "json", "container", "attach"];
-            args.extend(pod.engine.iter().map(String::as_str));
-            args.extend(extra);
-            args.push("web");
-            crate::util::wait_out(rl.cmd_env(args, &pod.env()).spawn().unwrap())
-        };
-        let out = attach(&[]);
-        assert_eq!(out.code(), 0, "{out:#?}");
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        let addr = v["attachments"][0]["result"]["ips"][0]["address"]
-            .as_str()
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        assert!(addr.starts_with("10.231."), "{out:#?}");
-        // Twice: refused, naming the container.
-        attach(&[]).fails_with("container web is already attached");
-
-        let out = rl
-            .run([
-                "run",
-                "--",
-                "sh",
-                "-c",
-                &format!(
-                    "ip -4 -o addr show eth0 | grep -o 'inet [0-9.]*'; \
-                     busybox wget -q -O - http://{addr}/cgi-bin/peer"
-                ),
-            ])
-            .ok();
-        let mut lines = out.stdout.lines();
-        let me = lines
-            .next()
-            .unwrap()
-            .strip_prefix("inet ")
-            .unwrap()
-            .to_owned();
-        assert_eq!(
-            lines.next(),
-            Some(format!("peer=[::ffff:{me}]").as_str()),
-            "{out:#?}"
-        );
-
-        let detach = |who: &str| {
-            let mut args = vec!["container", "detach"];
-            args.extend(pod.engine.iter().map(String::as_str));
-            args.push(who);
-            crate::util::wait_out(rl.cmd_env(args, &pod.env()).spawn().unwrap())
-        };
-        let out = detach("web");
-        assert_eq!(out.code(), 0, "{out:#?}");
-        assert!(
-            out.stdout.starts_with("detached podman container web (")
-                && out.stdout.lines().count() == 1,
-            "{out:#?}"
-        );
-        let links = crate::util::wait_out(
-            pod.podman(rl, &["exec", "web", "ip", "-o", "link"])
-                .spawn()
-                .unwrap(),
-        );
-        assert_eq!(links.code(), 0, "{links:#?}");
-        assert!(!links.stdout.contains("eth0"), "{links:#?}");
-        rl.wait_until(
-            "the shared namespace to end",
-            Duration::from_secs(10),
-            || rl.generations().is_empty(),
-        );
-        detach("web").fails_with("container \"web\" is not attached");
-
-        // Attached again, then the container removed: gc undoes the attachment. A run keeps
-        // the shared namespace live meanwhile: alone, the idle namespace would be ended by
-        // its holder as soon as the container is gone, racing gc.
-        let mut keep = crate::util::live_run(rl);
-        assert_eq!(attach(&[]).code(), 0);
-        let rm = crate::util::wait_out(
-            pod.podman(rl, &["rm", "-f", "-t", "0", "web"])
-                .spawn()
-                .unwrap(),
-        );
-        assert_eq!(rm.code(), 0, "{rm:#?}");
-        let out = rl.run(["gc"]).ok();
-        assert!(
-            format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
-            "{out:#?}"
-        );
-        drop(keep.child.stdin.take());
-        keep.finish_code(0);
-        rl.wait_until(
-            "the shared namespace to end",
-            Duration::from_secs(10),
-            || rl.generations().is_empty(),
-        );
+        crate::scenarios::attach_and_detach(rl, pod);
     });
 }
 

@@ -1,6 +1,6 @@
 //! The scenarios rootless podman and rootless docker containers share (`podman.rs`,
 //! `docker.rs` run them with their engine): names both ways between a container and a
-//! rootless run, and a published port.
+//! rootless run, a published port, and `container attach`/`detach`.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::podman::name_addr;
-use crate::util::{Bg, Rl};
+use crate::util::{wait_out, Bg, Out, Rl};
 
 /// What the scenarios need of an engine set up for the test user.
 pub(crate) trait Engine {
@@ -21,6 +21,15 @@ pub(crate) trait Engine {
     /// How many containers one `container run` keeps while it runs (docker: with its pause
     /// container).
     fn per_run(&self) -> usize;
+    /// The engine's name (`--engine`).
+    fn name(&self) -> &str;
+    /// `ENGINE ARGS` (the engine's client with its global options) as the user, waited for.
+    fn engine(&self, rl: &Rl, args: &[&str]) -> Out;
+    /// `cnitool CONTAINER_VERB ... ARGS` as the user: `--engine` and the engine's options
+    /// after the verb (`container attach`), then `args`.
+    fn container(&self, rl: &Rl, verb: &[&str], args: &[&str]) -> Command;
+    /// The engine's arguments that remove a running container at once.
+    fn remove(&self) -> Vec<&'static str>;
 }
 
 /// A container on the built-in network next to a rootless run: each resolves the other by
@@ -117,4 +126,121 @@ pub(crate) fn published_port(rl: &Rl, e: &dyn Engine) {
     drop(server.child.stdin.take());
     server.finish_code(0);
     assert_eq!(e.containers(rl), Vec::<String>::new());
+}
+
+/// `container attach` of a running container (started by the engine with `--network none`):
+/// it gets an address on the shared network, and a rootless run reaches its server, which
+/// sees the run's own address (same bridge, no NAT); attaching twice is refused; `detach`
+/// takes its interface away and the namespace ends; a second attachment is undone by `gc`
+/// once the container is gone (a run keeps the namespace live meanwhile: alone, the idle
+/// namespace would be ended by its holder as soon as the container is gone, racing gc).
+pub(crate) fn attach_and_detach(rl: &Rl, e: &dyn Engine) {
+    let image = e.image().to_owned();
+    let started = e.engine(
+        rl,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "web",
+            &image,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ],
+    );
+    assert_eq!(started.code(), 0, "{started:#?}");
+    let attach = || {
+        wait_out(
+            e.container(rl, &["-o", "json", "container", "attach"], &["web"])
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let out = attach();
+    assert_eq!(out.code(), 0, "{out:#?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let addr = v["attachments"][0]["result"]["ips"][0]["address"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(addr.starts_with("10.231."), "{out:#?}");
+    attach().fails_with("container web is already attached");
+
+    let out = rl
+        .run([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "ip -4 -o addr show eth0 | grep -o 'inet [0-9.]*'; \
+                 busybox wget -q -O - http://{addr}/cgi-bin/peer"
+            ),
+        ])
+        .ok();
+    let mut lines = out.stdout.lines();
+    let me = lines
+        .next()
+        .unwrap()
+        .strip_prefix("inet ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        lines.next(),
+        Some(format!("peer=[::ffff:{me}]").as_str()),
+        "{out:#?}"
+    );
+
+    let detach = || {
+        wait_out(
+            e.container(rl, &["container", "detach"], &["web"])
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let out = detach();
+    assert_eq!(out.code(), 0, "{out:#?}");
+    assert!(
+        out.stdout
+            .starts_with(&format!("detached {} container web (", e.name()))
+            && out.stdout.lines().count() == 1,
+        "{out:#?}"
+    );
+    let links = e.engine(rl, &["exec", "web", "ip", "-o", "link"]);
+    assert_eq!(links.code(), 0, "{links:#?}");
+    assert!(!links.stdout.contains("eth0"), "{links:#?}");
+    rl.wait_until(
+        "the shared namespace to end",
+        Duration::from_secs(10),
+        || rl.generations().is_empty(),
+    );
+    detach().fails_with("container \"web\" is not attached");
+
+    let mut keep = crate::util::live_run(rl);
+    assert_eq!(attach().code(), 0);
+    let mut rm = e.remove();
+    rm.push("web");
+    let removed = e.engine(rl, &rm);
+    assert_eq!(removed.code(), 0, "{removed:#?}");
+    let out = rl.run(["gc"]).ok();
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("removed its attachments"),
+        "{out:#?}"
+    );
+    drop(keep.child.stdin.take());
+    keep.finish_code(0);
+    rl.wait_until(
+        "the shared namespace to end",
+        Duration::from_secs(10),
+        || rl.generations().is_empty(),
+    );
 }
