@@ -389,28 +389,7 @@ pub fn names_between_a_container_and_a_run(e: &Engine<'_>) {
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     child.wait_with_output().unwrap();
     assert_eq!(names("box"), "");
-    let ready = e.env.base.join("web.ready");
-    let mut web = e
-        .env
-        .cmd(&[
-            "run",
-            "--name",
-            "web",
-            "--net",
-            "tnet",
-            "--",
-            "sh",
-            "-c",
-            &format!("touch {}; read x || true", ready.display()),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until("the named run to start", Duration::from_secs(30), || {
-        ready.exists()
-    });
+    let mut web = start_named_run(e, "web");
     let web_addr = names("web");
     let out = e
         .run_cmd(
