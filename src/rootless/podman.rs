@@ -15,9 +15,11 @@
 use std::fs::{self, File};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt as _;
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Result};
 
+use super::state::Proc;
 use crate::container::engine::Engine;
 
 /// A user namespace, by inode.
@@ -59,29 +61,21 @@ pub fn userns(engine: &Engine) -> Result<Userns> {
 /// namespace of its own would have to end first). With several (podman with several run
 /// roots, podman and docker), the newest: the one started last.
 pub fn running_engine() -> Option<Userns> {
-    let uid = nix::unistd::getuid().as_raw();
     let own = fs::metadata("/proc/self/ns/user").ok()?.ino();
     let mut newest: Option<(u64, Userns)> = None;
-    for entry in fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name();
-        if name.to_str().and_then(|n| n.parse::<u32>().ok()).is_none() {
-            continue;
-        }
-        if !entry.metadata().is_ok_and(|m| m.uid() == uid) {
-            continue;
-        }
-        let comm = fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+    for (pid, dir) in own_processes() {
+        let comm = fs::read_to_string(dir.join("comm")).unwrap_or_default();
         if !matches!(comm.trim_end(), "podman pause" | "dockerd") {
             continue;
         }
-        let Ok(ns) = fs::metadata(entry.path().join("ns/user")) else {
+        let Ok(ns) = fs::metadata(dir.join("ns/user")) else {
             continue;
         };
         // A dockerd of the user in the user's own namespace is not rootless.
         if ns.ino() == own {
             continue;
         }
-        let started = start_time(&entry.path()).unwrap_or(0);
+        let started = Proc::of(pid).map_or(0, |p| p.start);
         if newest.is_none_or(|(t, _)| started > t) {
             newest = Some((started, Userns { ino: ns.ino() }));
         }
@@ -89,15 +83,20 @@ pub fn running_engine() -> Option<Userns> {
     newest.map(|(_, ns)| ns)
 }
 
-/// A process's start time (clock ticks after boot), from `/proc/PID/stat`.
-fn start_time(proc_dir: &std::path::Path) -> Option<u64> {
-    let stat = fs::read_to_string(proc_dir.join("stat")).ok()?;
-    // Field 22; the command name (field 2) may hold spaces, so count after its ')'.
-    stat.get(stat.rfind(')')? + 2..)?
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+/// This user's processes: PID and `/proc/PID`.
+fn own_processes() -> impl Iterator<Item = (i32, PathBuf)> {
+    let uid = nix::unistd::getuid().as_raw();
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(move |entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            entry
+                .metadata()
+                .is_ok_and(|m| m.uid() == uid)
+                .then(|| (pid, entry.path()))
+        })
 }
 
 /// The inode of a namespace link's text, `user:[4026531837]`.
@@ -112,17 +111,9 @@ fn parse_ns_link(text: &str) -> Option<u64> {
 /// # Errors
 /// No process of this user is in it any more.
 pub fn open(ns: Userns) -> Result<OwnedFd> {
-    let uid = nix::unistd::getuid().as_raw();
-    for entry in fs::read_dir("/proc")?.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !entry.metadata().is_ok_and(|m| m.uid() == uid) {
-            continue;
-        }
+    for (_, dir) in own_processes() {
         // Opened, then checked: the descriptor pins the namespace whatever the PID becomes.
-        let Ok(file) = File::open(format!("/proc/{pid}/ns/user")) else {
+        let Ok(file) = File::open(dir.join("ns/user")) else {
             continue;
         };
         if file.metadata().is_ok_and(|m| m.ino() == ns.ino) {
@@ -145,12 +136,6 @@ mod tests {
         assert_eq!(parse_ns_link("user:[4026531837]"), Some(4026531837));
         assert_eq!(parse_ns_link("net:[4026531837]"), None);
         assert_eq!(parse_ns_link("user:[x]"), None);
-    }
-
-    #[test]
-    fn start_time_of_this_process() {
-        let me = std::path::Path::new("/proc/self");
-        assert!(start_time(me).is_some_and(|t| t > 0));
     }
 
     #[test]
