@@ -145,22 +145,11 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
         if engine.inspect_container(&info.id)?.pid != info.pid {
             bail!("container {} restarted while attaching", info.name);
         }
-        let mut results = Vec::new();
-        let mut errors = Vec::new();
-        for ((list, ifname), o) in nets.iter().zip(resp.outcomes) {
-            match o {
-                Ok(v) => results.push((
-                    list.name.clone(),
-                    ifname.clone(),
-                    libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
-                        .map_err(|e| anyhow!("a plugin result: {e}"))?,
-                )),
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            bail!("{}", errors.join("; "));
-        }
+        let results = nets
+            .iter()
+            .zip(resp.results()?)
+            .map(|((list, ifname), r)| (list.name.clone(), ifname.clone(), r))
+            .collect();
         publish_forwards(&att.gen, &id, &forwards)?;
         if let Some(c) = record.container.as_mut() {
             c.netns = Some(netns);

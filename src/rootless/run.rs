@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use libcni::cache::Cache;
 use libcni::netns::NetnsId;
 use serde_json::Value;
@@ -370,7 +370,7 @@ fn run_in(
             Body::Command => {
                 run_command(&mut exec, (!merged).then_some(spec), tx, rx, on_lost, group)
             }
-            Body::Engine { client, pause, .. } => {
+            Body::Engine { client, .. } => {
                 let spot = Spot {
                     keeper: pause.as_ref().map_or(0, |p| p.pid),
                     hosts: hosts.clone(),
@@ -381,8 +381,8 @@ fn run_in(
                         .map(|c| c.cidfile.clone())
                         .unwrap_or_default(),
                 };
-                match pause {
-                    Some(_) => (client(&spot, rx), None),
+                let outcome = match pause {
+                    Some(_) => client(&spot, rx),
                     None => run_keeper(
                         &mut exec,
                         (!merged).then_some(spec),
@@ -390,7 +390,8 @@ fn run_in(
                         &mut **client,
                         rx,
                     ),
-                }
+                };
+                (outcome, None)
             }
         },
     };
@@ -591,20 +592,7 @@ fn add_networks(
         .netns
         .map(executor::netns_id)
         .context("the plugin executor did not report the run's netns")?;
-    let mut results = Vec::new();
-    let mut errors = Vec::new();
-    for o in resp.outcomes {
-        match o {
-            Ok(v) => results.push(
-                libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
-                    .map_err(|e| anyhow!("a plugin result: {e}"))?,
-            ),
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        bail!("{}", errors.join("; "));
-    }
+    let results = resp.results()?;
     publish_forwards(&att.gen, id, forwards)?;
     check_signal(pending)?;
     Ok((results, netns))
@@ -657,7 +645,7 @@ fn run_keeper(
     mut spot: Spot,
     client: &mut dyn FnMut(&Spot, &Receiver<Event>) -> Outcome,
     rx: &Receiver<Event>,
-) -> (Outcome, Option<String>) {
+) -> Outcome {
     let (ktx, krx) = std::sync::mpsc::channel();
     let started = match spec {
         None => exec.await_command(ktx, Event::Child),
@@ -666,8 +654,7 @@ fn run_keeper(
     let reader = match started {
         Ok(reader) => reader,
         Err(e) => {
-            let e = std::io::Error::other(format!("{e:#}"));
-            return (Outcome::SetupFailed(e), None);
+            return Outcome::SetupFailed(std::io::Error::other(format!("{e:#}")));
         }
     };
     let outcome = match krx.recv() {
@@ -697,7 +684,7 @@ fn run_keeper(
         )),
     };
     exec.resume(reader);
-    (outcome, None)
+    outcome
 }
 
 /// Ends a generation that has no live run left (kills the holder and the uplink, removes

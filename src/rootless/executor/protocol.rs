@@ -96,6 +96,30 @@ pub struct Response {
     pub netns: Option<(u64, u64)>,
 }
 
+impl Response {
+    /// The ADD results, in request order, or one error joining every plugin's failure.
+    ///
+    /// # Errors
+    /// An ADD failed, or a result does not parse.
+    pub fn results(self) -> Result<Vec<libcni::CniResult>> {
+        let mut results = Vec::new();
+        let mut errors = Vec::new();
+        for o in self.outcomes {
+            match o {
+                Ok(v) => results.push(
+                    libcni::CniResult::parse(v.to_string().as_bytes(), "1.0.0")
+                        .map_err(|e| anyhow::anyhow!("a plugin result: {e}"))?,
+                ),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            anyhow::bail!("{}", errors.join("; "));
+        }
+        Ok(results)
+    }
+}
+
 /// One line of the executor's answer.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
