@@ -27,12 +27,11 @@ use super::run::{run_body, Body, Spot};
 use super::state::UplinkKind;
 use super::Options;
 use crate::cmd::container::run::{
-    check_engine_args, dns_of, names_of, spawn_client, wait_for_client, Outcome as ClientOutcome,
-    RunArgs,
+    check_engine_args, dns_of, names_of, run_client, ClientFiles, Outcome as ClientOutcome, RunArgs,
 };
 use crate::cmd::Context;
 use crate::container::engine::{read_cidfile, ContainerInfo, Engine, EngineKind};
-use crate::supervise::signals::{handled_signals, Group};
+use crate::supervise::signals::handled_signals;
 use crate::supervise::wait::{Event, Outcome};
 use crate::supervise::{tool, RunPlan};
 
@@ -131,37 +130,21 @@ fn run_with(
         userns: Some(userns),
     };
     let grace = Duration::from_secs(args.stop_timeout);
-    // As for a run's command: on a terminal the client stays in our job, else it gets a
-    // group of its own and every signal through us.
-    let group = Group::for_command();
     let client_tx = tx.clone();
     let mut client = |spot: &Spot, rx: &Receiver<Event>| -> Outcome {
         let network = match &pause {
             Some(p) => format!("container:{}", p.id),
             None => format!("ns:/proc/{}/ns/net", spot.keeper),
         };
-        let mut cmd = engine.command();
-        cmd.arg("run")
-            .arg("--network")
-            .arg(network)
-            .arg("--cidfile")
-            .arg(&spot.cidfile)
-            .arg("--volume")
-            .arg(format!("{}:/etc/hosts", spot.hosts.display()));
-        if engine_dns.is_none() {
-            cmd.arg("--volume")
-                .arg(format!("{}:/etc/resolv.conf", spot.resolv.display()));
-        }
-        cmd.args(&args.engine_args);
-        if group == Group::Own {
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        }
-        let (outcome, interrupted) = match spawn_client(cmd, client_tx.clone()) {
-            Ok(()) => wait_for_client(rx, engine, &spot.cidfile, grace, group),
-            Err(e) => (ClientOutcome::Failed(e), false),
+        let files = ClientFiles {
+            cidfile: &spot.cidfile,
+            hosts: Some(&spot.hosts),
+            resolv: engine_dns.is_none().then_some(spot.resolv.as_path()),
         };
-        let failed = matches!(outcome, ClientOutcome::Failed(_));
-        if interrupted || failed {
+        let chans = (client_tx.clone(), rx);
+        let (outcome, interrupted) =
+            run_client(engine, &network, files, &args.engine_args, grace, chans);
+        if interrupted || matches!(outcome, ClientOutcome::Failed(_)) {
             if let Some(cid) = read_cidfile(&spot.cidfile) {
                 engine.kill(&cid);
             }

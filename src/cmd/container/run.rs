@@ -215,33 +215,14 @@ fn run_inner(
         }
     };
 
-    let mut cmd = engine.command();
-    cmd.arg("run")
-        .arg("--network")
-        .arg(&network)
-        .arg("--cidfile")
-        .arg(&cidfile);
-    if let Some(hosts) = &rec.hosts {
-        cmd.arg("--volume")
-            .arg(format!("{}:/etc/hosts", hosts.display()));
-    }
-    if let (true, Some(file)) = (resolv, &rec.resolv_conf) {
-        cmd.arg("--volume")
-            .arg(format!("{}:/etc/resolv.conf", file.display()));
-    }
-    cmd.args(&args.engine_args);
-    let grace = Duration::from_secs(args.stop_timeout);
-    // As `run`'s command: on a terminal the client stays in our job (it keeps the terminal,
-    // and the terminal's Ctrl-C reaches it once, directly); without one it gets a group of
-    // its own and every signal through us.
-    let group = Group::for_command();
-    if group == Group::Own {
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    }
-    let (outcome, interrupted) = match spawn_client(cmd, tx) {
-        Ok(()) => wait_for_client(rx, &engine, &cidfile, grace, group),
-        Err(e) => (Outcome::Failed(e), false),
+    let files = ClientFiles {
+        cidfile: &cidfile,
+        hosts: rec.hosts.as_deref(),
+        resolv: rec.resolv_conf.as_deref().filter(|_| resolv),
     };
+    let grace = Duration::from_secs(args.stop_timeout);
+    let (outcome, interrupted) =
+        run_client(&engine, &network, files, &args.engine_args, grace, (tx, rx));
 
     // Teardown: signals stay blocked and queued; nothing interrupts it.
     let failed = matches!(outcome, Outcome::Failed(_));
@@ -425,10 +406,56 @@ fn split_netns(path: &Path) -> Result<(&Path, String)> {
     }
 }
 
+/// The files `<engine> run` is given: its `--cidfile`, and what is mounted over the
+/// container's `/etc/hosts` and `/etc/resolv.conf`.
+pub(crate) struct ClientFiles<'a> {
+    pub cidfile: &'a Path,
+    pub hosts: Option<&'a Path>,
+    pub resolv: Option<&'a Path>,
+}
+
+/// Runs `<engine> run --network NETWORK --cidfile ... [--volume FILE:/etc/hosts] [--volume
+/// FILE:/etc/resolv.conf] ENGINE_ARGS` and waits for it ([`wait_for_client`]). As `run`'s
+/// command: on a terminal the client stays in our job (it keeps the terminal, and the
+/// terminal's Ctrl-C reaches it once, directly); without one it gets a group of its own and
+/// every signal through us. Returns how it ended and whether a signal came.
+pub(crate) fn run_client(
+    engine: &Engine,
+    network: &str,
+    files: ClientFiles<'_>,
+    engine_args: &[String],
+    grace: Duration,
+    (tx, rx): (Sender<Event>, &mpsc::Receiver<Event>),
+) -> (Outcome, bool) {
+    let mut cmd = engine.command();
+    cmd.arg("run")
+        .arg("--network")
+        .arg(network)
+        .arg("--cidfile")
+        .arg(files.cidfile);
+    if let Some(hosts) = files.hosts {
+        cmd.arg("--volume")
+            .arg(format!("{}:/etc/hosts", hosts.display()));
+    }
+    if let Some(resolv) = files.resolv {
+        cmd.arg("--volume")
+            .arg(format!("{}:/etc/resolv.conf", resolv.display()));
+    }
+    cmd.args(engine_args);
+    let group = Group::for_command();
+    if group == Group::Own {
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
+    match spawn_client(cmd, tx) {
+        Ok(()) => wait_for_client(rx, engine, files.cidfile, grace, group),
+        Err(e) => (Outcome::Failed(e), false),
+    }
+}
+
 /// Starts the engine client on a thread that waits for it (`PR_SET_PDEATHSIG` follows the
 /// spawning thread, so that thread must outlive the client). Its stdio is ours, so a TTY and
 /// stdin pass through untouched.
-pub(crate) fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
+fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()> {
     thread::Builder::new()
         .name("cnitool-engine".into())
         .spawn(move || {
@@ -451,7 +478,7 @@ pub(crate) fn spawn_client(mut cmd: Command, tx: Sender<Event>) -> io::Result<()
 /// has `grace` to stop; then it is killed through the engine (a second signal does that at
 /// once), and if the client still does not end, the client is killed. Returns how the client
 /// ended and whether a signal came.
-pub(crate) fn wait_for_client(
+fn wait_for_client(
     rx: &mpsc::Receiver<Event>,
     engine: &Engine,
     cidfile: &Path,
