@@ -325,3 +325,60 @@ fn container_reaches_an_ipv6_peer() {
         assert_eq!(seen, [crate::ipv6::HOST_V6], "{out:#?}");
     });
 }
+
+/// podman's pause process restarted while the user's runs live: the shared namespace stays
+/// in the old user namespace, which podman's containers cannot join; `container run` is
+/// refused with exit 125 and the reason, before anything is made (no container, the one
+/// generation of the live run).
+#[test]
+fn container_refused_when_the_namespace_is_podmans_old_one() {
+    pod_test(
+        "container_refused_when_the_namespace_is_podmans_old_one",
+        |rl, pod| {
+            let mut keep = crate::util::live_run(rl);
+            let comm =
+                |pid: i32| fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            for (pid, _) in rl.processes() {
+                if comm(pid).trim_end() == "podman pause" {
+                    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+                }
+            }
+            rl.wait_until(
+                "podman's pause process to end",
+                Duration::from_secs(10),
+                || {
+                    rl.processes()
+                        .iter()
+                        .all(|(pid, _)| comm(*pid).trim_end() != "podman pause")
+                },
+            );
+            let out = crate::util::wait_out(
+                pod.run(rl, &[], &["--rm", "localhost/busybox", "true"])
+                    .spawn()
+                    .unwrap(),
+            );
+            assert_eq!(out.code(), 125, "{out:#?}");
+            assert!(
+                out.stderr.contains(
+                    "the shared rootless namespace lives in another user namespace than the \
+                     engine's containers"
+                ) && out
+                    .stderr
+                    .contains("wait for its runs to end, or `cnitool rootless stop`"),
+                "{out:#?}"
+            );
+            assert_eq!(
+                crate::scenarios::Engine::containers(pod, rl),
+                Vec::<String>::new()
+            );
+            assert_eq!(rl.generations().len(), 1);
+            drop(keep.child.stdin.take());
+            keep.finish_code(0);
+            rl.wait_until(
+                "the shared namespace to end",
+                Duration::from_secs(10),
+                || rl.generations().is_empty(),
+            );
+        },
+    );
+}
