@@ -310,22 +310,18 @@ fi"#,
     });
 }
 
-/// SIGINT while the second run's ADD hangs: the plugin is stopped, the first run is torn
-/// down, no namespace, record, cache entry, lease, veth or chain is left; exit 130.
-#[test]
-fn smoke_interrupted_tears_down_what_it_made() {
-    use std::path::Path;
-    use std::time::Duration;
-
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-
-    host_test("smoke_interrupted_tears_down_what_it_made", |host| {
-        let pid_file = host.scratch.join("pid");
-        host.fake_plugin(
-            "hanger",
-            &format!(
-                r#"stdin=$(cat)
+/// Starts `smoke` on network `web` (a bridge on `subnet` with a `hanger` plugin whose ADD in
+/// the second run, `...-b`, writes its PID to the returned file and hangs) and waits until
+/// that ADD hangs.
+fn smoke_with_hanging_add(
+    host: &Host,
+    subnet: &str,
+) -> (testsupport::cnitool::Started, std::path::PathBuf) {
+    let pid_file = host.scratch.join("pid");
+    host.fake_plugin(
+        "hanger",
+        &format!(
+            r#"stdin=$(cat)
 case "$CNI_COMMAND:$CNI_NETNS" in
 ADD:*-b)
   echo $$ >"{pid}.tmp" && mv "{pid}.tmp" "{pid}"
@@ -333,20 +329,30 @@ ADD:*-b)
   wait ;;
 ADD:*) printf '%s' "$stdin" | jq -c .prevResult ;;
 esac"#,
-                pid = pid_file.display()
-            ),
-        );
-        bridge_net(
-            host,
-            "web",
-            "smk0",
-            "10.190.0.0/24",
-            json!([{"type": "hanger"}]),
-        );
-        let started = host.cnitool().args(["smoke", "--net", "web"]).start();
-        testsupport::wait_until("the hanger to run", Duration::from_secs(30), || {
-            pid_file.exists()
-        });
+            pid = pid_file.display()
+        ),
+    );
+    bridge_net(host, "web", "smk0", subnet, json!([{"type": "hanger"}]));
+    let started = host.cnitool().args(["smoke", "--net", "web"]).start();
+    testsupport::wait_until(
+        "the hanger to run",
+        std::time::Duration::from_secs(30),
+        || pid_file.exists(),
+    );
+    (started, pid_file)
+}
+
+/// SIGINT while the second run's ADD hangs: the plugin is stopped, the first run is torn
+/// down, no namespace, record, cache entry, lease, veth or chain is left; exit 130.
+#[test]
+fn smoke_interrupted_tears_down_what_it_made() {
+    use std::path::Path;
+
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+
+    host_test("smoke_interrupted_tears_down_what_it_made", |host| {
+        let (started, pid_file) = smoke_with_hanging_add(host, "10.190.0.0/24");
         let plugin = fs::read_to_string(&pid_file).unwrap().trim().to_owned();
         kill(Pid::from_raw(started.pid()), Signal::SIGINT).unwrap();
         let run = started.wait();
@@ -450,38 +456,11 @@ fi"#,
 /// everything: attachments, leases, veths, chains, namespaces.
 #[test]
 fn smoke_killed_is_finished_by_gc() {
-    use std::time::Duration;
-
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
 
     host_test("smoke_killed_is_finished_by_gc", |host| {
-        let pid_file = host.scratch.join("pid");
-        host.fake_plugin(
-            "hanger",
-            &format!(
-                r#"stdin=$(cat)
-case "$CNI_COMMAND:$CNI_NETNS" in
-ADD:*-b)
-  echo $$ >"{pid}.tmp" && mv "{pid}.tmp" "{pid}"
-  sleep 60 &
-  wait ;;
-ADD:*) printf '%s' "$stdin" | jq -c .prevResult ;;
-esac"#,
-                pid = pid_file.display()
-            ),
-        );
-        bridge_net(
-            host,
-            "web",
-            "smk0",
-            "10.188.0.0/24",
-            json!([{"type": "hanger"}]),
-        );
-        let started = host.cnitool().args(["smoke", "--net", "web"]).start();
-        testsupport::wait_until("the hanger to run", Duration::from_secs(30), || {
-            pid_file.exists()
-        });
+        let (started, pid_file) = smoke_with_hanging_add(host, "10.188.0.0/24");
         let plugin: i32 = fs::read_to_string(&pid_file)
             .unwrap()
             .trim()
