@@ -286,18 +286,10 @@ fn named_namespaces_resolve_each_other() {
         }
         env.ok(&["add", "nn", "a", "--name", "alpha", "--alias", "al"]);
         env.ok(&["add", "nn", "b", "--name", "beta"]);
-        let names: serde_json::Value =
-            serde_json::from_str(&env.ok(&["-o", "json", "names", "nn"])).unwrap();
-        let addr = |name: &str| -> String {
-            let e = names
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|e| e["name"] == name)
-                .unwrap_or_else(|| panic!("{name} not in {names}"));
-            e["addresses"][0].as_str().unwrap().to_owned()
-        };
+        let names = env.ok(&["-o", "json", "names", "nn"]);
+        let addr = |name: &str| testsupport::image::name_address(names.as_bytes(), name);
         let (alpha, beta) = (addr("alpha"), addr("beta"));
+        assert!(!alpha.is_empty() && !beta.is_empty(), "{names}");
         let getent = |ns: &str, names: &str| -> (Option<i32>, String) {
             let out = env.run(&[
                 "netns",
