@@ -109,10 +109,7 @@ pub fn attach(args: &AttachArgs, ctx: &Context) -> Result<ExitCode> {
         netns: netns_path.clone(),
         owns_netns: true,
         container_id: info.id.clone(),
-        attachments: nets
-            .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
-            .collect(),
+        attachments: PlannedAttachment::all(&nets),
         cni_args: args.plugin.cni_args()?,
         capability_args: caps,
         names: Vec::new(),

@@ -228,11 +228,7 @@ fn run_in(
         netns: netns_path.clone(),
         owns_netns: true,
         container_id: container_id_for(&netns_path),
-        attachments: plan
-            .nets
-            .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
-            .collect(),
+        attachments: PlannedAttachment::all(&plan.nets),
         cni_args: plan.cni_args.clone(),
         capability_args: caps,
         names: crate::supervise::run::claims(plan),

@@ -127,6 +127,13 @@ impl PlannedAttachment {
             .unwrap_or_default()
     }
 
+    /// The attachments of networks `nets` (with their interface names), in order.
+    pub fn all(nets: &[(libcni::NetworkConfigList, String)]) -> Vec<PlannedAttachment> {
+        nets.iter()
+            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
+            .collect()
+    }
+
     /// Builds one from a list's bytes.
     pub fn new(network: &str, ifname: &str, config: &[u8]) -> PlannedAttachment {
         PlannedAttachment {

@@ -232,11 +232,7 @@ pub fn run(
         netns: target.path.clone(),
         owns_netns: target.owned,
         container_id: target.container_id.clone(),
-        attachments: plan
-            .nets
-            .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
-            .collect(),
+        attachments: PlannedAttachment::all(&plan.nets),
         cni_args: plan.cni_args.clone(),
         capability_args: plan.capability_args.clone(),
         names: claims(plan),

@@ -146,10 +146,7 @@ pub fn run(args: AttachArgs, ctx: &Context) -> Result<ExitCode> {
         cidfile: None,
         netns: netns_path.clone(),
         container_id: info.id.clone(),
-        attachments: nets
-            .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
-            .collect(),
+        attachments: PlannedAttachment::all(&nets),
         cni_args,
         capability_args,
         names: names::claims_on(&names, nets.iter().map(|(l, _)| l.name.as_str())),

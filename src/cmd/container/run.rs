@@ -162,10 +162,7 @@ fn run_inner(
             EngineKind::Podman => container_id_for(&netns_path),
             EngineKind::Docker => String::new(),
         },
-        attachments: nets
-            .iter()
-            .map(|(list, ifname)| PlannedAttachment::new(&list.name, ifname, &list.full_bytes()))
-            .collect(),
+        attachments: PlannedAttachment::all(&nets),
         cni_args,
         capability_args,
         names: Vec::new(),
