@@ -113,14 +113,7 @@ fn enter(spec: &Spec) -> io::Result<()> {
         bind_resolv_conf(resolv)?;
     }
     if let Some(hosts) = &spec.hosts {
-        mount(
-            Some(hosts.as_path()),
-            "/etc/hosts",
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(io_err("putting the run's hosts file over /etc/hosts"))?;
+        bind_hosts(hosts)?;
     }
     if let Some(name) = &spec.hostname {
         nix::unistd::sethostname(name).map_err(io_err("setting the hostname"))?;
@@ -153,6 +146,18 @@ pub(crate) fn bind_resolv_conf(file: &Path) -> io::Result<()> {
             format!("cannot put the DNS settings of the results over {RESOLV}: {why}"),
         )
     })
+}
+
+/// Bind-mounts the run's hosts `file` over `/etc/hosts`.
+pub(crate) fn bind_hosts(file: &Path) -> io::Result<()> {
+    mount(
+        Some(file),
+        "/etc/hosts",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(io_err("putting the run's hosts file over /etc/hosts"))
 }
 
 fn io_err(what: &'static str) -> impl Fn(nix::Error) -> io::Error {

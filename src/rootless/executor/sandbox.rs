@@ -232,14 +232,7 @@ impl Exec {
             .as_ref()
             .filter(|_| Path::new("/etc/hosts").exists())
         {
-            mount(
-                Some(hosts.as_path()),
-                "/etc/hosts",
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .context("putting the run's hosts file over /etc/hosts")?;
+            crate::supervise::child::bind_hosts(hosts)?;
         }
         // setns into a mount namespace moved this process to its root.
         let cwd = self.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
